@@ -1,0 +1,166 @@
+//! All state lives in git objects under `refs/fleet/*` and `refs/notes/fleet/*`.
+//! Every ref update is a compare-and-swap against the value read, retried on conflict,
+//! so concurrent writers never lose a record.
+
+mod chain;
+pub mod notes;
+mod refs;
+
+pub use chain::{ChainEntry, ChainWalk, TreeEdits};
+pub use refs::RefUpdate;
+
+use crate::error::{Error, GitContext, Result};
+use gix::ObjectId;
+use std::path::{Path, PathBuf};
+
+/// A repository opened for reading and writing fleet records.
+pub struct Store {
+    repo: gix::Repository,
+}
+
+/// Who wrote a record, taken from git's committer identity (env and config).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Actor {
+    pub name: String,
+    pub email: String,
+}
+
+impl Store {
+    /// Open the repository containing `dir` (like git, searching upwards).
+    pub fn discover(dir: &Path) -> Result<Store> {
+        let repo = gix::discover(dir).map_err(|e| {
+            Error::usage_hint(
+                format!("not a git repository: {} ({e})", dir.display()),
+                "run git-fleet inside a git repository (or `git init` one first)",
+            )
+        })?;
+        Ok(Store { repo })
+    }
+
+    pub fn open(dir: &Path) -> Result<Store> {
+        let repo = gix::open(dir).git(|| format!("cannot open repository {}", dir.display()))?;
+        Ok(Store { repo })
+    }
+
+    pub fn repo(&self) -> &gix::Repository {
+        &self.repo
+    }
+
+    pub fn git_dir(&self) -> &Path {
+        self.repo.git_dir()
+    }
+
+    /// The work tree root, if the repository has one.
+    pub fn work_dir(&self) -> Option<&Path> {
+        self.repo.workdir()
+    }
+
+    /// A private directory for git-fleet's local state (`.git/fleet`).
+    pub fn local_dir(&self) -> PathBuf {
+        self.repo.common_dir().join("fleet")
+    }
+
+    pub fn actor(&self) -> Actor {
+        match self.repo.committer() {
+            Some(Ok(sig)) => Actor {
+                name: sig.name.to_string(),
+                email: sig.email.to_string(),
+            },
+            _ => Actor {
+                name: "git-fleet".into(),
+                email: "git-fleet@localhost".into(),
+            },
+        }
+    }
+
+    /// The commit signature used for records: the configured committer, or a
+    /// stable fallback so recording never fails for lack of an identity.
+    pub(crate) fn signature(&self) -> gix::actor::Signature {
+        if let Some(Ok(sig)) = self.repo.committer() {
+            if let Ok(sig) = sig.to_owned() {
+                return sig;
+            }
+        }
+        gix::actor::Signature {
+            name: "git-fleet".into(),
+            email: "git-fleet@localhost".into(),
+            time: gix::date::Time::now_local_or_utc(),
+        }
+    }
+
+    /// The object a ref points to, peeled to the first non-tag object.
+    pub fn resolve(&self, name: &str) -> Result<Option<ObjectId>> {
+        match self
+            .repo
+            .try_find_reference(name)
+            .git(|| format!("cannot read ref {name}"))?
+        {
+            Some(mut r) => Ok(Some(
+                r.peel_to_id()
+                    .git(|| format!("cannot resolve ref {name}"))?
+                    .detach(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Resolve a revision (`HEAD`, `main~2`, a hash) to a commit id.
+    pub fn rev_commit(&self, rev: &str) -> Result<ObjectId> {
+        let id = self
+            .repo
+            .rev_parse_single(rev)
+            .map_err(|e| Error::usage(format!("unknown revision '{rev}': {e}")))?;
+        let commit = id
+            .object()
+            .git(|| format!("cannot read {rev}"))?
+            .peel_to_commit()
+            .map_err(|_| Error::usage(format!("revision '{rev}' is not a commit")))?;
+        Ok(commit.id)
+    }
+
+    pub fn write_blob(&self, data: &[u8]) -> Result<ObjectId> {
+        Ok(self
+            .repo
+            .write_blob(data)
+            .git(|| "cannot write blob".into())?
+            .detach())
+    }
+
+    /// The bytes of the blob at `path` in the tree of `commit`, if any.
+    pub fn read_path(&self, commit: ObjectId, path: &str) -> Result<Option<Vec<u8>>> {
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .git(|| format!("cannot read commit {commit}"))?
+            .tree()
+            .git(|| format!("cannot read tree of {commit}"))?;
+        let entry = tree
+            .lookup_entry_by_path(path)
+            .git(|| format!("cannot look up {path} in {commit}"))?;
+        match entry {
+            Some(entry) if entry.mode().is_blob() => {
+                let blob = self
+                    .repo
+                    .find_blob(entry.object_id())
+                    .git(|| format!("cannot read {path} in {commit}"))?;
+                Ok(Some(blob.data.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Names of refs under `prefix` (e.g. `refs/fleet/live/`), sorted.
+    pub fn refs_under(&self, prefix: &str) -> Result<Vec<String>> {
+        let platform = self.repo.references().git(|| "cannot list refs".into())?;
+        let iter = platform
+            .prefixed(prefix)
+            .git(|| format!("cannot list refs under {prefix}"))?;
+        let mut names = Vec::new();
+        for r in iter {
+            let r = r.map_err(|e| Error::Other(format!("cannot list refs under {prefix}: {e}")))?;
+            names.push(r.name().as_bstr().to_string());
+        }
+        names.sort();
+        Ok(names)
+    }
+}

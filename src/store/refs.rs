@@ -1,0 +1,163 @@
+//! Compare-and-swap ref updates with bounded, jittered retry.
+
+use super::Store;
+use crate::error::{Error, Result};
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::Target;
+use gix::ObjectId;
+use std::time::{Duration, Instant};
+
+/// Give up after this many lost races (each retry re-reads and rebuilds).
+const MAX_ATTEMPTS: u32 = 500;
+/// ...or after this long, whichever comes first.
+const MAX_WAIT: Duration = Duration::from_secs(120);
+/// An advisory lock older than this is left over from a killed process.
+const STALE_LOCK: Duration = Duration::from_secs(30);
+
+/// One ref moving from `old` (None = must not exist) to `new`.
+#[derive(Debug, Clone)]
+pub struct RefUpdate {
+    pub name: String,
+    pub old: Option<ObjectId>,
+    pub new: ObjectId,
+}
+
+impl Store {
+    /// Move `name` from its current value to what `build` computes from it.
+    /// `build` is called again with the fresh value whenever another writer won
+    /// the race, so it must derive everything from the value it is given.
+    /// Returns `None` when `build` decided there is nothing to write.
+    pub fn update_ref<T>(
+        &self,
+        name: &str,
+        log_message: &str,
+        mut build: impl FnMut(Option<ObjectId>) -> Result<Option<(ObjectId, T)>>,
+    ) -> Result<Option<T>> {
+        let _lock = self.advisory_lock(name);
+        let started = Instant::now();
+        let mut rng = Jitter::new();
+        for attempt in 0..MAX_ATTEMPTS {
+            let old = self.resolve(name)?;
+            let Some((new, value)) = build(old)? else {
+                return Ok(None);
+            };
+            let update = RefUpdate {
+                name: name.to_string(),
+                old,
+                new,
+            };
+            match self.commit_updates(&[update], log_message) {
+                Ok(()) => return Ok(Some(value)),
+                Err(e) if started.elapsed() > MAX_WAIT => return Err(e),
+                Err(_) => rng.sleep(attempt),
+            }
+        }
+        Err(Error::Contended {
+            context: log_message.to_string(),
+            reference: name.to_string(),
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    /// Apply several ref updates in one transaction, each checked against its
+    /// expected old value. Fails (changing nothing) if any ref moved.
+    pub fn commit_updates(&self, updates: &[RefUpdate], log_message: &str) -> Result<()> {
+        let message: String = log_message.replace('\n', " ");
+        let edits = updates
+            .iter()
+            .map(|u| -> Result<RefEdit> {
+                let expected = match u.old {
+                    Some(old) => PreviousValue::MustExistAndMatch(Target::Object(old)),
+                    None => PreviousValue::MustNotExist,
+                };
+                Ok(RefEdit {
+                    change: Change::Update {
+                        log: LogChange {
+                            mode: RefLog::AndReference,
+                            force_create_reflog: false,
+                            message: message.clone().into(),
+                        },
+                        expected,
+                        new: Target::Object(u.new),
+                    },
+                    name: u
+                        .name
+                        .as_str()
+                        .try_into()
+                        .map_err(|e| Error::Other(format!("invalid ref name {}: {e}", u.name)))?,
+                    deref: false,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.repo
+            .edit_references(edits)
+            .map_err(|e| Error::Git {
+                context: format!(
+                    "cannot update {}",
+                    updates
+                        .iter()
+                        .map(|u| u.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                source: Box::new(e),
+            })?;
+        Ok(())
+    }
+
+    /// Serialise our own writers of one ref so they do not waste work racing;
+    /// correctness never depends on it (the CAS does), so failure to lock is ignored.
+    fn advisory_lock(&self, name: &str) -> Option<gix::lock::Marker> {
+        let dir = self.local_dir().join("locks");
+        std::fs::create_dir_all(&dir).ok()?;
+        let path = dir.join(name.replace('/', "%"));
+        let lock_file = path.with_extension("lock");
+        for _ in 0..2 {
+            match gix::lock::Marker::acquire_to_hold_resource(
+                &path,
+                gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_secs(10)),
+                None,
+                0,
+            ) {
+                Ok(marker) => return Some(marker),
+                Err(_) => {
+                    let stale = std::fs::metadata(&lock_file)
+                        .and_then(|m| m.modified())
+                        .map(|t| t.elapsed().unwrap_or_default() > STALE_LOCK)
+                        .unwrap_or(false);
+                    if !stale {
+                        return None;
+                    }
+                    let _ = std::fs::remove_file(&lock_file);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Tiny xorshift jitter so retrying writers spread out without a rand dependency.
+struct Jitter(u64);
+
+impl Jitter {
+    fn new() -> Jitter {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as u64)
+            .unwrap_or(1);
+        Jitter((nanos ^ ((std::process::id() as u64) << 32)) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn sleep(&mut self, attempt: u32) {
+        let cap_ms = 1u64 << attempt.min(6); // 1..64 ms
+        let ms = self.next() % (cap_ms + 1);
+        std::thread::sleep(Duration::from_micros(ms * 1000 + self.next() % 1000));
+    }
+}

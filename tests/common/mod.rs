@@ -1,0 +1,129 @@
+//! Shared test environment: runs the real `git-fleet` binary against real git
+//! repositories in temp dirs, with an isolated HOME and git config and fixed dates.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_git-fleet"))
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let dir = tempfile::Builder::new().prefix("fleet-test").tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        TestEnv { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// A command with the isolated environment: no system or global config,
+    /// fixed identity and dates, no color, and `git-fleet` first on PATH.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        let bin_dir = bin().parent().unwrap().to_path_buf();
+        let path = format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.current_dir(cwd)
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", self.home())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "Test Author")
+            .env("GIT_AUTHOR_EMAIL", "author@example.com")
+            .env("GIT_COMMITTER_NAME", "Test Committer")
+            .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+            .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
+            .env("GIT_EDITOR", ":")
+            .env("LC_ALL", "C")
+            .env("TZ", "UTC")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Run `git-fleet ARGS` in `cwd`.
+    pub fn fleet(&self, cwd: &Path, args: &[&str]) -> Run {
+        Run::from(self.command(bin(), cwd).args(args).output().unwrap())
+    }
+
+    /// Run `git-fleet ARGS` in `cwd` with `input` on stdin.
+    pub fn fleet_stdin(&self, cwd: &Path, args: &[&str], input: &[u8]) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(bin(), cwd)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    /// Run `git ARGS` in `cwd`, panicking with its stderr on failure.
+    pub fn git(&self, cwd: &Path, args: &[&str]) -> String {
+        let out = self.command("git", cwd).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "git {:?} failed: {}",
+            args,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A new repository at `root/name` with one commit on `main`.
+    pub fn repo(&self, name: &str) -> PathBuf {
+        let path = self.root().join(name);
+        std::fs::create_dir_all(&path).unwrap();
+        self.git(&path, &["init", "-q", "-b", "main"]);
+        std::fs::write(path.join("README"), "hello\n").unwrap();
+        self.git(&path, &["add", "README"]);
+        self.git(&path, &["commit", "-q", "-m", "initial"]);
+        path
+    }
+
+    /// Every ref with its value, for "nothing was written" checks.
+    pub fn refs(&self, repo: &Path) -> String {
+        let out = self
+            .command("git", repo)
+            .args(["for-each-ref", "--format=%(refname) %(objectname)"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
