@@ -4,7 +4,13 @@
 //! The library returns data and typed errors; it never prints or exits.
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod config;
+pub mod desired;
 pub mod error;
+pub mod fleet;
+pub mod gitcmd;
+pub mod live;
 pub mod store;
 
 pub use error::{Diagnostic, Error, Result};

@@ -1,1 +1,53 @@
-fn main() {}
+#![forbid(unsafe_code)]
+//! `git-fleet`: parse the command line, dispatch, map outcomes to exit codes.
+
+mod cmd;
+mod ui;
+
+use clap::Parser;
+use git_fleet::cli::{Cli, Command};
+use git_fleet::Error;
+use ui::{Outcome, Ui};
+
+fn main() {
+    let cli = Cli::parse();
+    let ui = Ui::new(cli.color, cli.quiet);
+    let result = match cli.command {
+        Command::Init(args) => cmd::init::run(&ui, args),
+        Command::Snapshot(args) => cmd::snapshot::run(&ui, args),
+        Command::Diff(args) => cmd::diff::run(&ui, args),
+        Command::Render(args) => cmd::render::run(&ui, args),
+        Command::Notes(command) => cmd::notes::run(&ui, command),
+    };
+    let code = match result {
+        Ok(Outcome::Done) => 0,
+        Ok(Outcome::Found) => 1,
+        Err(e) => {
+            report(&ui, &e);
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+/// `error: ...`, each located problem on its own line, the cause chain, a hint.
+fn report(ui: &Ui, e: &Error) {
+    match e {
+        Error::Invalid(problems) => {
+            for p in problems {
+                ui.error(p.to_string());
+            }
+        }
+        other => {
+            ui.error(other.to_string());
+            let mut source = std::error::Error::source(other);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+        }
+    }
+    if let Some(hint) = e.hint() {
+        ui.hint(hint);
+    }
+}

@@ -1,0 +1,188 @@
+//! `git fleet diff`: desired fleet.yaml vs a target's latest live snapshot.
+
+use super::{context, Ctx, JSON_VERSION};
+use crate::ui::{Outcome, Ui};
+use git_fleet::cli::DiffArgs;
+use git_fleet::desired::{self, Source};
+use git_fleet::fleet::diff::{diff, BlastRadius, Change, ChangeType, Diff};
+use git_fleet::{live, Error, Result};
+use serde_json::{json, Value};
+
+pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
+    let ctx = context()?;
+    let source = if args.staged {
+        Source::Staged
+    } else if let Some(rev) = &args.rev {
+        Source::Rev(rev.clone())
+    } else if let Some(file) = &args.file {
+        Source::File(file.clone())
+    } else {
+        Source::WorkTree
+    };
+    if args.check {
+        return check(ui, &ctx, &args, &source);
+    }
+    let target = live::resolve_target(&ctx.store, &ctx.config, args.target.as_deref())?;
+    let rel = desired_path(&ctx, &target);
+    let input = desired::read(&ctx.store, &source, &rel)?;
+    let parsed = desired::parse(&input)?;
+    let snapshot = live::latest(&ctx.store, &target)?;
+    let live_fleet = snapshot.as_ref().map(|s| s.fleet.clone()).unwrap_or_default();
+    let result = diff(&live_fleet, &parsed.fleet);
+
+    if args.json {
+        ui.json(&json!({
+            "version": JSON_VERSION,
+            "target": target,
+            "desired": input.label,
+            "snapshot": snapshot.as_ref().map(|s| s.commit.to_string()),
+            "changes": result.changes,
+            "totals": totals(&result),
+        }));
+    } else {
+        print_human(ui, &target, &input.label, snapshot.as_ref().map(|s| s.commit), &result, args.stat);
+    }
+    Ok(if args.exit_code && !result.is_empty() {
+        Outcome::Found
+    } else {
+        Outcome::Done
+    })
+}
+
+fn desired_path(ctx: &Ctx, target: &str) -> String {
+    ctx.config
+        .target(target)
+        .map(|t| t.desired_path())
+        .unwrap_or_else(|| git_fleet::config::DEFAULT_DESIRED.to_string())
+}
+
+/// `--check`: validate the desired file(s) only; problems exit 1.
+fn check(ui: &Ui, ctx: &Ctx, args: &DiffArgs, source: &Source) -> Result<Outcome> {
+    let mut paths: Vec<String> = match (&args.target, source) {
+        (Some(t), _) => vec![desired_path(ctx, t)],
+        (None, Source::File(_)) => vec![git_fleet::config::DEFAULT_DESIRED.into()],
+        (None, _) if ctx.config.targets.is_empty() => vec![git_fleet::config::DEFAULT_DESIRED.into()],
+        (None, _) => ctx.config.targets.values().map(|t| t.desired_path()).collect(),
+    };
+    paths.sort();
+    paths.dedup();
+    let mut problems = Vec::new();
+    let mut checked = Vec::new();
+    for path in &paths {
+        let input = desired::read(&ctx.store, source, path)?;
+        if !input.exists {
+            continue;
+        }
+        checked.push(input.label.clone());
+        match desired::parse(&input) {
+            Ok(_) => {}
+            Err(Error::Invalid(diags)) => problems.extend(diags),
+            Err(other) => return Err(other),
+        }
+    }
+    if args.json {
+        ui.json(&json!({
+            "version": JSON_VERSION,
+            "checked": checked,
+            "ok": problems.is_empty(),
+            "problems": problems,
+        }));
+    } else {
+        for p in &problems {
+            ui.error(p.to_string());
+        }
+        if problems.is_empty() && !checked.is_empty() {
+            ui.status(format!("{} ok", checked.join(", ")));
+        }
+    }
+    Ok(if problems.is_empty() { Outcome::Done } else { Outcome::Found })
+}
+
+fn totals(d: &Diff) -> Value {
+    let count = |t: ChangeType| d.changes.iter().filter(|c| c.change == t).count();
+    json!({
+        "changes": d.changes.len(),
+        "create": count(ChangeType::Create),
+        "update": count(ChangeType::Update),
+        "destroy": count(ChangeType::Destroy),
+        "by_kind": d.counts(),
+        "blast_radius": d.total,
+    })
+}
+
+fn radius(b: &BlastRadius) -> String {
+    format!(
+        "fan-out {} x density {} = {}, measured {}",
+        b.fan_out, b.density, b.estimate, b.measured
+    )
+}
+
+fn show_value(v: &Option<Value>) -> String {
+    match v {
+        None => "(absent)".into(),
+        Some(Value::String(s)) => format!("{s:?}"),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn print_human(ui: &Ui, target: &str, label: &str, snapshot: Option<gix::ObjectId>, d: &Diff, stat: bool) {
+    let against = match snapshot {
+        Some(c) => format!("{} ({})", live::live_ref(target), &c.to_string()[..12]),
+        None => format!("{} (no snapshot yet: everything is a create)", live::live_ref(target)),
+    };
+    ui.status(format!("{label} vs {against}"));
+    if d.is_empty() {
+        ui.out("no differences");
+        return;
+    }
+    let mut last_kind = None;
+    for c in &d.changes {
+        if last_kind != Some(c.kind) {
+            last_kind = Some(c.kind);
+            let n = d.changes.iter().filter(|x| x.kind == c.kind).count();
+            ui.out(format!("{} ({n})", ui.bold().apply_to(c.kind.as_str())));
+        }
+        print_change(ui, c, stat);
+    }
+    let count = |t: ChangeType| d.changes.iter().filter(|c| c.change == t).count();
+    ui.out(format!(
+        "{} {} change{} ({} create, {} update, {} destroy); blast radius: {} node{} reached, estimate {} (fan-out x density), measured {} rendered value{}",
+        ui.bold().apply_to("total:"),
+        d.changes.len(),
+        if d.changes.len() == 1 { "" } else { "s" },
+        count(ChangeType::Create),
+        count(ChangeType::Update),
+        count(ChangeType::Destroy),
+        d.total.fan_out,
+        if d.total.fan_out == 1 { "" } else { "s" },
+        d.total.estimate,
+        d.total.measured,
+        if d.total.measured == 1 { "" } else { "s" },
+    ));
+}
+
+fn print_change(ui: &Ui, c: &Change, stat: bool) {
+    let (mark, style) = match c.change {
+        ChangeType::Create => ("+", ui.green()),
+        ChangeType::Update => ("~", ui.yellow()),
+        ChangeType::Destroy => ("-", ui.red()),
+    };
+    ui.out(format!(
+        "  {} {} {:<40} {}",
+        style.apply_to(mark),
+        style.apply_to(c.change.as_str()),
+        c.name,
+        ui.dim().apply_to(radius(&c.blast_radius))
+    ));
+    if stat {
+        return;
+    }
+    for f in &c.fields {
+        ui.out(format!(
+            "      {}: {} -> {}",
+            f.field,
+            ui.red().apply_to(show_value(&f.before)),
+            ui.green().apply_to(show_value(&f.after))
+        ));
+    }
+}

@@ -1,0 +1,97 @@
+//! `git fleet init`: fleet.toml, refspecs, notes display. Idempotent.
+
+use super::{context, JSON_VERSION};
+use crate::ui::{Outcome, Ui};
+use git_fleet::cli::InitArgs;
+use git_fleet::gitcmd::{git, git_ok};
+use git_fleet::{Error, Result};
+use serde_json::json;
+
+const FLEET_TOML: &str = include_str!("../../examples/fleet.toml.template");
+
+pub fn run(ui: &Ui, args: InitArgs) -> Result<Outcome> {
+    let ctx = context()?;
+    let root = ctx
+        .store
+        .work_dir()
+        .ok_or_else(|| Error::usage("git fleet init needs a work tree (this repository is bare)"))?
+        .to_path_buf();
+    let mut changed: Vec<String> = Vec::new();
+    let mut unchanged: Vec<String> = Vec::new();
+
+    let toml_path = root.join(git_fleet::config::CONFIG_FILE);
+    if toml_path.exists() {
+        unchanged.push("fleet.toml already exists".into());
+    } else {
+        std::fs::write(&toml_path, FLEET_TOML).map_err(|source| Error::Write {
+            path: toml_path.clone(),
+            source,
+        })?;
+        changed.push("wrote fleet.toml (every section commented out)".into());
+    }
+
+    let mut add_config = |key: &str, value: &str| -> Result<()> {
+        let existing = git(&root, &["config", "--get-all", key])?;
+        if existing.stdout.lines().any(|l| l.trim() == value) {
+            unchanged.push(format!("{key} already has {value}"));
+        } else {
+            git_ok(&root, &["config", "--add", key, value])?;
+            changed.push(format!("{key} += {value}"));
+        }
+        Ok(())
+    };
+    add_config("notes.displayRef", "refs/notes/fleet/*")?;
+
+    let remote = default_remote(&root)?;
+    match &remote {
+        Some(remote) => {
+            let key = format!("remote.{remote}.fetch");
+            add_config(&key, &format!("+refs/fleet/*:refs/fleet-remote/{remote}/fleet/*"))?;
+            add_config(&key, &format!("+refs/notes/fleet/*:refs/fleet-remote/{remote}/notes/fleet/*"))?;
+            if args.push_refspecs {
+                let key = format!("remote.{remote}.push");
+                add_config(&key, "refs/fleet/*:refs/fleet/*")?;
+                add_config(&key, "refs/notes/fleet/*:refs/notes/fleet/*")?;
+            }
+        }
+        None => unchanged.push("no remote: refspecs not added (run init again after `git remote add`)".into()),
+    }
+
+    if args.json {
+        ui.json(&json!({
+            "version": JSON_VERSION,
+            "remote": remote,
+            "changed": changed,
+            "unchanged": unchanged,
+        }));
+    } else {
+        for c in &changed {
+            ui.out(format!("{} {c}", ui.green().apply_to("changed:")));
+        }
+        for u in &unchanged {
+            ui.out(format!("{} {u}", ui.dim().apply_to("unchanged:")));
+        }
+        if changed.is_empty() {
+            ui.status("git-fleet was already set up here; nothing changed");
+        }
+        if !args.push_refspecs && remote.is_some() {
+            ui.status("push refspecs not added: they would change what a bare `git push` sends (use --push-refspecs to add them)");
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// `origin` if it exists, else the only remote, else none.
+fn default_remote(root: &std::path::Path) -> Result<Option<String>> {
+    let remotes: Vec<String> = git_ok(root, &["remote"])?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    if remotes.iter().any(|r| r == "origin") {
+        Ok(Some("origin".into()))
+    } else if remotes.len() == 1 {
+        Ok(remotes.into_iter().next())
+    } else {
+        Ok(None)
+    }
+}

@@ -1,0 +1,30 @@
+//! One module per subcommand; each `run` calls the library and reports through `Ui`.
+
+pub mod diff;
+pub mod init;
+pub mod notes;
+pub mod render;
+pub mod snapshot;
+
+use git_fleet::config::Config;
+use git_fleet::store::Store;
+use git_fleet::Result;
+
+/// The repository (found from the current directory) and its fleet.toml.
+pub struct Ctx {
+    pub store: Store,
+    pub config: Config,
+}
+
+pub fn context() -> Result<Ctx> {
+    let cwd = std::env::current_dir().map_err(|e| git_fleet::Error::Other(format!("cannot read the current directory: {e}")))?;
+    let store = Store::discover(&cwd)?;
+    let config = match store.work_dir() {
+        Some(root) => Config::load(root)?,
+        None => Config::default(),
+    };
+    Ok(Ctx { store, config })
+}
+
+/// The JSON schema version of every `--json` object.
+pub const JSON_VERSION: u32 = 1;

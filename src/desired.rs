@@ -1,0 +1,132 @@
+//! Where the desired fleet file comes from: the work tree, the index, a
+//! revision, or a named file (or stdin).
+
+use crate::error::{Error, GitContext, Result};
+use crate::store::Store;
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub enum Source {
+    WorkTree,
+    Staged,
+    Rev(String),
+    File(PathBuf),
+}
+
+/// The bytes of a desired file and the name messages use for it.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub label: String,
+    pub bytes: Vec<u8>,
+    /// False when the file does not exist at the source (an empty fleet).
+    pub exists: bool,
+}
+
+/// Read no more than this from a file or stdin: enough to know it is too large.
+const READ_CAP: u64 = crate::fleet::parse::MAX_BYTES as u64 + 1;
+
+fn read_capped(mut reader: impl Read, what: &std::path::Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .by_ref()
+        .take(READ_CAP)
+        .read_to_end(&mut bytes)
+        .map_err(|source| Error::Read {
+            path: what.to_path_buf(),
+            source,
+        })?;
+    Ok(bytes)
+}
+
+/// Read the desired file `rel_path` (relative to the repository root) from `source`.
+pub fn read(store: &Store, source: &Source, rel_path: &str) -> Result<Desired> {
+    match source {
+        Source::File(path) if path.as_os_str() == "-" => Ok(Desired {
+            label: "<stdin>".into(),
+            bytes: read_capped(std::io::stdin().lock(), path)?,
+            exists: true,
+        }),
+        Source::File(path) => {
+            let file = std::fs::File::open(path).map_err(|source| Error::Read {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(Desired {
+                label: path.display().to_string(),
+                bytes: read_capped(file, path)?,
+                exists: true,
+            })
+        }
+        Source::WorkTree => {
+            let root = store.work_dir().ok_or_else(|| {
+                Error::usage("this repository has no work tree; use --rev, --staged or --file")
+            })?;
+            let path = root.join(rel_path);
+            match std::fs::File::open(&path) {
+                Ok(file) => Ok(Desired {
+                    label: rel_path.to_string(),
+                    bytes: read_capped(file, &path)?,
+                    exists: true,
+                }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Desired {
+                    label: rel_path.to_string(),
+                    bytes: Vec::new(),
+                    exists: false,
+                }),
+                Err(source) => Err(Error::Read { path, source }),
+            }
+        }
+        Source::Staged => {
+            let index = store
+                .repo()
+                .index_or_empty()
+                .git(|| "cannot read the index".into())?;
+            let entry = index.entry_by_path(rel_path.into());
+            match entry {
+                Some(entry) => {
+                    let blob = store
+                        .repo()
+                        .find_blob(entry.id)
+                        .git(|| format!("cannot read staged {rel_path}"))?;
+                    Ok(Desired {
+                        label: rel_path.to_string(),
+                        bytes: blob.data.clone(),
+                        exists: true,
+                    })
+                }
+                None => Ok(Desired {
+                    label: rel_path.to_string(),
+                    bytes: Vec::new(),
+                    exists: false,
+                }),
+            }
+        }
+        Source::Rev(rev) => {
+            let commit = store.rev_commit(rev)?;
+            match store.read_path(commit, rel_path)? {
+                Some(bytes) => Ok(Desired {
+                    label: format!("{rev}:{rel_path}"),
+                    bytes,
+                    exists: true,
+                }),
+                None => Ok(Desired {
+                    label: format!("{rev}:{rel_path}"),
+                    bytes: Vec::new(),
+                    exists: false,
+                }),
+            }
+        }
+    }
+}
+
+/// Parse a desired file; a missing one is an empty fleet.
+pub fn parse(desired: &Desired) -> Result<crate::fleet::Parsed> {
+    if !desired.exists {
+        return Ok(crate::fleet::Parsed {
+            fleet: Default::default(),
+            source: crate::fleet::SourceMap::new(desired.label.clone()),
+        });
+    }
+    crate::fleet::parse(&desired.label, &desired.bytes)
+}

@@ -1,0 +1,294 @@
+//! Desired vs live: create / update / destroy per resource within each kind's
+//! diff scope, field-level before/after, and the blast radius of each change.
+
+use super::model::{split_assignment_key, Assignment, Fleet, Kind, Module, Template};
+use super::render::{render_node, render_with, Index, Rendered};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeType {
+    Create,
+    Update,
+    Destroy,
+}
+
+impl ChangeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeType::Create => "create",
+            ChangeType::Update => "update",
+            ChangeType::Destroy => "destroy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// How far a change reaches: the estimate is fan-out x density; `measured`
+/// counts the (node, key) rendered values that really change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct BlastRadius {
+    pub fan_out: usize,
+    pub density: usize,
+    pub estimate: usize,
+    pub measured: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub kind: Kind,
+    pub name: String,
+    pub change: ChangeType,
+    pub fields: Vec<FieldChange>,
+    pub blast_radius: BlastRadius,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Diff {
+    pub changes: Vec<Change>,
+    /// Fan-out is the number of distinct nodes reached; density and estimate
+    /// are sums over changes; measured counts each changed (node, key) once.
+    pub total: BlastRadius,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Count of changes per kind and change type.
+    pub fn counts(&self) -> BTreeMap<String, BTreeMap<&'static str, usize>> {
+        let mut out: BTreeMap<String, BTreeMap<&'static str, usize>> = BTreeMap::new();
+        for c in &self.changes {
+            *out.entry(c.kind.to_string())
+                .or_default()
+                .entry(c.change.as_str())
+                .or_default() += 1;
+        }
+        out
+    }
+}
+
+/// A resource of any diffed kind, for the field-level comparison.
+#[derive(Clone, Copy)]
+enum Resource<'a> {
+    Template(&'a Template),
+    Module(&'a Module),
+    Assignment(&'a Assignment),
+}
+
+impl Resource<'_> {
+    fn fields(self) -> BTreeMap<String, Value> {
+        let mut out = BTreeMap::new();
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                out.insert(k.to_string(), v);
+            }
+        };
+        match self {
+            Resource::Template(t) => {
+                put("name", Some(Value::from(t.name.clone())));
+                put("description", t.description.clone().map(Value::from));
+                put("node_platform_id", t.node_platform_id.clone().map(Value::from));
+            }
+            Resource::Module(m) => {
+                put("name", Some(Value::from(m.name.clone())));
+                put("priority", Some(Value::from(m.priority)));
+                put("variety", m.variety.clone().map(Value::from));
+                for (k, v) in &m.config {
+                    out.insert(format!("config.{k}"), v.clone());
+                }
+            }
+            Resource::Assignment(a) => {
+                put("enabled", Some(Value::from(a.enabled)));
+                put("priority", a.priority.map(Value::from));
+                for (k, v) in &a.config {
+                    out.insert(format!("config.{k}"), v.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+fn field_changes(before: Option<Resource<'_>>, after: Option<Resource<'_>>) -> Vec<FieldChange> {
+    let b = before.map(Resource::fields).unwrap_or_default();
+    let a = after.map(Resource::fields).unwrap_or_default();
+    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    keys.into_iter()
+        .filter(|k| b.get(*k) != a.get(*k))
+        .map(|k| FieldChange {
+            field: k.clone(),
+            before: b.get(k).cloned(),
+            after: a.get(k).cloned(),
+        })
+        .collect()
+}
+
+fn diff_map<'a, T: PartialEq>(
+    kind: Kind,
+    live: &'a BTreeMap<String, T>,
+    desired: &'a BTreeMap<String, T>,
+    wrap: impl Fn(&'a T) -> Resource<'a>,
+    out: &mut Vec<Change>,
+) {
+    let names: BTreeSet<&String> = live.keys().chain(desired.keys()).collect();
+    for name in names {
+        let (l, d) = (live.get(name), desired.get(name));
+        let change = match (l, d) {
+            (None, Some(_)) => ChangeType::Create,
+            (Some(_), None) => ChangeType::Destroy,
+            (Some(l), Some(d)) if l != d => ChangeType::Update,
+            _ => continue,
+        };
+        let fields = field_changes(l.map(&wrap), d.map(&wrap));
+        if change == ChangeType::Update && fields.is_empty() {
+            continue;
+        }
+        out.push(Change {
+            kind,
+            name: name.clone(),
+            change,
+            fields,
+            blast_radius: BlastRadius::default(),
+        });
+    }
+}
+
+/// Compare desired with live and measure each change's blast radius.
+pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
+    let mut changes = Vec::new();
+    diff_map(Kind::Templates, &live.templates, &desired.templates, Resource::Template, &mut changes);
+    diff_map(Kind::Modules, &live.modules, &desired.modules, Resource::Module, &mut changes);
+    diff_map(Kind::Assignments, &live.assignments, &desired.assignments, Resource::Assignment, &mut changes);
+
+    let live_index = Index::new(live);
+    let desired_index = Index::new(desired);
+    let mut reached: BTreeSet<String> = BTreeSet::new();
+    let mut total = BlastRadius::default();
+    for change in &mut changes {
+        let nodes = fan_out(change, live, desired, &live_index, &desired_index);
+        let density = density(change, live, desired);
+        let measured = nodes
+            .iter()
+            .map(|node| {
+                let before = render_node(live, &live_index, node);
+                let after = render_one_change(live, &live_index, node, change, desired);
+                changed_values(&before, &after)
+            })
+            .sum();
+        change.blast_radius = BlastRadius {
+            fan_out: nodes.len(),
+            density,
+            estimate: nodes.len() * density,
+            measured,
+        };
+        total.density += density;
+        total.estimate += nodes.len() * density;
+        reached.extend(nodes);
+    }
+    total.fan_out = reached.len();
+    total.measured = reached
+        .iter()
+        .map(|node| {
+            changed_values(
+                &render_node(live, &live_index, node),
+                &render_node(desired, &desired_index, node),
+            )
+        })
+        .sum();
+    Diff { changes, total }
+}
+
+/// Nodes whose rendered config the change can reach.
+fn fan_out(change: &Change, live: &Fleet, desired: &Fleet, li: &Index<'_>, di: &Index<'_>) -> BTreeSet<String> {
+    let mut nodes = BTreeSet::new();
+    match change.kind {
+        Kind::Modules => {
+            for (fleet, index) in [(live, li), (desired, di)] {
+                for node in index.by_module.get(change.name.as_str()).into_iter().flatten() {
+                    let key = format!("{node}:{}", change.name);
+                    if fleet.assignments.get(&key).is_some_and(|a| a.enabled) {
+                        nodes.insert(node.to_string());
+                    }
+                }
+            }
+        }
+        Kind::Assignments => {
+            let enabled_somewhere = [live, desired]
+                .iter()
+                .any(|f| f.assignments.get(&change.name).is_some_and(|a| a.enabled));
+            if let (true, Some((node, _))) = (enabled_somewhere, split_assignment_key(&change.name)) {
+                nodes.insert(node.to_string());
+            }
+        }
+        Kind::Templates | Kind::ProviderConfigs => {}
+    }
+    nodes
+}
+
+/// Config values carried by the changed unit (an assignment carries its module's).
+fn density(change: &Change, live: &Fleet, desired: &Fleet) -> usize {
+    match change.kind {
+        Kind::Modules => [live, desired]
+            .iter()
+            .filter_map(|f| f.modules.get(&change.name))
+            .map(|m| m.config.len())
+            .max()
+            .unwrap_or(0),
+        Kind::Assignments => [live, desired]
+            .iter()
+            .filter_map(|f| {
+                let a = f.assignments.get(&change.name)?;
+                let (_, module) = split_assignment_key(&change.name)?;
+                let mut keys: BTreeSet<&String> = a.config.keys().collect();
+                if let Some(m) = f.modules.get(module) {
+                    keys.extend(m.config.keys());
+                }
+                Some(keys.len())
+            })
+            .max()
+            .unwrap_or(0),
+        Kind::Templates | Kind::ProviderConfigs => 0,
+    }
+}
+
+/// Render `node` as live would be with only `change` applied from desired.
+fn render_one_change(live: &Fleet, index: &Index<'_>, node: &str, change: &Change, desired: &Fleet) -> Rendered {
+    let pairs = index.by_node.get(node).map(Vec::as_slice).unwrap_or(&[]);
+    let mut assignments: Vec<(&str, &str, &Assignment)> = pairs
+        .iter()
+        .filter(|(key, _)| change.kind != Kind::Assignments || *key != change.name)
+        .filter_map(|(key, m)| live.assignments.get(*key).map(|a| (*key, *m, a)))
+        .collect();
+    if change.kind == Kind::Assignments {
+        if let (Some(a), Some((n, m))) = (desired.assignments.get(&change.name), split_assignment_key(&change.name)) {
+            if n == node {
+                assignments.push((change.name.as_str(), m, a));
+            }
+        }
+    }
+    render_with(assignments, |m| {
+        if change.kind == Kind::Modules && m == change.name {
+            desired.modules.get(m)
+        } else {
+            live.modules.get(m)
+        }
+    })
+}
+
+/// Keys whose effective value differs (added, removed or changed).
+fn changed_values(before: &Rendered, after: &Rendered) -> usize {
+    let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    keys.into_iter()
+        .filter(|k| before.get(*k).map(|v| &v.value) != after.get(*k).map(|v| &v.value))
+        .count()
+}

@@ -1,0 +1,10 @@
+//! fleet.yaml: model, parser, validator, renderer, diff and blast radius.
+
+pub mod diff;
+pub mod model;
+pub mod parse;
+pub mod render;
+pub mod validate;
+
+pub use model::{Assignment, Config, Fleet, Kind, Module, Template};
+pub use parse::{parse, Parsed, SourceMap};

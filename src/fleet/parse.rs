@@ -1,0 +1,337 @@
+//! Parsing untrusted fleet.yaml with serde-saphyr under strict options: one
+//! document, bounded size, depth and alias expansion, duplicate keys refused at
+//! every level, no tags or merge keys honoured. Every error names file:line:col.
+
+use super::model::{Assignment, Config, Fleet, Kind, Module, Template, DEFAULT_PRIORITY};
+use super::validate;
+use crate::error::{Diagnostic, Error, Result};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+/// fleet.yaml larger than this is refused before parsing.
+pub const MAX_BYTES: usize = 1024 * 1024;
+/// Deepest nesting accepted (mappings and sequences).
+pub const MAX_DEPTH: usize = 64;
+
+/// Where each resource was declared, for messages about it.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMap {
+    pub file: String,
+    positions: HashMap<(Kind, String), (usize, usize)>,
+}
+
+impl SourceMap {
+    pub fn new(file: impl Into<String>) -> SourceMap {
+        SourceMap {
+            file: file.into(),
+            positions: HashMap::new(),
+        }
+    }
+
+    pub fn record(&mut self, kind: Kind, name: &str, line: usize, col: usize) {
+        self.positions.insert((kind, name.to_string()), (line, col));
+    }
+
+    /// A diagnostic pointing at the resource's key (or at the file when unknown).
+    pub fn diag(&self, kind: Kind, name: &str, message: impl Into<String>) -> Diagnostic {
+        let d = Diagnostic::new(self.file.clone(), message);
+        match self.positions.get(&(kind, name.to_string())) {
+            Some(&(line, col)) => d.at(line, col),
+            None => d,
+        }
+    }
+
+    pub fn position(&self, kind: Kind, name: &str) -> Option<(usize, usize)> {
+        self.positions.get(&(kind, name.to_string())).copied()
+    }
+}
+
+/// A parsed and validated fleet with the position of every resource.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub fleet: Fleet,
+    pub source: SourceMap,
+}
+
+/// Parse and validate fleet.yaml bytes; `file` is the name used in messages.
+pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed> {
+    let text = check_text(file, bytes)?;
+    let raw: RawFleet = serde_saphyr::from_str_with_options(text, options())
+        .map_err(|e| Error::invalid(yaml_diagnostic(file, &e, 0)))?;
+    let (fleet, source) = raw.into_fleet(file, 0)?;
+    validate::validate(&fleet, &source)?;
+    Ok(Parsed { fleet, source })
+}
+
+/// Size and encoding checks no YAML parser enforces.
+pub fn check_text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str> {
+    if bytes.len() > MAX_BYTES {
+        return Err(Error::invalid(Diagnostic::new(
+            file,
+            format!(
+                "file is {} bytes; fleet files are limited to 1 MiB ({MAX_BYTES} bytes)",
+                bytes.len()
+            ),
+        )));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let col = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
+        Error::invalid(
+            Diagnostic::new(
+                file,
+                format!("not valid UTF-8 (byte 0x{:02x})", bytes[e.valid_up_to()]),
+            )
+            .at(line, col),
+        )
+    })
+}
+
+pub(crate) fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    budget.max_nodes = 2_000_000; // a 1 MiB fleet is ~300k nodes; the byte limit bounds the rest
+    budget.max_documents = 1;
+    budget.max_aliases = 10_000;
+    budget.max_anchors = 10_000;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.strict_booleans = true;
+    options.reject_unsupported_tags = true;
+    options.merge_keys = serde_saphyr::MergeKeyPolicy::Error;
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    options.with_snippet = false;
+    options.alias_limits.max_total_replayed_events = 100_000;
+    options.alias_limits.max_alias_expansions_per_anchor = 1_000;
+    options
+}
+
+/// Turn a serde-saphyr error into a message for people, shifted by `line_offset`.
+pub(crate) fn yaml_diagnostic(file: &str, err: &serde_saphyr::Error, line_offset: usize) -> Diagnostic {
+    use serde_saphyr::Error as E;
+    let message = match err.without_snippet() {
+        E::DuplicateMappingKey { key: Some(key), .. } => format!("duplicate key '{key}'"),
+        E::DuplicateMappingKey { key: None, .. } => "duplicate key".to_string(),
+        E::UnsupportedTag { tag, .. } => {
+            format!("YAML tag '{tag}' is not allowed: fleet files are plain data")
+        }
+        E::MultipleDocuments { .. } => {
+            "more than one YAML document: a fleet file holds exactly one".to_string()
+        }
+        E::MergeKeyNotAllowed { .. } => {
+            "merge keys ('<<') are not allowed: write the keys out".to_string()
+        }
+        E::Budget { breach, .. } => budget_message(&format!("{breach:?}")),
+        E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => {
+            "aliases expand beyond the allowed bound (alias bomb?)".to_string()
+        }
+        E::InvalidBooleanStrict { .. } => {
+            "expected a boolean: write true or false".to_string()
+        }
+        other => clean_message(&other.to_string()),
+    };
+    let d = Diagnostic::new(file, message);
+    match err.location() {
+        Some(loc) if loc.line() > 0 => d.at(loc.line() as usize + line_offset, loc.column().max(1) as usize),
+        _ => d,
+    }
+}
+
+fn budget_message(breach: &str) -> String {
+    let lower = breach.to_lowercase();
+    if lower.contains("depth") {
+        format!("nesting deeper than {MAX_DEPTH} levels")
+    } else if lower.contains("alias") || lower.contains("anchor") || lower.contains("replay") {
+        "aliases expand beyond the allowed bound (alias bomb?)".to_string()
+    } else if lower.contains("document") {
+        "more than one YAML document: a fleet file holds exactly one".to_string()
+    } else {
+        format!("document exceeds a parser limit ({breach})")
+    }
+}
+
+/// Drop serde-saphyr's location suffix and programmer hints from a message.
+fn clean_message(message: &str) -> String {
+    let mut m = message.lines().next().unwrap_or("invalid YAML").trim().to_string();
+    for marker in [" at line ", " (line ", ", line "] {
+        if let Some(pos) = m.find(marker) {
+            m.truncate(pos);
+        }
+    }
+    let m = m.trim_start_matches("error: ").trim().to_string();
+    if m.is_empty() {
+        "invalid YAML".into()
+    } else {
+        m
+    }
+}
+
+/// A mapping whose keys keep their source position; duplicates are already
+/// refused by the parser.
+pub(crate) struct LocMap<T>(pub Vec<(Spanned<String>, T)>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for LocMap<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = LocMap<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    let value = map.next_value::<T>()?;
+                    out.push((key, value));
+                }
+                Ok(LocMap(out))
+            }
+            // `kind:` with no entries is an empty mapping, not an error.
+            fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+                Ok(LocMap(Vec::new()))
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFleet {
+    #[serde(default)]
+    pub templates: Option<LocMap<RawTemplate>>,
+    #[serde(default)]
+    pub modules: Option<LocMap<RawModule>>,
+    #[serde(default)]
+    pub assignments: Option<LocMap<RawAssignment>>,
+    #[serde(default)]
+    pub provider_configs: Option<LocMap<serde_json::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTemplate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub node_platform_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawModule {
+    pub name: Option<String>,
+    pub priority: Option<i64>,
+    pub variety: Option<String>,
+    pub config: Option<Config>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAssignment {
+    pub enabled: Option<bool>,
+    pub priority: Option<i64>,
+    pub config: Option<Config>,
+}
+
+impl RawTemplate {
+    pub fn into_model(self, key: &str) -> (Template, Option<String>) {
+        let declared = self.name.clone();
+        (
+            Template {
+                name: self.name.unwrap_or_else(|| key.to_string()),
+                description: self.description,
+                node_platform_id: self.node_platform_id,
+            },
+            declared,
+        )
+    }
+}
+
+impl RawModule {
+    pub fn into_model(self, key: &str) -> (Module, Option<String>) {
+        let declared = self.name.clone();
+        (
+            Module {
+                name: self.name.unwrap_or_else(|| key.to_string()),
+                priority: self.priority.unwrap_or(DEFAULT_PRIORITY),
+                variety: self.variety,
+                config: self.config.unwrap_or_default(),
+            },
+            declared,
+        )
+    }
+}
+
+impl RawAssignment {
+    pub fn into_model(self) -> Assignment {
+        Assignment {
+            enabled: self.enabled.unwrap_or(true),
+            priority: self.priority,
+            config: self.config.unwrap_or_default(),
+        }
+    }
+}
+
+fn pos(key: &Spanned<String>, line_offset: usize) -> (usize, usize) {
+    (
+        key.referenced.line() as usize + line_offset,
+        key.referenced.column().max(1) as usize,
+    )
+}
+
+impl RawFleet {
+    /// Build the model and the source map; names declared in a `name:` field
+    /// that disagree with their key are reported by the validator.
+    pub fn into_fleet(self, file: &str, line_offset: usize) -> Result<(Fleet, SourceMap)> {
+        let mut fleet = Fleet::default();
+        let mut source = SourceMap::new(file);
+        let mut mismatches = Vec::new();
+        for (key, raw) in self.templates.map(|m| m.0).unwrap_or_default() {
+            let (line, col) = pos(&key, line_offset);
+            source.record(Kind::Templates, &key.value, line, col);
+            let (t, declared) = raw.into_model(&key.value);
+            if let Some(d) = declared.filter(|d| *d != key.value) {
+                mismatches.push(source.diag(
+                    Kind::Templates,
+                    &key.value,
+                    format!("template '{}' declares name '{d}': the name must equal its key", key.value),
+                ));
+            }
+            fleet.templates.insert(key.value, t);
+        }
+        for (key, raw) in self.modules.map(|m| m.0).unwrap_or_default() {
+            let (line, col) = pos(&key, line_offset);
+            source.record(Kind::Modules, &key.value, line, col);
+            let (m, declared) = raw.into_model(&key.value);
+            if let Some(d) = declared.filter(|d| *d != key.value) {
+                mismatches.push(source.diag(
+                    Kind::Modules,
+                    &key.value,
+                    format!("module '{}' declares name '{d}': the name must equal its key", key.value),
+                ));
+            }
+            fleet.modules.insert(key.value, m);
+        }
+        for (key, raw) in self.assignments.map(|m| m.0).unwrap_or_default() {
+            let (line, col) = pos(&key, line_offset);
+            source.record(Kind::Assignments, &key.value, line, col);
+            fleet.assignments.insert(key.value, raw.into_model());
+        }
+        for (key, value) in self.provider_configs.map(|m| m.0).unwrap_or_default() {
+            let (line, col) = pos(&key, line_offset);
+            source.record(Kind::ProviderConfigs, &key.value, line, col);
+            fleet.provider_configs.insert(key.value, value);
+        }
+        if !mismatches.is_empty() {
+            return Err(Error::Invalid(mismatches));
+        }
+        Ok((fleet, source))
+    }
+}

@@ -1,0 +1,125 @@
+//! Live snapshots: a commit chain at `refs/fleet/live/<target>` whose tree holds
+//! the recorded state as canonical YAML (for people) and compact JSON (fast to read).
+
+use crate::config::Config;
+use crate::error::{Error, GitContext, Result};
+use crate::fleet::Fleet;
+use crate::store::{ChainEntry, Store, TreeEdits};
+use gix::ObjectId;
+
+pub const LIVE_PREFIX: &str = "refs/fleet/live/";
+pub const YAML_PATH: &str = "fleet.yaml";
+pub const JSON_PATH: &str = "fleet.json";
+
+pub fn live_ref(target: &str) -> String {
+    format!("{LIVE_PREFIX}{target}")
+}
+
+/// A recorded live state.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub commit: ObjectId,
+    pub fleet: Fleet,
+}
+
+/// Record `fleet` as the next live snapshot of `target`.
+pub fn record(store: &Store, target: &str, fleet: &Fleet, source: &str, message: Option<&str>) -> Result<ObjectId> {
+    let yaml = serde_saphyr::to_string(fleet).map_err(|e| Error::Other(format!("cannot render snapshot YAML: {e}")))?;
+    let json = serde_json::to_vec(fleet).map_err(|e| Error::Other(format!("cannot render snapshot JSON: {e}")))?;
+    let yaml_blob = store.write_blob(yaml.as_bytes())?;
+    let json_blob = store.write_blob(&json)?;
+    let counts = fleet
+        .counts()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let subject = message
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| format!("snapshot {target}"));
+    let body = format!(
+        "{subject}\n\nFleet-Target: {target}\nFleet-Source: {}\nFleet-Counts: {counts}\n",
+        source.replace('\n', " ")
+    );
+    store.chain_append(&live_ref(target), |_| {
+        Ok((
+            TreeEdits {
+                upserts: vec![
+                    (YAML_PATH.to_string(), yaml_blob),
+                    (JSON_PATH.to_string(), json_blob),
+                ],
+                removals: vec![],
+                replace_all: true,
+            },
+            body.clone(),
+        ))
+    })
+}
+
+/// The fleet recorded by snapshot commit `commit`.
+pub fn read_at(store: &Store, commit: ObjectId) -> Result<Fleet> {
+    let json = store
+        .read_path(commit, JSON_PATH)?
+        .ok_or_else(|| Error::Other(format!("snapshot {commit} has no {JSON_PATH}")))?;
+    serde_json::from_slice(&json).git(|| format!("snapshot {commit} holds an unreadable {JSON_PATH}"))
+}
+
+/// The newest snapshot of `target`, if any was recorded.
+pub fn latest(store: &Store, target: &str) -> Result<Option<Snapshot>> {
+    match store.resolve(&live_ref(target))? {
+        Some(commit) => Ok(Some(Snapshot {
+            commit,
+            fleet: read_at(store, commit)?,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Snapshot records of `target`, newest first.
+pub fn history(store: &Store, target: &str) -> Result<Vec<ChainEntry>> {
+    store
+        .chain_walk(&live_ref(target))?
+        .map(|r| r.map(|(_, e)| e))
+        .collect()
+}
+
+/// Targets declared in fleet.toml or having a snapshot, sorted, no duplicates.
+pub fn known_targets(store: &Store, config: &Config) -> Result<Vec<String>> {
+    let mut names: Vec<String> = config.targets.keys().cloned().collect();
+    for r in store.refs_under(LIVE_PREFIX)? {
+        names.push(r[LIVE_PREFIX.len()..].to_string());
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// The target to compare against: the one named (which must be known), or
+/// the only known one. A typo never silently diffs against nothing.
+pub fn resolve_target(store: &Store, config: &Config, named: Option<&str>) -> Result<String> {
+    let known = known_targets(store, config)?;
+    let list = if known.is_empty() {
+        "none yet".to_string()
+    } else {
+        known.join(", ")
+    };
+    match named {
+        Some(name) if known.iter().any(|k| k == name) => Ok(name.to_string()),
+        Some(name) => Err(Error::usage_hint(
+            format!("unknown target '{name}' (known targets: {list})"),
+            format!("record its live state with `git fleet snapshot {name}` or declare [targets.{name}] in fleet.toml"),
+        )),
+        None => match known.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(Error::usage_hint(
+                "no target to compare against: none is declared or snapshotted",
+                "record live state with `git fleet snapshot <target>` or declare [targets.<name>] in fleet.toml",
+            )),
+            _ => Err(Error::usage_hint(
+                format!("several targets are known ({list}); name one"),
+                "for example: git fleet diff <target>",
+            )),
+        },
+    }
+}

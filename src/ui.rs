@@ -1,0 +1,99 @@
+//! One place for output: data to stdout, status to stderr, color only for people.
+
+use git_fleet::cli::ColorChoice;
+use console::Style;
+use std::io::Write;
+
+pub struct Ui {
+    color_out: bool,
+    color_err: bool,
+    pub quiet: bool,
+}
+
+/// What a successful command found: nothing to see (0) or something to see (1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Found,
+}
+
+impl Ui {
+    pub fn new(choice: ColorChoice, quiet: bool) -> Ui {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let (out, err) = match choice {
+            ColorChoice::Always => (true, true),
+            ColorChoice::Never => (false, false),
+            ColorChoice::Auto if no_color => (false, false),
+            ColorChoice::Auto => (
+                console::Term::stdout().is_term(),
+                console::Term::stderr().is_term(),
+            ),
+        };
+        Ui {
+            color_out: out,
+            color_err: err,
+            quiet,
+        }
+    }
+
+    /// A line of data on stdout. A closed pipe (`| head`) is not an error.
+    pub fn out(&self, line: impl AsRef<str>) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{}", line.as_ref());
+    }
+
+    /// Exactly one JSON object on stdout, never colored.
+    pub fn json(&self, value: &serde_json::Value) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut stdout, value);
+        let _ = writeln!(stdout);
+    }
+
+    /// A status line on stderr, unless --quiet.
+    pub fn status(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+
+    pub fn error(&self, line: impl AsRef<str>) {
+        eprintln!("{} {}", self.err_style(Style::new().red().bold()).apply_to("error:"), line.as_ref());
+    }
+
+    pub fn hint(&self, line: impl AsRef<str>) {
+        eprintln!("{} {}", self.err_style(Style::new().cyan()).apply_to("hint:"), line.as_ref());
+    }
+
+    fn err_style(&self, s: Style) -> Style {
+        if self.color_err {
+            s.force_styling(true)
+        } else {
+            Style::new()
+        }
+    }
+
+    /// Paint for stdout: a no-op style when color is off.
+    pub fn paint(&self, s: Style) -> Style {
+        if self.color_out {
+            s.force_styling(true)
+        } else {
+            Style::new()
+        }
+    }
+
+    pub fn green(&self) -> Style {
+        self.paint(Style::new().green())
+    }
+    pub fn red(&self) -> Style {
+        self.paint(Style::new().red())
+    }
+    pub fn yellow(&self) -> Style {
+        self.paint(Style::new().yellow())
+    }
+    pub fn bold(&self) -> Style {
+        self.paint(Style::new().bold())
+    }
+    pub fn dim(&self) -> Style {
+        self.paint(Style::new().dim())
+    }
+}
