@@ -11,7 +11,8 @@ use std::path::PathBuf;
     version,
     about = "Deliver pushed commits to peer checkouts, compare desired fleet state with live state, and keep the evidence in git",
     after_help = "Examples:\n  git fleet init\n  git fleet snapshot staging --from live.yaml\n  git fleet diff staging\n  git fleet render app-01\n\nExit codes: 0 done, 1 something to see (diffs with --exit-code, failed checks), 2 bad input or error.",
-    propagate_version = true
+    propagate_version = true,
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     /// When to color human output.
@@ -63,7 +64,9 @@ pub struct InitArgs {
 /// The state is validated like fleet.yaml first; bad input writes nothing.
 /// Without --from, the target's desired file in the work tree is recorded.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  git fleet snapshot staging --from live.yaml -m 'after maintenance'\n  prod-export | git fleet snapshot prod --from -\n  git fleet snapshot --log staging")]
+#[command(
+    after_help = "Examples:\n  git fleet snapshot staging --from live.yaml -m 'after maintenance'\n  prod-export | git fleet snapshot prod --from -\n  git fleet snapshot --log staging"
+)]
 pub struct SnapshotArgs {
     /// The target whose live state this is (e.g. staging, prod).
     pub target: String,
@@ -88,7 +91,9 @@ pub struct SnapshotArgs {
 /// values in the changed unit) as the estimate, and the measured number of
 /// rendered (node, key) values that really change.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  git fleet diff                  # the only known target, work tree file\n  git fleet diff prod --staged    # what the next commit would change\n  git fleet diff staging --rev HEAD~1 --stat\n  git fleet diff --staged --check # validation only (pre-commit hook)\n  git fleet diff prod --json --exit-code")]
+#[command(
+    after_help = "Examples:\n  git fleet diff                  # the only known target, work tree file\n  git fleet diff prod --staged    # what the next commit would change\n  git fleet diff staging --rev HEAD~1 --stat\n  git fleet diff --staged --check # validation only (pre-commit hook)\n  git fleet diff prod --json --exit-code"
+)]
 pub struct DiffArgs {
     /// Target to compare against (default: the only known one).
     pub target: Option<String>,
@@ -121,7 +126,9 @@ pub struct DiffArgs {
 /// ascending priority (an assignment's priority overrides its module's), each
 /// assignment's own config overriding its module's.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  git fleet render\n  git fleet render app-01 app-02 --json\n  git fleet render --rev HEAD~3 app-01\n  git fleet render --live prod app-01")]
+#[command(
+    after_help = "Examples:\n  git fleet render\n  git fleet render app-01 app-02 --json\n  git fleet render --rev HEAD~3 app-01\n  git fleet render --live prod app-01"
+)]
 pub struct RenderArgs {
     /// Nodes to render (default: all).
     pub nodes: Vec<String>,
@@ -151,7 +158,9 @@ pub enum NotesCommand {
 /// Safe under concurrent writers: the notes ref is updated with compare-and-swap
 /// and retried, so no block is ever lost.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  git fleet notes append --ref fanout HEAD -m 'Fleet-Peer: laptop current'\n  git notes --ref=fleet/fanout show HEAD")]
+#[command(
+    after_help = "Examples:\n  git fleet notes append --ref fanout HEAD -m 'Fleet-Peer: laptop current'\n  git notes --ref=fleet/fanout show HEAD"
+)]
 pub struct NotesAppendArgs {
     /// Notes ref: NAME means refs/notes/fleet/NAME.
     #[arg(long = "ref", value_name = "NAME")]

@@ -112,9 +112,15 @@ impl Config {
         }
         for (name, target) in &self.targets {
             if let Some(why) = unsafe_name(name) {
-                return Err(Error::invalid(at(&format!("[targets.{name}"), format!("target name '{name}' {why}"))));
+                return Err(Error::invalid(at(
+                    &format!("[targets.{name}"),
+                    format!("target name '{name}' {why}"),
+                )));
             }
-            for (key, value) in [("path_prefix", &target.path_prefix), ("desired", &target.desired)] {
+            for (key, value) in [
+                ("path_prefix", &target.path_prefix),
+                ("desired", &target.desired),
+            ] {
                 if let Some(v) = value {
                     if !is_safe_relative(v) {
                         return Err(Error::invalid(at(

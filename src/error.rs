@@ -33,7 +33,9 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.line, self.column) {
-            (Some(line), Some(col)) => write!(f, "{}:{}:{}: {}", self.file, line, col, self.message),
+            (Some(line), Some(col)) => {
+                write!(f, "{}:{}:{}: {}", self.file, line, col, self.message)
+            }
             (Some(line), None) => write!(f, "{}:{}: {}", self.file, line, self.message),
             _ => write!(f, "{}: {}", self.file, self.message),
         }
@@ -47,7 +49,10 @@ pub enum Error {
     Invalid(Vec<Diagnostic>),
 
     #[error("{message}")]
-    Usage { message: String, hint: Option<String> },
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
 
     #[error("cannot read {}: {source}", .path.display())]
     Read {
@@ -85,7 +90,11 @@ fn first_of(diags: &[Diagnostic]) -> String {
     match diags {
         [] => "invalid input".into(),
         [one] => one.to_string(),
-        [first, rest @ ..] => format!("{first} (and {} more problem{})", rest.len(), plural(rest.len())),
+        [first, rest @ ..] => format!(
+            "{first} (and {} more problem{})",
+            rest.len(),
+            plural(rest.len())
+        ),
     }
 }
 

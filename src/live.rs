@@ -23,9 +23,17 @@ pub struct Snapshot {
 }
 
 /// Record `fleet` as the next live snapshot of `target`.
-pub fn record(store: &Store, target: &str, fleet: &Fleet, source: &str, message: Option<&str>) -> Result<ObjectId> {
-    let yaml = serde_saphyr::to_string(fleet).map_err(|e| Error::Other(format!("cannot render snapshot YAML: {e}")))?;
-    let json = serde_json::to_vec(fleet).map_err(|e| Error::Other(format!("cannot render snapshot JSON: {e}")))?;
+pub fn record(
+    store: &Store,
+    target: &str,
+    fleet: &Fleet,
+    source: &str,
+    message: Option<&str>,
+) -> Result<ObjectId> {
+    let yaml = serde_saphyr::to_string(fleet)
+        .map_err(|e| Error::Other(format!("cannot render snapshot YAML: {e}")))?;
+    let json = serde_json::to_vec(fleet)
+        .map_err(|e| Error::Other(format!("cannot render snapshot JSON: {e}")))?;
     let yaml_blob = store.write_blob(yaml.as_bytes())?;
     let json_blob = store.write_blob(&json)?;
     let counts = fleet
@@ -62,7 +70,8 @@ pub fn read_at(store: &Store, commit: ObjectId) -> Result<Fleet> {
     let json = store
         .read_path(commit, JSON_PATH)?
         .ok_or_else(|| Error::Other(format!("snapshot {commit} has no {JSON_PATH}")))?;
-    serde_json::from_slice(&json).git(|| format!("snapshot {commit} holds an unreadable {JSON_PATH}"))
+    serde_json::from_slice(&json)
+        .git(|| format!("snapshot {commit} holds an unreadable {JSON_PATH}"))
 }
 
 /// The newest snapshot of `target`, if any was recorded.

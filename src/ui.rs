@@ -1,7 +1,7 @@
 //! One place for output: data to stdout, status to stderr, color only for people.
 
-use git_fleet::cli::ColorChoice;
 use console::Style;
+use git_fleet::cli::ColorChoice;
 use std::io::Write;
 
 pub struct Ui {
@@ -57,11 +57,19 @@ impl Ui {
     }
 
     pub fn error(&self, line: impl AsRef<str>) {
-        eprintln!("{} {}", self.err_style(Style::new().red().bold()).apply_to("error:"), line.as_ref());
+        eprintln!(
+            "{} {}",
+            self.err_style(Style::new().red().bold()).apply_to("error:"),
+            line.as_ref()
+        );
     }
 
     pub fn hint(&self, line: impl AsRef<str>) {
-        eprintln!("{} {}", self.err_style(Style::new().cyan()).apply_to("hint:"), line.as_ref());
+        eprintln!(
+            "{} {}",
+            self.err_style(Style::new().cyan()).apply_to("hint:"),
+            line.as_ref()
+        );
     }
 
     fn err_style(&self, s: Style) -> Style {

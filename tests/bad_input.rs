@@ -3,12 +3,14 @@
 //! Every file in `tests/corpus/bad/` (plus a few cases generated here at run time:
 //! > 1 MiB, non-UTF-8, 10,000 levels of nesting, alias bombs) is fed to
 //!
-//! * `git-fleet snapshot staging --from <file>` and
+//! * `git-fleet snapshot staging --from <file>`,
+//! * `git-fleet diff --file <file>` and
 //! * `git-fleet diff --check --file <file>`
 //!
 //! in a fresh repository, and each run must:
 //!
-//! * exit with code 2 (bad input),
+//! * exit with code 2 (bad input), except `diff --check`, whose documented contract
+//!   (the pre-commit hook) is exit 1 for a problem found in the file,
 //! * print `error: <file>:<line>:<col>: ` on stderr when the case has a location
 //!   (`<file>` is the path exactly as given on the command line),
 //! * say what is wrong: stderr (with the file name removed, so a name like
@@ -193,20 +195,21 @@ fn clip(s: &str) -> String {
 /// the binary misbehaved, one entry per command that did.
 fn check_refused(env: &TestEnv, repo: &Path, case: &Case) -> Vec<String> {
     let file = case.file.as_str();
-    let commands: [&[&str]; 2] = [
-        &["snapshot", "staging", "--from", file],
-        &["diff", "--check", "--file", file],
+    let commands: [(&[&str], i32); 3] = [
+        (&["snapshot", "staging", "--from", file], 2),
+        (&["diff", "--file", file], 2),
+        (&["diff", "--check", "--file", file], 1),
     ];
     let mut failures = Vec::new();
-    for args in commands {
+    for (args, want_code) in commands {
         let before = env.refs(repo);
         let t = fleet_limited(env, repo, args);
         let after = env.refs(repo);
         let stderr = &t.run.stderr;
         let mut problems = Vec::new();
 
-        if t.run.code != 2 {
-            problems.push(format!("exit code {} (want 2)", t.run.code));
+        if t.run.code != want_code {
+            problems.push(format!("exit code {} (want {want_code})", t.run.code));
         }
         match &case.loc {
             Loc::At(l, c) => {

@@ -22,12 +22,29 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     if args.check {
         return check(ui, &ctx, &args, &source);
     }
+    // A named file is read and checked first: its problems matter more than the target's.
+    let early = match &source {
+        Source::File(_) => {
+            let input = desired::read(&ctx.store, &source, git_fleet::config::DEFAULT_DESIRED)?;
+            let parsed = desired::parse(&input)?;
+            Some((input, parsed))
+        }
+        _ => None,
+    };
     let target = live::resolve_target(&ctx.store, &ctx.config, args.target.as_deref())?;
-    let rel = desired_path(&ctx, &target);
-    let input = desired::read(&ctx.store, &source, &rel)?;
-    let parsed = desired::parse(&input)?;
+    let (input, parsed) = match early {
+        Some(done) => done,
+        None => {
+            let input = desired::read(&ctx.store, &source, &desired_path(&ctx, &target))?;
+            let parsed = desired::parse(&input)?;
+            (input, parsed)
+        }
+    };
     let snapshot = live::latest(&ctx.store, &target)?;
-    let live_fleet = snapshot.as_ref().map(|s| s.fleet.clone()).unwrap_or_default();
+    let live_fleet = snapshot
+        .as_ref()
+        .map(|s| s.fleet.clone())
+        .unwrap_or_default();
     let result = diff(&live_fleet, &parsed.fleet);
 
     if args.json {
@@ -40,7 +57,14 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
             "totals": totals(&result),
         }));
     } else {
-        print_human(ui, &target, &input.label, snapshot.as_ref().map(|s| s.commit), &result, args.stat);
+        print_human(
+            ui,
+            &target,
+            &input.label,
+            snapshot.as_ref().map(|s| s.commit),
+            &result,
+            args.stat,
+        );
     }
     Ok(if args.exit_code && !result.is_empty() {
         Outcome::Found
@@ -61,8 +85,15 @@ fn check(ui: &Ui, ctx: &Ctx, args: &DiffArgs, source: &Source) -> Result<Outcome
     let mut paths: Vec<String> = match (&args.target, source) {
         (Some(t), _) => vec![desired_path(ctx, t)],
         (None, Source::File(_)) => vec![git_fleet::config::DEFAULT_DESIRED.into()],
-        (None, _) if ctx.config.targets.is_empty() => vec![git_fleet::config::DEFAULT_DESIRED.into()],
-        (None, _) => ctx.config.targets.values().map(|t| t.desired_path()).collect(),
+        (None, _) if ctx.config.targets.is_empty() => {
+            vec![git_fleet::config::DEFAULT_DESIRED.into()]
+        }
+        (None, _) => ctx
+            .config
+            .targets
+            .values()
+            .map(|t| t.desired_path())
+            .collect(),
     };
     paths.sort();
     paths.dedup();
@@ -95,7 +126,11 @@ fn check(ui: &Ui, ctx: &Ctx, args: &DiffArgs, source: &Source) -> Result<Outcome
             ui.status(format!("{} ok", checked.join(", ")));
         }
     }
-    Ok(if problems.is_empty() { Outcome::Done } else { Outcome::Found })
+    Ok(if problems.is_empty() {
+        Outcome::Done
+    } else {
+        Outcome::Found
+    })
 }
 
 fn totals(d: &Diff) -> Value {
@@ -125,10 +160,20 @@ fn show_value(v: &Option<Value>) -> String {
     }
 }
 
-fn print_human(ui: &Ui, target: &str, label: &str, snapshot: Option<gix::ObjectId>, d: &Diff, stat: bool) {
+fn print_human(
+    ui: &Ui,
+    target: &str,
+    label: &str,
+    snapshot: Option<gix::ObjectId>,
+    d: &Diff,
+    stat: bool,
+) {
     let against = match snapshot {
         Some(c) => format!("{} ({})", live::live_ref(target), &c.to_string()[..12]),
-        None => format!("{} (no snapshot yet: everything is a create)", live::live_ref(target)),
+        None => format!(
+            "{} (no snapshot yet: everything is a create)",
+            live::live_ref(target)
+        ),
     };
     ui.status(format!("{label} vs {against}"));
     if d.is_empty() {

@@ -46,15 +46,22 @@ pub fn run(ui: &Ui, args: InitArgs) -> Result<Outcome> {
     match &remote {
         Some(remote) => {
             let key = format!("remote.{remote}.fetch");
-            add_config(&key, &format!("+refs/fleet/*:refs/fleet-remote/{remote}/fleet/*"))?;
-            add_config(&key, &format!("+refs/notes/fleet/*:refs/fleet-remote/{remote}/notes/fleet/*"))?;
+            add_config(
+                &key,
+                &format!("+refs/fleet/*:refs/fleet-remote/{remote}/fleet/*"),
+            )?;
+            add_config(
+                &key,
+                &format!("+refs/notes/fleet/*:refs/fleet-remote/{remote}/notes/fleet/*"),
+            )?;
             if args.push_refspecs {
                 let key = format!("remote.{remote}.push");
                 add_config(&key, "refs/fleet/*:refs/fleet/*")?;
                 add_config(&key, "refs/notes/fleet/*:refs/notes/fleet/*")?;
             }
         }
-        None => unchanged.push("no remote: refspecs not added (run init again after `git remote add`)".into()),
+        None => unchanged
+            .push("no remote: refspecs not added (run init again after `git remote add`)".into()),
     }
 
     if args.json {

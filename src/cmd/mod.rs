@@ -17,7 +17,8 @@ pub struct Ctx {
 }
 
 pub fn context() -> Result<Ctx> {
-    let cwd = std::env::current_dir().map_err(|e| git_fleet::Error::Other(format!("cannot read the current directory: {e}")))?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| git_fleet::Error::Other(format!("cannot read the current directory: {e}")))?;
     let store = Store::discover(&cwd)?;
     let config = match store.work_dir() {
         Some(root) => Config::load(root)?,

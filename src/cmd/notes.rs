@@ -24,7 +24,10 @@ pub fn run(ui: &Ui, command: NotesCommand) -> Result<Outcome> {
                 args.message
             };
             match ctx.store.note_append(&name, commit, &block)? {
-                Some(_) => ui.status(format!("appended to the note on {} in {name}", &commit.to_string()[..12])),
+                Some(_) => ui.status(format!(
+                    "appended to the note on {} in {name}",
+                    &commit.to_string()[..12]
+                )),
                 None => ui.status("that block is already in the note; nothing written"),
             }
             Ok(Outcome::Done)
@@ -43,7 +46,11 @@ pub fn run(ui: &Ui, command: NotesCommand) -> Result<Outcome> {
             } else if let Some(note) = &note {
                 ui.out(note.trim_end());
             }
-            Ok(if note.is_some() { Outcome::Done } else { Outcome::Found })
+            Ok(if note.is_some() {
+                Outcome::Done
+            } else {
+                Outcome::Found
+            })
         }
     }
 }

@@ -41,8 +41,16 @@ pub fn run(ui: &Ui, args: RenderArgs) -> Result<Outcome> {
                 let known: Vec<&str> = index.nodes().take(10).collect();
                 return Err(Error::usage(format!(
                     "unknown node '{n}' in {label} (nodes: {}{})",
-                    if known.is_empty() { "none".into() } else { known.join(", ") },
-                    if index.by_node.len() > 10 { ", ..." } else { "" }
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    },
+                    if index.by_node.len() > 10 {
+                        ", ..."
+                    } else {
+                        ""
+                    }
                 )));
             }
         }
@@ -52,7 +60,10 @@ pub fn run(ui: &Ui, args: RenderArgs) -> Result<Outcome> {
         let mut out = Map::new();
         for n in &nodes {
             let rendered = render_node(&fleet, &index, n);
-            out.insert(n.clone(), serde_json::to_value(&rendered).unwrap_or(Value::Null));
+            out.insert(
+                n.clone(),
+                serde_json::to_value(&rendered).unwrap_or(Value::Null),
+            );
         }
         ui.json(&json!({ "version": JSON_VERSION, "source": label, "nodes": out }));
         return Ok(Outcome::Done);
@@ -61,10 +72,17 @@ pub fn run(ui: &Ui, args: RenderArgs) -> Result<Outcome> {
         let rendered = render_node(&fleet, &index, n);
         ui.out(format!("{}", ui.bold().apply_to(n)));
         if rendered.is_empty() {
-            ui.out(format!("  {}", ui.dim().apply_to("(no enabled assignments)")));
+            ui.out(format!(
+                "  {}",
+                ui.dim().apply_to("(no enabled assignments)")
+            ));
         }
         for (k, v) in &rendered {
-            ui.out(format!("  {k} = {}  {}", v.value, ui.dim().apply_to(format!("({})", v.from))));
+            ui.out(format!(
+                "  {k} = {}  {}",
+                v.value,
+                ui.dim().apply_to(format!("({})", v.from))
+            ));
         }
     }
     Ok(Outcome::Done)

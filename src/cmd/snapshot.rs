@@ -72,7 +72,11 @@ fn log(ui: &Ui, ctx: &super::Ctx, args: &SnapshotArgs) -> Result<Outcome> {
         return Err(Error::usage(format!(
             "no snapshots of '{}' (known targets: {})",
             args.target,
-            if known.is_empty() { "none yet".into() } else { known.join(", ") }
+            if known.is_empty() {
+                "none yet".into()
+            } else {
+                known.join(", ")
+            }
         )));
     }
     if args.json {

@@ -97,7 +97,10 @@ impl Resource<'_> {
             Resource::Template(t) => {
                 put("name", Some(Value::from(t.name.clone())));
                 put("description", t.description.clone().map(Value::from));
-                put("node_platform_id", t.node_platform_id.clone().map(Value::from));
+                put(
+                    "node_platform_id",
+                    t.node_platform_id.clone().map(Value::from),
+                );
             }
             Resource::Module(m) => {
                 put("name", Some(Value::from(m.name.clone())));
@@ -166,9 +169,27 @@ fn diff_map<'a, T: PartialEq>(
 /// Compare desired with live and measure each change's blast radius.
 pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
     let mut changes = Vec::new();
-    diff_map(Kind::Templates, &live.templates, &desired.templates, Resource::Template, &mut changes);
-    diff_map(Kind::Modules, &live.modules, &desired.modules, Resource::Module, &mut changes);
-    diff_map(Kind::Assignments, &live.assignments, &desired.assignments, Resource::Assignment, &mut changes);
+    diff_map(
+        Kind::Templates,
+        &live.templates,
+        &desired.templates,
+        Resource::Template,
+        &mut changes,
+    );
+    diff_map(
+        Kind::Modules,
+        &live.modules,
+        &desired.modules,
+        Resource::Module,
+        &mut changes,
+    );
+    diff_map(
+        Kind::Assignments,
+        &live.assignments,
+        &desired.assignments,
+        Resource::Assignment,
+        &mut changes,
+    );
 
     let live_index = Index::new(live);
     let desired_index = Index::new(desired);
@@ -209,12 +230,23 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
 }
 
 /// Nodes whose rendered config the change can reach.
-fn fan_out(change: &Change, live: &Fleet, desired: &Fleet, li: &Index<'_>, di: &Index<'_>) -> BTreeSet<String> {
+fn fan_out(
+    change: &Change,
+    live: &Fleet,
+    desired: &Fleet,
+    li: &Index<'_>,
+    di: &Index<'_>,
+) -> BTreeSet<String> {
     let mut nodes = BTreeSet::new();
     match change.kind {
         Kind::Modules => {
             for (fleet, index) in [(live, li), (desired, di)] {
-                for node in index.by_module.get(change.name.as_str()).into_iter().flatten() {
+                for node in index
+                    .by_module
+                    .get(change.name.as_str())
+                    .into_iter()
+                    .flatten()
+                {
                     let key = format!("{node}:{}", change.name);
                     if fleet.assignments.get(&key).is_some_and(|a| a.enabled) {
                         nodes.insert(node.to_string());
@@ -226,7 +258,8 @@ fn fan_out(change: &Change, live: &Fleet, desired: &Fleet, li: &Index<'_>, di: &
             let enabled_somewhere = [live, desired]
                 .iter()
                 .any(|f| f.assignments.get(&change.name).is_some_and(|a| a.enabled));
-            if let (true, Some((node, _))) = (enabled_somewhere, split_assignment_key(&change.name)) {
+            if let (true, Some((node, _))) = (enabled_somewhere, split_assignment_key(&change.name))
+            {
                 nodes.insert(node.to_string());
             }
         }
@@ -262,7 +295,13 @@ fn density(change: &Change, live: &Fleet, desired: &Fleet) -> usize {
 }
 
 /// Render `node` as live would be with only `change` applied from desired.
-fn render_one_change(live: &Fleet, index: &Index<'_>, node: &str, change: &Change, desired: &Fleet) -> Rendered {
+fn render_one_change(
+    live: &Fleet,
+    index: &Index<'_>,
+    node: &str,
+    change: &Change,
+    desired: &Fleet,
+) -> Rendered {
     let pairs = index.by_node.get(node).map(Vec::as_slice).unwrap_or(&[]);
     let mut assignments: Vec<(&str, &str, &Assignment)> = pairs
         .iter()
@@ -270,7 +309,10 @@ fn render_one_change(live: &Fleet, index: &Index<'_>, node: &str, change: &Chang
         .filter_map(|(key, m)| live.assignments.get(*key).map(|a| (*key, *m, a)))
         .collect();
     if change.kind == Kind::Assignments {
-        if let (Some(a), Some((n, m))) = (desired.assignments.get(&change.name), split_assignment_key(&change.name)) {
+        if let (Some(a), Some((n, m))) = (
+            desired.assignments.get(&change.name),
+            split_assignment_key(&change.name),
+        ) {
             if n == node {
                 assignments.push((change.name.as_str(), m, a));
             }

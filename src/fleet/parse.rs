@@ -21,6 +21,8 @@ pub const MAX_DEPTH: usize = 64;
 pub struct SourceMap {
     pub file: String,
     positions: HashMap<(Kind, String), (usize, usize)>,
+    /// Positions of fields inside a resource (e.g. `priority`, or a key path in provider_configs).
+    fields: HashMap<(Kind, String, String), (usize, usize)>,
 }
 
 impl SourceMap {
@@ -28,6 +30,7 @@ impl SourceMap {
         SourceMap {
             file: file.into(),
             positions: HashMap::new(),
+            fields: HashMap::new(),
         }
     }
 
@@ -41,6 +44,28 @@ impl SourceMap {
         match self.positions.get(&(kind, name.to_string())) {
             Some(&(line, col)) => d.at(line, col),
             None => d,
+        }
+    }
+
+    pub fn record_field(&mut self, kind: Kind, name: &str, field: &str, line: usize, col: usize) {
+        self.fields
+            .insert((kind, name.to_string(), field.to_string()), (line, col));
+    }
+
+    /// A diagnostic pointing at a field of a resource, else at the resource.
+    pub fn diag_field(
+        &self,
+        kind: Kind,
+        name: &str,
+        field: &str,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        match self
+            .fields
+            .get(&(kind, name.to_string(), field.to_string()))
+        {
+            Some(&(line, col)) => Diagnostic::new(self.file.clone(), message).at(line, col),
+            None => self.diag(kind, name, message),
         }
     }
 
@@ -81,7 +106,10 @@ pub fn check_text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str> {
         let valid = &bytes[..e.valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
         let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        let col = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
+        let col = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count()
+            + 1;
         Error::invalid(
             Diagnostic::new(
                 file,
@@ -112,7 +140,11 @@ pub(crate) fn options() -> serde_saphyr::Options {
 }
 
 /// Turn a serde-saphyr error into a message for people, shifted by `line_offset`.
-pub(crate) fn yaml_diagnostic(file: &str, err: &serde_saphyr::Error, line_offset: usize) -> Diagnostic {
+pub(crate) fn yaml_diagnostic(
+    file: &str,
+    err: &serde_saphyr::Error,
+    line_offset: usize,
+) -> Diagnostic {
     use serde_saphyr::Error as E;
     let message = match err.without_snippet() {
         E::DuplicateMappingKey { key: Some(key), .. } => format!("duplicate key '{key}'"),
@@ -132,14 +164,15 @@ pub(crate) fn yaml_diagnostic(file: &str, err: &serde_saphyr::Error, line_offset
         | E::AliasReplayStackDepthExceeded { .. } => {
             "aliases expand beyond the allowed bound (alias bomb?)".to_string()
         }
-        E::InvalidBooleanStrict { .. } => {
-            "expected a boolean: write true or false".to_string()
-        }
+        E::InvalidBooleanStrict { .. } => "expected a boolean: write true or false".to_string(),
         other => clean_message(&other.to_string()),
     };
     let d = Diagnostic::new(file, message);
     match err.location() {
-        Some(loc) if loc.line() > 0 => d.at(loc.line() as usize + line_offset, loc.column().max(1) as usize),
+        Some(loc) if loc.line() > 0 => d.at(
+            loc.line() as usize + line_offset,
+            loc.column().max(1) as usize,
+        ),
         _ => d,
     }
 }
@@ -159,13 +192,24 @@ fn budget_message(breach: &str) -> String {
 
 /// Drop serde-saphyr's location suffix and programmer hints from a message.
 fn clean_message(message: &str) -> String {
-    let mut m = message.lines().next().unwrap_or("invalid YAML").trim().to_string();
+    let mut m = message
+        .lines()
+        .next()
+        .unwrap_or("invalid YAML")
+        .trim()
+        .to_string();
     for marker in [" at line ", " (line ", ", line "] {
         if let Some(pos) = m.find(marker) {
             m.truncate(pos);
         }
     }
     let m = m.trim_start_matches("error: ").trim().to_string();
+    let m = match m.as_str() {
+        "invalid i64" | "invalid u64" | "invalid i32" => "expected an integer".to_string(),
+        "invalid f64" => "expected a number".to_string(),
+        "expected mapping start" => "expected a mapping (key: value pairs)".to_string(),
+        _ => m,
+    };
     if m.is_empty() {
         "invalid YAML".into()
     } else {
@@ -185,7 +229,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for LocMap<T> {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a mapping")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
                 let mut out = Vec::new();
                 while let Some(key) = map.next_key::<Spanned<String>>()? {
                     let value = map.next_value::<T>()?;
@@ -212,13 +259,13 @@ pub(crate) struct RawFleet {
     #[serde(default)]
     pub assignments: Option<LocMap<RawAssignment>>,
     #[serde(default)]
-    pub provider_configs: Option<LocMap<serde_json::Value>>,
+    pub provider_configs: Option<LocMap<PValue>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTemplate {
-    pub name: Option<String>,
+    pub name: Option<Spanned<String>>,
     pub description: Option<String>,
     pub node_platform_id: Option<String>,
 }
@@ -226,8 +273,8 @@ pub(crate) struct RawTemplate {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawModule {
-    pub name: Option<String>,
-    pub priority: Option<i64>,
+    pub name: Option<Spanned<String>>,
+    pub priority: Option<Spanned<i64>>,
     pub variety: Option<String>,
     pub config: Option<Config>,
 }
@@ -236,16 +283,19 @@ pub(crate) struct RawModule {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAssignment {
     pub enabled: Option<bool>,
-    pub priority: Option<i64>,
+    pub priority: Option<Spanned<i64>>,
     pub config: Option<Config>,
 }
 
 impl RawTemplate {
-    pub fn into_model(self, key: &str) -> (Template, Option<String>) {
+    pub fn into_model(self, key: &str) -> (Template, Option<Spanned<String>>) {
         let declared = self.name.clone();
         (
             Template {
-                name: self.name.unwrap_or_else(|| key.to_string()),
+                name: self
+                    .name
+                    .map(|n| n.value)
+                    .unwrap_or_else(|| key.to_string()),
                 description: self.description,
                 node_platform_id: self.node_platform_id,
             },
@@ -255,12 +305,15 @@ impl RawTemplate {
 }
 
 impl RawModule {
-    pub fn into_model(self, key: &str) -> (Module, Option<String>) {
+    pub fn into_model(self, key: &str) -> (Module, Option<Spanned<String>>) {
         let declared = self.name.clone();
         (
             Module {
-                name: self.name.unwrap_or_else(|| key.to_string()),
-                priority: self.priority.unwrap_or(DEFAULT_PRIORITY),
+                name: self
+                    .name
+                    .map(|n| n.value)
+                    .unwrap_or_else(|| key.to_string()),
+                priority: self.priority.map(|p| p.value).unwrap_or(DEFAULT_PRIORITY),
                 variety: self.variety,
                 config: self.config.unwrap_or_default(),
             },
@@ -273,13 +326,13 @@ impl RawAssignment {
     pub fn into_model(self) -> Assignment {
         Assignment {
             enabled: self.enabled.unwrap_or(true),
-            priority: self.priority,
+            priority: self.priority.map(|p| p.value),
             config: self.config.unwrap_or_default(),
         }
     }
 }
 
-fn pos(key: &Spanned<String>, line_offset: usize) -> (usize, usize) {
+fn pos<T>(key: &Spanned<T>, line_offset: usize) -> (usize, usize) {
     (
         key.referenced.line() as usize + line_offset,
         key.referenced.column().max(1) as usize,
@@ -297,41 +350,174 @@ impl RawFleet {
             let (line, col) = pos(&key, line_offset);
             source.record(Kind::Templates, &key.value, line, col);
             let (t, declared) = raw.into_model(&key.value);
-            if let Some(d) = declared.filter(|d| *d != key.value) {
-                mismatches.push(source.diag(
-                    Kind::Templates,
-                    &key.value,
-                    format!("template '{}' declares name '{d}': the name must equal its key", key.value),
-                ));
+            if let Some(d) = declared.filter(|d| d.value != key.value) {
+                let (line, col) = pos(&d, line_offset);
+                mismatches.push(
+                    Diagnostic::new(
+                        file,
+                        format!(
+                            "template '{}' declares name '{}': the name must equal its key",
+                            key.value, d.value
+                        ),
+                    )
+                    .at(line, col),
+                );
             }
             fleet.templates.insert(key.value, t);
         }
         for (key, raw) in self.modules.map(|m| m.0).unwrap_or_default() {
             let (line, col) = pos(&key, line_offset);
             source.record(Kind::Modules, &key.value, line, col);
+            if let Some(p) = &raw.priority {
+                let (line, col) = pos(p, line_offset);
+                source.record_field(Kind::Modules, &key.value, "priority", line, col);
+            }
             let (m, declared) = raw.into_model(&key.value);
-            if let Some(d) = declared.filter(|d| *d != key.value) {
-                mismatches.push(source.diag(
-                    Kind::Modules,
-                    &key.value,
-                    format!("module '{}' declares name '{d}': the name must equal its key", key.value),
-                ));
+            if let Some(d) = declared.filter(|d| d.value != key.value) {
+                let (line, col) = pos(&d, line_offset);
+                mismatches.push(
+                    Diagnostic::new(
+                        file,
+                        format!(
+                            "module '{}' declares name '{}': the name must equal its key",
+                            key.value, d.value
+                        ),
+                    )
+                    .at(line, col),
+                );
             }
             fleet.modules.insert(key.value, m);
         }
         for (key, raw) in self.assignments.map(|m| m.0).unwrap_or_default() {
             let (line, col) = pos(&key, line_offset);
             source.record(Kind::Assignments, &key.value, line, col);
+            if let Some(p) = &raw.priority {
+                let (line, col) = pos(p, line_offset);
+                source.record_field(Kind::Assignments, &key.value, "priority", line, col);
+            }
             fleet.assignments.insert(key.value, raw.into_model());
         }
         for (key, value) in self.provider_configs.map(|m| m.0).unwrap_or_default() {
             let (line, col) = pos(&key, line_offset);
             source.record(Kind::ProviderConfigs, &key.value, line, col);
-            fleet.provider_configs.insert(key.value, value);
+            let json = value.into_json(&key.value, &mut |path, (line, col)| {
+                source.record_field(
+                    Kind::ProviderConfigs,
+                    &key.value,
+                    path,
+                    line + line_offset,
+                    col,
+                )
+            });
+            fleet.provider_configs.insert(key.value, json);
         }
         if !mismatches.is_empty() {
             return Err(Error::Invalid(mismatches));
         }
         Ok((fleet, source))
+    }
+}
+
+/// A provider_configs value that remembers where each of its keys was written,
+/// so a credential-looking key is reported at its own line.
+pub(crate) enum PValue {
+    Map(Vec<(Spanned<String>, PValue)>),
+    Seq(Vec<PValue>),
+    Scalar(serde_json::Value),
+}
+
+impl PValue {
+    /// Convert to JSON, reporting each key path (`aws.auth.token`, `list[0].x`) and position.
+    fn into_json(self, path: &str, at: &mut dyn FnMut(&str, (usize, usize))) -> serde_json::Value {
+        match self {
+            PValue::Scalar(v) => v,
+            PValue::Seq(items) => serde_json::Value::Array(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| v.into_json(&format!("{path}[{i}]"), at))
+                    .collect(),
+            ),
+            PValue::Map(entries) => {
+                let mut map = serde_json::Map::new();
+                for (k, v) in entries {
+                    let here = format!("{path}.{}", k.value);
+                    at(
+                        &here,
+                        (
+                            k.referenced.line() as usize,
+                            k.referenced.column().max(1) as usize,
+                        ),
+                    );
+                    map.insert(k.value, v.into_json(&here, at));
+                }
+                serde_json::Value::Object(map)
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any YAML value")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<PValue, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    out.push((key, map.next_value::<PValue>()?));
+                }
+                Ok(PValue::Map(out))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<PValue, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<PValue>()? {
+                    out.push(v);
+                }
+                Ok(PValue::Seq(out))
+            }
+            fn visit_bool<E>(self, v: bool) -> std::result::Result<PValue, E> {
+                Ok(PValue::Scalar(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> std::result::Result<PValue, E> {
+                Ok(PValue::Scalar(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> std::result::Result<PValue, E> {
+                Ok(PValue::Scalar(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> std::result::Result<PValue, E> {
+                Ok(PValue::Scalar(
+                    serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into),
+                ))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<PValue, E> {
+                Ok(PValue::Scalar(v.into()))
+            }
+            fn visit_string<E>(self, v: String) -> std::result::Result<PValue, E> {
+                Ok(PValue::Scalar(v.into()))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<PValue, E> {
+                Ok(PValue::Scalar(serde_json::Value::Null))
+            }
+            fn visit_none<E>(self) -> std::result::Result<PValue, E> {
+                Ok(PValue::Scalar(serde_json::Value::Null))
+            }
+            fn visit_some<D2: Deserializer<'de>>(
+                self,
+                d: D2,
+            ) -> std::result::Result<PValue, D2::Error> {
+                PValue::deserialize(d)
+            }
+        }
+        d.deserialize_any(V)
     }
 }

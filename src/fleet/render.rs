@@ -30,7 +30,11 @@ impl<'a> Index<'a> {
         let mut index = Index::default();
         for key in fleet.assignments.keys() {
             if let Some((node, module)) = split_assignment_key(key) {
-                index.by_node.entry(node).or_default().push((key.as_str(), module));
+                index
+                    .by_node
+                    .entry(node)
+                    .or_default()
+                    .push((key.as_str(), module));
                 index.by_module.entry(module).or_default().push(node);
             }
         }

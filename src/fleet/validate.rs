@@ -54,17 +54,26 @@ pub fn validate(fleet: &Fleet, source: &SourceMap) -> Result<()> {
     let mut problems: Vec<Diagnostic> = Vec::new();
     for name in fleet.templates.keys() {
         if let Some(why) = unsafe_name(name) {
-            problems.push(source.diag(Kind::Templates, name, format!("template name '{}' {why}", printable(name))));
+            problems.push(source.diag(
+                Kind::Templates,
+                name,
+                format!("template name '{}' {why}", printable(name)),
+            ));
         }
     }
     for (name, module) in &fleet.modules {
         if let Some(why) = unsafe_name(name) {
-            problems.push(source.diag(Kind::Modules, name, format!("module name '{}' {why}", printable(name))));
-        }
-        if !PRIORITY_RANGE.contains(&module.priority) {
             problems.push(source.diag(
                 Kind::Modules,
                 name,
+                format!("module name '{}' {why}", printable(name)),
+            ));
+        }
+        if !PRIORITY_RANGE.contains(&module.priority) {
+            problems.push(source.diag_field(
+                Kind::Modules,
+                name,
+                "priority",
                 format!(
                     "module '{}' has priority {}; priorities must be between {} and {}",
                     printable(name),
@@ -86,9 +95,17 @@ pub fn validate(fleet: &Fleet, source: &SourceMap) -> Result<()> {
             continue;
         };
         if let Some(why) = unsafe_name(node) {
-            problems.push(source.diag(Kind::Assignments, key, format!("node name '{}' in '{shown}' {why}", printable(node))));
+            problems.push(source.diag(
+                Kind::Assignments,
+                key,
+                format!("node name '{}' in '{shown}' {why}", printable(node)),
+            ));
         } else if let Some(why) = unsafe_name(module) {
-            problems.push(source.diag(Kind::Assignments, key, format!("module name '{}' in '{shown}' {why}", printable(module))));
+            problems.push(source.diag(
+                Kind::Assignments,
+                key,
+                format!("module name '{}' in '{shown}' {why}", printable(module)),
+            ));
         } else if !fleet.modules.contains_key(module) {
             problems.push(source.diag(
                 Kind::Assignments,
@@ -97,9 +114,10 @@ pub fn validate(fleet: &Fleet, source: &SourceMap) -> Result<()> {
             ));
         }
         if let Some(p) = assignment.priority.filter(|p| !PRIORITY_RANGE.contains(p)) {
-            problems.push(source.diag(
+            problems.push(source.diag_field(
                 Kind::Assignments,
                 key,
+                "priority",
                 format!(
                     "assignment '{shown}' has priority {p}; priorities must be between {} and {}",
                     PRIORITY_RANGE.start(),
@@ -110,10 +128,14 @@ pub fn validate(fleet: &Fleet, source: &SourceMap) -> Result<()> {
     }
     for (name, value) in &fleet.provider_configs {
         if let Some(why) = unsafe_name(name) {
-            problems.push(source.diag(Kind::ProviderConfigs, name, format!("provider config name '{}' {why}", printable(name))));
+            problems.push(source.diag(
+                Kind::ProviderConfigs,
+                name,
+                format!("provider config name '{}' {why}", printable(name)),
+            ));
         }
-        if let Some(problem) = find_credential(value, name) {
-            problems.push(source.diag(Kind::ProviderConfigs, name, problem));
+        if let Some((path, problem)) = find_credential(value, name) {
+            problems.push(source.diag_field(Kind::ProviderConfigs, name, &path, problem));
         }
     }
     if problems.is_empty() {
@@ -124,16 +146,17 @@ pub fn validate(fleet: &Fleet, source: &SourceMap) -> Result<()> {
 }
 
 /// A key that looks like a credential, or a URL carrying one, anywhere in `value`.
-fn find_credential(value: &serde_json::Value, path: &str) -> Option<String> {
+fn find_credential(value: &serde_json::Value, path: &str) -> Option<(String, String)> {
     match value {
         serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
             let lower = k.to_ascii_lowercase();
             let here = format!("{path}.{k}");
             if SECRET_WORDS.iter().any(|w| lower.contains(w)) {
-                Some(format!(
+                let message = format!(
                     "provider_configs key '{}' looks like a secret; credentials never go in a fleet file",
                     printable(&here)
-                ))
+                );
+                Some((here, message))
             } else {
                 find_credential(v, &here)
             }
@@ -142,9 +165,12 @@ fn find_credential(value: &serde_json::Value, path: &str) -> Option<String> {
             .iter()
             .enumerate()
             .find_map(|(i, v)| find_credential(v, &format!("{path}[{i}]"))),
-        serde_json::Value::String(s) if has_inline_credentials(s) => Some(format!(
-            "provider_configs value at '{}' is a URL with inline credentials; credentials never go in a fleet file",
-            printable(path)
+        serde_json::Value::String(s) if has_inline_credentials(s) => Some((
+            path.to_string(),
+            format!(
+                "provider_configs value at '{}' is a URL with inline credentials; credentials never go in a fleet file",
+                printable(path)
+            ),
         )),
         _ => None,
     }
@@ -164,7 +190,9 @@ pub fn has_inline_credentials(s: &str) -> bool {
 
 /// Names echoed in messages with control characters escaped.
 pub fn printable(s: &str) -> String {
-    s.chars().flat_map(|c| c.escape_debug()).collect::<String>()
+    s.chars()
+        .flat_map(|c| c.escape_debug())
+        .collect::<String>()
         .replace("\\'", "'")
         .replace("\\\"", "\"")
 }

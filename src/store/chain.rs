@@ -98,7 +98,9 @@ impl Store {
             .repo
             .find_commit(commit)
             .git(|| format!("cannot read commit {commit}"))?;
-        let decoded = c.decode().git(|| format!("cannot decode commit {commit}"))?;
+        let decoded = c
+            .decode()
+            .git(|| format!("cannot decode commit {commit}"))?;
         let parent = decoded.parents().next();
         let committer = decoded
             .committer()

@@ -69,7 +69,10 @@ impl Store {
                         .repo
                         .find_blob(entry.object_id())
                         .git(|| format!("cannot read note {path}"))?;
-                    return Ok(Some((path, String::from_utf8_lossy(&blob.data).into_owned())));
+                    return Ok(Some((
+                        path,
+                        String::from_utf8_lossy(&blob.data).into_owned(),
+                    )));
                 }
             }
         }
@@ -125,7 +128,10 @@ impl Store {
             editor
                 .upsert(target_path.as_str(), EntryKind::Blob, blob)
                 .git(|| format!("cannot write note {target_path}"))?;
-            let tree = editor.write().git(|| "cannot write notes tree".into())?.detach();
+            let tree = editor
+                .write()
+                .git(|| "cannot write notes tree".into())?
+                .detach();
             let commit = self.new_commit("Notes added by 'git fleet'\n", tree, tip)?;
             Ok(Some((commit, commit)))
         })

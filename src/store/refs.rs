@@ -63,45 +63,42 @@ impl Store {
     /// expected old value. Fails (changing nothing) if any ref moved.
     pub fn commit_updates(&self, updates: &[RefUpdate], log_message: &str) -> Result<()> {
         let message: String = log_message.replace('\n', " ");
-        let edits = updates
-            .iter()
-            .map(|u| -> Result<RefEdit> {
-                let expected = match u.old {
-                    Some(old) => PreviousValue::MustExistAndMatch(Target::Object(old)),
-                    None => PreviousValue::MustNotExist,
-                };
-                Ok(RefEdit {
-                    change: Change::Update {
-                        log: LogChange {
-                            mode: RefLog::AndReference,
-                            force_create_reflog: false,
-                            message: message.clone().into(),
+        let edits =
+            updates
+                .iter()
+                .map(|u| -> Result<RefEdit> {
+                    let expected = match u.old {
+                        Some(old) => PreviousValue::MustExistAndMatch(Target::Object(old)),
+                        None => PreviousValue::MustNotExist,
+                    };
+                    Ok(RefEdit {
+                        change: Change::Update {
+                            log: LogChange {
+                                mode: RefLog::AndReference,
+                                force_create_reflog: false,
+                                message: message.clone().into(),
+                            },
+                            expected,
+                            new: Target::Object(u.new),
                         },
-                        expected,
-                        new: Target::Object(u.new),
-                    },
-                    name: u
-                        .name
-                        .as_str()
-                        .try_into()
-                        .map_err(|e| Error::Other(format!("invalid ref name {}: {e}", u.name)))?,
-                    deref: false,
+                        name: u.name.as_str().try_into().map_err(|e| {
+                            Error::Other(format!("invalid ref name {}: {e}", u.name))
+                        })?,
+                        deref: false,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.repo
-            .edit_references(edits)
-            .map_err(|e| Error::Git {
-                context: format!(
-                    "cannot update {}",
-                    updates
-                        .iter()
-                        .map(|u| u.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                source: Box::new(e),
-            })?;
+                .collect::<Result<Vec<_>>>()?;
+        self.repo.edit_references(edits).map_err(|e| Error::Git {
+            context: format!(
+                "cannot update {}",
+                updates
+                    .iter()
+                    .map(|u| u.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            source: Box::new(e),
+        })?;
         Ok(())
     }
 

@@ -31,7 +31,10 @@ pub fn bin() -> PathBuf {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
-        let dir = tempfile::Builder::new().prefix("fleet-test").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("fleet-test")
+            .tempdir()
+            .unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         TestEnv { dir }
     }

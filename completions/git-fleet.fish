@@ -1,0 +1,102 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_git_fleet_global_optspecs
+    string join \n color= q/quiet h/help V/version
+end
+
+function __fish_git_fleet_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_git_fleet_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_git_fleet_using_subcommand
+    set -l cmd (__fish_git_fleet_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "init" -d 'Set up git-fleet in this repository: a commented fleet.toml, refspecs, notes display'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "snapshot" -d 'Record live state as the next snapshot of a target (refs/fleet/live/<target>)'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "diff" -d 'Compare desired fleet.yaml with a target\'s latest live snapshot'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "render" -d 'Print the effective (rendered) config of nodes'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "notes" -d 'Read and append git-fleet notes (plumbing for scripts and hooks)'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -l push-refspecs -d 'Also add push refspecs for fleet refs (this changes what a bare `git push` sends)'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -l json -d 'Print one JSON object describing what was changed'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -l from -d 'Read the live state from FILE (\'-\' for stdin)' -r -F
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s m -l message -d 'A one-line message for the snapshot record' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -l log -d 'List the target\'s snapshot history instead of recording one'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l rev -d 'Use the desired file as of revision REV' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l file -d 'Use FILE as the desired state (\'-\' for stdin)' -r -F
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l staged -d 'Use the desired file as staged in the index'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l check -d 'Validate only: exit 1 if the desired file has a problem'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l stat -d 'One line per change and the totals, no field detail'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l exit-code -d 'Exit 1 when there are differences'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l rev -d 'Render the desired file as of revision REV' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l file -d 'Render FILE (\'-\' for stdin)' -r -F
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l live -d 'Render the latest live snapshot of TARGET instead of the desired file' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -f -a "append" -d 'Append a block to the note on a commit, keeping every block already there'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -f -a "show" -d 'Print the note on a commit'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -l ref -d 'Notes ref: NAME means refs/notes/fleet/NAME' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s m -l message -d 'The block to append (\'-\' reads it from stdin)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -l ref -d 'Notes ref: NAME means refs/notes/fleet/NAME' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'

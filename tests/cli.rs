@@ -1,0 +1,393 @@
+//! The CLI end to end: the real binary on real repositories.
+
+mod common;
+use common::TestEnv;
+use std::path::Path;
+
+const FLEET: &str = include_str!("../examples/fleet.yaml");
+
+fn setup(env: &TestEnv) -> std::path::PathBuf {
+    let repo = env.repo("work");
+    std::fs::write(repo.join("fleet.yaml"), FLEET).unwrap();
+    repo
+}
+
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not one JSON object ({e}): {stdout}"))
+}
+
+fn edit(repo: &Path, from: &str, to: &str) {
+    let path = repo.join("fleet.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "fixture lacks {from:?}");
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn init_is_idempotent_and_adds_refspecs_to_origin() {
+    let env = TestEnv::new();
+    let origin = env.root().join("origin.git");
+    env.git(
+        env.root(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    );
+    let repo = setup(&env);
+    env.git(
+        &repo,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+
+    let first = env.fleet(&repo, &["init", "--json"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let first = json(&first.stdout);
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["remote"], "origin");
+    assert!(first["changed"].as_array().unwrap().len() >= 3, "{first}");
+    assert!(repo.join("fleet.toml").exists());
+    let fetch = env.git(&repo, &["config", "--get-all", "remote.origin.fetch"]);
+    assert!(
+        fetch.contains("+refs/fleet/*:refs/fleet-remote/origin/fleet/*"),
+        "{fetch}"
+    );
+    assert!(
+        fetch.contains("+refs/notes/fleet/*:refs/fleet-remote/origin/notes/fleet/*"),
+        "{fetch}"
+    );
+    assert!(env
+        .git(&repo, &["config", "--get-all", "notes.displayRef"])
+        .contains("refs/notes/fleet/*"));
+
+    // fleet.toml as written parses (everything commented out).
+    let toml = std::fs::read_to_string(repo.join("fleet.toml")).unwrap();
+    assert!(toml
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')));
+
+    let second = env.fleet(&repo, &["init", "--json"]);
+    assert_eq!(second.code, 0);
+    let second = json(&second.stdout);
+    assert_eq!(second["changed"].as_array().unwrap().len(), 0, "{second}");
+    let fetch_again = env.git(&repo, &["config", "--get-all", "remote.origin.fetch"]);
+    assert_eq!(fetch, fetch_again, "init must not add refspecs twice");
+}
+
+#[test]
+fn snapshot_then_diff_shows_field_changes_and_blast_radius() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    let snap = env.fleet(&repo, &["snapshot", "staging", "-m", "baseline"]);
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    assert!(snap.stdout.contains("refs/fleet/live/staging"));
+
+    let same = env.fleet(&repo, &["diff", "--exit-code"]);
+    assert_eq!(same.code, 0, "{}", same.stderr);
+    assert!(same.stdout.contains("no differences"));
+
+    edit(&repo, "nginx_workers: 4", "nginx_workers: 6");
+    edit(
+        &repo,
+        "app-03:nginx-public: {enabled: false}",
+        "app-03:nginx-public: {enabled: true}",
+    );
+    edit(&repo, "  db-01:postgres: {enabled: true}\n", "");
+
+    let human = env.fleet(&repo, &["diff", "staging"]);
+    assert_eq!(
+        human.code, 0,
+        "diff without --exit-code exits 0: {}",
+        human.stderr
+    );
+    insta_like(
+        &human.stdout,
+        "modules (1)
+  ~ update nginx-public                             fan-out 3 x density 2 = 6, measured 1
+      config.nginx_workers: 4 -> 6
+assignments (2)
+  ~ update app-03:nginx-public                      fan-out 1 x density 2 = 2, measured 2
+      enabled: false -> true
+  - destroy db-01:postgres                           fan-out 1 x density 1 = 1, measured 1
+      enabled: true -> (absent)
+total: 3 changes (0 create, 2 update, 1 destroy); blast radius: 4 nodes reached, estimate 9 (fan-out x density), measured 4 rendered values
+",
+    );
+
+    let out = env.fleet(&repo, &["diff", "--json", "--exit-code"]);
+    assert_eq!(out.code, 1, "--exit-code with differences exits 1");
+    let v = json(&out.stdout);
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["target"], "staging");
+    let changes = v["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 3);
+    let module = &changes[0];
+    assert_eq!(module["kind"], "modules");
+    assert_eq!(module["name"], "nginx-public");
+    assert_eq!(module["change"], "update");
+    assert_eq!(module["fields"][0]["field"], "config.nginx_workers");
+    assert_eq!(module["fields"][0]["before"], 4);
+    assert_eq!(module["fields"][0]["after"], 6);
+    // app-01 sees the new worker count; app-02 overrides it; app-03 is still disabled live.
+    assert_eq!(module["blast_radius"]["fan_out"], 3);
+    assert_eq!(module["blast_radius"]["density"], 2);
+    assert_eq!(module["blast_radius"]["estimate"], 6);
+    assert_eq!(module["blast_radius"]["measured"], 1);
+    assert_eq!(v["totals"]["destroy"], 1);
+    assert_eq!(v["totals"]["blast_radius"]["measured"], 4);
+
+    let stat = env.fleet(&repo, &["diff", "--stat"]);
+    assert!(
+        !stat.stdout.contains("config.nginx_workers"),
+        "--stat hides fields"
+    );
+    assert!(stat.stdout.contains("total: 3 changes"));
+}
+
+/// Exact comparison with a readable failure (output is the product).
+fn insta_like(actual: &str, expected: &str) {
+    assert!(
+        actual == expected,
+        "output differs\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
+
+#[test]
+fn diff_reads_staged_and_revisions() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    env.git(&repo, &["add", "fleet.yaml"]);
+    env.git(&repo, &["commit", "-q", "-m", "fleet"]);
+    assert_eq!(env.fleet(&repo, &["snapshot", "prod"]).code, 0);
+
+    edit(&repo, "max_connections: 200", "max_connections: 300");
+    env.git(&repo, &["add", "fleet.yaml"]);
+    edit(&repo, "max_connections: 300", "max_connections: 400");
+
+    let staged = json(
+        &env.fleet(&repo, &["diff", "prod", "--staged", "--json"])
+            .stdout,
+    );
+    assert_eq!(staged["changes"][0]["fields"][0]["after"], 300);
+    let worktree = json(&env.fleet(&repo, &["diff", "prod", "--json"]).stdout);
+    assert_eq!(worktree["changes"][0]["fields"][0]["after"], 400);
+    let head = json(
+        &env.fleet(&repo, &["diff", "prod", "--rev", "HEAD", "--json"])
+            .stdout,
+    );
+    assert_eq!(head["changes"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn unknown_target_is_an_error_that_lists_known_targets() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    assert_eq!(env.fleet(&repo, &["snapshot", "staging"]).code, 0);
+    assert_eq!(env.fleet(&repo, &["snapshot", "prod"]).code, 0);
+    let before = env.refs(&repo);
+
+    let typo = env.fleet(&repo, &["diff", "stagin"]);
+    assert_eq!(typo.code, 2);
+    assert!(
+        typo.stderr.contains("unknown target 'stagin'"),
+        "{}",
+        typo.stderr
+    );
+    assert!(typo.stderr.contains("prod, staging"), "{}", typo.stderr);
+
+    let ambiguous = env.fleet(&repo, &["diff"]);
+    assert_eq!(ambiguous.code, 2);
+    assert!(
+        ambiguous.stderr.contains("several targets"),
+        "{}",
+        ambiguous.stderr
+    );
+    assert_eq!(before, env.refs(&repo), "errors write nothing");
+}
+
+#[test]
+fn declared_target_without_snapshot_diffs_against_empty_live_state() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    std::fs::create_dir_all(repo.join("envs/edge")).unwrap();
+    std::fs::write(repo.join("envs/edge/fleet.yaml"), FLEET).unwrap();
+    std::fs::write(
+        repo.join("fleet.toml"),
+        "[targets.edge]\npath_prefix = \"envs/edge\"\n",
+    )
+    .unwrap();
+    let v = json(&env.fleet(&repo, &["diff", "--json"]).stdout);
+    assert_eq!(v["target"], "edge");
+    assert_eq!(v["desired"], "envs/edge/fleet.yaml");
+    assert_eq!(v["snapshot"], serde_json::Value::Null);
+    assert_eq!(v["totals"]["create"], 10);
+}
+
+#[test]
+fn bad_fleet_toml_names_its_location() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    std::fs::write(
+        repo.join("fleet.toml"),
+        "[targets.x]\npath_prefix = \"../outside\"\n",
+    )
+    .unwrap();
+    let out = env.fleet(&repo, &["diff"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("fleet.toml:2:"), "{}", out.stderr);
+    std::fs::write(repo.join("fleet.toml"), "[targets.x]\nbogus = 1\n").unwrap();
+    let out = env.fleet(&repo, &["diff"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("fleet.toml:2:1"), "{}", out.stderr);
+    std::fs::write(
+        repo.join("fleet.toml"),
+        "[targets.x]\ndriver = \"exec\"\nlive = \"fetch https://bob:hunter2@example.com/x\"\n",
+    )
+    .unwrap();
+    let out = env.fleet(&repo, &["diff"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("inline credentials"), "{}", out.stderr);
+}
+
+#[test]
+fn check_validates_only_and_exits_1_on_a_problem() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    let ok = env.fleet(&repo, &["diff", "--check"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    edit(
+        &repo,
+        "  db-01:postgres: {enabled: true}",
+        "  db-01:mysql: {enabled: true}",
+    );
+    let bad = env.fleet(&repo, &["diff", "--check", "--json"]);
+    assert_eq!(bad.code, 1);
+    let v = json(&bad.stdout);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["problems"][0]["line"], 41);
+    assert!(v["problems"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("undefined module 'mysql'"));
+}
+
+#[test]
+fn snapshot_of_bad_input_writes_nothing() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    let before = env.refs(&repo);
+    let bad = env.fleet_stdin(
+        &repo,
+        &["snapshot", "staging", "--from", "-"],
+        b"modules:\n  a: {priority: 500}\n",
+    );
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr
+            .contains("<stdin>:2:17: module 'a' has priority 500"),
+        "{}",
+        bad.stderr
+    );
+    assert_eq!(before, env.refs(&repo));
+    let bad_name = env.fleet(&repo, &["snapshot", "../x"]);
+    assert_eq!(bad_name.code, 2);
+    assert_eq!(before, env.refs(&repo));
+}
+
+#[test]
+fn snapshot_log_lists_history_newest_first() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    for m in ["first", "second", "third"] {
+        assert_eq!(env.fleet(&repo, &["snapshot", "staging", "-m", m]).code, 0);
+    }
+    let log = env.fleet(&repo, &["snapshot", "--log", "staging"]);
+    let subjects: Vec<&str> = log
+        .stdout
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(subjects, ["third", "second", "first"]);
+    let v = json(
+        &env.fleet(&repo, &["snapshot", "--log", "staging", "--json"])
+            .stdout,
+    );
+    assert_eq!(v["snapshots"].as_array().unwrap().len(), 3);
+    // People read the canonical YAML straight from git.
+    let yaml = env.git(&repo, &["show", "refs/fleet/live/staging:fleet.yaml"]);
+    assert!(yaml.contains("nginx-public"));
+}
+
+#[test]
+fn render_merges_by_priority_with_assignment_overrides() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    let out = env.fleet(&repo, &["render", "app-01", "app-02", "app-03"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta_like(
+        &out.stdout,
+        "app-01
+  listen_port = 443  (app-01:tls)
+  nginx_workers = 4  (app-01:nginx-public)
+  tls_protocols = \"TLSv1.3\"  (app-01:tls)
+app-02
+  listen_port = 80  (app-02:nginx-public)
+  nginx_workers = 8  (app-02:nginx-public)
+app-03
+  (no enabled assignments)
+",
+    );
+    let v = json(&env.fleet(&repo, &["render", "--json"]).stdout);
+    assert_eq!(v["nodes"]["db-01"]["max_connections"]["value"], 200);
+    let unknown = env.fleet(&repo, &["render", "nope"]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("unknown node 'nope'"));
+}
+
+#[test]
+fn notes_are_readable_by_git() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    for block in [
+        "Fleet-Peer: laptop\nFleet-Outcome: current",
+        "Fleet-Peer: server\nFleet-Outcome: dirty",
+    ] {
+        let out = env.fleet(
+            &repo,
+            &["notes", "append", "--ref", "fanout", "HEAD", "-m", block],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    // The same block twice is kept once (union of blocks).
+    env.fleet(
+        &repo,
+        &[
+            "notes",
+            "append",
+            "--ref",
+            "fanout",
+            "HEAD",
+            "-m",
+            "Fleet-Peer: laptop\nFleet-Outcome: current",
+        ],
+    );
+    let shown = env.git(&repo, &["notes", "--ref=fleet/fanout", "show", "HEAD"]);
+    assert_eq!(
+        shown,
+        "Fleet-Peer: laptop\nFleet-Outcome: current\n\nFleet-Peer: server\nFleet-Outcome: dirty\n"
+    );
+    let log = env.git(&repo, &["log", "-1", "--notes=fleet/fanout"]);
+    assert!(log.contains("Fleet-Outcome: dirty"), "{log}");
+    let ours = env.fleet(&repo, &["notes", "show", "--ref", "fanout"]);
+    assert_eq!(ours.stdout, shown);
+}
+
+#[test]
+fn help_has_examples() {
+    let env = TestEnv::new();
+    for cmd in ["init", "snapshot", "diff", "render"] {
+        let out = env.fleet(env.root(), &[cmd, "--help"]);
+        assert_eq!(out.code, 0);
+        assert!(
+            out.stdout.contains("Examples:"),
+            "{cmd} --help lacks examples"
+        );
+    }
+}

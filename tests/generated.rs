@@ -1,0 +1,78 @@
+//! man/ and completions/ are generated from the clap definitions and committed.
+//! This test regenerates them and fails when the committed copies are stale;
+//! `UPDATE_GENERATED=1 cargo test --test generated` rewrites them.
+
+use clap::CommandFactory;
+use git_fleet::cli::Cli;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn generate() -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Cli::command();
+    cmd.build();
+    clap_mangen::generate_to(cmd.clone(), dir.path()).unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let entry = entry.unwrap();
+        // clap_mangen names pages after `bin_name` words; we want git-fleet*.1.
+        let name = entry
+            .file_name()
+            .to_string_lossy()
+            .replace("git fleet", "git-fleet");
+        files.insert(format!("man/{name}"), std::fs::read(entry.path()).unwrap());
+    }
+    for (shell, file) in [
+        (clap_complete::Shell::Bash, "completions/git-fleet.bash"),
+        (clap_complete::Shell::Zsh, "completions/_git-fleet"),
+        (clap_complete::Shell::Fish, "completions/git-fleet.fish"),
+    ] {
+        let mut buf = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "git-fleet", &mut buf);
+        if shell == clap_complete::Shell::Bash {
+            // `git fleet <TAB>`: git's completion calls _git_fleet.
+            buf.extend_from_slice(b"\n_git_fleet() {\n    local cur words cword prev\n    _get_comp_words_by_ref -n =: cur words cword prev 2>/dev/null\n    COMP_WORDS=(git-fleet \"${words[@]:2}\")\n    COMP_CWORD=$((cword - 1))\n    _git-fleet git-fleet \"$cur\" \"$prev\"\n}\n");
+        }
+        files.insert(file.to_string(), buf);
+    }
+    files
+}
+
+#[test]
+fn man_pages_and_completions_are_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let expected = generate();
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        for dir in ["man", "completions"] {
+            let _ = std::fs::remove_dir_all(root.join(dir));
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        for (path, bytes) in &expected {
+            std::fs::write(root.join(path), bytes).unwrap();
+        }
+        return;
+    }
+    let mut stale = Vec::new();
+    for (path, bytes) in &expected {
+        if std::fs::read(root.join(path)).ok().as_deref() != Some(bytes.as_slice()) {
+            stale.push(path.clone());
+        }
+    }
+    for dir in ["man", "completions"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy());
+            if !expected.contains_key(&path) {
+                stale.push(format!("{path} (no longer generated)"));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "generated files are stale: {stale:?}\nrun: UPDATE_GENERATED=1 cargo test --test generated"
+    );
+}
+
+#[test]
+fn clap_definitions_are_consistent() {
+    Cli::command().debug_assert();
+}
