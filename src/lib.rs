@@ -11,6 +11,7 @@ pub mod error;
 pub mod fleet;
 pub mod gitcmd;
 pub mod live;
+pub mod peers;
 pub mod store;
 
 pub use error::{Diagnostic, Error, Result};

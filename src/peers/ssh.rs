@@ -1,0 +1,1 @@
+//! SSH transport (owned by the SSH engineer).
