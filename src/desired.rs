@@ -130,3 +130,25 @@ pub fn parse(desired: &Desired) -> Result<crate::fleet::Parsed> {
     }
     crate::fleet::parse(&desired.label, &desired.bytes)
 }
+
+/// Where the per-resource parse cache lives (local, never shared).
+pub fn cache_path(store: &Store) -> PathBuf {
+    store.local_dir().join("cache").join("parse-v1.json")
+}
+
+/// Like [`parse`], but re-parses only resources whose text changed since the
+/// cache was written (`GIT_FLEET_NO_CACHE=1` turns this off). The cache is only
+/// written after a file parsed and validated cleanly.
+pub fn parse_cached(store: &Store, desired: &Desired) -> Result<crate::fleet::Parsed> {
+    use crate::fleet::incremental::{parse_with_cache, ChunkCache};
+    if !desired.exists || std::env::var_os("GIT_FLEET_NO_CACHE").is_some_and(|v| v != "0") {
+        return parse(desired);
+    }
+    let path = cache_path(store);
+    let mut cache = ChunkCache::load(&path);
+    let (parsed, _stats, refreshed) = parse_with_cache(&desired.label, &desired.bytes, &mut cache)?;
+    if refreshed {
+        cache.save(&path);
+    }
+    Ok(parsed)
+}

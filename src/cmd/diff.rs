@@ -26,7 +26,7 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     let early = match &source {
         Source::File(_) => {
             let input = desired::read(&ctx.store, &source, git_fleet::config::DEFAULT_DESIRED)?;
-            let parsed = desired::parse(&input)?;
+            let parsed = desired::parse_cached(&ctx.store, &input)?;
             Some((input, parsed))
         }
         _ => None,
@@ -36,7 +36,7 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
         Some(done) => done,
         None => {
             let input = desired::read(&ctx.store, &source, &desired_path(&ctx, &target))?;
-            let parsed = desired::parse(&input)?;
+            let parsed = desired::parse_cached(&ctx.store, &input)?;
             (input, parsed)
         }
     };
@@ -66,11 +66,11 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
             args.stat,
         );
     }
-    Ok(if args.exit_code && !result.is_empty() {
-        Outcome::Found
-    } else {
-        Outcome::Done
-    })
+    let found = args.exit_code && !result.is_empty();
+    // Freeing a few hundred thousand small allocations costs more than the
+    // diff itself; the process ends right after, so let the OS reclaim them.
+    std::mem::forget((parsed, snapshot, live_fleet, result));
+    Ok(if found { Outcome::Found } else { Outcome::Done })
 }
 
 fn desired_path(ctx: &Ctx, target: &str) -> String {
@@ -105,7 +105,7 @@ fn check(ui: &Ui, ctx: &Ctx, args: &DiffArgs, source: &Source) -> Result<Outcome
             continue;
         }
         checked.push(input.label.clone());
-        match desired::parse(&input) {
+        match desired::parse_cached(&ctx.store, &input) {
             Ok(_) => {}
             Err(Error::Invalid(diags)) => problems.extend(diags),
             Err(other) => return Err(other),

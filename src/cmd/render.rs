@@ -29,7 +29,10 @@ pub fn run(ui: &Ui, args: RenderArgs) -> Result<Outcome> {
                 _ => git_fleet::config::DEFAULT_DESIRED.to_string(),
             };
             let input = desired::read(&ctx.store, &source, &rel)?;
-            (desired::parse(&input)?.fleet, input.label)
+            (
+                desired::parse_cached(&ctx.store, &input)?.fleet,
+                input.label,
+            )
         }
     };
     let index = Index::new(&fleet);

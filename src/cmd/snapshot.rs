@@ -32,7 +32,7 @@ pub fn run(ui: &Ui, args: SnapshotArgs) -> Result<Outcome> {
             format!("name the live state with --from FILE (or - for stdin): git fleet snapshot {} --from live.yaml", args.target),
         ));
     }
-    let parsed = desired::parse(&input)?;
+    let parsed = desired::parse_cached(&ctx.store, &input)?;
     let commit = live::record(
         &ctx.store,
         &args.target,

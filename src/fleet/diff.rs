@@ -2,7 +2,7 @@
 //! diff scope, field-level before/after, and the blast radius of each change.
 
 use super::model::{split_assignment_key, Assignment, Fleet, Kind, Module, Template};
-use super::render::{render_node, render_with, Index, Rendered};
+use super::render::{node_assignments, render_node_direct, render_with, Rendered};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -143,16 +143,41 @@ fn diff_map<'a, T: PartialEq>(
     wrap: impl Fn(&'a T) -> Resource<'a>,
     out: &mut Vec<Change>,
 ) {
-    let names: BTreeSet<&String> = live.keys().chain(desired.keys()).collect();
-    for name in names {
-        let (l, d) = (live.get(name), desired.get(name));
-        let change = match (l, d) {
+    // Both maps are sorted: walk them together instead of building a union.
+    let mut l = live.iter().peekable();
+    let mut d = desired.iter().peekable();
+    loop {
+        let (name, before, after) = match (l.peek(), d.peek()) {
+            (None, None) => break,
+            (Some((ln, lv)), Some((dn, dv))) if ln == dn => {
+                let item = (*ln, Some(*lv), Some(*dv));
+                l.next();
+                d.next();
+                item
+            }
+            (Some((ln, lv)), Some((dn, _))) if ln < dn => {
+                let item = (*ln, Some(*lv), None);
+                l.next();
+                item
+            }
+            (Some((ln, lv)), None) => {
+                let item = (*ln, Some(*lv), None);
+                l.next();
+                item
+            }
+            (_, Some((dn, dv))) => {
+                let item = (*dn, None, Some(*dv));
+                d.next();
+                item
+            }
+        };
+        let change = match (before, after) {
             (None, Some(_)) => ChangeType::Create,
             (Some(_), None) => ChangeType::Destroy,
-            (Some(l), Some(d)) if l != d => ChangeType::Update,
+            (Some(b), Some(a)) if b != a => ChangeType::Update,
             _ => continue,
         };
-        let fields = field_changes(l.map(&wrap), d.map(&wrap));
+        let fields = field_changes(before.map(&wrap), after.map(&wrap));
         if change == ChangeType::Update && fields.is_empty() {
             continue;
         }
@@ -191,18 +216,16 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
         &mut changes,
     );
 
-    let live_index = Index::new(live);
-    let desired_index = Index::new(desired);
     let mut reached: BTreeSet<String> = BTreeSet::new();
     let mut total = BlastRadius::default();
     for change in &mut changes {
-        let nodes = fan_out(change, live, desired, &live_index, &desired_index);
+        let nodes = fan_out(change, live, desired);
         let density = density(change, live, desired);
         let measured = nodes
             .iter()
             .map(|node| {
-                let before = render_node(live, &live_index, node);
-                let after = render_one_change(live, &live_index, node, change, desired);
+                let before = render_node_direct(live, node);
+                let after = render_one_change(live, node, change, desired);
                 changed_values(&before, &after)
             })
             .sum();
@@ -221,8 +244,8 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
         .iter()
         .map(|node| {
             changed_values(
-                &render_node(live, &live_index, node),
-                &render_node(desired, &desired_index, node),
+                &render_node_direct(live, node),
+                &render_node_direct(desired, node),
             )
         })
         .sum();
@@ -230,26 +253,17 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
 }
 
 /// Nodes whose rendered config the change can reach.
-fn fan_out(
-    change: &Change,
-    live: &Fleet,
-    desired: &Fleet,
-    li: &Index<'_>,
-    di: &Index<'_>,
-) -> BTreeSet<String> {
+fn fan_out(change: &Change, live: &Fleet, desired: &Fleet) -> BTreeSet<String> {
     let mut nodes = BTreeSet::new();
     match change.kind {
         Kind::Modules => {
-            for (fleet, index) in [(live, li), (desired, di)] {
-                for node in index
-                    .by_module
-                    .get(change.name.as_str())
-                    .into_iter()
-                    .flatten()
-                {
-                    let key = format!("{node}:{}", change.name);
-                    if fleet.assignments.get(&key).is_some_and(|a| a.enabled) {
-                        nodes.insert(node.to_string());
+            let suffix = format!(":{}", change.name);
+            for fleet in [live, desired] {
+                for (key, a) in &fleet.assignments {
+                    if a.enabled && key.ends_with(&suffix) {
+                        if let Some((node, _)) = split_assignment_key(key) {
+                            nodes.insert(node.to_string());
+                        }
                     }
                 }
             }
@@ -295,18 +309,9 @@ fn density(change: &Change, live: &Fleet, desired: &Fleet) -> usize {
 }
 
 /// Render `node` as live would be with only `change` applied from desired.
-fn render_one_change(
-    live: &Fleet,
-    index: &Index<'_>,
-    node: &str,
-    change: &Change,
-    desired: &Fleet,
-) -> Rendered {
-    let pairs = index.by_node.get(node).map(Vec::as_slice).unwrap_or(&[]);
-    let mut assignments: Vec<(&str, &str, &Assignment)> = pairs
-        .iter()
-        .filter(|(key, _)| change.kind != Kind::Assignments || *key != change.name)
-        .filter_map(|(key, m)| live.assignments.get(*key).map(|a| (*key, *m, a)))
+fn render_one_change(live: &Fleet, node: &str, change: &Change, desired: &Fleet) -> Rendered {
+    let mut assignments: Vec<(&str, &str, &Assignment)> = node_assignments(live, node)
+        .filter(|(key, _, _)| change.kind != Kind::Assignments || *key != change.name)
         .collect();
     if change.kind == Kind::Assignments {
         if let (Some(a), Some((n, m))) = (

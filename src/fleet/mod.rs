@@ -1,6 +1,7 @@
 //! fleet.yaml: model, parser, validator, renderer, diff and blast radius.
 
 pub mod diff;
+pub mod incremental;
 pub mod model;
 pub mod parse;
 pub mod render;

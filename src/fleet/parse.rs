@@ -69,6 +69,19 @@ impl SourceMap {
         }
     }
 
+    pub fn field_position(&self, kind: Kind, name: &str, field: &str) -> Option<(usize, usize)> {
+        self.fields
+            .get(&(kind, name.to_string(), field.to_string()))
+            .copied()
+    }
+
+    /// Every resource with the position of its key.
+    pub fn resources(&self) -> impl Iterator<Item = (Kind, &str, (usize, usize))> + '_ {
+        self.positions
+            .iter()
+            .map(|((k, n), p)| (*k, n.as_str(), *p))
+    }
+
     pub fn position(&self, kind: Kind, name: &str) -> Option<(usize, usize)> {
         self.positions.get(&(kind, name.to_string())).copied()
     }
@@ -134,7 +147,7 @@ pub(crate) fn options() -> serde_saphyr::Options {
     options.merge_keys = serde_saphyr::MergeKeyPolicy::Error;
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
     options.with_snippet = false;
-    options.alias_limits.max_total_replayed_events = 100_000;
+    options.alias_limits.max_total_replayed_events = 10_000;
     options.alias_limits.max_alias_expansions_per_anchor = 1_000;
     options
 }
@@ -165,7 +178,14 @@ pub(crate) fn yaml_diagnostic(
             "aliases expand beyond the allowed bound (alias bomb?)".to_string()
         }
         E::InvalidBooleanStrict { .. } => "expected a boolean: write true or false".to_string(),
-        other => clean_message(&other.to_string()),
+        other => {
+            let text = other.to_string();
+            if text.contains("alias") && (text.contains("limit") || text.contains("exceeded")) {
+                "aliases expand beyond the allowed bound (alias bomb?)".to_string()
+            } else {
+                clean_message(&text)
+            }
+        }
     };
     let d = Diagnostic::new(file, message);
     match err.location() {

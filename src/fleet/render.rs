@@ -76,6 +76,30 @@ pub fn render_with<'a>(
     out
 }
 
+/// The assignments of `node`: keys sort so that all `node:*` keys are
+/// contiguous, so this is a range lookup, not a scan.
+pub fn node_assignments<'a>(
+    fleet: &'a Fleet,
+    node: &str,
+) -> impl Iterator<Item = (&'a str, &'a str, &'a Assignment)> + 'a {
+    let prefix = format!("{node}:");
+    fleet
+        .assignments
+        .range::<str, _>((
+            std::ops::Bound::Included(prefix.as_str()),
+            std::ops::Bound::Unbounded,
+        ))
+        .take_while(move |(k, _)| k.starts_with(&prefix))
+        .filter_map(|(k, a)| split_assignment_key(k).map(|(_, m)| (k.as_str(), m, a)))
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+/// The rendered config of `node` in `fleet`, without an index.
+pub fn render_node_direct(fleet: &Fleet, node: &str) -> Rendered {
+    render_with(node_assignments(fleet, node), |m| fleet.modules.get(m))
+}
+
 /// The rendered config of `node` in `fleet`.
 pub fn render_node(fleet: &Fleet, index: &Index<'_>, node: &str) -> Rendered {
     let pairs = index.by_node.get(node).map(Vec::as_slice).unwrap_or(&[]);

@@ -1,0 +1,372 @@
+//! Parse cost that follows the size of the edit. A block-style fleet.yaml is
+//! split at resource boundaries and each resource's text is hashed. Resources
+//! whose text is unchanged since the cached parse are taken from the cached
+//! fleet; only new or changed ones are parsed. Anything unusual (anchors, tags,
+//! flow style at the top, tabs, CR, document markers, duplicate keys) and any
+//! error at all falls back to the full parser, which stays the single authority
+//! on what is accepted and on every message and its line:column.
+
+use super::model::{Fleet, Kind};
+use super::parse::{self, check_text, options, Parsed, RawFleet, SourceMap};
+use super::validate;
+use crate::error::Result;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// First line of the cache file; bumped whenever its form or the parsing rules change.
+const CACHE_HEADER: &str = "git-fleet parse cache v3";
+
+/// The last fully parsed file: its fleet, and which resource each chunk holds.
+/// Stored as one file (atomic rename): the header, one `hash kind key` line per
+/// chunk, a blank line, then the fleet as JSON.
+#[derive(Debug, Default)]
+pub struct ChunkCache {
+    fleet: Fleet,
+    chunks: HashMap<u128, (Kind, String)>,
+}
+
+/// How a parse went, for benchmarks and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub chunks: usize,
+    pub reused: usize,
+    pub parsed: usize,
+    pub full_parse: bool,
+}
+
+fn kind_letter(k: Kind) -> char {
+    match k {
+        Kind::Templates => 't',
+        Kind::Modules => 'm',
+        Kind::Assignments => 'a',
+        Kind::ProviderConfigs => 'p',
+    }
+}
+
+impl ChunkCache {
+    /// Load the cache at `path`; a missing, unreadable or old cache is an empty one.
+    pub fn load(path: &Path) -> ChunkCache {
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| ChunkCache::decode(&b))
+            .unwrap_or_default()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<ChunkCache> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let (table, json) = text.split_once("\n\n")?;
+        let mut lines = table.lines();
+        if lines.next()? != CACHE_HEADER {
+            return None;
+        }
+        let mut chunks = HashMap::new();
+        for line in lines {
+            let (hash, rest) = line.split_once(' ')?;
+            let (kind, key) = rest.split_once(' ')?;
+            let kind = Kind::ALL
+                .into_iter()
+                .find(|k| kind.starts_with(kind_letter(*k)))?;
+            chunks.insert(
+                u128::from_str_radix(hash, 16).ok()?,
+                (kind, key.to_string()),
+            );
+        }
+        let fleet = serde_json::from_str(json).ok()?;
+        Some(ChunkCache { fleet, chunks })
+    }
+
+    fn encode(&self) -> Option<Vec<u8>> {
+        use std::fmt::Write;
+        let mut out = String::with_capacity(self.chunks.len() * 64);
+        out.push_str(CACHE_HEADER);
+        out.push('\n');
+        for (hash, (kind, key)) in &self.chunks {
+            if key.contains(['\n', '\r']) {
+                continue; // never cache what the line format cannot hold
+            }
+            let _ = writeln!(out, "{hash:032x} {} {key}", kind_letter(*kind));
+        }
+        out.push('\n');
+        let mut bytes = out.into_bytes();
+        serde_json::to_writer(&mut bytes, &self.fleet).ok()?;
+        Some(bytes)
+    }
+
+    /// Write atomically (temp file + rename); a failure only costs speed later.
+    pub fn save(&self, path: &Path) {
+        let Some(dir) = path.parent() else { return };
+        if std::fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        let tmp = dir.join(format!(".parse-cache.{}.tmp", std::process::id()));
+        let written = self
+            .encode()
+            .is_some_and(|bytes| std::fs::write(&tmp, bytes).is_ok());
+        if written {
+            let _ = std::fs::rename(&tmp, path);
+        } else {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
+/// One resource's lines in the file.
+struct Chunk<'a> {
+    kind: Kind,
+    /// 1-based line of the chunk's first line.
+    line: usize,
+    text: &'a str,
+}
+
+/// Split into resource chunks, or None when the file is not plain block style.
+fn split<'a>(text: &'a str) -> Option<Vec<Chunk<'a>>> {
+    if text.contains(['\t', '\r', '&', '*', '!', '%'])
+        || text.contains("<<")
+        || text.starts_with('\u{feff}')
+    {
+        return None;
+    }
+    let mut chunks: Vec<Chunk<'a>> = Vec::new();
+    let mut seen_kinds: Vec<Kind> = Vec::new();
+    let mut kind: Option<Kind> = None;
+    let mut indent: Option<usize> = None;
+    // (kind, first line, first byte) of the chunk being collected.
+    let mut open: Option<(Kind, usize, usize)> = None;
+    let mut offset = 0;
+    let close =
+        |open: &mut Option<(Kind, usize, usize)>, end: usize, chunks: &mut Vec<Chunk<'a>>| {
+            if let Some((kind, line, start)) = open.take() {
+                chunks.push(Chunk {
+                    kind,
+                    line,
+                    text: &text[start..end],
+                });
+            }
+        };
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let body = line.trim_end_matches('\n');
+        let trimmed = body.trim_start_matches(' ');
+        let ind = body.len() - trimmed.len();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            offset += line.len();
+            continue;
+        }
+        if ind == 0 {
+            // A top-level `kind:` header with nothing after it but a comment.
+            let (name, rest) = body.split_once(':')?;
+            let rest = rest.trim();
+            if !(rest.is_empty() || rest.starts_with('#')) {
+                return None;
+            }
+            let k = Kind::ALL.into_iter().find(|k| k.as_str() == name)?;
+            if seen_kinds.contains(&k) {
+                return None; // a repeated kind: let the full parser say so
+            }
+            seen_kinds.push(k);
+            close(&mut open, offset, &mut chunks);
+            kind = Some(k);
+            indent = None;
+        } else {
+            let k = kind?;
+            let n = *indent.get_or_insert(ind);
+            if ind < n {
+                return None;
+            }
+            if ind == n {
+                if trimmed.starts_with('-') || trimmed.starts_with('?') || !trimmed.contains(':') {
+                    return None;
+                }
+                close(&mut open, offset, &mut chunks);
+                open = Some((k, i + 1, offset));
+            } else if open.is_none() {
+                return None;
+            }
+        }
+        offset += line.len();
+    }
+    close(&mut open, text.len(), &mut chunks);
+    Some(chunks)
+}
+
+fn chunk_hash(kind: Kind, text: &str) -> u128 {
+    let mut h = Sha256::new();
+    h.update(kind.as_str().as_bytes());
+    h.update([0]);
+    h.update(text.as_bytes());
+    let digest = h.finalize();
+    u128::from_be_bytes(digest[..16].try_into().expect("sha256 has 32 bytes"))
+}
+
+/// Parse one chunk as a document of its own; None on any problem (the full
+/// parser then reports it with the right location).
+fn parse_chunk(file: &str, chunk: &Chunk<'_>) -> Option<Fleet> {
+    let doc = format!("{}:\n{}", chunk.kind.as_str(), chunk.text);
+    let raw: RawFleet = serde_saphyr::from_str_with_options(&doc, options()).ok()?;
+    raw.into_fleet(file, chunk.line.saturating_sub(2))
+        .ok()
+        .map(|(f, _)| f)
+}
+
+/// Parse and validate like [`parse::parse`], reusing the cached fleet for
+/// resources whose text did not change. Returns whether the cache was refreshed
+/// (the caller saves it: only ever after a clean parse).
+pub fn parse_with_cache(
+    file: &str,
+    bytes: &[u8],
+    cache: &mut ChunkCache,
+) -> Result<(Parsed, Stats, bool)> {
+    let text = check_text(file, bytes)?;
+    let full = |chunks: usize| -> Result<(Parsed, Stats, bool)> {
+        let stats = Stats {
+            chunks,
+            parsed: chunks,
+            full_parse: true,
+            ..Stats::default()
+        };
+        Ok((parse::parse(file, bytes)?, stats, false))
+    };
+    let Some(chunks) = split(text) else {
+        return full(0);
+    };
+    let hashes: Vec<u128> = chunks.iter().map(|c| chunk_hash(c.kind, c.text)).collect();
+    let misses = hashes
+        .iter()
+        .filter(|h| !cache.chunks.contains_key(*h))
+        .count();
+    // Many misses: one full parse is cheaper than many small ones; keep its result.
+    if misses * 4 > chunks.len() || cache.chunks.is_empty() {
+        let parsed = parse::parse(file, bytes)?;
+        *cache = fill_cache(&chunks, &hashes, &parsed);
+        let stats = Stats {
+            chunks: chunks.len(),
+            parsed: chunks.len(),
+            full_parse: true,
+            ..Stats::default()
+        };
+        return Ok((parsed, stats, true));
+    }
+    let Some((fleet, fresh)) = assemble(file, &chunks, &hashes, cache) else {
+        return full(chunks.len());
+    };
+    // Reused resources were validated with the cached fleet; what is new is
+    // checked here, and everything when a module went away (references).
+    // Positions are only needed to report problems: the full parser has them.
+    let module_removed = cache
+        .fleet
+        .modules
+        .keys()
+        .any(|m| !fleet.modules.contains_key(m));
+    let to_check = if module_removed {
+        &fleet
+    } else {
+        &Fleet {
+            modules: fleet.modules.clone(),
+            ..fresh
+        }
+    };
+    if validate::validate(to_check, &SourceMap::new(file)).is_err() {
+        return full(chunks.len());
+    }
+    let stats = Stats {
+        chunks: chunks.len(),
+        reused: chunks.len() - misses,
+        parsed: misses,
+        full_parse: false,
+    };
+    // Messages about this fleet never need positions: it validated cleanly.
+    Ok((
+        Parsed {
+            fleet,
+            source: SourceMap::new(file),
+        },
+        stats,
+        false,
+    ))
+}
+
+/// Build the fleet from cached (moved out of the cache) and freshly parsed
+/// chunks, and the freshly parsed resources alone; None = fall back.
+fn assemble(
+    file: &str,
+    chunks: &[Chunk<'_>],
+    hashes: &[u128],
+    cache: &mut ChunkCache,
+) -> Option<(Fleet, Fleet)> {
+    let mut fleet = Fleet::default();
+    let mut fresh = Fleet::default();
+    let mut added = 0usize;
+    for (chunk, hash) in chunks.iter().zip(hashes) {
+        let part = match cache.chunks.get(hash) {
+            // Moved out: a second chunk with the same text finds nothing and falls back.
+            Some((kind, key)) => take(&mut cache.fleet, *kind, key)?,
+            None => {
+                let part = parse_chunk(file, chunk)?;
+                merge(&mut fresh, part.clone());
+                part
+            }
+        };
+        if count(&part) != 1 {
+            return None;
+        }
+        merge(&mut fleet, part);
+        added += 1;
+    }
+    // A key declared twice collapses in the maps: the full parser reports it.
+    (count(&fleet) == added).then_some((fleet, fresh))
+}
+
+fn count(f: &Fleet) -> usize {
+    f.templates.len() + f.modules.len() + f.assignments.len() + f.provider_configs.len()
+}
+
+fn merge(into: &mut Fleet, part: Fleet) {
+    into.templates.extend(part.templates);
+    into.modules.extend(part.modules);
+    into.assignments.extend(part.assignments);
+    into.provider_configs.extend(part.provider_configs);
+}
+
+/// A one-resource fleet holding `kind/key`, moved out of `from`.
+fn take(from: &mut Fleet, kind: Kind, key: &str) -> Option<Fleet> {
+    let mut f = Fleet::default();
+    match kind {
+        Kind::Templates => {
+            let (k, v) = from.templates.remove_entry(key)?;
+            f.templates.insert(k, v);
+        }
+        Kind::Modules => {
+            let (k, v) = from.modules.remove_entry(key)?;
+            f.modules.insert(k, v);
+        }
+        Kind::Assignments => {
+            let (k, v) = from.assignments.remove_entry(key)?;
+            f.assignments.insert(k, v);
+        }
+        Kind::ProviderConfigs => {
+            let (k, v) = from.provider_configs.remove_entry(key)?;
+            f.provider_configs.insert(k, v);
+        }
+    }
+    Some(f)
+}
+
+/// The cache for a fully parsed file: which resource each chunk holds.
+fn fill_cache(chunks: &[Chunk<'_>], hashes: &[u128], parsed: &Parsed) -> ChunkCache {
+    let by_line: BTreeMap<(Kind, usize), &str> = parsed
+        .source
+        .resources()
+        .map(|(kind, name, (line, _))| ((kind, line), name))
+        .collect();
+    let mut map = HashMap::new();
+    for (chunk, hash) in chunks.iter().zip(hashes) {
+        // The resource whose key sits on the chunk's first line.
+        if let Some(name) = by_line.get(&(chunk.kind, chunk.line)) {
+            map.insert(*hash, (chunk.kind, name.to_string()));
+        }
+    }
+    ChunkCache {
+        fleet: parsed.fleet.clone(),
+        chunks: map,
+    }
+}
