@@ -19,11 +19,26 @@ _git__fleet() {
             git__fleet,diff)
                 cmd="git__fleet__subcmd__diff"
                 ;;
+            git__fleet,fanout)
+                cmd="git__fleet__subcmd__fanout"
+                ;;
+            git__fleet,hook)
+                cmd="git__fleet__subcmd__hook"
+                ;;
+            git__fleet,hooks)
+                cmd="git__fleet__subcmd__hooks"
+                ;;
             git__fleet,init)
                 cmd="git__fleet__subcmd__init"
                 ;;
             git__fleet,notes)
                 cmd="git__fleet__subcmd__notes"
+                ;;
+            git__fleet,peers)
+                cmd="git__fleet__subcmd__peers"
+                ;;
+            git__fleet,proof)
+                cmd="git__fleet__subcmd__proof"
                 ;;
             git__fleet,render)
                 cmd="git__fleet__subcmd__render"
@@ -31,11 +46,29 @@ _git__fleet() {
             git__fleet,snapshot)
                 cmd="git__fleet__subcmd__snapshot"
                 ;;
+            git__fleet__subcmd__hooks,install)
+                cmd="git__fleet__subcmd__hooks__subcmd__install"
+                ;;
+            git__fleet__subcmd__hooks,status)
+                cmd="git__fleet__subcmd__hooks__subcmd__status"
+                ;;
+            git__fleet__subcmd__hooks,uninstall)
+                cmd="git__fleet__subcmd__hooks__subcmd__uninstall"
+                ;;
             git__fleet__subcmd__notes,append)
                 cmd="git__fleet__subcmd__notes__subcmd__append"
                 ;;
             git__fleet__subcmd__notes,show)
                 cmd="git__fleet__subcmd__notes__subcmd__show"
+                ;;
+            git__fleet__subcmd__peers,add)
+                cmd="git__fleet__subcmd__peers__subcmd__add"
+                ;;
+            git__fleet__subcmd__peers,list)
+                cmd="git__fleet__subcmd__peers__subcmd__list"
+                ;;
+            git__fleet__subcmd__peers,remove)
+                cmd="git__fleet__subcmd__peers__subcmd__remove"
                 ;;
             *)
                 ;;
@@ -44,7 +77,7 @@ _git__fleet() {
 
     case "${cmd}" in
         git__fleet)
-            opts="-q -h -V --color --quiet --help --version init snapshot diff render notes"
+            opts="-q -h -V --color --quiet --help --version init snapshot diff render notes peers fanout proof hooks hook"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -76,6 +109,134 @@ _git__fleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__fanout)
+            opts="-j -q -h -V --commit --branch --peer --jobs --dry-run --accept-new-host-keys --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --commit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__hook)
+            opts="-q -h -V --color --quiet --help --version pre-commit pre-push reference-transaction pre-receive post-receive"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__hooks)
+            opts="-q -h -V --color --quiet --help --version install uninstall status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__hooks__subcmd__install)
+            opts="-q -h -V --pre-commit --post-push --pre-receive --post-receive --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__hooks__subcmd__status)
+            opts="-q -h -V --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__hooks__subcmd__uninstall)
+            opts="-q -h -V --pre-commit --post-push --pre-receive --post-receive --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -164,6 +325,100 @@ _git__fleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__peers)
+            opts="-q -h -V --color --quiet --help --version add remove list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__peers__subcmd__add)
+            opts="-q -h -V --branch --local --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__peers__subcmd__list)
+            opts="-q -h -V --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__peers__subcmd__remove)
+            opts="-q -h -V --local --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__proof)
+            opts="-q -h -V --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

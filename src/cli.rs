@@ -40,6 +40,13 @@ pub enum Command {
     Render(RenderArgs),
     #[command(subcommand)]
     Notes(NotesCommand),
+    #[command(subcommand)]
+    Peers(PeersCommand),
+    Fanout(FanoutArgs),
+    Proof(ProofArgs),
+    #[command(subcommand)]
+    Hooks(HooksCommand),
+    Hook(HookArgs),
 }
 
 /// Set up git-fleet in this repository: a commented fleet.toml, refspecs, notes display.
@@ -185,4 +192,211 @@ pub struct NotesShowArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Declare, remove and list peer checkouts that `fanout` delivers to.
+///
+/// Peers live in fleet.toml (shared, committed) or, with --local, in
+/// .git/fleet.local.toml (this machine's; a local peer replaces a shared one
+/// of the same name). Edits keep the file's comments and layout.
+#[derive(Debug, Subcommand)]
+pub enum PeersCommand {
+    Add(PeersAddArgs),
+    Remove(PeersRemoveArgs),
+    List(PeersListArgs),
+}
+
+/// Declare a peer checkout.
+///
+/// LOCATION is an absolute path, ~/path, or ssh://[user@]host[:port]/path.
+/// Other settings (reload, health, readback, timeout, remote, transport,
+/// identity) are edited in the file itself.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet peers add laptop ~/src/app\n  git fleet peers add web-1 ssh://deploy@web-1:2222/srv/app --branch main\n  git fleet peers add scratch /tmp/app-checkout --local"
+)]
+pub struct PeersAddArgs {
+    /// The peer's name (letters, digits, '-', '_', '.').
+    pub name: String,
+    /// Where the checkout is: /abs/path, ~/path or ssh://[user@]host[:port]/path.
+    pub location: String,
+    /// The branch the peer must be on (default: the branch being delivered).
+    #[arg(long, value_name = "B")]
+    pub branch: Option<String>,
+    /// Write to .git/fleet.local.toml (this machine only) instead of fleet.toml.
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// Remove a peer declaration.
+///
+/// Removes it from every file that declares it, or only from
+/// .git/fleet.local.toml with --local.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet peers remove laptop\n  git fleet peers remove scratch --local"
+)]
+pub struct PeersRemoveArgs {
+    /// The peer's name.
+    pub name: String,
+    /// Only remove it from .git/fleet.local.toml.
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// List the peers fanout would deliver to, and where each is declared.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet peers list\n  git fleet peers list --json")]
+pub struct PeersListArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Fast-forward every peer checkout to a commit, where that is safe.
+///
+/// Per peer, in parallel: reachable, exists, is a repository, nothing in
+/// progress and no index.lock, on the expected branch, no staged or unstaged
+/// changes to tracked files, HEAD an ancestor of the commit; then fetch,
+/// `git merge --ff-only`, read HEAD back, and run the peer's reload, health and
+/// readback commands. A peer that fails a check is left exactly as it was and
+/// reported blocked with the reason (dirty, diverged, ahead, wrong-branch,
+/// detached, missing, not-a-repo, busy, unreachable, fetch-failed,
+/// merge-failed, reload-failed, health-failed, readback-mismatch). Nothing is
+/// ever stashed, reset, rebased, cleaned, checked out or forced, and
+/// untracked files are never touched. Each run is recorded as a note on the
+/// commit in refs/notes/fleet/fanout. Exit 1 if any peer is blocked.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet fanout\n  git fleet fanout --dry-run\n  git fleet fanout --commit v1.4.2 --peer web-1 --peer web-2\n  git fleet fanout --jobs 16 --json"
+)]
+pub struct FanoutArgs {
+    /// The commit to deliver.
+    #[arg(long, value_name = "C", default_value = "HEAD")]
+    pub commit: String,
+    /// The branch being delivered: peers without their own `branch` must be
+    /// on it (default: the current branch).
+    #[arg(long, value_name = "B")]
+    pub branch: Option<String>,
+    /// Only these peers (repeatable; default: all).
+    #[arg(long = "peer", value_name = "NAME")]
+    pub peers: Vec<String>,
+    /// Peers handled at once (default: 8).
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+    /// Check every peer and say what would happen; change nothing, record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Trust and remember SSH host keys seen for the first time (never a changed key).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The delivery closeout of a commit.
+///
+/// Shows whether the commit exists here, whether origin has it (a
+/// remote-tracking branch contains it), each peer's latest recorded fanout
+/// outcome, and whether each runtime surface was reloaded, found healthy and
+/// read back, or is out of scope (not configured). Exit 1 if anything is
+/// missing.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet proof\n  git fleet proof v1.4.2 --json")]
+pub struct ProofArgs {
+    /// The commit (default: HEAD).
+    #[arg(default_value = "HEAD")]
+    pub commit: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Install, remove or inspect git-fleet's git hooks.
+///
+/// Honours core.hooksPath. An existing hook is kept: git-fleet adds a marked
+/// block (# >>> git-fleet >>> ... # <<< git-fleet <<<) after its #! line and
+/// removes only that block on uninstall.
+#[derive(Debug, Subcommand)]
+pub enum HooksCommand {
+    /// Install git-fleet's hooks (default: --pre-commit --post-push).
+    ///
+    /// --pre-commit: check the staged desired state (`git fleet diff --staged
+    /// --check`). --post-push: after a successful push, run `git fleet fanout`
+    /// in the background (pre-push + reference-transaction; log in
+    /// .git/fleet/fanout.log). --pre-receive, --post-receive: server side.
+    /// Installing again only refreshes git-fleet's block.
+    Install(HooksInstallArgs),
+    /// Remove git-fleet's block from its hooks (default: from all of them).
+    ///
+    /// Everything else in a hook file stays; a file holding nothing but
+    /// git-fleet's block is deleted.
+    Uninstall(HooksInstallArgs),
+    Status(HooksStatusArgs),
+}
+
+/// Which hooks.
+///
+/// --pre-commit: check the staged desired state (`git fleet diff --staged
+/// --check`). --post-push: after a successful push, run `git fleet fanout` in
+/// the background (pre-push + reference-transaction; log in
+/// .git/fleet/fanout.log). --pre-receive, --post-receive: server side.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet hooks install\n  git fleet hooks install --post-push\n  git fleet hooks uninstall --pre-commit\n  git fleet hooks install --pre-receive --post-receive   # on the server"
+)]
+pub struct HooksInstallArgs {
+    /// The pre-commit check of the staged desired state.
+    #[arg(long)]
+    pub pre_commit: bool,
+    /// Fanout in the background after each successful push.
+    #[arg(long)]
+    pub post_push: bool,
+    /// Server side: bounded writes on push.
+    #[arg(long)]
+    pub pre_receive: bool,
+    /// Server side: reconcile after a push changes a desired file.
+    #[arg(long)]
+    pub post_receive: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Show which git-fleet hooks are installed, and where.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet hooks status\n  git fleet hooks status --json")]
+pub struct HooksStatusArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run a git-fleet hook (what the installed hook shims call).
+///
+/// pre-commit: `git fleet diff --staged --check`. pre-push: note the pushed
+/// branches in .git/fleet/pending-push. reference-transaction: when a pending
+/// push is confirmed by its remote-tracking ref, start `git fleet fanout` in
+/// the background. pre-receive, post-receive: accept (issue 6 adds checks).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet hook pre-commit\n  echo 'refs/heads/main <sha> refs/heads/main <sha>' | git fleet hook pre-push origin url"
+)]
+pub struct HookArgs {
+    /// Which hook.
+    #[arg(value_enum)]
+    pub name: HookName,
+    /// The arguments git passed to the hook.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HookName {
+    PreCommit,
+    PrePush,
+    ReferenceTransaction,
+    PreReceive,
+    PostReceive,
 }

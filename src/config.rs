@@ -16,9 +16,9 @@ pub const DEFAULT_MAX_PROPOSALS: usize = 25;
 pub struct Config {
     #[serde(default)]
     pub targets: BTreeMap<String, TargetConfig>,
-    /// Peers are read by the fanout module; kept as tables here.
+    /// Peers, checked strictly here; resolved by `crate::peers::config`.
     #[serde(default)]
-    pub peers: BTreeMap<String, toml::Table>,
+    pub peers: BTreeMap<String, crate::peers::config::PeerEntry>,
     /// Policies are read by the policy module; kept as tables here.
     #[serde(default)]
     pub policy: Vec<toml::Table>,

@@ -10,6 +10,7 @@ pub mod desired;
 pub mod error;
 pub mod fleet;
 pub mod gitcmd;
+pub mod hooks;
 pub mod live;
 pub mod peers;
 pub mod store;

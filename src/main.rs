@@ -18,6 +18,11 @@ fn main() {
         Command::Diff(args) => cmd::diff::run(&ui, args),
         Command::Render(args) => cmd::render::run(&ui, args),
         Command::Notes(command) => cmd::notes::run(&ui, command),
+        Command::Peers(command) => cmd::peers::run(&ui, command),
+        Command::Fanout(args) => cmd::fanout::run(&ui, args),
+        Command::Proof(args) => cmd::proof::run(&ui, args),
+        Command::Hooks(command) => cmd::hooks::run(&ui, command),
+        Command::Hook(args) => cmd::hook::run(&ui, args),
     };
     let code = match result {
         Ok(Outcome::Done) => 0,

@@ -1,8 +1,13 @@
 //! One module per subcommand; each `run` calls the library and reports through `Ui`.
 
 pub mod diff;
+pub mod fanout;
+pub mod hook;
+pub mod hooks;
 pub mod init;
 pub mod notes;
+pub mod peers;
+pub mod proof;
 pub mod render;
 pub mod snapshot;
 

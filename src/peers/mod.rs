@@ -1,8 +1,15 @@
 //! Peers: checkouts that receive pushed commits by fast-forward (issue 4).
 //!
 //! * [`config`]: `[peers.<name>]` tables and their locations.
+//! * [`fanout`]: deliver a commit to every peer that can fast-forward to it.
+//! * [`record`]: the note block each fanout run leaves on the commit.
+//! * [`proof`]: the delivery closeout of a commit.
 //! * [`shell`]: the [`shell::PeerShell`] trait every peer command goes through.
 //! * [`ssh`]: the SSH transport.
 
+pub mod config;
+pub mod fanout;
+pub mod proof;
+pub mod record;
 pub mod shell;
 pub mod ssh;

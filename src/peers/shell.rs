@@ -6,8 +6,10 @@
 //! and readback strings run via `sh -c`, in the peer directory.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// What a peer command produced. `code` is `None` when the process was
@@ -52,6 +54,8 @@ impl std::error::Error for ShellError {}
 /// Runs commands on one peer host.
 pub trait PeerShell: Send + Sync {
     /// Run argv (argv[0] is the program, e.g. "git") in `dir` on the peer host.
+    /// When `dir` does not exist or cannot be entered, the command fails
+    /// (a non-zero code or [`ShellError::Other`]).
     fn run(&self, dir: &str, argv: &[&str], timeout: Duration) -> Result<CmdOutput, ShellError>;
     /// Run a user-declared shell command (reload/health/readback) in `dir`.
     fn run_shell(
@@ -81,7 +85,37 @@ impl Default for SshOptions {
     }
 }
 
-/// A peer on this machine: commands are spawned directly.
+/// Variables that point git at a particular repository (`git rev-parse
+/// --local-env-vars`, plus the quarantine and namespace a hook may run under).
+/// Inherited from a hook, they would make a peer's git act on the delivering
+/// repository, so they are removed from every peer command.
+pub const REPO_ENV_VARS: &[&str] = &[
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_GRAFT_FILE",
+    "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_PREFIX",
+    "GIT_SHALLOW_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_QUARANTINE_PATH",
+    "GIT_NAMESPACE",
+    "GIT_REFLOG_ACTION",
+];
+
+/// How long output is still collected after a command exited, when something
+/// it started in the background keeps its stdout or stderr open.
+const OUTPUT_GRACE: Duration = Duration::from_millis(300);
+
+/// A peer on this machine: commands are spawned directly, each in its own
+/// process group so a timeout can stop everything it started.
 #[derive(Debug, Clone, Default)]
 pub struct LocalShell;
 
@@ -121,17 +155,22 @@ fn run_with_timeout(
     if !Path::new(dir).is_dir() {
         return Err(ShellError::Other(format!("{dir}: no such directory")));
     }
+    for var in REPO_ENV_VARS {
+        cmd.env_remove(var);
+    }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        .process_group(0);
     let mut child = cmd
         .spawn()
-        .map_err(|e| ShellError::Other(format!("spawn failed: {e}")))?;
-    let out_reader = spawn_reader(child.stdout.take());
-    let err_reader = spawn_reader(child.stderr.take());
-    let status = wait_with_timeout(&mut child, timeout)?;
-    let stdout = out_reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
+        .map_err(|e| ShellError::Other(format!("cannot run {:?}: {e}", cmd.get_program())))?;
+    let out = spawn_reader(child.stdout.take());
+    let err = spawn_reader(child.stderr.take());
+    let status = wait_with_timeout(child, timeout)?;
+    let deadline = Instant::now() + OUTPUT_GRACE;
+    let stdout = collect(&out, deadline);
+    let stderr = collect(&err, deadline);
     match status {
         Some(status) => Ok(CmdOutput {
             code: status.code(),
@@ -145,35 +184,125 @@ fn run_with_timeout(
     }
 }
 
-fn spawn_reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut buf);
-        }
-        String::from_utf8_lossy(&buf).into_owned()
-    })
+/// Reads a pipe in chunks on its own thread, so a full pipe never stalls the
+/// child and a pipe held open by a background grandchild never stalls us.
+fn spawn_reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    if let Some(mut pipe) = pipe {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    rx
 }
 
-/// Waits for `child`; kills it and returns `None` once `timeout` has passed.
+/// Everything the reader got until it finished or `deadline` passed.
+fn collect(rx: &mpsc::Receiver<Vec<u8>>, deadline: Instant) -> String {
+    let mut bytes = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => bytes.extend_from_slice(&chunk),
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Waits for `child` on a helper thread (so its exit is seen at once); once
+/// `timeout` has passed, kills its whole process group and returns `None`.
 fn wait_with_timeout(
-    child: &mut Child,
+    child: Child,
     timeout: Duration,
 ) -> Result<Option<std::process::ExitStatus>, ShellError> {
-    let start = Instant::now();
-    let mut nap = Duration::from_millis(1);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok(Some(status)),
-            Ok(None) => {}
-            Err(e) => return Err(ShellError::Other(format!("wait failed: {e}"))),
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    let mut child = child;
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(status)) => Ok(Some(status)),
+        Ok(Err(e)) => Err(ShellError::Other(format!("wait failed: {e}"))),
+        Err(_) => {
+            // The child leads its own process group (process_group(0)).
+            let _ = Command::new("sh")
+                .args([
+                    "-c",
+                    "kill -s KILL -- \"-$1\" 2>/dev/null || kill -s KILL \"$1\" 2>/dev/null",
+                    "sh",
+                    &pid.to_string(),
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let _ = rx.recv_timeout(Duration::from_secs(5));
+            Ok(None)
         }
-        if start.elapsed() >= timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(None);
-        }
-        std::thread::sleep(nap);
-        nap = (nap * 2).min(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_argv_without_a_shell() {
+        let dir = std::env::temp_dir();
+        let dir = dir.to_str().unwrap();
+        let out = LocalShell
+            .run(
+                dir,
+                &["echo", "$(touch nope)", "a;b"],
+                Duration::from_secs(5),
+            )
+            .unwrap();
+        assert_eq!(out.stdout, "$(touch nope) a;b\n");
+        assert!(out.success());
+    }
+
+    #[test]
+    fn a_timeout_kills_the_command_and_what_it_started() {
+        let dir = std::env::temp_dir();
+        let start = Instant::now();
+        let r = LocalShell.run_shell(
+            dir.to_str().unwrap(),
+            "sleep 30 & sleep 30",
+            Duration::from_millis(300),
+        );
+        assert!(matches!(r, Err(ShellError::Timeout(_))), "{r:?}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_background_child_holding_stdout_does_not_stall() {
+        let dir = std::env::temp_dir();
+        let start = Instant::now();
+        let out = LocalShell
+            .run_shell(
+                dir.to_str().unwrap(),
+                "echo started; sleep 5 &",
+                Duration::from_secs(10),
+            )
+            .unwrap();
+        assert_eq!(out.stdout, "started\n");
+        assert!(start.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error() {
+        let r = LocalShell.run("/no/such/dir", &["true"], Duration::from_secs(1));
+        assert!(matches!(r, Err(ShellError::Other(_))));
     }
 }

@@ -1,0 +1,289 @@
+//! `git fleet fanout`: deliver a commit to the peers, show progress, print a
+//! summary table (or one JSON object), record the run as a note.
+
+use super::{context, Ctx, JSON_VERSION};
+use crate::ui::{Outcome, Ui};
+use git_fleet::cli::FanoutArgs;
+use git_fleet::peers::config::{bad_branch, Peer};
+use git_fleet::peers::fanout::{self, Event, Outcome as PeerOutcome, PeerReport, Report, Request};
+use git_fleet::peers::record;
+use git_fleet::peers::shell::SshOptions;
+use git_fleet::{Error, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use std::time::Duration;
+
+/// Peers handled at once unless --jobs says otherwise.
+pub const DEFAULT_JOBS: usize = 8;
+
+pub fn run(ui: &Ui, args: FanoutArgs) -> Result<Outcome> {
+    let ctx = context()?;
+    let all = super::peers::load(&ctx)?;
+    let peers = select(&all, &args.peers)?;
+    let commit = ctx.store.rev_commit(&args.commit)?;
+    let branch = delivered_branch(&ctx, &args, &peers)?;
+    let req = Request {
+        commit,
+        branch,
+        peers,
+        jobs: args.jobs.map(usize::from).unwrap_or(DEFAULT_JOBS),
+        dry_run: args.dry_run,
+        ssh: SshOptions {
+            accept_new_host_keys: args.accept_new_host_keys,
+            ..SshOptions::default()
+        },
+    };
+    if !args.json && !ui.quiet {
+        ui.status(format!(
+            "{} {} to {} peer{}{}",
+            if args.dry_run {
+                "checking delivery of"
+            } else {
+                "delivering"
+            },
+            fanout::short(commit),
+            req.peers.len(),
+            if req.peers.len() == 1 { "" } else { "s" },
+            if args.dry_run { " (dry run)" } else { "" }
+        ));
+    }
+    let report = if args.json || ui.quiet {
+        fanout::run(&ctx.store, &req, &|_| {})?
+    } else if console::Term::stderr().is_term() {
+        with_bars(&ctx, &req)?
+    } else {
+        let names: Vec<&str> = req.peers.iter().map(|p| p.name.as_str()).collect();
+        fanout::run(&ctx.store, &req, &|e| {
+            if let Event::Done { index, report } = e {
+                eprintln!("{}: {}", names[index], outcome_line(&report));
+            }
+        })?
+    };
+    let recorded = if report.dry_run {
+        None
+    } else {
+        Some(record::append(&ctx.store, &report)?)
+    };
+    if args.json {
+        ui.json(&report_json(&report, recorded.is_some()));
+    } else {
+        print_table(ui, &report);
+        match &recorded {
+            Some(_) => ui.status(format!(
+                "{}; recorded in {} on {}",
+                record::summary(&report),
+                fanout::NOTES_REF,
+                fanout::short(report.commit)
+            )),
+            None => ui.status(format!(
+                "{} (dry run: nothing changed or recorded)",
+                record::summary(&report)
+            )),
+        }
+    }
+    Ok(if report.blocked() > 0 {
+        Outcome::Found
+    } else {
+        Outcome::Done
+    })
+}
+
+/// The peers named with --peer (all when none), in declaration order.
+fn select(all: &[Peer], names: &[String]) -> Result<Vec<Peer>> {
+    if all.is_empty() {
+        return Err(Error::usage_hint(
+            "no peers declared: nothing to deliver to",
+            "declare one: git fleet peers add <name> <location>",
+        ));
+    }
+    if names.is_empty() {
+        return Ok(all.to_vec());
+    }
+    let known = || {
+        all.iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for n in names {
+        if !all.iter().any(|p| &p.name == n) {
+            return Err(Error::usage(format!(
+                "no peer named '{}' (known: {})",
+                git_fleet::fleet::validate::printable(n),
+                known()
+            )));
+        }
+    }
+    Ok(all
+        .iter()
+        .filter(|p| names.contains(&p.name))
+        .cloned()
+        .collect())
+}
+
+/// --branch, else the current branch. Only needed for peers that do not
+/// name their own branch.
+fn delivered_branch(ctx: &Ctx, args: &FanoutArgs, peers: &[Peer]) -> Result<String> {
+    if let Some(b) = &args.branch {
+        if let Some(why) = bad_branch(b) {
+            return Err(Error::usage(format!("--branch '{b}' {why}")));
+        }
+        return Ok(b.clone());
+    }
+    let head = ctx
+        .store
+        .repo()
+        .head_name()
+        .map_err(|e| Error::Other(format!("cannot read HEAD: {e}")))?;
+    if let Some(name) = head {
+        if let Some(b) = name.as_bstr().to_string().strip_prefix("refs/heads/") {
+            return Ok(b.to_string());
+        }
+    }
+    if peers.iter().all(|p| p.branch.is_some()) {
+        return Ok("HEAD".into());
+    }
+    Err(Error::usage_hint(
+        "HEAD is detached, so the branch being delivered is unknown",
+        "name it: git fleet fanout --branch main",
+    ))
+}
+
+fn with_bars(ctx: &Ctx, req: &Request) -> Result<Report> {
+    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+    let width = req.peers.iter().map(|p| p.name.len()).max().unwrap_or(4);
+    let style = ProgressStyle::with_template(&format!("{{spinner}} {{prefix:<{width}}}  {{msg}}"))
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let bars: Vec<ProgressBar> = req
+        .peers
+        .iter()
+        .map(|p| {
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_style(style.clone());
+            bar.set_prefix(p.name.clone());
+            bar.set_message("waiting");
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        })
+        .collect();
+    let report = fanout::run(&ctx.store, req, &|e| match e {
+        Event::Stage { index, stage } => bars[index].set_message(stage.as_str()),
+        Event::Done { index, report } => bars[index].finish_with_message(outcome_line(&report)),
+    });
+    for bar in &bars {
+        if !bar.is_finished() {
+            bar.finish_and_clear();
+        }
+    }
+    let _ = multi.clear();
+    report
+}
+
+fn outcome_line(r: &PeerReport) -> String {
+    format!("{} — {}", r.outcome.as_str(), r.reason)
+}
+
+fn runtime_cell(r: &PeerReport) -> String {
+    let rt = &r.runtime;
+    [
+        ("reload", &rt.reload),
+        ("health", &rt.health),
+        ("readback", &rt.readback),
+    ]
+    .iter()
+    .map(|(k, s)| format!("{k}={}", s.status.as_str()))
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+fn print_table(ui: &Ui, report: &Report) {
+    let header = ["PEER", "OUTCOME", "BRANCH", "RUNTIME", "DETAIL"];
+    let rows: Vec<[String; 5]> = report
+        .peers
+        .iter()
+        .map(|p| {
+            [
+                p.name.clone(),
+                p.outcome.as_str().to_string(),
+                p.branch.clone(),
+                runtime_cell(p),
+                p.reason.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let pad = |c: &str, w: usize| format!("{c:<w$}");
+    ui.out(
+        ui.bold()
+            .apply_to(
+                header
+                    .iter()
+                    .zip(widths)
+                    .map(|(c, w)| pad(c, w))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end(),
+            )
+            .to_string(),
+    );
+    for (p, r) in report.peers.iter().zip(&rows) {
+        let style = match p.outcome {
+            PeerOutcome::Blocked(_) => ui.red(),
+            PeerOutcome::WouldFastForward => ui.yellow(),
+            _ => ui.green(),
+        };
+        let line = format!(
+            "{}  {}  {}  {}  {}",
+            pad(&r[0], widths[0]),
+            style.apply_to(pad(&r[1], widths[1])),
+            pad(&r[2], widths[2]),
+            pad(&r[3], widths[3]),
+            r[4]
+        );
+        ui.out(line.trim_end());
+    }
+}
+
+fn report_json(report: &Report, recorded: bool) -> serde_json::Value {
+    let count =
+        |f: &dyn Fn(PeerOutcome) -> bool| report.peers.iter().filter(|p| f(p.outcome)).count();
+    let peers: Vec<_> = report
+        .peers
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "location": p.location,
+                "branch": p.branch,
+                "outcome": p.outcome.as_str(),
+                "blocked": p.outcome.is_blocked(),
+                "reason": p.reason,
+                "before": p.before.map(|id| id.to_string()),
+                "after": p.after.map(|id| id.to_string()),
+                "runtime": p.runtime,
+                "elapsed_ms": p.elapsed.as_millis() as u64,
+            })
+        })
+        .collect();
+    json!({
+        "version": JSON_VERSION,
+        "commit": report.commit.to_string(),
+        "branch": report.branch,
+        "dry_run": report.dry_run,
+        "recorded_in": if recorded { Some(fanout::NOTES_REF) } else { None },
+        "summary": {
+            "peers": report.peers.len(),
+            "current": count(&|o| o == PeerOutcome::Current),
+            "fast_forwarded": count(&|o| o == PeerOutcome::FastForwarded),
+            "would_fast_forward": count(&|o| o == PeerOutcome::WouldFastForward),
+            "blocked": count(&|o| o.is_blocked()),
+        },
+        "elapsed_ms": report.elapsed.as_millis() as u64,
+        "peers": peers,
+    })
+}

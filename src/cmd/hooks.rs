@@ -1,0 +1,150 @@
+//! `git fleet hooks install|uninstall|status`.
+
+use super::{context, JSON_VERSION};
+use crate::ui::{Outcome, Ui};
+use git_fleet::cli::{HooksCommand, HooksInstallArgs};
+use git_fleet::hooks::{self, Change, Feature, State};
+use git_fleet::Result;
+use serde_json::json;
+use std::path::PathBuf;
+
+pub fn run(ui: &Ui, command: HooksCommand) -> Result<Outcome> {
+    let ctx = context()?;
+    let base: PathBuf = ctx
+        .store
+        .work_dir()
+        .unwrap_or_else(|| ctx.store.git_dir())
+        .to_path_buf();
+    let dir = hooks::hooks_dir(&base)?;
+    match command {
+        HooksCommand::Install(args) => {
+            let features = chosen(&args, &[Feature::PreCommit, Feature::PostPush]);
+            let mut changes = Vec::new();
+            for f in &features {
+                for file in f.files() {
+                    changes.push(hooks::install(&dir, *file)?);
+                }
+            }
+            report(ui, &args, &dir, &features, &changes, "install");
+            Ok(Outcome::Done)
+        }
+        HooksCommand::Uninstall(args) => {
+            let features = chosen(&args, &Feature::ALL);
+            let mut changes = Vec::new();
+            for f in &features {
+                for file in f.files() {
+                    changes.push(hooks::uninstall(&dir, *file)?);
+                }
+            }
+            report(ui, &args, &dir, &features, &changes, "uninstall");
+            Ok(Outcome::Done)
+        }
+        HooksCommand::Status(args) => {
+            let mut rows = Vec::new();
+            for f in Feature::ALL {
+                for file in f.files() {
+                    rows.push((f, hooks::status(&dir, *file)?));
+                }
+            }
+            if args.json {
+                let items: Vec<_> = rows
+                    .iter()
+                    .map(|(f, s)| {
+                        json!({
+                            "feature": f,
+                            "hook": s.hook,
+                            "path": s.path,
+                            "state": s.state,
+                            "exists": s.exists,
+                            "executable": s.executable,
+                            "other_content": s.other_content,
+                        })
+                    })
+                    .collect();
+                ui.json(&json!({
+                    "version": JSON_VERSION,
+                    "hooks_dir": dir,
+                    "hooks": items,
+                }));
+            } else {
+                ui.out(format!("hooks directory: {}", dir.display()));
+                for (f, s) in &rows {
+                    let state = match s.state {
+                        State::Installed => ui.green().apply_to("installed").to_string(),
+                        State::Outdated => ui
+                            .yellow()
+                            .apply_to("outdated (run git fleet hooks install)")
+                            .to_string(),
+                        State::Absent => ui.dim().apply_to("not installed").to_string(),
+                    };
+                    let mut extra = Vec::new();
+                    if s.other_content {
+                        extra.push("chained with an existing hook");
+                    }
+                    if s.exists && !s.executable {
+                        extra.push("NOT EXECUTABLE: git ignores it");
+                    }
+                    let extra = if extra.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", extra.join("; "))
+                    };
+                    ui.out(format!("{:<13} {:<22} {state}{extra}", f.as_str(), s.hook));
+                }
+            }
+            Ok(Outcome::Done)
+        }
+    }
+}
+
+fn chosen(args: &HooksInstallArgs, default: &[Feature]) -> Vec<Feature> {
+    let picked: Vec<Feature> = [
+        (args.pre_commit, Feature::PreCommit),
+        (args.post_push, Feature::PostPush),
+        (args.pre_receive, Feature::PreReceive),
+        (args.post_receive, Feature::PostReceive),
+    ]
+    .into_iter()
+    .filter_map(|(on, f)| on.then_some(f))
+    .collect();
+    if picked.is_empty() {
+        default.to_vec()
+    } else {
+        picked
+    }
+}
+
+fn report(
+    ui: &Ui,
+    args: &HooksInstallArgs,
+    dir: &std::path::Path,
+    features: &[Feature],
+    changes: &[hooks::FileChange],
+    verb: &str,
+) {
+    if args.json {
+        ui.json(&json!({
+            "version": JSON_VERSION,
+            "action": verb,
+            "hooks_dir": dir,
+            "features": features,
+            "changes": changes,
+        }));
+        return;
+    }
+    for c in changes {
+        let what = match c.change {
+            Change::Created => "created",
+            Change::Inserted => "added git-fleet's block to the existing hook",
+            Change::Updated => "updated git-fleet's block",
+            Change::Unchanged => "unchanged",
+            Change::Removed => "removed git-fleet's block (the rest of the hook stays)",
+            Change::Deleted => "deleted (it held only git-fleet's block)",
+            Change::NotInstalled => "not installed",
+        };
+        ui.out(format!("{}: {what}", c.path.display()));
+    }
+    if verb == "install" && features.contains(&Feature::PostPush) {
+        ui.status("after each successful push, fanout runs in the background (log: .git/fleet/fanout.log)");
+    }
+}

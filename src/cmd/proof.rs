@@ -1,0 +1,121 @@
+//! `git fleet proof [C]`: the delivery closeout of a commit.
+
+use super::{context, JSON_VERSION};
+use crate::ui::{Outcome, Ui};
+use git_fleet::cli::ProofArgs;
+use git_fleet::peers::proof::{prove, runtime_text};
+use git_fleet::Result;
+use gix::ObjectId;
+use serde_json::json;
+
+pub fn run(ui: &Ui, args: ProofArgs) -> Result<Outcome> {
+    let ctx = context()?;
+    let peers = super::peers::load(&ctx)?;
+    // A full id this repository lacks is a proof that fails, not bad input.
+    let (commit, exists) = match ctx.store.rev_commit(&args.commit) {
+        Ok(id) => (id, true),
+        Err(e) => match ObjectId::from_hex(args.commit.as_bytes()) {
+            Ok(id) => (id, false),
+            Err(_) => return Err(e),
+        },
+    };
+    let remote = default_remote(&ctx.store);
+    let proof = prove(&ctx.store, commit, exists, remote.as_deref(), &peers)?;
+    if args.json {
+        let mut value = serde_json::to_value(&proof)
+            .map_err(|e| git_fleet::Error::Other(format!("cannot encode JSON: {e}")))?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("version".into(), json!(JSON_VERSION));
+        }
+        ui.json(&value);
+    } else {
+        let mark = |ok: bool| {
+            if ok {
+                ui.green().apply_to("ok  ").to_string()
+            } else {
+                ui.red().apply_to("MISSING").to_string()
+            }
+        };
+        ui.out(format!(
+            "{} commit {} {}",
+            mark(proof.exists_locally),
+            proof.commit,
+            if proof.exists_locally {
+                "exists here"
+            } else {
+                "does not exist here"
+            }
+        ));
+        ui.out(format!("{} {}", mark(proof.remote.ok), proof.remote.detail));
+        if proof.peers.is_empty() {
+            ui.out(format!(
+                "{} no peers declared (nothing to deliver to)",
+                mark(true)
+            ));
+        }
+        let width = proof.peers.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        for p in &proof.peers {
+            let line = match &p.record {
+                Some(rec) if p.ok => format!(
+                    "peer {:<width$}  {}; {}",
+                    p.name,
+                    rec.outcome,
+                    runtime_text(rec)
+                ),
+                _ => format!("peer {:<width$}  {}", p.name, p.detail),
+            };
+            let when = match (&p.recorded_at, &p.recorded_by) {
+                (Some(t), Some(a)) => format!("  ({t}, {a})"),
+                _ => String::new(),
+            };
+            let head = if p.configured {
+                mark(p.ok)
+            } else {
+                ui.dim().apply_to("gone").to_string()
+            };
+            let note = if p.configured {
+                ""
+            } else {
+                "  [no longer declared]"
+            };
+            ui.out(format!("{head} {line}{}{note}", ui.dim().apply_to(when)));
+        }
+        if proof.complete {
+            ui.status(format!(
+                "delivery of {} is complete ({} fanout run{} recorded)",
+                &proof.commit[..12],
+                proof.runs,
+                if proof.runs == 1 { "" } else { "s" }
+            ));
+        } else {
+            ui.status(format!(
+                "delivery of {} is incomplete: {} thing{} missing",
+                &proof.commit[..12],
+                proof.missing.len(),
+                if proof.missing.len() == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    Ok(if proof.complete {
+        Outcome::Done
+    } else {
+        Outcome::Found
+    })
+}
+
+/// `origin` if it exists, else the only remote, else none.
+fn default_remote(store: &git_fleet::store::Store) -> Option<String> {
+    let names: Vec<String> = store
+        .repo()
+        .remote_names()
+        .into_iter()
+        .map(|n| n.to_string())
+        .collect();
+    if names.iter().any(|n| n == "origin") {
+        Some("origin".into())
+    } else if names.len() == 1 {
+        names.into_iter().next()
+    } else {
+        None
+    }
+}

@@ -1,0 +1,202 @@
+//! The delivery closeout of one commit: it exists here, the remote has it,
+//! every peer is current (or listed with its blocker), and each runtime
+//! surface was reloaded, checked and read back, or is explicitly out of scope.
+
+use super::config::Peer;
+use super::fanout::{Outcome, StepStatus, NOTES_REF};
+use super::record::{latest_by_peer, parse_note, PeerRecord, Record};
+use crate::error::Result;
+use crate::store::Store;
+use gix::ObjectId;
+use serde::Serialize;
+
+/// Whether the remote has the commit.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteCheck {
+    /// The remote looked at (`origin`, else the only remote), if any.
+    pub remote: Option<String>,
+    /// Remote-tracking branches that contain the commit (`origin/main`).
+    pub containing: Vec<String>,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// One peer's standing.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerProof {
+    pub name: String,
+    /// Still declared in fleet.toml or the local file.
+    pub configured: bool,
+    /// The latest recorded outcome for this commit, if any.
+    pub record: Option<PeerRecord>,
+    /// When and by whom that record was written.
+    pub recorded_at: Option<String>,
+    pub recorded_by: Option<String>,
+    pub ok: bool,
+    /// One line for people.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Proof {
+    pub commit: String,
+    pub exists_locally: bool,
+    pub remote: RemoteCheck,
+    pub peers: Vec<PeerProof>,
+    /// Runs recorded for this commit.
+    pub runs: usize,
+    pub complete: bool,
+    /// Why not complete, one line each.
+    pub missing: Vec<String>,
+}
+
+/// Build the closeout of `commit`. `exists_locally` is false when the caller
+/// was given an id this repository does not have.
+pub fn prove(
+    store: &Store,
+    commit: ObjectId,
+    exists_locally: bool,
+    remote: Option<&str>,
+    peers: &[Peer],
+) -> Result<Proof> {
+    let mut missing = Vec::new();
+    if !exists_locally {
+        missing.push(format!("{commit} does not exist in this repository"));
+    }
+    let remote_check = remote_check(store, commit, exists_locally, remote)?;
+    if !remote_check.ok {
+        missing.push(remote_check.detail.clone());
+    }
+    let records: Vec<Record> = match store.note_read(NOTES_REF, commit)? {
+        Some(note) => parse_note(&note),
+        None => Vec::new(),
+    };
+    let latest = latest_by_peer(&records);
+    let mut out = Vec::new();
+    for peer in peers {
+        let found = latest.iter().find(|(p, _)| p.name == peer.name);
+        let proof = peer_proof(&peer.name, true, found);
+        if !proof.ok {
+            missing.push(format!("peer {}: {}", peer.name, proof.detail));
+        }
+        out.push(proof);
+    }
+    for (p, r) in &latest {
+        if !peers.iter().any(|peer| peer.name == p.name) {
+            out.push(peer_proof(&p.name, false, Some(&(p.clone(), r.clone()))));
+        }
+    }
+    Ok(Proof {
+        commit: commit.to_string(),
+        exists_locally,
+        remote: remote_check,
+        peers: out,
+        runs: records.len(),
+        complete: missing.is_empty(),
+        missing,
+    })
+}
+
+fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>) -> PeerProof {
+    let Some((rec, run)) = found else {
+        return PeerProof {
+            name: name.to_string(),
+            configured,
+            record: None,
+            recorded_at: None,
+            recorded_by: None,
+            ok: false,
+            detail: "no fanout recorded for this commit".into(),
+        };
+    };
+    let delivered = matches!(
+        rec.outcome(),
+        Some(Outcome::Current) | Some(Outcome::FastForwarded)
+    );
+    let runtime_ok = [rec.reload, rec.health, rec.readback]
+        .iter()
+        .all(|s| !matches!(s, Some(StepStatus::Failed)));
+    let ok = delivered && runtime_ok;
+    let detail = if ok {
+        format!("{}; {}", rec.outcome, runtime_text(rec))
+    } else {
+        format!("{}: {}", rec.outcome, rec.reason)
+    };
+    PeerProof {
+        name: name.to_string(),
+        configured,
+        record: Some(rec.clone()),
+        recorded_at: Some(run.time.clone()),
+        recorded_by: Some(run.actor.clone()),
+        ok,
+        detail,
+    }
+}
+
+/// `reloaded, healthy, read back` or `reload out of scope, ...`.
+pub fn runtime_text(rec: &PeerRecord) -> String {
+    let word = |step: &str, done: &str, s: Option<StepStatus>| match s {
+        Some(StepStatus::Ok) => done.to_string(),
+        Some(StepStatus::OutOfScope) | None => format!("{step} out of scope"),
+        Some(StepStatus::Skipped) => format!("{step} not run"),
+        Some(StepStatus::Failed) => format!("{step} failed"),
+    };
+    [
+        word("reload", "reloaded", rec.reload),
+        word("health", "healthy", rec.health),
+        word("readback", "read back", rec.readback),
+    ]
+    .join(", ")
+}
+
+fn remote_check(
+    store: &Store,
+    commit: ObjectId,
+    exists_locally: bool,
+    remote: Option<&str>,
+) -> Result<RemoteCheck> {
+    let Some(remote) = remote else {
+        return Ok(RemoteCheck {
+            remote: None,
+            containing: Vec::new(),
+            ok: false,
+            detail: "no remote to check (add origin)".into(),
+        });
+    };
+    let prefix = format!("refs/remotes/{remote}/");
+    let mut containing = Vec::new();
+    let mut tracking = 0;
+    if exists_locally {
+        let repo = store.repo();
+        for name in store.refs_under(&prefix)? {
+            if name.ends_with("/HEAD") {
+                continue;
+            }
+            let Some(tip) = store.resolve(&name)? else {
+                continue;
+            };
+            tracking += 1;
+            let contains = tip == commit
+                || matches!(repo.merge_base(commit, tip), Ok(Some(base)) if base.detach() == commit);
+            if contains {
+                containing.push(name["refs/remotes/".len()..].to_string());
+            }
+        }
+    }
+    let ok = !containing.is_empty();
+    let detail = if ok {
+        format!("{remote} has it ({})", containing.join(", "))
+    } else if !exists_locally {
+        format!("{remote}: cannot tell for a commit this repository does not have")
+    } else if tracking == 0 {
+        format!("{remote} has no remote-tracking branches here (git fetch {remote}?)")
+    } else {
+        format!("no {remote}/* branch contains it (push it, or git fetch {remote})")
+    };
+    Ok(RemoteCheck {
+        remote: Some(remote.to_string()),
+        containing,
+        ok,
+        detail,
+    })
+}
