@@ -47,6 +47,166 @@ pub enum Command {
     #[command(subcommand)]
     Hooks(HooksCommand),
     Hook(HookArgs),
+    Reconcile(ReconcileArgs),
+    Proposals(ProposalsArgs),
+    Show(ShowArgs),
+    Approve(DecideArgs),
+    Reject(DecideArgs),
+    Ignore(DecideArgs),
+    Apply(ApplyArgs),
+    Halt(HaltArgs),
+    Resume(HaltArgs),
+    Runs(RunsArgs),
+    Gc(GcArgs),
+    Rollback(RollbackArgs),
+}
+
+/// One reconcile tick: diff desired against live and open proposals for review.
+///
+/// Parse and validate the desired file at REV (default HEAD), diff it against
+/// the target's live state, open proposals up to the per-tick cap (default 25;
+/// --max-proposals, env GIT_FLEET_MAX_PROPOSALS_PER_TICK, or max_proposals in
+/// fleet.toml; over the cap the run is `partial` and the rest open next tick),
+/// then auto-apply only when all four gates hold: the target has auto_apply =
+/// true, the change is a create or update (a destroy always waits), automation
+/// is not halted, and the proposal was opened within this tick's cap. The
+/// audit proposal is written before anything is applied; one failed apply
+/// never aborts the tick; every tick leaves a run record.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet reconcile staging\n  git fleet reconcile --all --json\n  GIT_FLEET_MAX_PROPOSALS_PER_TICK=5 git fleet reconcile prod")]
+pub struct ReconcileArgs {
+    /// The target to reconcile (default: the only known one).
+    pub target: Option<String>,
+    /// Reconcile every known target.
+    #[arg(long, conflicts_with = "target")]
+    pub all: bool,
+    /// Read the desired file at this revision.
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub rev: String,
+    /// Open at most N proposals in this tick.
+    #[arg(long, value_name = "N")]
+    pub max_proposals: Option<usize>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// List proposals.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet proposals\n  git fleet proposals --target prod --state pending_review --json")]
+pub struct ProposalsArgs {
+    /// Only this target's proposals.
+    #[arg(long, value_name = "T")]
+    pub target: Option<String>,
+    /// Only proposals in this state (pending_review, approved, applied, rejected, ignored, failed).
+    #[arg(long, value_name = "S")]
+    pub state: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Show one proposal: the change, full before/after, and every transition.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet show 3f2a9c\n  git fleet show 3f2a9c --json")]
+pub struct ShowArgs {
+    /// Proposal id (or a unique prefix).
+    pub id: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Record a review decision on proposals (approve, reject or ignore).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet approve 3f2a9c 81bb07\n  git fleet reject 3f2a9c --reason 'wrong window'\n  git fleet ignore 3f2a9c")]
+pub struct DecideArgs {
+    /// Proposal ids (or unique prefixes).
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+    /// Why (recorded with the transition).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Apply approved proposals to live state, with stale-conflict checks.
+///
+/// A proposal computed against a live resource that has changed since is
+/// refused and returned to review with the reason. Destroys apply on approval
+/// for every kind, but a module or template that something still references is
+/// refused unless the referencing change is in the same apply.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet apply 3f2a9c\n  git fleet apply --approved --target prod\n  git fleet apply 3f2a9c --despite-halt")]
+pub struct ApplyArgs {
+    /// Proposal ids (or unique prefixes).
+    pub ids: Vec<String>,
+    /// Apply every approved proposal (of --target, or of every target).
+    #[arg(long, conflicts_with = "ids")]
+    pub approved: bool,
+    /// Limit --approved to one target.
+    #[arg(long, value_name = "T")]
+    pub target: Option<String>,
+    /// Apply although automation is halted; the receipt records it.
+    #[arg(long)]
+    pub despite_halt: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Halt (or resume) automation: no auto-apply while halted.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet halt --reason 'incident 4711'\n  git fleet resume")]
+pub struct HaltArgs {
+    /// Why (recorded in refs/fleet/halt and the receipt).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// List reconcile run records.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet runs\n  git fleet runs prod --json")]
+pub struct RunsArgs {
+    /// Only this target's runs.
+    pub target: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Drop run records past retention: 90 days (success), 365 days (failed/partial).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet gc --dry-run\n  git fleet gc")]
+pub struct GcArgs {
+    /// Say what would be dropped; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Open proposals that take live state back to a recorded snapshot.
+///
+/// The proposals go through the same review and gates; a rolled-back desired
+/// content is never auto-applied again until the desired file changes.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet snapshot --log prod\n  git fleet rollback prod --to 1a2b3c4d")]
+pub struct RollbackArgs {
+    /// The target to roll back.
+    pub target: String,
+    /// The snapshot commit (from `git fleet snapshot --log`) to return to.
+    #[arg(long, value_name = "SNAPSHOT")]
+    pub to: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Set up git-fleet in this repository: a commented fleet.toml, refspecs, notes display.

@@ -10,9 +10,14 @@ pub mod desired;
 pub mod error;
 pub mod fleet;
 pub mod gitcmd;
+pub mod halt;
 pub mod hooks;
 pub mod live;
 pub mod peers;
+pub mod proposals;
+pub mod receipts;
+pub mod reconcile;
+pub mod runs;
 pub mod store;
 
 pub use error::{Diagnostic, Error, Result};

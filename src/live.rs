@@ -65,6 +65,37 @@ pub fn record(
     })
 }
 
+/// Write (but do not publish) the snapshot commit that would follow `parent`.
+pub fn prepare(store: &Store, target: &str, fleet: &Fleet, parent: Option<ObjectId>, message: &str) -> Result<ObjectId> {
+    let yaml = serde_saphyr::to_string(fleet).map_err(|e| Error::Other(format!("cannot render snapshot YAML: {e}")))?;
+    let json = serde_json::to_vec(fleet).map_err(|e| Error::Other(format!("cannot render snapshot JSON: {e}")))?;
+    let mut editor = store
+        .repo()
+        .edit_tree(ObjectId::empty_tree(store.repo().object_hash()))
+        .git(|| "cannot build snapshot tree".into())?;
+    for (path, bytes) in [(YAML_PATH, yaml.into_bytes()), (JSON_PATH, json)] {
+        let blob = store.write_blob(&bytes)?;
+        editor
+            .upsert(path, gix::object::tree::EntryKind::Blob, blob)
+            .git(|| "cannot build snapshot tree".into())?;
+    }
+    let tree = editor.write().git(|| "cannot write snapshot tree".into())?.detach();
+    let body = format!("{}\n\nFleet-Target: {target}\n", message.trim_end());
+    store.new_commit(&body, tree, parent)
+}
+
+/// Move `refs/fleet/live/<target>` from `from` to `to`, failing if it moved.
+pub fn advance(store: &Store, target: &str, from: Option<ObjectId>, to: ObjectId) -> Result<()> {
+    store.commit_updates(
+        &[crate::store::RefUpdate {
+            name: live_ref(target),
+            old: from,
+            new: to,
+        }],
+        &format!("git-fleet: apply to {target}"),
+    )
+}
+
 /// The fleet recorded by snapshot commit `commit`.
 pub fn read_at(store: &Store, commit: ObjectId) -> Result<Fleet> {
     let json = store

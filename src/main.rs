@@ -6,6 +6,7 @@ mod ui;
 
 use clap::Parser;
 use git_fleet::cli::{Cli, Command};
+use git_fleet::proposals::State;
 use git_fleet::Error;
 use ui::{Outcome, Ui};
 
@@ -23,6 +24,18 @@ fn main() {
         Command::Proof(args) => cmd::proof::run(&ui, args),
         Command::Hooks(command) => cmd::hooks::run(&ui, command),
         Command::Hook(args) => cmd::hook::run(&ui, args),
+        Command::Reconcile(args) => cmd::reconcile::run(&ui, args),
+        Command::Proposals(args) => cmd::proposals::list(&ui, args),
+        Command::Show(args) => cmd::proposals::show(&ui, args),
+        Command::Approve(args) => cmd::proposals::decide_cmd(&ui, args, State::Approved),
+        Command::Reject(args) => cmd::proposals::decide_cmd(&ui, args, State::Rejected),
+        Command::Ignore(args) => cmd::proposals::decide_cmd(&ui, args, State::Ignored),
+        Command::Apply(args) => cmd::apply::run(&ui, args),
+        Command::Halt(args) => cmd::halt::run(&ui, args, true),
+        Command::Resume(args) => cmd::halt::run(&ui, args, false),
+        Command::Runs(args) => cmd::runs::list(&ui, args),
+        Command::Gc(args) => cmd::runs::gc(&ui, args),
+        Command::Rollback(args) => cmd::rollback::run(&ui, args),
     };
     let code = match result {
         Ok(Outcome::Done) => 0,

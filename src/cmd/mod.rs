@@ -1,14 +1,20 @@
 //! One module per subcommand; each `run` calls the library and reports through `Ui`.
 
+pub mod apply;
 pub mod diff;
 pub mod fanout;
+pub mod halt;
 pub mod hook;
 pub mod hooks;
 pub mod init;
 pub mod notes;
 pub mod peers;
 pub mod proof;
+pub mod proposals;
+pub mod reconcile;
 pub mod render;
+pub mod rollback;
+pub mod runs;
 pub mod snapshot;
 
 use git_fleet::config::Config;

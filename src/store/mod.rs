@@ -164,3 +164,51 @@ impl Store {
         Ok(names)
     }
 }
+
+/// One entry of a tree listing.
+#[derive(Debug, Clone)]
+pub struct TreeItem {
+    pub name: String,
+    pub id: ObjectId,
+    pub is_tree: bool,
+}
+
+impl Store {
+    /// The tree of commit `commit`.
+    pub fn commit_tree(&self, commit: ObjectId) -> Result<ObjectId> {
+        Ok(self
+            .repo
+            .find_commit(commit)
+            .git(|| format!("cannot read commit {commit}"))?
+            .tree_id()
+            .git(|| format!("cannot read the tree of {commit}"))?
+            .detach())
+    }
+
+    /// The entries of tree `tree` (not recursive).
+    pub fn list_tree(&self, tree: ObjectId) -> Result<Vec<TreeItem>> {
+        let tree = self
+            .repo
+            .find_tree(tree)
+            .git(|| format!("cannot read tree {tree}"))?;
+        let mut out = Vec::new();
+        for entry in tree.iter() {
+            let entry = entry.git(|| "cannot decode a tree entry".into())?;
+            out.push(TreeItem {
+                name: entry.inner.filename.to_string(),
+                id: entry.inner.oid.to_owned(),
+                is_tree: entry.inner.mode.is_tree(),
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn read_blob(&self, id: ObjectId) -> Result<Vec<u8>> {
+        Ok(self
+            .repo
+            .find_blob(id)
+            .git(|| format!("cannot read blob {id}"))?
+            .data
+            .clone())
+    }
+}

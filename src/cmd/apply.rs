@@ -1,0 +1,70 @@
+//! `git fleet apply <id>... | --approved [--target T]`.
+
+use super::{context, JSON_VERSION};
+use crate::ui::{Outcome, Ui};
+use git_fleet::cli::ApplyArgs;
+use git_fleet::proposals::{Book, State};
+use git_fleet::reconcile::{apply, find, proposal_targets, ApplyOptions};
+use git_fleet::{Error, Result};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub fn run(ui: &Ui, args: ApplyArgs) -> Result<Outcome> {
+    let ctx = context()?;
+    let all_targets = proposal_targets(&ctx.store)?;
+    let mut by_target: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if args.approved {
+        let targets = match &args.target {
+            Some(t) => vec![t.clone()],
+            None => all_targets.clone(),
+        };
+        for t in targets {
+            let book = Book::open(&ctx.store, &t)?;
+            for p in book.all(&ctx.store)? {
+                if p.state() == State::Approved {
+                    by_target.entry(t.clone()).or_default().push(p.id);
+                }
+            }
+        }
+    } else {
+        if args.ids.is_empty() {
+            return Err(Error::usage("name proposals to apply, or use --approved"));
+        }
+        for id in &args.ids {
+            let (t, full) = find(&ctx.store, &all_targets, id)?;
+            by_target.entry(t).or_default().push(full);
+        }
+    }
+    let opts = ApplyOptions {
+        auto: false,
+        despite_halt: args.despite_halt,
+    };
+    let mut outcomes = Vec::new();
+    for (target, ids) in &by_target {
+        for o in apply(&ctx.store, &ctx.config, target, ids, &opts)? {
+            outcomes.push((target.clone(), o));
+        }
+    }
+    let failed = outcomes.iter().filter(|(_, o)| o.result.is_err()).count();
+    if args.json {
+        let items: Vec<_> = outcomes
+            .iter()
+            .map(|(t, o)| match &o.result {
+                Ok(s) => json!({"id": o.id, "target": t, "applied": true, "snapshot": s}),
+                Err(why) => json!({"id": o.id, "target": t, "applied": false, "reason": why}),
+            })
+            .collect();
+        ui.json(&json!({ "version": JSON_VERSION, "outcomes": items }));
+    } else {
+        if outcomes.is_empty() {
+            ui.status("nothing to apply");
+        }
+        for (t, o) in &outcomes {
+            match &o.result {
+                Ok(s) => ui.out(format!("{} {} to {t}: live snapshot {}", ui.green().apply_to("applied"), &o.id[..12], &s[..12])),
+                Err(why) => ui.out(format!("{} {} ({t}): {why}", ui.red().apply_to("not applied"), &o.id[..12])),
+            }
+        }
+    }
+    Ok(if failed > 0 { Outcome::Found } else { Outcome::Done })
+}

@@ -1,0 +1,73 @@
+//! The kill switch: `refs/fleet/halt`, a commit chain (actor, time, reason in
+//! the message; a `state` file saying halted or running). Replicates like any ref.
+
+use crate::error::Result;
+use crate::store::{Store, TreeEdits};
+use gix::ObjectId;
+
+pub const HALT_REF: &str = "refs/fleet/halt";
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HaltState {
+    pub halted: bool,
+    pub commit: Option<String>,
+    pub actor: Option<String>,
+    pub reason: Option<String>,
+    pub time: Option<i64>,
+}
+
+/// Whether automation is halted, and by whom.
+pub fn state(store: &Store) -> Result<HaltState> {
+    let Some(tip) = store.resolve(HALT_REF)? else {
+        return Ok(HaltState {
+            halted: false,
+            commit: None,
+            actor: None,
+            reason: None,
+            time: None,
+        });
+    };
+    let halted = store
+        .read_path(tip, "state")?
+        .is_some_and(|s| s.starts_with(b"halted"));
+    let (entry, _) = store.chain_entry(tip)?;
+    let reason = entry
+        .message
+        .lines()
+        .find_map(|l| l.strip_prefix("Fleet-Reason: "))
+        .map(str::to_string);
+    Ok(HaltState {
+        halted,
+        commit: Some(tip.to_string()),
+        actor: Some(entry.author),
+        reason,
+        time: Some(entry.time),
+    })
+}
+
+/// Record a halt (true) or resume (false); returns the new halt commit.
+pub fn set(store: &Store, halted: bool, reason: Option<&str>) -> Result<ObjectId> {
+    let word = if halted { "halted" } else { "running" };
+    let blob = store.write_blob(format!("{word}\n").as_bytes())?;
+    let actor = store.actor();
+    let mut message = format!(
+        "{}\n\nFleet-Action: {}\nFleet-Actor: {} <{}>\n",
+        if halted { "halt automation" } else { "resume automation" },
+        if halted { "halt" } else { "resume" },
+        actor.name,
+        actor.email
+    );
+    if let Some(r) = reason.filter(|r| !r.trim().is_empty()) {
+        message.push_str(&format!("Fleet-Reason: {}\n", r.replace('\n', " ")));
+    }
+    store.chain_append(HALT_REF, |_| {
+        Ok((
+            TreeEdits {
+                upserts: vec![("state".into(), blob)],
+                removals: vec![],
+                replace_all: true,
+            },
+            message.clone(),
+        ))
+    })
+}
