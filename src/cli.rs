@@ -73,7 +73,9 @@ pub enum Command {
 /// audit proposal is written before anything is applied; one failed apply
 /// never aborts the tick; every tick leaves a run record.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  git fleet reconcile staging\n  git fleet reconcile --all --json\n  GIT_FLEET_MAX_PROPOSALS_PER_TICK=5 git fleet reconcile prod")]
+#[command(
+    after_help = "Examples:\n  git fleet reconcile staging\n  git fleet reconcile --all --json\n  GIT_FLEET_MAX_PROPOSALS_PER_TICK=5 git fleet reconcile prod"
+)]
 pub struct ReconcileArgs {
     /// The target to reconcile (default: the only known one).
     pub target: Option<String>,
@@ -93,7 +95,9 @@ pub struct ReconcileArgs {
 
 /// List proposals.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  git fleet proposals\n  git fleet proposals --target prod --state pending_review --json")]
+#[command(
+    after_help = "Examples:\n  git fleet proposals\n  git fleet proposals --target prod --state pending_review --json"
+)]
 pub struct ProposalsArgs {
     /// Only this target's proposals.
     #[arg(long, value_name = "T")]
@@ -119,7 +123,9 @@ pub struct ShowArgs {
 
 /// Record a review decision on proposals (approve, reject or ignore).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  git fleet approve 3f2a9c 81bb07\n  git fleet reject 3f2a9c --reason 'wrong window'\n  git fleet ignore 3f2a9c")]
+#[command(
+    after_help = "Examples:\n  git fleet approve 3f2a9c 81bb07\n  git fleet reject 3f2a9c --reason 'wrong window'\n  git fleet ignore 3f2a9c"
+)]
 pub struct DecideArgs {
     /// Proposal ids (or unique prefixes).
     #[arg(required = true)]
@@ -139,7 +145,9 @@ pub struct DecideArgs {
 /// for every kind, but a module or template that something still references is
 /// refused unless the referencing change is in the same apply.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  git fleet apply 3f2a9c\n  git fleet apply --approved --target prod\n  git fleet apply 3f2a9c --despite-halt")]
+#[command(
+    after_help = "Examples:\n  git fleet apply 3f2a9c\n  git fleet apply --approved --target prod\n  git fleet apply 3f2a9c --despite-halt"
+)]
 pub struct ApplyArgs {
     /// Proposal ids (or unique prefixes).
     pub ids: Vec<String>,
@@ -197,7 +205,9 @@ pub struct GcArgs {
 /// The proposals go through the same review and gates; a rolled-back desired
 /// content is never auto-applied again until the desired file changes.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  git fleet snapshot --log prod\n  git fleet rollback prod --to 1a2b3c4d")]
+#[command(
+    after_help = "Examples:\n  git fleet snapshot --log prod\n  git fleet rollback prod --to 1a2b3c4d"
+)]
 pub struct RollbackArgs {
     /// The target to roll back.
     pub target: String,

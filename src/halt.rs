@@ -52,7 +52,11 @@ pub fn set(store: &Store, halted: bool, reason: Option<&str>) -> Result<ObjectId
     let actor = store.actor();
     let mut message = format!(
         "{}\n\nFleet-Action: {}\nFleet-Actor: {} <{}>\n",
-        if halted { "halt automation" } else { "resume automation" },
+        if halted {
+            "halt automation"
+        } else {
+            "resume automation"
+        },
         if halted { "halt" } else { "resume" },
         actor.name,
         actor.email

@@ -66,9 +66,17 @@ pub fn record(
 }
 
 /// Write (but do not publish) the snapshot commit that would follow `parent`.
-pub fn prepare(store: &Store, target: &str, fleet: &Fleet, parent: Option<ObjectId>, message: &str) -> Result<ObjectId> {
-    let yaml = serde_saphyr::to_string(fleet).map_err(|e| Error::Other(format!("cannot render snapshot YAML: {e}")))?;
-    let json = serde_json::to_vec(fleet).map_err(|e| Error::Other(format!("cannot render snapshot JSON: {e}")))?;
+pub fn prepare(
+    store: &Store,
+    target: &str,
+    fleet: &Fleet,
+    parent: Option<ObjectId>,
+    message: &str,
+) -> Result<ObjectId> {
+    let yaml = serde_saphyr::to_string(fleet)
+        .map_err(|e| Error::Other(format!("cannot render snapshot YAML: {e}")))?;
+    let json = serde_json::to_vec(fleet)
+        .map_err(|e| Error::Other(format!("cannot render snapshot JSON: {e}")))?;
     let mut editor = store
         .repo()
         .edit_tree(ObjectId::empty_tree(store.repo().object_hash()))
@@ -79,7 +87,10 @@ pub fn prepare(store: &Store, target: &str, fleet: &Fleet, parent: Option<Object
             .upsert(path, gix::object::tree::EntryKind::Blob, blob)
             .git(|| "cannot build snapshot tree".into())?;
     }
-    let tree = editor.write().git(|| "cannot write snapshot tree".into())?.detach();
+    let tree = editor
+        .write()
+        .git(|| "cannot write snapshot tree".into())?
+        .detach();
     let body = format!("{}\n\nFleet-Target: {target}\n", message.trim_end());
     store.new_commit(&body, tree, parent)
 }

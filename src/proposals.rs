@@ -148,25 +148,46 @@ impl Proposal {
 /// A resource of `fleet` as JSON (None when absent).
 pub fn resource_json(fleet: &Fleet, kind: Kind, name: &str) -> Option<Value> {
     match kind {
-        Kind::Templates => fleet.templates.get(name).and_then(|r| serde_json::to_value(r).ok()),
-        Kind::Modules => fleet.modules.get(name).and_then(|r| serde_json::to_value(r).ok()),
-        Kind::Assignments => fleet.assignments.get(name).and_then(|r| serde_json::to_value(r).ok()),
+        Kind::Templates => fleet
+            .templates
+            .get(name)
+            .and_then(|r| serde_json::to_value(r).ok()),
+        Kind::Modules => fleet
+            .modules
+            .get(name)
+            .and_then(|r| serde_json::to_value(r).ok()),
+        Kind::Assignments => fleet
+            .assignments
+            .get(name)
+            .and_then(|r| serde_json::to_value(r).ok()),
         Kind::ProviderConfigs => fleet.provider_configs.get(name).cloned(),
     }
 }
 
 /// Put (or remove, for None) a resource given as JSON into `fleet`.
-pub fn set_resource(fleet: &mut Fleet, kind: Kind, name: &str, value: Option<&Value>) -> Result<()> {
-    let bad = |e: serde_json::Error| Error::Other(format!("stored {kind}/{name} is unreadable: {e}"));
+pub fn set_resource(
+    fleet: &mut Fleet,
+    kind: Kind,
+    name: &str,
+    value: Option<&Value>,
+) -> Result<()> {
+    let bad =
+        |e: serde_json::Error| Error::Other(format!("stored {kind}/{name} is unreadable: {e}"));
     match (kind, value) {
         (Kind::Templates, Some(v)) => {
-            fleet.templates.insert(name.into(), serde_json::from_value(v.clone()).map_err(bad)?);
+            fleet
+                .templates
+                .insert(name.into(), serde_json::from_value(v.clone()).map_err(bad)?);
         }
         (Kind::Modules, Some(v)) => {
-            fleet.modules.insert(name.into(), serde_json::from_value(v.clone()).map_err(bad)?);
+            fleet
+                .modules
+                .insert(name.into(), serde_json::from_value(v.clone()).map_err(bad)?);
         }
         (Kind::Assignments, Some(v)) => {
-            fleet.assignments.insert(name.into(), serde_json::from_value(v.clone()).map_err(bad)?);
+            fleet
+                .assignments
+                .insert(name.into(), serde_json::from_value(v.clone()).map_err(bad)?);
         }
         (Kind::ProviderConfigs, Some(v)) => {
             fleet.provider_configs.insert(name.into(), v.clone());
@@ -189,7 +210,13 @@ pub fn set_resource(fleet: &mut Fleet, kind: Kind, name: &str, value: Option<&Va
 
 /// The id of a proposal: a hash of target, resource, change type and desired
 /// content, so detecting the same diff again never opens it twice.
-pub fn proposal_id(target: &str, kind: Kind, name: &str, change: ChangeType, after: Option<&Value>) -> String {
+pub fn proposal_id(
+    target: &str,
+    kind: Kind,
+    name: &str,
+    change: ChangeType,
+    after: Option<&Value>,
+) -> String {
     let mut h = Sha256::new();
     for part in [target, kind.as_str(), name, change.as_str()] {
         h.update(part.as_bytes());
@@ -214,7 +241,13 @@ pub fn from_change(
 ) -> Proposal {
     let before = resource_json(live, change.kind, &change.name);
     let after = resource_json(desired, change.kind, &change.name);
-    let id = proposal_id(target, change.kind, &change.name, change.change, after.as_ref());
+    let id = proposal_id(
+        target,
+        change.kind,
+        &change.name,
+        change.change,
+        after.as_ref(),
+    );
     let mut p = Proposal {
         id,
         target: target.to_string(),
@@ -292,7 +325,10 @@ impl Book {
     /// Ids starting with `prefix`.
     pub fn matching(&self, prefix: &str) -> Vec<&str> {
         self.index
-            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, _)| k.as_str())
             .collect()
@@ -307,13 +343,19 @@ impl Book {
 }
 
 fn decode(bytes: &[u8], id: &str) -> Result<Proposal> {
-    serde_json::from_slice(bytes).map_err(|e| Error::Other(format!("proposal {id} is unreadable: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::Other(format!("proposal {id} is unreadable: {e}")))
 }
 
 /// Write `proposals` (new or changed) for `target` in one commit. `merge` is
 /// called with the proposal as stored now (if any) and the one to write, so a
 /// concurrent writer's transitions are kept rather than overwritten.
-pub fn write(store: &Store, target: &str, proposals: &[Proposal], message: &str) -> Result<ObjectId> {
+pub fn write(
+    store: &Store,
+    target: &str,
+    proposals: &[Proposal],
+    message: &str,
+) -> Result<ObjectId> {
     if proposals.is_empty() {
         return Err(Error::Other("internal: no proposals to write".into()));
     }
@@ -324,7 +366,12 @@ pub fn write(store: &Store, target: &str, proposals: &[Proposal], message: &str)
         };
         let mut upserts = Vec::new();
         for p in proposals {
-            let merged = match current.as_ref().map(|b| b.get(store, &p.id)).transpose()?.flatten() {
+            let merged = match current
+                .as_ref()
+                .map(|b| b.get(store, &p.id))
+                .transpose()?
+                .flatten()
+            {
                 Some(stored) => merge_transitions(&stored, p),
                 None => p.clone(),
             };
@@ -354,6 +401,9 @@ pub fn merge_transitions(stored: &Proposal, ours: &Proposal) -> Proposal {
     }
     all.sort_by_key(|t| t.time);
     merged.transitions = all;
-    merged.rolled_back_by = ours.rolled_back_by.clone().or(stored.rolled_back_by.clone());
+    merged.rolled_back_by = ours
+        .rolled_back_by
+        .clone()
+        .or(stored.rolled_back_by.clone());
     merged
 }

@@ -38,7 +38,10 @@ pub fn append(store: &Store, input: &ReceiptInput) -> Result<Receipt> {
         text.push_str(&format!("{k}: {v}\n"));
     }
     store.note_append("refs/notes/fleet/receipts", input.source_commit, &text)?;
-    Ok(Receipt { id: String::new(), text })
+    Ok(Receipt {
+        id: String::new(),
+        text,
+    })
 }
 
 pub fn log(store: &Store) -> Result<Vec<Receipt>> {

@@ -54,12 +54,14 @@ pub struct Live {
 pub fn read_live(store: &Store, target: &str, cfg: &TargetConfig) -> Result<Live> {
     match cfg.driver.as_deref() {
         Some("exec") => {
-            let cmd = cfg
-                .live
-                .as_deref()
-                .ok_or_else(|| Error::usage(format!("target '{target}' uses the exec driver but has no `live` command")))?;
+            let cmd = cfg.live.as_deref().ok_or_else(|| {
+                Error::usage(format!(
+                    "target '{target}' uses the exec driver but has no `live` command"
+                ))
+            })?;
             let out = run_command(store, cmd, None)?;
-            let parsed = crate::fleet::parse(&format!("<live command of {target}>"), out.as_bytes())?;
+            let parsed =
+                crate::fleet::parse(&format!("<live command of {target}>"), out.as_bytes())?;
             Ok(Live {
                 fleet: parsed.fleet,
                 snapshot: store.resolve(&live::live_ref(target))?,
@@ -77,12 +79,19 @@ pub fn read_live(store: &Store, target: &str, cfg: &TargetConfig) -> Result<Live
 
 /// Run a driver command in the repository root with `sh -c`; stdout on success.
 fn run_command(store: &Store, cmd: &str, stdin: Option<&str>) -> Result<String> {
-    let dir = store.work_dir().unwrap_or_else(|| store.git_dir()).to_path_buf();
+    let dir = store
+        .work_dir()
+        .unwrap_or_else(|| store.git_dir())
+        .to_path_buf();
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .current_dir(&dir)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -124,7 +133,12 @@ pub struct TickOptions {
 }
 
 /// One reconcile tick of `target`. Every tick records a run, also a failed one.
-pub fn tick(store: &Store, config: &Config, target: &str, opts: &TickOptions) -> Result<TickReport> {
+pub fn tick(
+    store: &Store,
+    config: &Config,
+    target: &str,
+    opts: &TickOptions,
+) -> Result<TickReport> {
     let started = runs::now();
     let cfg = target_config(config, target);
     let mut report = TickReport {
@@ -168,11 +182,21 @@ fn run_id(target: &str, started: i64) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let h = Sha256::digest(format!("{target}\0{started}\0{nanos}\0{}", std::process::id()));
+    let h = Sha256::digest(format!(
+        "{target}\0{started}\0{nanos}\0{}",
+        std::process::id()
+    ));
     format!("{started}-{}", &format!("{h:x}")[..12])
 }
 
-fn tick_inner(store: &Store, cfg: &TargetConfig, target: &str, opts: &TickOptions, run: &mut Run, report: &mut TickReport) -> Result<()> {
+fn tick_inner(
+    store: &Store,
+    cfg: &TargetConfig,
+    target: &str,
+    opts: &TickOptions,
+    run: &mut Run,
+    report: &mut TickReport,
+) -> Result<()> {
     let cap = cap(opts.max_proposals, cfg)?;
     let source_commit = store.rev_commit(&opts.rev)?;
     run.synced_revision = Some(source_commit.to_string());
@@ -247,7 +271,12 @@ fn tick_inner(store: &Store, cfg: &TargetConfig, target: &str, opts: &TickOption
         return Ok(());
     }
     // The audit record comes first: nothing is applied that was not proposed.
-    proposals::write(store, target, &to_write, &format!("reconcile {target}: open {} proposal(s)", to_write.len()))?;
+    proposals::write(
+        store,
+        target,
+        &to_write,
+        &format!("reconcile {target}: open {} proposal(s)", to_write.len()),
+    )?;
     report.opened = to_write.iter().map(|p| p.id.clone()).collect();
     run.opened = report.opened.clone();
 
@@ -272,13 +301,23 @@ fn tick_inner(store: &Store, cfg: &TargetConfig, target: &str, opts: &TickOption
     }
     for (id, why) in &report.held {
         if why.contains("rolled back") {
-            run.notes.push(format!("skipped auto-apply of {}: {why}", &id[..12]));
+            run.notes
+                .push(format!("skipped auto-apply of {}: {why}", &id[..12]));
         }
     }
     if eligible.is_empty() {
         return Ok(());
     }
-    let outcomes = apply(store, &cfg_config(cfg, target), target, &eligible, &ApplyOptions { auto: true, despite_halt: false })?;
+    let outcomes = apply(
+        store,
+        &cfg_config(cfg, target),
+        target,
+        &eligible,
+        &ApplyOptions {
+            auto: true,
+            despite_halt: false,
+        },
+    )?;
     for o in outcomes {
         match o.result {
             Ok(_) => report.applied.push(o.id),
@@ -289,7 +328,8 @@ fn tick_inner(store: &Store, cfg: &TargetConfig, target: &str, opts: &TickOption
     if !report.failed.is_empty() {
         run.status = RunStatus::Partial;
         for (id, why) in &report.failed {
-            run.errors.push(format!("apply of {} failed: {why}", &id[..12]));
+            run.errors
+                .push(format!("apply of {} failed: {why}", &id[..12]));
         }
     }
     Ok(())
@@ -343,7 +383,13 @@ fn apply_order(p: &Proposal) -> u8 {
 
 /// Apply proposals of `target` (approved ones; `opts.auto` approves them first).
 /// One failing proposal never stops the others.
-pub fn apply(store: &Store, config: &Config, target: &str, ids: &[String], opts: &ApplyOptions) -> Result<Vec<ApplyOutcome>> {
+pub fn apply(
+    store: &Store,
+    config: &Config,
+    target: &str,
+    ids: &[String],
+    opts: &ApplyOptions,
+) -> Result<Vec<ApplyOutcome>> {
     let cfg = target_config(config, target);
     let halt_state = halt::state(store)?;
     if halt_state.halted && !opts.auto && !opts.despite_halt {
@@ -364,7 +410,11 @@ pub fn apply(store: &Store, config: &Config, target: &str, ids: &[String], opts:
         batch.push(p);
     }
     batch.sort_by_key(apply_order);
-    let actor = if opts.auto { AUTO_ACTOR.to_string() } else { actor_string(store) };
+    let actor = if opts.auto {
+        AUTO_ACTOR.to_string()
+    } else {
+        actor_string(store)
+    };
     let required = cfg.approvals.unwrap_or(1).max(1);
 
     // Refuse destroys of definitions still referenced after the whole batch.
@@ -379,7 +429,12 @@ pub fn apply(store: &Store, config: &Config, target: &str, ids: &[String], opts:
     for mut p in batch {
         let now = runs::now();
         if opts.auto {
-            p.push(State::Approved, AUTO_ACTOR, now, Some("auto_apply: create/update within the tick cap".into()));
+            p.push(
+                State::Approved,
+                AUTO_ACTOR,
+                now,
+                Some("auto_apply: create/update within the tick cap".into()),
+            );
         }
         let refusal = if p.state() != State::Approved {
             Some(format!("not approved (state {})", p.state()))
@@ -389,31 +444,70 @@ pub fn apply(store: &Store, config: &Config, target: &str, ids: &[String], opts:
                 p.approvers().len(),
                 p.approvers().join(", ")
             ))
-        } else if p.change == ChangeType::Destroy && matches!(p.kind, Kind::Modules | Kind::Templates) {
+        } else if p.change == ChangeType::Destroy
+            && matches!(p.kind, Kind::Modules | Kind::Templates)
+        {
             dangling.as_ref().and_then(|e| {
                 let text = e.to_string();
-                text.contains(&format!("'{}'", p.name)).then(|| format!("{} is still referenced: {text}", p.resource()))
+                text.contains(&format!("'{}'", p.name))
+                    .then(|| format!("{} is still referenced: {text}", p.resource()))
             })
         } else {
             None
         };
         if let Some(why) = refusal {
             // A refusal changes nothing stored; say why.
-            outcomes.push(ApplyOutcome { id: p.id.clone(), result: Err(why) });
+            outcomes.push(ApplyOutcome {
+                id: p.id.clone(),
+                result: Err(why),
+            });
             continue;
         }
-        match apply_one(store, &cfg, target, &p, &actor, opts.despite_halt && halt_state.halted) {
+        match apply_one(
+            store,
+            &cfg,
+            target,
+            &p,
+            &actor,
+            opts.despite_halt && halt_state.halted,
+        ) {
             Ok(snapshot) => {
-                p.push(State::Applied, &actor, runs::now(), Some(format!("live snapshot {snapshot}")));
-                proposals::write(store, target, std::slice::from_ref(&p), &format!("apply {} to {target}", &p.id[..12]))?;
-                outcomes.push(ApplyOutcome { id: p.id.clone(), result: Ok(snapshot.to_string()) });
+                p.push(
+                    State::Applied,
+                    &actor,
+                    runs::now(),
+                    Some(format!("live snapshot {snapshot}")),
+                );
+                proposals::write(
+                    store,
+                    target,
+                    std::slice::from_ref(&p),
+                    &format!("apply {} to {target}", &p.id[..12]),
+                )?;
+                outcomes.push(ApplyOutcome {
+                    id: p.id.clone(),
+                    result: Ok(snapshot.to_string()),
+                });
             }
             Err(why) => {
                 let now = runs::now();
                 p.push(State::Failed, &actor, now, Some(why.clone()));
-                p.push(State::PendingReview, &actor, now, Some(format!("back to review: {why}")));
-                proposals::write(store, target, std::slice::from_ref(&p), &format!("apply {} to {target} failed", &p.id[..12]))?;
-                outcomes.push(ApplyOutcome { id: p.id.clone(), result: Err(why) });
+                p.push(
+                    State::PendingReview,
+                    &actor,
+                    now,
+                    Some(format!("back to review: {why}")),
+                );
+                proposals::write(
+                    store,
+                    target,
+                    std::slice::from_ref(&p),
+                    &format!("apply {} to {target} failed", &p.id[..12]),
+                )?;
+                outcomes.push(ApplyOutcome {
+                    id: p.id.clone(),
+                    result: Err(why),
+                });
             }
         }
     }
@@ -421,11 +515,21 @@ pub fn apply(store: &Store, config: &Config, target: &str, ids: &[String], opts:
 }
 
 /// Apply one approved proposal; Err(reason) sends it back to review.
-fn apply_one(store: &Store, cfg: &TargetConfig, target: &str, p: &Proposal, actor: &str, despite_halt: bool) -> std::result::Result<ObjectId, String> {
+fn apply_one(
+    store: &Store,
+    cfg: &TargetConfig,
+    target: &str,
+    p: &Proposal,
+    actor: &str,
+    despite_halt: bool,
+) -> std::result::Result<ObjectId, String> {
     let live = read_live(store, target, cfg).map_err(|e| format!("cannot read live state: {e}"))?;
     let current = resource_json(&live.fleet, p.kind, &p.name);
     if current != p.before {
-        return Err(format!("stale: live {} changed since the proposal was computed", p.resource()));
+        return Err(format!(
+            "stale: live {} changed since the proposal was computed",
+            p.resource()
+        ));
     }
     let mut next = live.fleet.clone();
     set_resource(&mut next, p.kind, &p.name, p.after.as_ref()).map_err(|e| e.to_string())?;
@@ -434,20 +538,29 @@ fn apply_one(store: &Store, cfg: &TargetConfig, target: &str, p: &Proposal, acto
     }
     let mut final_fleet = next;
     if cfg.driver.as_deref() == Some("exec") {
-        let cmd = cfg.apply.as_deref().ok_or("exec driver has no `apply` command")?;
+        let cmd = cfg
+            .apply
+            .as_deref()
+            .ok_or("exec driver has no `apply` command")?;
         let change = serde_json::json!({
             "target": target, "proposal": p.id, "kind": p.kind, "name": p.name,
             "change": p.change, "before": p.before, "after": p.after,
         });
-        run_command(store, cmd, Some(&change.to_string())).map_err(|e| format!("apply command failed: {e}"))?;
+        run_command(store, cmd, Some(&change.to_string()))
+            .map_err(|e| format!("apply command failed: {e}"))?;
         // Runtime proof: read live back; the resource must now be what was approved.
         let back = read_live(store, target, cfg).map_err(|e| format!("readback failed: {e}"))?;
         if resource_json(&back.fleet, p.kind, &p.name) != p.after {
-            return Err(format!("readback mismatch: live {} is not what was applied", p.resource()));
+            return Err(format!(
+                "readback mismatch: live {} is not what was applied",
+                p.resource()
+            ));
         }
         final_fleet = back.fleet;
     }
-    let parent = store.resolve(&live::live_ref(target)).map_err(|e| e.to_string())?;
+    let parent = store
+        .resolve(&live::live_ref(target))
+        .map_err(|e| e.to_string())?;
     let message = format!(
         "apply {} {}\n\nFleet-Proposal: {}\nFleet-Change: {} {}\nFleet-Actor: {actor}",
         p.change.as_str(),
@@ -456,7 +569,8 @@ fn apply_one(store: &Store, cfg: &TargetConfig, target: &str, p: &Proposal, acto
         p.change.as_str(),
         p.resource()
     );
-    let snapshot = live::prepare(store, target, &final_fleet, parent, &message).map_err(|e| e.to_string())?;
+    let snapshot =
+        live::prepare(store, target, &final_fleet, parent, &message).map_err(|e| e.to_string())?;
     // Receipt first: a crash after it leaves an unpublished snapshot that the
     // receipt names, never a published change without a receipt.
     let source = p
@@ -471,19 +585,28 @@ fn apply_one(store: &Store, cfg: &TargetConfig, target: &str, p: &Proposal, acto
     receipts::append(
         store,
         &receipts::ReceiptInput {
-            action: if actor == AUTO_ACTOR { "auto-apply".into() } else { "apply".into() },
+            action: if actor == AUTO_ACTOR {
+                "auto-apply".into()
+            } else {
+                "apply".into()
+            },
             source_commit: source,
             target: Some(target.to_string()),
             proposal: Some(p.id.clone()),
             change: Some(format!("{} {}", p.change.as_str(), p.resource())),
             policy: None,
-            before: Some(parent.map(|c| c.to_string()).unwrap_or_else(|| "none".into())),
+            before: Some(
+                parent
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "none".into()),
+            ),
             after: Some(snapshot.to_string()),
             extra,
         },
     )
     .map_err(|e| format!("cannot write the receipt: {e}"))?;
-    live::advance(store, target, parent, snapshot).map_err(|_| format!("stale: live {target} moved while applying"))?;
+    live::advance(store, target, parent, snapshot)
+        .map_err(|_| format!("stale: live {target} moved while applying"))?;
     Ok(snapshot)
 }
 
@@ -499,7 +622,9 @@ pub fn find(store: &Store, targets: &[String], id: &str) -> Result<(String, Stri
     match hits.len() {
         1 => Ok(hits.remove(0)),
         0 => Err(Error::usage(format!("no proposal matches '{id}'"))),
-        n => Err(Error::usage(format!("'{id}' matches {n} proposals; give more characters"))),
+        n => Err(Error::usage(format!(
+            "'{id}' matches {n} proposals; give more characters"
+        ))),
     }
 }
 
@@ -513,7 +638,13 @@ pub fn proposal_targets(store: &Store) -> Result<Vec<String>> {
 }
 
 /// Record a review decision (approve / reject / ignore) on proposals.
-pub fn decide(store: &Store, target: &str, ids: &[String], state: State, reason: Option<&str>) -> Result<Vec<Proposal>> {
+pub fn decide(
+    store: &Store,
+    target: &str,
+    ids: &[String],
+    state: State,
+    reason: Option<&str>,
+) -> Result<Vec<Proposal>> {
     let book = Book::open(store, target)?;
     let actor = actor_string(store);
     let now = runs::now();
@@ -533,13 +664,23 @@ pub fn decide(store: &Store, target: &str, ids: &[String], state: State, reason:
         changed.push(p);
     }
     if !changed.is_empty() {
-        proposals::write(store, target, &changed, &format!("{} {} proposal(s) of {target}", state, changed.len()))?;
+        proposals::write(
+            store,
+            target,
+            &changed,
+            &format!("{} {} proposal(s) of {target}", state, changed.len()),
+        )?;
     }
     Ok(changed)
 }
 
 /// Open proposals that take live back to the recorded snapshot `to`.
-pub fn rollback(store: &Store, config: &Config, target: &str, to: ObjectId) -> Result<Vec<Proposal>> {
+pub fn rollback(
+    store: &Store,
+    config: &Config,
+    target: &str,
+    to: ObjectId,
+) -> Result<Vec<Proposal>> {
     let cfg = target_config(config, target);
     let goal = live::read_at(store, to)?;
     let live = read_live(store, target, &cfg)?;
@@ -581,7 +722,12 @@ pub fn rollback(store: &Store, config: &Config, target: &str, to: ObjectId) -> R
     let mut all = out.clone();
     all.extend(undone);
     if !all.is_empty() {
-        proposals::write(store, target, &all, &format!("rollback {target} to {}", &to.to_string()[..12]))?;
+        proposals::write(
+            store,
+            target,
+            &all,
+            &format!("rollback {target} to {}", &to.to_string()[..12]),
+        )?;
     }
     Ok(out)
 }

@@ -44,7 +44,10 @@ pub struct Run {
 
 /// Seconds since the epoch; `GIT_FLEET_NOW` overrides it (tests, gc dry runs).
 pub fn now() -> i64 {
-    if let Some(t) = std::env::var("GIT_FLEET_NOW").ok().and_then(|v| v.parse().ok()) {
+    if let Some(t) = std::env::var("GIT_FLEET_NOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         return t;
     }
     std::time::SystemTime::now()
@@ -72,7 +75,8 @@ pub fn year_month(secs: i64) -> (i64, i64) {
 }
 
 pub fn record(store: &Store, run: &Run) -> Result<()> {
-    let json = serde_json::to_vec_pretty(run).map_err(|e| Error::Other(format!("cannot encode run: {e}")))?;
+    let json = serde_json::to_vec_pretty(run)
+        .map_err(|e| Error::Other(format!("cannot encode run: {e}")))?;
     let blob = store.write_blob(&json)?;
     let message = format!(
         "run {} {:?}\n\nFleet-Target: {}\nFleet-Run: {}\nFleet-Status: {}\nFleet-Diffs: {}\nFleet-Opened: {}\nFleet-Applied: {}\n",
@@ -107,8 +111,9 @@ pub fn list(store: &Store, target: &str) -> Result<Vec<Run>> {
     for year in store.list_tree(store.commit_tree(tip)?)? {
         for month in store.list_tree(year.id)? {
             for file in store.list_tree(month.id)? {
-                let run: Run = serde_json::from_slice(&store.read_blob(file.id)?)
-                    .map_err(|e| Error::Other(format!("run record {} is unreadable: {e}", file.name)))?;
+                let run: Run = serde_json::from_slice(&store.read_blob(file.id)?).map_err(|e| {
+                    Error::Other(format!("run record {} is unreadable: {e}", file.name))
+                })?;
                 runs.push(run);
             }
         }

@@ -15,7 +15,10 @@ fn sixteen_processes_appending_notes_lose_nothing() {
     // 50 commits to annotate; every writer annotates each of them, so every
     // append races with others on the same ref and often the same note.
     for i in 0..PER_WRITER {
-        env.git(&repo, &["commit", "-q", "--allow-empty", "-m", &format!("c{i}")]);
+        env.git(
+            &repo,
+            &["commit", "-q", "--allow-empty", "-m", &format!("c{i}")],
+        );
     }
     let commits: Vec<String> = env
         .git(&repo, &["rev-list", "HEAD"])
@@ -41,7 +44,11 @@ fn sixteen_processes_appending_notes_lose_nothing() {
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "a writer failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "a writer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let mut found = 0;
     for (i, c) in commits.iter().enumerate() {
@@ -63,7 +70,11 @@ fn sixteen_processes_appending_to_one_chain_lose_nothing() {
     const PER_WRITER: usize = 10;
     let env = TestEnv::new();
     let repo = env.repo("work");
-    std::fs::write(repo.join("fleet.yaml"), include_str!("../examples/fleet.yaml")).unwrap();
+    std::fs::write(
+        repo.join("fleet.yaml"),
+        include_str!("../examples/fleet.yaml"),
+    )
+    .unwrap();
     let script = (0..PER_WRITER)
         .map(|i| format!("\"$0\" snapshot staging -m \"writer-$1-{i}\" || exit 1"))
         .collect::<Vec<_>>()
@@ -80,14 +91,30 @@ fn sixteen_processes_appending_to_one_chain_lose_nothing() {
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "a writer failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "a writer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let log = env.git(&repo, &["log", "--first-parent", "--format=%s", "refs/fleet/live/staging"]);
+    let log = env.git(
+        &repo,
+        &[
+            "log",
+            "--first-parent",
+            "--format=%s",
+            "refs/fleet/live/staging",
+        ],
+    );
     let mut subjects: Vec<&str> = log.lines().collect();
     assert_eq!(subjects.len(), WRITERS * PER_WRITER, "{log}");
     subjects.sort();
     subjects.dedup();
-    assert_eq!(subjects.len(), WRITERS * PER_WRITER, "every append is a distinct record");
+    assert_eq!(
+        subjects.len(),
+        WRITERS * PER_WRITER,
+        "every append is a distinct record"
+    );
     // A chain is linear: no record has two parents.
     let merges = env.git(&repo, &["rev-list", "--merges", "refs/fleet/live/staging"]);
     assert!(merges.is_empty());

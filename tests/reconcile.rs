@@ -6,14 +6,17 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
 }
 
 /// A fleet with `modules` modules m00.. and one assignment per module on node n1.
 fn fleet(modules: usize, workers: u32) -> String {
     let mut s = String::from("modules:\n");
     for i in 0..modules {
-        s.push_str(&format!("  m{i:02}:\n    priority: 50\n    config:\n      workers: {workers}\n"));
+        s.push_str(&format!(
+            "  m{i:02}:\n    priority: 50\n    config:\n      workers: {workers}\n"
+        ));
     }
     s.push_str("assignments:\n");
     for i in 0..modules {
@@ -36,33 +39,59 @@ impl Repo {
     }
     fn commit_fleet(&self, text: &str) {
         std::fs::write(self.path.join("fleet.yaml"), text).unwrap();
-        self.env.git(&self.path, &["add", "fleet.yaml", "fleet.toml"]);
+        self.env
+            .git(&self.path, &["add", "fleet.yaml", "fleet.toml"]);
         self.env.git(&self.path, &["commit", "-q", "-m", "fleet"]);
     }
     fn snapshot(&self, text: &str) {
-        let r = self.env.fleet_stdin(&self.path, &["snapshot", "staging", "--from", "-"], text.as_bytes());
+        let r = self.env.fleet_stdin(
+            &self.path,
+            &["snapshot", "staging", "--from", "-"],
+            text.as_bytes(),
+        );
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     fn fleet(&self, args: &[&str]) -> Run {
         self.env.fleet(&self.path, args)
     }
     fn proposals(&self) -> Vec<Value> {
-        json(&self.fleet(&["proposals", "--json"]))["proposals"].as_array().unwrap().clone()
+        json(&self.fleet(&["proposals", "--json"]))["proposals"]
+            .as_array()
+            .unwrap()
+            .clone()
     }
     fn in_state(&self, state: &str) -> Vec<Value> {
-        self.proposals().into_iter().filter(|p| p["state"] == state).collect()
+        self.proposals()
+            .into_iter()
+            .filter(|p| p["state"] == state)
+            .collect()
     }
     fn live(&self) -> String {
-        self.env.git(&self.path, &["show", "refs/fleet/live/staging:fleet.json"])
+        self.env
+            .git(&self.path, &["show", "refs/fleet/live/staging:fleet.json"])
     }
     fn receipts(&self) -> String {
-        let r = self.env.command("git", &self.path).args(["log", "--format=%B", "refs/notes/fleet/receipts"]).output().unwrap();
+        let r = self
+            .env
+            .command("git", &self.path)
+            .args(["log", "--format=%B", "refs/notes/fleet/receipts"])
+            .output()
+            .unwrap();
         let mut out = String::from_utf8_lossy(&r.stdout).into_owned();
         // Receipt blocks live in notes; read them all.
-        let list = self.env.command("git", &self.path).args(["notes", "--ref=fleet/receipts", "list"]).output().unwrap();
+        let list = self
+            .env
+            .command("git", &self.path)
+            .args(["notes", "--ref=fleet/receipts", "list"])
+            .output()
+            .unwrap();
         for line in String::from_utf8_lossy(&list.stdout).lines() {
             if let Some(obj) = line.split_whitespace().nth(1) {
-                out.push_str(&self.env.git(&self.path, &["notes", "--ref=fleet/receipts", "show", obj]));
+                out.push_str(
+                    &self
+                        .env
+                        .git(&self.path, &["notes", "--ref=fleet/receipts", "show", obj]),
+                );
             }
         }
         out
@@ -83,7 +112,10 @@ fn auto_apply_off_leaves_everything_pending() {
     let tick = &json(&out)["ticks"][0];
     // 2 module updates, 1 module create, 1 assignment create.
     assert_eq!(tick["opened"].as_array().unwrap().len(), 4);
-    assert_eq!(r.in_state("pending_review").len(), tick["opened"].as_array().unwrap().len());
+    assert_eq!(
+        r.in_state("pending_review").len(),
+        tick["opened"].as_array().unwrap().len()
+    );
     assert_eq!(r.live(), before, "nothing applied");
 }
 
@@ -95,15 +127,26 @@ fn auto_apply_applies_creates_and_updates_but_never_destroys() {
     r.commit_fleet(&fleet(2, 2));
     let out = r.fleet(&["reconcile", "--json"]);
     let tick = &json(&out)["ticks"][0];
-    assert_eq!(tick["applied"].as_array().unwrap().len(), 2, "{}", out.stdout);
+    assert_eq!(
+        tick["applied"].as_array().unwrap().len(),
+        2,
+        "{}",
+        out.stdout
+    );
     let pending = r.in_state("pending_review");
     assert_eq!(pending.len(), 2);
     assert!(pending.iter().all(|p| p["change"] == "destroy"));
     let live = r.live();
     assert!(live.contains("\"m02\""), "destroys wait for a person");
-    assert!(live.contains("\"m00\":{\"name\":\"m00\",\"priority\":50,\"config\":{\"workers\":2}}"), "updates applied: {live}");
+    assert!(
+        live.contains("\"m00\":{\"name\":\"m00\",\"priority\":50,\"config\":{\"workers\":2}}"),
+        "updates applied: {live}"
+    );
     let receipts = r.receipts();
-    assert!(receipts.matches("Fleet-Action: auto-apply").count() >= 2, "{receipts}");
+    assert!(
+        receipts.matches("Fleet-Action: auto-apply").count() >= 2,
+        "{receipts}"
+    );
 }
 
 #[test]
@@ -116,7 +159,10 @@ fn halted_means_nothing_is_applied_and_manual_apply_needs_despite_halt() {
     let tick = &json(&r.fleet(&["reconcile", "--json"]))["ticks"][0];
     assert_eq!(tick["applied"].as_array().unwrap().len(), 0);
     assert_eq!(r.live(), before);
-    let id = r.in_state("pending_review")[0]["id"].as_str().unwrap().to_string();
+    let id = r.in_state("pending_review")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(r.fleet(&["approve", &id]).code, 0);
     let refused = r.fleet(&["apply", &id]);
     assert_eq!(refused.code, 2);
@@ -128,7 +174,10 @@ fn halted_means_nothing_is_applied_and_manual_apply_needs_despite_halt() {
     assert!(r.receipts().contains("Fleet-Despite-Halt: yes"));
     assert_eq!(r.fleet(&["resume"]).code, 0);
     let receipts = r.receipts();
-    assert!(receipts.contains("Fleet-Action: halt") && receipts.contains("Fleet-Action: resume"), "{receipts}");
+    assert!(
+        receipts.contains("Fleet-Action: halt") && receipts.contains("Fleet-Action: resume"),
+        "{receipts}"
+    );
 }
 
 #[test]
@@ -150,7 +199,11 @@ fn the_cap_opens_25_then_the_rest_next_tick_and_never_duplicates() {
     let r2 = Repo::new(TARGET);
     r2.commit_fleet(&fleet(5, 1));
     let mut cmd = r2.env.command(common::bin(), &r2.path);
-    let out = cmd.args(["reconcile", "--json"]).env("GIT_FLEET_MAX_PROPOSALS_PER_TICK", "3").output().unwrap();
+    let out = cmd
+        .args(["reconcile", "--json"])
+        .env("GIT_FLEET_MAX_PROPOSALS_PER_TICK", "3")
+        .output()
+        .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ticks"][0]["opened"].as_array().unwrap().len(), 3);
     let runs = json(&r.fleet(&["runs", "staging", "--json"]));
@@ -163,16 +216,30 @@ fn a_stale_proposal_is_refused_and_returned_to_review() {
     r.snapshot(&fleet(1, 1));
     r.commit_fleet(&fleet(1, 2));
     r.fleet(&["reconcile"]);
-    let id = r.in_state("pending_review")[0]["id"].as_str().unwrap().to_string();
+    let id = r.in_state("pending_review")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     r.fleet(&["approve", &id]);
     r.snapshot(&fleet(1, 7)); // live moved underneath the proposal
     let out = r.fleet(&["apply", &id, "--json"]);
     assert_eq!(out.code, 1);
-    assert!(json(&out)["outcomes"][0]["reason"].as_str().unwrap().contains("stale"));
+    assert!(json(&out)["outcomes"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("stale"));
     let shown = json(&r.fleet(&["show", &id, "--json"]));
     assert_eq!(shown["proposal"]["state"], "pending_review");
-    let states: Vec<&str> = shown["proposal"]["transitions"].as_array().unwrap().iter().map(|t| t["state"].as_str().unwrap()).collect();
-    assert_eq!(states, ["pending_review", "approved", "failed", "pending_review"]);
+    let states: Vec<&str> = shown["proposal"]["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["pending_review", "approved", "failed", "pending_review"]
+    );
     assert!(r.live().contains("\"workers\":7"), "live untouched");
 }
 
@@ -182,7 +249,10 @@ fn rejected_is_not_reproposed_until_live_changes() {
     r.snapshot(&fleet(1, 1));
     r.commit_fleet(&fleet(1, 2));
     r.fleet(&["reconcile"]);
-    let id = r.in_state("pending_review")[0]["id"].as_str().unwrap().to_string();
+    let id = r.in_state("pending_review")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(r.fleet(&["reject", &id, "--reason", "not now"]).code, 0);
     let again = json(&r.fleet(&["reconcile", "--json"]));
     assert_eq!(again["ticks"][0]["opened"].as_array().unwrap().len(), 0);
@@ -198,13 +268,24 @@ fn approvals_need_distinct_actors() {
     r.snapshot(&fleet(1, 1));
     r.commit_fleet(&fleet(1, 2));
     r.fleet(&["reconcile"]);
-    let id = r.in_state("pending_review")[0]["id"].as_str().unwrap().to_string();
+    let id = r.in_state("pending_review")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     r.fleet(&["approve", &id]);
     r.fleet(&["approve", &id]); // the same actor twice counts once
     let out = r.fleet(&["apply", &id, "--json"]);
-    assert!(json(&out)["outcomes"][0]["reason"].as_str().unwrap().contains("2 distinct approvers"));
+    assert!(json(&out)["outcomes"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("2 distinct approvers"));
     let mut other = r.env.command(common::bin(), &r.path);
-    let o = other.args(["approve", &id]).env("GIT_COMMITTER_EMAIL", "second@example.com").env("GIT_COMMITTER_NAME", "Second").output().unwrap();
+    let o = other
+        .args(["approve", &id])
+        .env("GIT_COMMITTER_EMAIL", "second@example.com")
+        .env("GIT_COMMITTER_NAME", "Second")
+        .output()
+        .unwrap();
     assert!(o.status.success());
     assert_eq!(r.fleet(&["apply", &id]).code, 0);
 }
@@ -216,11 +297,23 @@ fn destroying_a_referenced_module_waits_for_its_assignments() {
     r.commit_fleet(&fleet(1, 1));
     r.fleet(&["reconcile"]);
     let pending = r.in_state("pending_review");
-    let module = pending.iter().find(|p| p["kind"] == "modules").unwrap()["id"].as_str().unwrap().to_string();
-    let assignment = pending.iter().find(|p| p["kind"] == "assignments").unwrap()["id"].as_str().unwrap().to_string();
+    let module = pending.iter().find(|p| p["kind"] == "modules").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let assignment = pending.iter().find(|p| p["kind"] == "assignments").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     r.fleet(&["approve", &module, &assignment]);
     let alone = json(&r.fleet(&["apply", &module, "--json"]));
-    assert!(alone["outcomes"][0]["reason"].as_str().unwrap().contains("still referenced"), "{alone}");
+    assert!(
+        alone["outcomes"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("still referenced"),
+        "{alone}"
+    );
     let both = r.fleet(&["apply", &module, &assignment]);
     assert_eq!(both.code, 0, "{}", both.stdout);
     assert!(!r.live().contains("\"m01\""));
@@ -249,7 +342,11 @@ fn exec_driver_failure_goes_back_to_review_and_the_tick_goes_on() {
     )
     .unwrap();
     let path = env.repo("work");
-    std::fs::write(path.join("fleet.toml"), exec_toml(&dir, &format!("sh {}", script.display()))).unwrap();
+    std::fs::write(
+        path.join("fleet.toml"),
+        exec_toml(&dir, &format!("sh {}", script.display())),
+    )
+    .unwrap();
     let r = Repo { env, path };
     r.commit_fleet(&fleet(2, 2));
     let tick = json(&r.fleet(&["reconcile", "--json"]));
@@ -259,7 +356,11 @@ fn exec_driver_failure_goes_back_to_review_and_the_tick_goes_on() {
     let failed_id = t["failed"][0][0].as_str().unwrap();
     let shown = json(&r.fleet(&["show", failed_id, "--json"]));
     assert_eq!(shown["proposal"]["state"], "pending_review");
-    assert!(shown["proposal"]["transitions"].as_array().unwrap().iter().any(|x| x["state"] == "failed"));
+    assert!(shown["proposal"]["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["state"] == "failed"));
 }
 
 #[test]
@@ -273,7 +374,10 @@ fn exec_readback_mismatch_is_caught() {
     let r = Repo { env, path };
     r.commit_fleet(&fleet(1, 2));
     let tick = json(&r.fleet(&["reconcile", "--json"]));
-    let reason = tick["ticks"][0]["failed"][0][1].as_str().unwrap().to_string();
+    let reason = tick["ticks"][0]["failed"][0][1]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(reason.contains("readback mismatch"), "{reason}");
 }
 
@@ -281,7 +385,11 @@ fn exec_readback_mismatch_is_caught() {
 fn rollback_opens_proposals_and_sticks() {
     let r = Repo::new(AUTO);
     r.snapshot(&fleet(1, 1));
-    let good = r.env.git(&r.path, &["rev-parse", "refs/fleet/live/staging"]).trim().to_string();
+    let good = r
+        .env
+        .git(&r.path, &["rev-parse", "refs/fleet/live/staging"])
+        .trim()
+        .to_string();
     r.commit_fleet(&fleet(1, 2));
     let tick = json(&r.fleet(&["reconcile", "--json"]));
     assert_eq!(tick["ticks"][0]["applied"].as_array().unwrap().len(), 1);
@@ -293,7 +401,12 @@ fn rollback_opens_proposals_and_sticks() {
     // The desired file still says workers: 2, but that content was rolled back.
     let again = r.fleet(&["reconcile", "--json"]);
     let t = &json(&again)["ticks"][0];
-    assert_eq!(t["applied"].as_array().unwrap().len(), 0, "{}", again.stdout);
+    assert_eq!(
+        t["applied"].as_array().unwrap().len(),
+        0,
+        "{}",
+        again.stdout
+    );
     assert!(again.stdout.contains("rolled back"), "{}", again.stdout);
     assert!(r.live().contains("\"workers\":1"));
     // A new desired content is auto-applied again.
@@ -310,16 +423,37 @@ fn gc_drops_old_runs_by_retention() {
     let t0 = 1_700_000_000i64;
     for (offset, _) in [(0, "old success"), (200 * day, "recent")] {
         let mut c = r.env.command(common::bin(), &r.path);
-        c.args(["reconcile"]).env("GIT_FLEET_NOW", (t0 + offset).to_string());
+        c.args(["reconcile"])
+            .env("GIT_FLEET_NOW", (t0 + offset).to_string());
         assert!(c.output().unwrap().status.code().unwrap() <= 1);
     }
     let mut gc = r.env.command(common::bin(), &r.path);
-    let out = gc.args(["gc", "--dry-run", "--json"]).env("GIT_FLEET_NOW", (t0 + 210 * day).to_string()).output().unwrap();
+    let out = gc
+        .args(["gc", "--dry-run", "--json"])
+        .env("GIT_FLEET_NOW", (t0 + 210 * day).to_string())
+        .output()
+        .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["dropped"].as_array().unwrap().len(), 1);
-    assert_eq!(json(&r.fleet(&["runs", "--json"]))["runs"].as_array().unwrap().len(), 2, "dry run keeps all");
+    assert_eq!(
+        json(&r.fleet(&["runs", "--json"]))["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "dry run keeps all"
+    );
     let mut gc = r.env.command(common::bin(), &r.path);
-    gc.args(["gc"]).env("GIT_FLEET_NOW", (t0 + 210 * day).to_string()).output().unwrap();
-    assert_eq!(json(&r.fleet(&["runs", "--json"]))["runs"].as_array().unwrap().len(), 1);
+    gc.args(["gc"])
+        .env("GIT_FLEET_NOW", (t0 + 210 * day).to_string())
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&r.fleet(&["runs", "--json"]))["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     r.env.git(&r.path, &["fsck", "--no-progress"]);
 }

@@ -61,10 +61,23 @@ pub fn run(ui: &Ui, args: ApplyArgs) -> Result<Outcome> {
         }
         for (t, o) in &outcomes {
             match &o.result {
-                Ok(s) => ui.out(format!("{} {} to {t}: live snapshot {}", ui.green().apply_to("applied"), &o.id[..12], &s[..12])),
-                Err(why) => ui.out(format!("{} {} ({t}): {why}", ui.red().apply_to("not applied"), &o.id[..12])),
+                Ok(s) => ui.out(format!(
+                    "{} {} to {t}: live snapshot {}",
+                    ui.green().apply_to("applied"),
+                    &o.id[..12],
+                    &s[..12]
+                )),
+                Err(why) => ui.out(format!(
+                    "{} {} ({t}): {why}",
+                    ui.red().apply_to("not applied"),
+                    &o.id[..12]
+                )),
             }
         }
     }
-    Ok(if failed > 0 { Outcome::Found } else { Outcome::Done })
+    Ok(if failed > 0 {
+        Outcome::Found
+    } else {
+        Outcome::Done
+    })
 }

@@ -17,7 +17,11 @@ pub fn run(ui: &Ui, args: HaltArgs, halted: bool) -> Result<Outcome> {
     receipts::append(
         &ctx.store,
         &receipts::ReceiptInput {
-            action: if halted { "halt".into() } else { "resume".into() },
+            action: if halted {
+                "halt".into()
+            } else {
+                "resume".into()
+            },
             source_commit: commit,
             target: None,
             proposal: None,
@@ -29,11 +33,19 @@ pub fn run(ui: &Ui, args: HaltArgs, halted: bool) -> Result<Outcome> {
         },
     )?;
     if args.json {
-        ui.json(&json!({ "version": JSON_VERSION, "halted": halted, "commit": commit.to_string() }));
+        ui.json(
+            &json!({ "version": JSON_VERSION, "halted": halted, "commit": commit.to_string() }),
+        );
     } else if halted {
-        ui.out(format!("automation halted ({}): no auto-apply until `git fleet resume`", &commit.to_string()[..12]));
+        ui.out(format!(
+            "automation halted ({}): no auto-apply until `git fleet resume`",
+            &commit.to_string()[..12]
+        ));
     } else {
-        ui.out(format!("automation resumed ({})", &commit.to_string()[..12]));
+        ui.out(format!(
+            "automation resumed ({})",
+            &commit.to_string()[..12]
+        ));
     }
     Ok(Outcome::Done)
 }

@@ -25,7 +25,11 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
     let mut all: Vec<Proposal> = Vec::new();
     for t in &targets {
         let book = Book::open(&ctx.store, t)?;
-        all.extend(book.all(&ctx.store)?.into_iter().filter(|p| state.is_none_or(|s| p.state() == s)));
+        all.extend(
+            book.all(&ctx.store)?
+                .into_iter()
+                .filter(|p| state.is_none_or(|s| p.state() == s)),
+        );
     }
     if args.json {
         let items: Vec<serde_json::Value> = all
@@ -76,24 +80,42 @@ pub fn show(ui: &Ui, args: ShowArgs) -> Result<Outcome> {
     ui.out(format!("target:   {}", p.target));
     ui.out(format!("change:   {} {}", p.change.as_str(), p.resource()));
     ui.out(format!("state:    {}", p.state()));
-    ui.out(format!("source:   {}", p.source_commit.as_deref().unwrap_or("-")));
-    ui.out(format!("live:     {}", p.live_snapshot.as_deref().unwrap_or("(no snapshot)")));
+    ui.out(format!(
+        "source:   {}",
+        p.source_commit.as_deref().unwrap_or("-")
+    ));
+    ui.out(format!(
+        "live:     {}",
+        p.live_snapshot.as_deref().unwrap_or("(no snapshot)")
+    ));
     if p.rollback {
         ui.out("rollback: yes (never auto-applied)");
     }
     if let Some(by) = &p.rolled_back_by {
-        ui.out(format!("rolled back by {by}: not auto-applied again until the desired file changes"));
+        ui.out(format!(
+            "rolled back by {by}: not auto-applied again until the desired file changes"
+        ));
     }
     for f in &p.fields {
         ui.out(format!(
             "  {}: {} -> {}",
             f.field,
-            f.before.as_ref().map_or("(absent)".into(), |v| v.to_string()),
-            f.after.as_ref().map_or("(absent)".into(), |v| v.to_string())
+            f.before
+                .as_ref()
+                .map_or("(absent)".into(), |v| v.to_string()),
+            f.after
+                .as_ref()
+                .map_or("(absent)".into(), |v| v.to_string())
         ));
     }
-    ui.out(format!("before:   {}", p.before.as_ref().map_or("(none)".into(), |v| v.to_string())));
-    ui.out(format!("after:    {}", p.after.as_ref().map_or("(none)".into(), |v| v.to_string())));
+    ui.out(format!(
+        "before:   {}",
+        p.before.as_ref().map_or("(none)".into(), |v| v.to_string())
+    ));
+    ui.out(format!(
+        "after:    {}",
+        p.after.as_ref().map_or("(none)".into(), |v| v.to_string())
+    ));
     ui.out("history:");
     for t in &p.transitions {
         ui.out(format!(
@@ -101,7 +123,10 @@ pub fn show(ui: &Ui, args: ShowArgs) -> Result<Outcome> {
             super::snapshot::format_time(t.time),
             t.state.as_str(),
             t.actor,
-            t.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+            t.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
         ));
     }
     Ok(Outcome::Done)
@@ -117,7 +142,13 @@ pub fn decide_cmd(ui: &Ui, args: DecideArgs, state: State) -> Result<Outcome> {
     }
     let mut done = Vec::new();
     for (target, ids) in by_target {
-        done.extend(decide(&ctx.store, &target, &ids, state, args.reason.as_deref())?);
+        done.extend(decide(
+            &ctx.store,
+            &target,
+            &ids,
+            state,
+            args.reason.as_deref(),
+        )?);
     }
     if args.json {
         let items: Vec<_> = done

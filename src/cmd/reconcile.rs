@@ -12,7 +12,11 @@ pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
     let targets = if args.all {
         live::known_targets(&ctx.store, &ctx.config)?
     } else {
-        vec![live::resolve_target(&ctx.store, &ctx.config, args.target.as_deref())?]
+        vec![live::resolve_target(
+            &ctx.store,
+            &ctx.config,
+            args.target.as_deref(),
+        )?]
     };
     let opts = TickOptions {
         max_proposals: args.max_proposals,
@@ -42,8 +46,14 @@ pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
         }
         return Ok(Outcome::Found);
     }
-    let something = reports.iter().any(|r| !r.opened.is_empty() || !r.failed.is_empty() || r.deferred > 0);
-    Ok(if something { Outcome::Found } else { Outcome::Done })
+    let something = reports
+        .iter()
+        .any(|r| !r.opened.is_empty() || !r.failed.is_empty() || r.deferred > 0);
+    Ok(if something {
+        Outcome::Found
+    } else {
+        Outcome::Done
+    })
 }
 
 fn print_report(ui: &Ui, r: &TickReport) {
@@ -64,13 +74,25 @@ fn print_report(ui: &Ui, r: &TickReport) {
         r.failed.len()
     ));
     for id in &r.applied {
-        ui.out(format!("  {} {}", ui.green().apply_to("applied"), &id[..12]));
+        ui.out(format!(
+            "  {} {}",
+            ui.green().apply_to("applied"),
+            &id[..12]
+        ));
     }
     for (id, why) in &r.failed {
-        ui.out(format!("  {} {}: {why}", ui.red().apply_to("failed"), &id[..12]));
+        ui.out(format!(
+            "  {} {}: {why}",
+            ui.red().apply_to("failed"),
+            &id[..12]
+        ));
     }
     for (id, why) in &r.held {
-        ui.out(format!("  {} {}: {why}", ui.yellow().apply_to("review"), &id[..12]));
+        ui.out(format!(
+            "  {} {}: {why}",
+            ui.yellow().apply_to("review"),
+            &id[..12]
+        ));
     }
     if let Some(run) = &r.run {
         for note in &run.notes {

@@ -22,14 +22,30 @@ pub fn run(ui: &Ui, args: RollbackArgs) -> Result<Outcome> {
     }
     let opened = reconcile::rollback(&ctx.store, &ctx.config, &args.target, to)?;
     if args.json {
-        let ids: Vec<_> = opened.iter().map(|p| json!({"id": p.id, "change": p.change, "resource": p.resource()})).collect();
+        let ids: Vec<_> = opened
+            .iter()
+            .map(|p| json!({"id": p.id, "change": p.change, "resource": p.resource()}))
+            .collect();
         ui.json(&json!({ "version": JSON_VERSION, "target": args.target, "to": to.to_string(), "opened": ids }));
     } else if opened.is_empty() {
-        ui.out(format!("live {} already matches {}", args.target, &to.to_string()[..12]));
+        ui.out(format!(
+            "live {} already matches {}",
+            args.target,
+            &to.to_string()[..12]
+        ));
     } else {
         for p in &opened {
-            ui.out(format!("opened {} {} {} (rollback; review and apply)", &p.id[..12], p.change.as_str(), p.resource()));
+            ui.out(format!(
+                "opened {} {} {} (rollback; review and apply)",
+                &p.id[..12],
+                p.change.as_str(),
+                p.resource()
+            ));
         }
     }
-    Ok(if opened.is_empty() { Outcome::Done } else { Outcome::Found })
+    Ok(if opened.is_empty() {
+        Outcome::Done
+    } else {
+        Outcome::Found
+    })
 }

@@ -31,7 +31,10 @@ pub fn list(ui: &Ui, args: RunsArgs) -> Result<Outcome> {
             r.diffs,
             r.opened.len(),
             r.applied.len(),
-            r.errors.first().map(|e| format!("; {e}")).unwrap_or_default()
+            r.errors
+                .first()
+                .map(|e| format!("; {e}"))
+                .unwrap_or_default()
         ));
     }
     Ok(Outcome::Done)
@@ -48,7 +51,11 @@ pub fn gc(ui: &Ui, args: GcArgs) -> Result<Outcome> {
         ui.json(&json!({ "version": JSON_VERSION, "dry_run": args.dry_run, "dropped": dropped }));
         return Ok(Outcome::Done);
     }
-    let verb = if args.dry_run { "would drop" } else { "dropped" };
+    let verb = if args.dry_run {
+        "would drop"
+    } else {
+        "dropped"
+    };
     for r in &dropped {
         ui.out(format!(
             "{verb} run {} of {} ({}, {})",

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 const MAX_ATTEMPTS: u32 = 500;
 /// ...or after this long, whichever comes first.
 const MAX_WAIT: Duration = Duration::from_secs(120);
-/// An advisory lock older than this is left over from a killed process.
-const STALE_LOCK: Duration = Duration::from_secs(30);
+/// A lock file older than this is left over from a killed process: every
+/// operation under our locks takes milliseconds.
+const STALE_LOCK: Duration = Duration::from_secs(10);
 
 /// One ref moving from `old` (None = must not exist) to `new`.
 #[derive(Debug, Clone)]
@@ -49,7 +50,10 @@ impl Store {
             match self.commit_updates(&[update], log_message) {
                 Ok(()) => return Ok(Some(value)),
                 Err(e) if started.elapsed() > MAX_WAIT => return Err(e),
-                Err(_) => rng.sleep(attempt),
+                Err(_) => {
+                    self.remove_stale_ref_lock(name);
+                    rng.sleep(attempt)
+                }
             }
         }
         Err(Error::Contended {
@@ -102,6 +106,18 @@ impl Store {
         Ok(())
     }
 
+    /// git leaves `<ref>.lock` behind when a writer is killed, and then refuses
+    /// every update; under refs/fleet and refs/notes/fleet an old one is removed.
+    fn remove_stale_ref_lock(&self, name: &str) {
+        if !(name.starts_with("refs/fleet/") || name.starts_with("refs/notes/fleet/")) {
+            return;
+        }
+        let lock = self.git_dir().join(format!("{name}.lock"));
+        if is_stale(&lock) {
+            let _ = std::fs::remove_file(&lock);
+        }
+    }
+
     /// Serialise our own writers of one ref so they do not waste work racing;
     /// correctness never depends on it (the CAS does), so failure to lock is ignored.
     fn advisory_lock(&self, name: &str) -> Option<gix::lock::Marker> {
@@ -112,17 +128,13 @@ impl Store {
         for _ in 0..2 {
             match gix::lock::Marker::acquire_to_hold_resource(
                 &path,
-                gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_secs(10)),
+                gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_secs(2)),
                 None,
                 0,
             ) {
                 Ok(marker) => return Some(marker),
                 Err(_) => {
-                    let stale = std::fs::metadata(&lock_file)
-                        .and_then(|m| m.modified())
-                        .map(|t| t.elapsed().unwrap_or_default() > STALE_LOCK)
-                        .unwrap_or(false);
-                    if !stale {
+                    if !is_stale(&lock_file) {
                         return None;
                     }
                     let _ = std::fs::remove_file(&lock_file);
@@ -131,6 +143,13 @@ impl Store {
         }
         None
     }
+}
+
+fn is_stale(lock: &std::path::Path) -> bool {
+    std::fs::metadata(lock)
+        .and_then(|m| m.modified())
+        .map(|t| t.elapsed().unwrap_or_default() > STALE_LOCK)
+        .unwrap_or(false)
 }
 
 /// Tiny xorshift jitter so retrying writers spread out without a rand dependency.
