@@ -40,6 +40,18 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "fanout" -d 'Fas
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "proof" -d 'The delivery closeout of a commit'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "hooks" -d 'Install, remove or inspect git-fleet\'s git hooks'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "hook" -d 'Run a git-fleet hook (what the installed hook shims call)'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "reconcile" -d 'One reconcile tick: diff desired against live and open proposals for review'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "proposals" -d 'List proposals'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "show" -d 'Show one proposal: the change, full before/after, and every transition'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "approve" -d 'Record a review decision on proposals (approve, reject or ignore)'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "reject" -d 'Record a review decision on proposals (approve, reject or ignore)'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "ignore" -d 'Record a review decision on proposals (approve, reject or ignore)'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "apply" -d 'Apply approved proposals to live state, with stale-conflict checks'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "halt" -d 'Halt (or resume) automation: no auto-apply while halted'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "resume" -d 'Halt (or resume) automation: no auto-apply while halted'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "runs" -d 'List reconcile run records'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "gc" -d 'Drop run records past retention: 90 days (success), 365 days (failed/partial)'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "rollback" -d 'Open proposals that take live state back to a recorded snapshot'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -200,3 +212,102 @@ never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hook" -s q -l quiet -d 'Print only data and errors, no status lines'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hook" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hook" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l rev -d 'Read the desired file at this revision' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l max-proposals -d 'Open at most N proposals in this tick' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l all -d 'Reconcile every known target'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -l target -d 'Only this target\'s proposals' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -l state -d 'Only proposals in this state (pending_review, approved, applied, rejected, ignored, failed)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand show" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand show" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand show" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand show" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand show" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -l reason -d 'Why (recorded with the transition)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -l reason -d 'Why (recorded with the transition)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -l reason -d 'Why (recorded with the transition)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -l target -d 'Limit --approved to one target' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -l approved -d 'Apply every approved proposal (of --target, or of every target)'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -l despite-halt -d 'Apply although automation is halted; the receipt records it'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -l reason -d 'Why (recorded in refs/fleet/halt and the receipt)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -l reason -d 'Why (recorded in refs/fleet/halt and the receipt)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand runs" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand runs" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand runs" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand runs" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand runs" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -l dry-run -d 'Say what would be dropped; change nothing'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -l to -d 'The snapshot commit (from `git fleet snapshot --log`) to return to' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -s V -l version -d 'Print version'
