@@ -49,6 +49,19 @@ impl Ui {
         let _ = writeln!(stdout);
     }
 
+    /// Like [`Ui::json`] for any serializable value, without building a `Value`
+    /// (large listings); compact when stdout is not a terminal.
+    pub fn json_of<T: serde::Serialize>(&self, value: &T) {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        let _ = if console::Term::stdout().is_term() {
+            serde_json::to_writer_pretty(&mut out, value)
+        } else {
+            serde_json::to_writer(&mut out, value)
+        };
+        let _ = writeln!(out);
+    }
+
     /// A status line on stderr, unless --quiet.
     pub fn status(&self, line: impl AsRef<str>) {
         if !self.quiet {

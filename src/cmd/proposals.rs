@@ -32,15 +32,28 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
         );
     }
     if args.json {
-        let items: Vec<serde_json::Value> = all
-            .iter()
-            .map(|p| {
-                let mut v = serde_json::to_value(p).unwrap_or_default();
-                v["state"] = json!(p.state());
-                v
-            })
-            .collect();
-        ui.json(&json!({ "version": JSON_VERSION, "proposals": items }));
+        #[derive(serde::Serialize)]
+        struct Item<'a> {
+            state: State,
+            #[serde(flatten)]
+            proposal: &'a Proposal,
+        }
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            version: u32,
+            proposals: Vec<Item<'a>>,
+        }
+        let out = Out {
+            version: JSON_VERSION,
+            proposals: all
+                .iter()
+                .map(|p| Item {
+                    state: p.state(),
+                    proposal: p,
+                })
+                .collect(),
+        };
+        ui.json_of(&out);
         return Ok(Outcome::Done);
     }
     if all.is_empty() {

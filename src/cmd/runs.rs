@@ -16,7 +16,7 @@ pub fn list(ui: &Ui, args: RunsArgs) -> Result<Outcome> {
     for t in &targets {
         all.extend(runs::list(&ctx.store, t)?);
     }
-    all.sort_by(|a, b| b.started.cmp(&a.started));
+    all.sort_by_key(|r| std::cmp::Reverse(r.started));
     if args.json {
         ui.json(&json!({ "version": JSON_VERSION, "runs": all }));
         return Ok(Outcome::Done);
