@@ -52,6 +52,7 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "resume" -d 'Hal
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "runs" -d 'List reconcile run records'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "gc" -d 'Drop run records past retention: 90 days (success), 365 days (failed/partial)'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "rollback" -d 'Open proposals that take live state back to a recorded snapshot'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "demo" -d 'Build a sandbox and walk through every job, one explained step at a time'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -311,3 +312,12 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -l json -d
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -s q -l quiet -d 'Print only data and errors, no status lines'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -l dir -d 'Build the sandbox in DIR (new or empty) and keep it' -r -F
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -l keep -d 'Keep the temporary sandbox and print its path'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -l json -d 'Also print one JSON object at the end (path, seconds)'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s V -l version -d 'Print version'

@@ -59,6 +59,30 @@ pub enum Command {
     Runs(RunsArgs),
     Gc(GcArgs),
     Rollback(RollbackArgs),
+    Demo(DemoArgs),
+}
+
+/// Build a sandbox and walk through every job, one explained step at a time.
+///
+/// A bare origin, a working clone, three peers (one with untracked files, one
+/// on another branch), a fleet.yaml and a snapshot; then diff with blast
+/// radius, commit through the pre-commit check, push, fanout, proof,
+/// reconcile, approve, apply, a destroy that waits for review, halt/resume,
+/// and the receipts in `git log --notes`. Offline, a few seconds.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet demo\n  git fleet demo --dir /tmp/fleet-demo   # keep it and explore"
+)]
+pub struct DemoArgs {
+    /// Build the sandbox in DIR (new or empty) and keep it.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+    /// Keep the temporary sandbox and print its path.
+    #[arg(long)]
+    pub keep: bool,
+    /// Also print one JSON object at the end (path, seconds).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// One reconcile tick: diff desired against live and open proposals for review.

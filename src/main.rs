@@ -36,6 +36,7 @@ fn main() {
         Command::Runs(args) => cmd::runs::list(&ui, args),
         Command::Gc(args) => cmd::runs::gc(&ui, args),
         Command::Rollback(args) => cmd::rollback::run(&ui, args),
+        Command::Demo(args) => cmd::demo::run(&ui, args),
     };
     let code = match result {
         Ok(Outcome::Done) => 0,

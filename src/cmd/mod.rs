@@ -1,6 +1,7 @@
 //! One module per subcommand; each `run` calls the library and reports through `Ui`.
 
 pub mod apply;
+pub mod demo;
 pub mod diff;
 pub mod fanout;
 pub mod halt;

@@ -1,0 +1,368 @@
+//! `git fleet demo`: a sandbox that walks through every job in one command,
+//! offline, in a few seconds. Every step runs the real `git` and `git fleet`
+//! commands a user would type, with a one-line explanation before it.
+
+use super::JSON_VERSION;
+use crate::ui::{Outcome, Ui};
+use git_fleet::cli::DemoArgs;
+use git_fleet::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const FLEET_V1: &str = "templates:
+  web-server: {name: web-server, description: Standard nginx node}
+modules:
+  nginx-public:
+    name: nginx-public
+    priority: 50
+    variety: config
+    config: {nginx_workers: 4, listen_port: 80}
+  tls:
+    name: tls
+    priority: 60
+    variety: config
+    config: {listen_port: 443}
+  legacy-cron:
+    name: legacy-cron
+    priority: 10
+    variety: config
+    config: {schedule: hourly}
+assignments:
+  app-01:nginx-public: {enabled: true}
+  app-01:tls: {enabled: true}
+  app-02:nginx-public: {enabled: true, config: {nginx_workers: 8}}
+  app-03:nginx-public: {enabled: false}
+  app-03:legacy-cron: {enabled: true}
+";
+
+struct Sandbox<'a> {
+    ui: &'a Ui,
+    root: PathBuf,
+    exe: PathBuf,
+    step: usize,
+}
+
+impl Sandbox<'_> {
+    fn env(&self, cmd: &mut Command) {
+        cmd.env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", self.root.join("gitconfig"))
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .env("NO_COLOR", "1");
+        // `git fleet` inside the sandbox must be this binary.
+        let dir = self.exe.parent().map(Path::to_path_buf).unwrap_or_default();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut paths = vec![dir];
+        paths.extend(std::env::split_paths(&path));
+        if let Ok(joined) = std::env::join_paths(paths) {
+            cmd.env("PATH", joined);
+        }
+    }
+
+    fn explain(&mut self, text: &str) {
+        self.step += 1;
+        self.ui.out(String::new());
+        self.ui.out(format!(
+            "{} {}",
+            self.ui.bold().apply_to(format!("{:>2}.", self.step)),
+            text
+        ));
+    }
+
+    /// Run a command in `dir` (relative to the sandbox), show it and its output.
+    fn run(&self, dir: &str, program: &str, args: &[&str]) -> Result<(i32, String)> {
+        let cwd = self.root.join(dir);
+        let shown = format!("{program} {}", args.join(" "));
+        self.ui.out(format!(
+            "   {} {}",
+            self.ui.dim().apply_to(format!("{dir}$")),
+            self.ui.green().apply_to(&shown)
+        ));
+        let mut cmd = if program == "git-fleet" {
+            let mut c = Command::new(&self.exe);
+            c.args(args);
+            c
+        } else {
+            let mut c = Command::new(program);
+            c.args(args);
+            c
+        };
+        cmd.current_dir(&cwd).stdin(std::process::Stdio::null());
+        self.env(&mut cmd);
+        let out = cmd
+            .output()
+            .map_err(|e| Error::Other(format!("demo: cannot run {shown}: {e}")))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in text.lines() {
+            self.ui.out(format!("     {line}"));
+        }
+        Ok((out.status.code().unwrap_or(-1), text))
+    }
+
+    /// Like `run`, but the step must succeed (exit 0 or 1 where noted).
+    fn must(&self, dir: &str, program: &str, args: &[&str], ok: &[i32]) -> Result<String> {
+        let (code, text) = self.run(dir, program, args)?;
+        if !ok.contains(&code) {
+            return Err(Error::Other(format!(
+                "demo step failed: `{program} {}` in {dir} exited {code}",
+                args.join(" ")
+            )));
+        }
+        Ok(text)
+    }
+
+    fn quiet(&self, dir: &str, program: &str, args: &[&str]) -> Result<String> {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .current_dir(self.root.join(dir))
+            .stdin(std::process::Stdio::null());
+        self.env(&mut cmd);
+        let out = cmd
+            .output()
+            .map_err(|e| Error::Other(format!("demo: cannot run {program}: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Other(format!(
+                "demo setup failed: `{program} {}`: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn write(&self, rel: &str, text: &str) -> Result<()> {
+        let path = self.root.join(rel);
+        std::fs::write(&path, text).map_err(|source| Error::Write { path, source })
+    }
+}
+
+pub fn run(ui: &Ui, args: DemoArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let (root, _guard) = match &args.dir {
+        Some(dir) => {
+            if dir.exists()
+                && std::fs::read_dir(dir)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(true)
+            {
+                return Err(Error::usage(format!(
+                    "{} exists and is not empty; the demo needs a new directory",
+                    dir.display()
+                )));
+            }
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                path: dir.clone(),
+                source,
+            })?;
+            (std::fs::canonicalize(dir).unwrap_or(dir.clone()), None)
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!("git-fleet-demo-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
+                path: dir.clone(),
+                source,
+            })?;
+            let keep = args.keep;
+            (dir.clone(), Some(RemoveOnDrop { dir, keep }))
+        }
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Other(format!("cannot find this binary: {e}")))?;
+    let mut s = Sandbox {
+        ui,
+        root: root.clone(),
+        exe,
+        step: 0,
+    };
+    walk(&mut s)?;
+    let secs = started.elapsed().as_secs_f64();
+    if args.json {
+        ui.json(&serde_json::json!({"version": JSON_VERSION, "dir": root, "kept": args.keep || args.dir.is_some(), "seconds": secs}));
+    }
+    ui.out(String::new());
+    ui.out(format!(
+        "{} in {secs:.1} s. Explore the sandbox:",
+        ui.bold().apply_to("Done")
+    ));
+    let kept = args.keep || args.dir.is_some();
+    let at = root.display();
+    if kept {
+        ui.out(format!("   cd {at}/work"));
+        ui.out("   git log --notes=fleet/* --oneline -5       # receipts and fanout notes");
+        ui.out("   git fleet proposals; git fleet runs; git fleet proof");
+        ui.out("   git fleet snapshot --log staging; git fleet render app-01");
+        ui.out("   git -C ../peer-wrong-branch status           # the blocked peer, untouched");
+    } else {
+        ui.out(
+            "   (the sandbox was removed; run `git fleet demo --keep` or `--dir DIR` to keep it)",
+        );
+    }
+    Ok(Outcome::Done)
+}
+
+struct RemoveOnDrop {
+    dir: PathBuf,
+    keep: bool,
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn walk(s: &mut Sandbox<'_>) -> Result<()> {
+    s.write("gitconfig", "[user]\n\tname = Demo Operator\n\temail = operator@example.com\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")?;
+    s.explain(
+        "A bare origin, a working clone, and a fleet.yaml with templates, modules and assignments.",
+    );
+    s.quiet(".", "git", &["init", "-q", "--bare", "origin.git"])?;
+    s.quiet(".", "git", &["clone", "-q", "origin.git", "work"])?;
+    s.write("work/fleet.yaml", FLEET_V1)?;
+    s.write("work/app.conf", "workers = 4\n")?;
+    s.write(
+        "work/fleet.toml",
+        "[targets.staging]\nauto_apply = false\n\n[peers.laptop]\nlocation = \"../peer-laptop\"\n\n[peers.workstation]\nlocation = \"../peer-workstation\"\n\n[peers.lane-b]\nlocation = \"../peer-wrong-branch\"\n",
+    )?;
+    s.quiet("work", "git", &["add", "."])?;
+    s.quiet(
+        "work",
+        "git",
+        &["commit", "-q", "-m", "fleet: initial state"],
+    )?;
+    s.quiet("work", "git", &["push", "-q", "origin", "main"])?;
+    s.must("work", "git-fleet", &["init"], &[0])?;
+    // Peer locations in fleet.toml are relative to the repository; make them absolute.
+    let toml = std::fs::read_to_string(s.root.join("work/fleet.toml")).unwrap_or_default();
+    let abs = toml.replace("\"../", &format!("\"{}/", s.root.display()));
+    s.write("work/fleet.toml", &abs)?;
+    s.quiet("work", "git", &["commit", "-q", "-am", "fleet: peers"])?;
+    s.quiet("work", "git", &["push", "-q", "origin", "main"])?;
+
+    s.explain("Three peer checkouts: a clean laptop, a workstation with an untracked scratch file, and a lane on another branch.");
+    for peer in ["peer-laptop", "peer-workstation", "peer-wrong-branch"] {
+        s.quiet(".", "git", &["clone", "-q", "origin.git", peer])?;
+    }
+    s.write(
+        "peer-workstation/notes.txt",
+        "scratch notes: untracked files never block and are never touched\n",
+    )?;
+    s.quiet(
+        "peer-wrong-branch",
+        "git",
+        &["checkout", "-q", "-b", "experiment"],
+    )?;
+    s.must("work", "git-fleet", &["peers", "list"], &[0])?;
+
+    s.explain("Record today's live state of the `staging` target (here: what is committed).");
+    s.must(
+        "work",
+        "git-fleet",
+        &["snapshot", "staging", "-m", "live export"],
+        &[0],
+    )?;
+
+    s.explain("Edit desired state; `diff` shows each change and its blast radius (fan-out x density, and the values that really change).");
+    let v2 = FLEET_V1
+        .replace("config: {nginx_workers: 4, listen_port: 80}", "config: {nginx_workers: 6, listen_port: 80}")
+        .replace("  app-03:legacy-cron: {enabled: true}\n", "")
+        .replace("  legacy-cron:\n    name: legacy-cron\n    priority: 10\n    variety: config\n    config: {schedule: hourly}\n", "");
+    s.write("work/fleet.yaml", &v2)?;
+    s.write("work/app.conf", "workers = 6\n")?;
+    s.must("work", "git-fleet", &["diff", "staging"], &[0])?;
+
+    s.explain("Commit: the pre-commit hook validates the staged fleet.yaml (an invalid file would block the commit).");
+    s.must(
+        "work",
+        "git-fleet",
+        &["hooks", "install", "--pre-commit"],
+        &[0],
+    )?;
+    s.quiet("work", "git", &["add", "fleet.yaml", "app.conf"])?;
+    s.must(
+        "work",
+        "git",
+        &["commit", "-m", "nginx: 6 workers; retire legacy-cron"],
+        &[0],
+    )?;
+
+    s.explain("Push. A push proves the remote accepted the commit, not that anything runs it.");
+    s.must("work", "git", &["push", "-q", "origin", "main"], &[0])?;
+
+    s.explain(
+        "Fanout: fast-forward the peers that are safe to move, name the rest, touch nothing else.",
+    );
+    s.must("work", "git-fleet", &["fanout"], &[0, 1])?;
+
+    s.explain(
+        "Proof: origin -> host -> runtime, per peer, from the record fanout left on the commit.",
+    );
+    s.must("work", "git-fleet", &["proof"], &[0, 1])?;
+
+    s.explain("Reconcile: every diff between desired and live becomes a proposal for review (auto_apply is off).");
+    s.must("work", "git-fleet", &["reconcile", "staging"], &[0, 1])?;
+    s.must("work", "git-fleet", &["proposals"], &[0])?;
+
+    s.explain("Approve and apply the update; the apply checks the proposal is not stale and leaves a receipt.");
+    let list = s.quiet(
+        "work",
+        &s.exe.display().to_string(),
+        &["proposals", "--state", "pending_review"],
+    )?;
+    let update =
+        first_id(&list, "update").ok_or_else(|| Error::Other("demo: no update proposal".into()))?;
+    s.must(
+        "work",
+        "git-fleet",
+        &["approve", &update, "--reason", "reviewed in the demo"],
+        &[0],
+    )?;
+    s.must("work", "git-fleet", &["apply", &update], &[0])?;
+
+    s.explain("Destroys always wait for a person: the retired module and its assignment are still pending review.");
+    s.must(
+        "work",
+        "git-fleet",
+        &["proposals", "--state", "pending_review"],
+        &[0],
+    )?;
+
+    s.explain("The kill switch: halt stops all auto-apply (replicated like any ref); resume lifts it. Both leave receipts.");
+    s.must(
+        "work",
+        "git-fleet",
+        &["halt", "--reason", "demo incident"],
+        &[0],
+    )?;
+    s.must("work", "git-fleet", &["resume"], &[0])?;
+
+    s.explain("Evidence: receipts are git notes, readable with plain git log.");
+    s.must(
+        "work",
+        "git",
+        &["log", "--notes=fleet/receipts", "-1", "--format=%h %s%n%N"],
+        &[0],
+    )?;
+    s.must(
+        "work",
+        "git",
+        &["notes", "--ref=fleet/receipts", "list"],
+        &[0],
+    )?;
+    Ok(())
+}
+
+/// The first proposal id (12 characters) listed with `change`.
+fn first_id(list: &str, change: &str) -> Option<String> {
+    list.lines()
+        .find(|l| l.split_whitespace().nth(3) == Some(change))
+        .and_then(|l| l.split_whitespace().next())
+        .map(str::to_string)
+}
