@@ -71,22 +71,33 @@ B_INFO=$(sed -n 's/^gen_fleet: mutated [^:]*: //p' "$TMP/gen.log")
 say "cold diff"
 COLD=$(fleet_diff "$B") || die "\`git-fleet diff staging --file B --json\` failed"
 
-# sanity (untimed): the diff must report something, as one JSON object
+# sanity (untimed): one JSON object on stdout, reporting as many changes as
+# the generator made (exit 0 or 1: 1 only means "diffs" with --exit-code)
 set +e
 (cd "$REPO" && "$BIN" diff staging --file "$B" --json >"$TMP/out.json" 2>"$TMP/err.txt")
 CODE=$?
 set -e
-SANITY=$(python3 - "$TMP/out.json" "$CODE" <<'EOF'
+EXPECTED=$(printf '%s' "$B_INFO" | sed -n 's/^\([0-9]*\) of .*/\1/p')
+SANITY=$(python3 - "$TMP/out.json" "$CODE" "$EXPECTED" <<'EOF'
 import json, sys
-path, code = sys.argv[1], int(sys.argv[2])
+path, code, expected = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 try:
     doc = json.load(open(path, encoding="utf-8"))
 except Exception as e:
-    print("stdout is not one JSON object (%s)" % e); sys.exit()
+    print("WARNING: stdout is not one JSON object (%s)" % e); sys.exit()
 if not isinstance(doc, dict):
-    print("stdout JSON is not an object"); sys.exit()
-note = "" if code == 1 else " -- WARNING: expected exit 1 (diffs found)"
-print("exit %d, %d bytes of JSON, version=%s%s" % (code, len(open(path, 'rb').read()), doc.get("version"), note))
+    print("WARNING: stdout JSON is not an object"); sys.exit()
+totals = doc.get("totals") if isinstance(doc.get("totals"), dict) else {}
+n = totals.get("changes")
+if n is None and isinstance(doc.get("changes"), list):
+    n = len(doc["changes"])
+if n is None:
+    seen = "no totals.changes in the JSON"
+elif str(n) == expected:
+    seen = "%s changes reported = %s made" % (n, expected)
+else:
+    seen = "WARNING: %s changes reported, the generator made %s" % (n, expected)
+print("exit %d, %d bytes of JSON, version=%s, %s" % (code, len(open(path, "rb").read()), doc.get("version"), seen))
 EOF
 )
 
