@@ -140,13 +140,28 @@ pub fn cache_path(store: &Store) -> PathBuf {
 /// cache was written (`GIT_FLEET_NO_CACHE=1` turns this off). The cache is only
 /// written after a file parsed and validated cleanly.
 pub fn parse_cached(store: &Store, desired: &Desired) -> Result<crate::fleet::Parsed> {
-    use crate::fleet::incremental::{parse_with_cache, ChunkCache};
+    parse_cached_with(store, desired, None)
+}
+
+/// [`parse_cached`] with the live snapshot at hand: when the cache was filled
+/// from the same fleet, it is borrowed instead of decoded again.
+pub fn parse_cached_with(
+    store: &Store,
+    desired: &Desired,
+    live: Option<&crate::live::Snapshot>,
+) -> Result<crate::fleet::Parsed> {
+    use crate::fleet::incremental::{parse_with_cache, ChunkCache, Lent};
     if !desired.exists || std::env::var_os("GIT_FLEET_NO_CACHE").is_some_and(|v| v != "0") {
         return parse(desired);
     }
     let path = cache_path(store);
     let mut cache = ChunkCache::load(&path);
-    let (parsed, _stats, refreshed) = parse_with_cache(&desired.label, &desired.bytes, &mut cache)?;
+    let lent = live.map(|s| Lent {
+        fleet: &s.fleet,
+        json_blob: s.json_blob.to_string(),
+    });
+    let (parsed, _stats, refreshed) =
+        parse_with_cache(&desired.label, &desired.bytes, &mut cache, lent)?;
     if refreshed {
         cache.save(&path);
     }

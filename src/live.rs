@@ -20,6 +20,8 @@ pub fn live_ref(target: &str) -> String {
 pub struct Snapshot {
     pub commit: ObjectId,
     pub fleet: Fleet,
+    /// The blob id of the snapshot's `fleet.json`: equal ids mean equal fleets.
+    pub json_blob: ObjectId,
 }
 
 /// Record `fleet` as the next live snapshot of `target`.
@@ -118,13 +120,29 @@ pub fn read_at(store: &Store, commit: ObjectId) -> Result<Fleet> {
 
 /// The newest snapshot of `target`, if any was recorded.
 pub fn latest(store: &Store, target: &str) -> Result<Option<Snapshot>> {
-    match store.resolve(&live_ref(target))? {
-        Some(commit) => Ok(Some(Snapshot {
-            commit,
-            fleet: read_at(store, commit)?,
-        })),
-        None => Ok(None),
-    }
+    let Some(commit) = store.resolve(&live_ref(target))? else {
+        return Ok(None);
+    };
+    let json_blob = store
+        .list_tree(store.commit_tree(commit)?)?
+        .into_iter()
+        .find(|e| e.name == JSON_PATH)
+        .map(|e| e.id)
+        .ok_or_else(|| Error::Other(format!("snapshot {commit} has no {JSON_PATH}")))?;
+    let json = store.read_blob(json_blob)?;
+    let fleet = serde_json::from_slice(&json)
+        .git(|| format!("snapshot {commit} holds an unreadable {JSON_PATH}"))?;
+    Ok(Some(Snapshot {
+        commit,
+        fleet,
+        json_blob,
+    }))
+}
+
+/// The git blob id `fleet` has as a snapshot's `fleet.json`.
+pub fn json_blob_id(fleet: &Fleet) -> Option<ObjectId> {
+    let json = serde_json::to_vec(fleet).ok()?;
+    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &json).ok()
 }
 
 /// Snapshot records of `target`, newest first.

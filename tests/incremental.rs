@@ -9,7 +9,7 @@ const BASE: &str = include_str!("../examples/fleet.yaml");
 fn warm() -> ChunkCache {
     let mut cache = ChunkCache::default();
     let (_, stats, refreshed) =
-        parse_with_cache("fleet.yaml", BASE.as_bytes(), &mut cache).unwrap();
+        parse_with_cache("fleet.yaml", BASE.as_bytes(), &mut cache, None).unwrap();
     assert!(
         refreshed && stats.full_parse,
         "a cold cache is filled by a full parse"
@@ -20,7 +20,7 @@ fn warm() -> ChunkCache {
 /// Same outcome as the full parser: equal fleets, or the same first error text.
 fn same_as_full(text: &str) -> git_fleet::fleet::incremental::Stats {
     let mut cache = warm();
-    let fast = parse_with_cache("fleet.yaml", text.as_bytes(), &mut cache);
+    let fast = parse_with_cache("fleet.yaml", text.as_bytes(), &mut cache, None);
     let full = parse("fleet.yaml", text.as_bytes());
     match (fast, full) {
         (Ok((fast, stats, _)), Ok(full)) => {
@@ -78,7 +78,7 @@ fn errors_in_an_edited_resource_match_the_full_parser() {
         ),
     ] {
         let mut cache = warm();
-        let fast = parse_with_cache("fleet.yaml", bad.as_bytes(), &mut cache)
+        let fast = parse_with_cache("fleet.yaml", bad.as_bytes(), &mut cache, None)
             .map(|_| ())
             .unwrap_err();
         let full = parse("fleet.yaml", bad.as_bytes()).map(|_| ()).unwrap_err();
@@ -94,7 +94,7 @@ fn a_resource_declared_twice_is_refused_even_when_both_copies_are_cached() {
         "  db-01:postgres: {enabled: true}\n  db-01:postgres: {enabled: true}\n",
     );
     let mut cache = warm();
-    let err = parse_with_cache("fleet.yaml", twice.as_bytes(), &mut cache)
+    let err = parse_with_cache("fleet.yaml", twice.as_bytes(), &mut cache, None)
         .map(|_| ())
         .unwrap_err();
     assert!(err.to_string().contains("duplicate key"), "{err}");
@@ -109,7 +109,7 @@ fn removing_a_referenced_module_is_caught() {
     );
     assert_ne!(text, BASE);
     let mut cache = warm();
-    let err = parse_with_cache("fleet.yaml", text.as_bytes(), &mut cache)
+    let err = parse_with_cache("fleet.yaml", text.as_bytes(), &mut cache, None)
         .map(|_| ())
         .unwrap_err();
     assert!(
@@ -122,7 +122,7 @@ fn removing_a_referenced_module_is_caught() {
 fn unusual_yaml_takes_the_full_parser() {
     let anchored = BASE.replace("  tls:\n", "  tls: &t\n");
     let mut cache = warm();
-    let result = parse_with_cache("fleet.yaml", anchored.as_bytes(), &mut cache);
+    let result = parse_with_cache("fleet.yaml", anchored.as_bytes(), &mut cache, None);
     assert_eq!(
         result.is_ok(),
         parse("fleet.yaml", anchored.as_bytes()).is_ok()
@@ -131,6 +131,36 @@ fn unusual_yaml_takes_the_full_parser() {
         assert!(stats.full_parse);
     }
     let flow_top = "modules: {m: {priority: 1}}\n";
-    let (_, stats, _) = parse_with_cache("fleet.yaml", flow_top.as_bytes(), &mut warm()).unwrap();
+    let (_, stats, _) =
+        parse_with_cache("fleet.yaml", flow_top.as_bytes(), &mut warm(), None).unwrap();
     assert!(stats.full_parse);
+}
+
+#[test]
+fn a_lent_equal_fleet_gives_the_same_result() {
+    use git_fleet::fleet::incremental::Lent;
+    let base = parse("fleet.yaml", BASE.as_bytes()).unwrap().fleet;
+    let blob = git_fleet::live::json_blob_id(&base).unwrap().to_string();
+    let edited = BASE.replace("max_connections: 200", "max_connections: 250");
+    let mut cache = warm();
+    let lent = Lent {
+        fleet: &base,
+        json_blob: blob,
+    };
+    let (fast, stats, _) =
+        parse_with_cache("fleet.yaml", edited.as_bytes(), &mut cache, Some(lent)).unwrap();
+    assert!(!stats.full_parse);
+    assert_eq!(
+        fast.fleet,
+        parse("fleet.yaml", edited.as_bytes()).unwrap().fleet
+    );
+    // A lent fleet that is not the cached one is not used.
+    let other = parse("fleet.yaml", edited.as_bytes()).unwrap().fleet;
+    let wrong = Lent {
+        fleet: &other,
+        json_blob: "0".repeat(40),
+    };
+    let (again, _, _) =
+        parse_with_cache("fleet.yaml", BASE.as_bytes(), &mut warm(), Some(wrong)).unwrap();
+    assert_eq!(again.fleet, base);
 }

@@ -22,30 +22,24 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     if args.check {
         return check(ui, &ctx, &args, &source);
     }
-    // A named file is read and checked first: its problems matter more than the target's.
-    let early = match &source {
-        Source::File(_) => {
-            let input = desired::read(&ctx.store, &source, git_fleet::config::DEFAULT_DESIRED)?;
-            let parsed = desired::parse_cached(&ctx.store, &input)?;
-            Some((input, parsed))
-        }
-        _ => None,
-    };
-    let target = live::resolve_target(&ctx.store, &ctx.config, args.target.as_deref())?;
-    let (input, parsed) = match early {
-        Some(done) => done,
-        None => {
-            let input = desired::read(&ctx.store, &source, &desired_path(&ctx, &target))?;
-            let parsed = desired::parse_cached(&ctx.store, &input)?;
-            (input, parsed)
+    let target = match live::resolve_target(&ctx.store, &ctx.config, args.target.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            // A named file's own problems matter more than a missing target.
+            if let Source::File(_) = &source {
+                let input = desired::read(&ctx.store, &source, git_fleet::config::DEFAULT_DESIRED)?;
+                desired::parse(&input)?;
+            }
+            return Err(e);
         }
     };
+    // Live first: the parse cache can borrow its fleet when they are equal.
     let snapshot = live::latest(&ctx.store, &target)?;
-    let live_fleet = snapshot
-        .as_ref()
-        .map(|s| s.fleet.clone())
-        .unwrap_or_default();
-    let result = diff(&live_fleet, &parsed.fleet);
+    let input = desired::read(&ctx.store, &source, &desired_path(&ctx, &target))?;
+    let parsed = desired::parse_cached_with(&ctx.store, &input, snapshot.as_ref())?;
+    let empty = git_fleet::fleet::Fleet::default();
+    let live_fleet = snapshot.as_ref().map(|s| &s.fleet).unwrap_or(&empty);
+    let result = diff(live_fleet, &parsed.fleet);
 
     if args.json {
         ui.json(&json!({
@@ -69,7 +63,7 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     let found = args.exit_code && !result.is_empty();
     // Freeing a few hundred thousand small allocations costs more than the
     // diff itself; the process ends right after, so let the OS reclaim them.
-    std::mem::forget((parsed, snapshot, live_fleet, result));
+    std::mem::forget((parsed, snapshot, result));
     Ok(if found { Outcome::Found } else { Outcome::Done })
 }
 

@@ -15,15 +15,41 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// First line of the cache file; bumped whenever its form or the parsing rules change.
-const CACHE_HEADER: &str = "git-fleet parse cache v3";
+const CACHE_HEADER: &str = "git-fleet parse cache v4";
 
 /// The last fully parsed file: its fleet, and which resource each chunk holds.
 /// Stored as one file (atomic rename): the header, one `hash kind key` line per
 /// chunk, a blank line, then the fleet as JSON.
 #[derive(Debug, Default)]
 pub struct ChunkCache {
-    fleet: Fleet,
+    /// The git blob id the cached fleet has as a snapshot's fleet.json, so a
+    /// caller holding a snapshot with that id can lend its fleet instead.
+    fleet_blob: Option<String>,
+    /// The cached fleet as JSON, decoded only when no equal fleet is lent.
+    fleet_json: String,
     chunks: HashMap<u128, (Kind, String)>,
+}
+
+/// A fleet equal to the cached one that the caller already holds (the live
+/// snapshot, typically): its fleet and its `fleet.json` blob id.
+pub struct Lent<'a> {
+    pub fleet: &'a Fleet,
+    pub json_blob: String,
+}
+
+/// Where reused resources come from.
+enum Base<'a> {
+    Owned(Fleet),
+    Borrowed(&'a Fleet),
+}
+
+impl Base<'_> {
+    fn fleet(&self) -> &Fleet {
+        match self {
+            Base::Owned(f) => f,
+            Base::Borrowed(f) => f,
+        }
+    }
 }
 
 /// How a parse went, for benchmarks and tests.
@@ -60,6 +86,7 @@ impl ChunkCache {
         if lines.next()? != CACHE_HEADER {
             return None;
         }
+        let fleet_blob = lines.next()?.strip_prefix("blob ")?.to_string();
         let mut chunks = HashMap::new();
         for line in lines {
             let (hash, rest) = line.split_once(' ')?;
@@ -72,8 +99,11 @@ impl ChunkCache {
                 (kind, key.to_string()),
             );
         }
-        let fleet = serde_json::from_str(json).ok()?;
-        Some(ChunkCache { fleet, chunks })
+        Some(ChunkCache {
+            fleet_blob: Some(fleet_blob),
+            fleet_json: json.to_string(),
+            chunks,
+        })
     }
 
     fn encode(&self) -> Option<Vec<u8>> {
@@ -81,6 +111,7 @@ impl ChunkCache {
         let mut out = String::with_capacity(self.chunks.len() * 64);
         out.push_str(CACHE_HEADER);
         out.push('\n');
+        let _ = writeln!(out, "blob {}", self.fleet_blob.as_deref()?);
         for (hash, (kind, key)) in &self.chunks {
             if key.contains(['\n', '\r']) {
                 continue; // never cache what the line format cannot hold
@@ -88,9 +119,8 @@ impl ChunkCache {
             let _ = writeln!(out, "{hash:032x} {} {key}", kind_letter(*kind));
         }
         out.push('\n');
-        let mut bytes = out.into_bytes();
-        serde_json::to_writer(&mut bytes, &self.fleet).ok()?;
-        Some(bytes)
+        out.push_str(&self.fleet_json);
+        Some(out.into_bytes())
     }
 
     /// Write atomically (temp file + rename); a failure only costs speed later.
@@ -215,6 +245,7 @@ pub fn parse_with_cache(
     file: &str,
     bytes: &[u8],
     cache: &mut ChunkCache,
+    lent: Option<Lent<'_>>,
 ) -> Result<(Parsed, Stats, bool)> {
     let text = check_text(file, bytes)?;
     let full = |chunks: usize| -> Result<(Parsed, Stats, bool)> {
@@ -246,16 +277,25 @@ pub fn parse_with_cache(
         };
         return Ok((parsed, stats, true));
     }
-    let Some((fleet, fresh)) = assemble(file, &chunks, &hashes, cache) else {
+    // The cached fleet: lent by the caller when equal (no decoding), else decoded.
+    let base = match lent {
+        Some(l) if cache.fleet_blob.as_deref() == Some(l.json_blob.as_str()) => {
+            Base::Borrowed(l.fleet)
+        }
+        _ => match serde_json::from_str::<Fleet>(&cache.fleet_json) {
+            Ok(f) => Base::Owned(f),
+            Err(_) => return full(chunks.len()),
+        },
+    };
+    let mut base = base;
+    let Some((fleet, fresh)) = assemble(file, &chunks, &hashes, cache, &mut base) else {
         return full(chunks.len());
     };
     // Reused resources were validated with the cached fleet; what is new is
     // checked here, and everything when a module went away (references).
     // Positions are only needed to report problems: the full parser has them.
-    let module_removed = cache
-        .fleet
-        .modules
-        .keys()
+    let module_removed = cached_modules(cache, &base)
+        .iter()
         .any(|m| !fleet.modules.contains_key(m));
     let to_check = if module_removed {
         &fleet
@@ -291,15 +331,15 @@ fn assemble(
     file: &str,
     chunks: &[Chunk<'_>],
     hashes: &[u128],
-    cache: &mut ChunkCache,
+    cache: &ChunkCache,
+    base: &mut Base<'_>,
 ) -> Option<(Fleet, Fleet)> {
     let mut fleet = Fleet::default();
     let mut fresh = Fleet::default();
     let mut added = 0usize;
     for (chunk, hash) in chunks.iter().zip(hashes) {
         let part = match cache.chunks.get(hash) {
-            // Moved out: a second chunk with the same text finds nothing and falls back.
-            Some((kind, key)) => take(&mut cache.fleet, *kind, key)?,
+            Some((kind, key)) => take(base, *kind, key)?,
             None => {
                 let part = parse_chunk(file, chunk)?;
                 merge(&mut fresh, part.clone());
@@ -312,7 +352,8 @@ fn assemble(
         merge(&mut fleet, part);
         added += 1;
     }
-    // A key declared twice collapses in the maps: the full parser reports it.
+    // A key declared twice (or the same text twice) collapses in the maps:
+    // the count differs and the full parser reports it.
     (count(&fleet) == added).then_some((fleet, fresh))
 }
 
@@ -327,26 +368,59 @@ fn merge(into: &mut Fleet, part: Fleet) {
     into.provider_configs.extend(part.provider_configs);
 }
 
-/// A one-resource fleet holding `kind/key`, moved out of `from`.
-fn take(from: &mut Fleet, kind: Kind, key: &str) -> Option<Fleet> {
+/// Module names the cached chunks refer to.
+fn cached_modules(cache: &ChunkCache, base: &Base<'_>) -> Vec<String> {
+    let mut names: Vec<String> = cache
+        .chunks
+        .values()
+        .filter(|(k, _)| *k == Kind::Modules)
+        .map(|(_, n)| n.clone())
+        .collect();
+    names.extend(base.fleet().modules.keys().cloned());
+    names
+}
+
+/// A one-resource fleet holding `kind/key` from the base (moved out of an
+/// owned base, cloned from a lent one).
+fn take(base: &mut Base<'_>, kind: Kind, key: &str) -> Option<Fleet> {
     let mut f = Fleet::default();
-    match kind {
-        Kind::Templates => {
-            let (k, v) = from.templates.remove_entry(key)?;
-            f.templates.insert(k, v);
-        }
-        Kind::Modules => {
-            let (k, v) = from.modules.remove_entry(key)?;
-            f.modules.insert(k, v);
-        }
-        Kind::Assignments => {
-            let (k, v) = from.assignments.remove_entry(key)?;
-            f.assignments.insert(k, v);
-        }
-        Kind::ProviderConfigs => {
-            let (k, v) = from.provider_configs.remove_entry(key)?;
-            f.provider_configs.insert(k, v);
-        }
+    match base {
+        Base::Owned(from) => match kind {
+            Kind::Templates => {
+                let (k, v) = from.templates.remove_entry(key)?;
+                f.templates.insert(k, v);
+            }
+            Kind::Modules => {
+                let (k, v) = from.modules.remove_entry(key)?;
+                f.modules.insert(k, v);
+            }
+            Kind::Assignments => {
+                let (k, v) = from.assignments.remove_entry(key)?;
+                f.assignments.insert(k, v);
+            }
+            Kind::ProviderConfigs => {
+                let (k, v) = from.provider_configs.remove_entry(key)?;
+                f.provider_configs.insert(k, v);
+            }
+        },
+        Base::Borrowed(from) => match kind {
+            Kind::Templates => {
+                let (k, v) = from.templates.get_key_value(key)?;
+                f.templates.insert(k.clone(), v.clone());
+            }
+            Kind::Modules => {
+                let (k, v) = from.modules.get_key_value(key)?;
+                f.modules.insert(k.clone(), v.clone());
+            }
+            Kind::Assignments => {
+                let (k, v) = from.assignments.get_key_value(key)?;
+                f.assignments.insert(k.clone(), v.clone());
+            }
+            Kind::ProviderConfigs => {
+                let (k, v) = from.provider_configs.get_key_value(key)?;
+                f.provider_configs.insert(k.clone(), v.clone());
+            }
+        },
     }
     Some(f)
 }
@@ -365,8 +439,17 @@ fn fill_cache(chunks: &[Chunk<'_>], hashes: &[u128], parsed: &Parsed) -> ChunkCa
             map.insert(*hash, (chunk.kind, name.to_string()));
         }
     }
+    let fleet_json = serde_json::to_string(&parsed.fleet).unwrap_or_default();
+    let fleet_blob = gix::objs::compute_hash(
+        gix::hash::Kind::Sha1,
+        gix::objs::Kind::Blob,
+        fleet_json.as_bytes(),
+    )
+    .ok()
+    .map(|id| id.to_string());
     ChunkCache {
-        fleet: parsed.fleet.clone(),
+        fleet_blob,
+        fleet_json,
         chunks: map,
     }
 }
