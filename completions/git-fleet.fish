@@ -53,6 +53,7 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "runs" -d 'List 
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "gc" -d 'Drop run records past retention: 90 days (success), 365 days (failed/partial)'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "rollback" -d 'Open proposals that take live state back to a recorded snapshot'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "demo" -d 'Build a sandbox and walk through every job, one explained step at a time'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "receipts" -d 'The receipt log: list, show, verify (and append, for scripts)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -321,3 +322,53 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -l json -d 'Al
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s q -l quiet -d 'Print only data and errors, no status lines'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -s n -l max-count -d 'Show at most N receipts (the newest)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -f -a "log" -d 'List receipts, newest first'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -f -a "show" -d 'Show the receipts in the note on a commit'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -f -a "verify" -d 'Verify the receipt log: hash chain, signatures, and notes against the log'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -f -a "append" -d 'Append a receipt (plumbing for scripts and tests; apply, halt and resume write their own)'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s n -l max-count -d 'Show at most N receipts (the newest)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l action -d 'What happened (Fleet-Action), e.g. apply, halt, deploy' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l commit -d 'The commit (or other revision) the receipt is about; its note gets the block' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l target -d 'Fleet-Target' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l proposal -d 'Fleet-Proposal' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l change -d 'Fleet-Change' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l policy -d 'Fleet-Policy: the rule that allowed the change' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l before -d 'Fleet-Before' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l after -d 'Fleet-After' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l trailer -d 'Another trailer, KEY=VALUE (KEY gets a Fleet- prefix if it lacks one). Repeatable' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s V -l version -d 'Print version'

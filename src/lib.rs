@@ -18,6 +18,7 @@ pub mod proposals;
 pub mod receipts;
 pub mod reconcile;
 pub mod runs;
+pub mod sign;
 pub mod store;
 
 pub use error::{Diagnostic, Error, Result};

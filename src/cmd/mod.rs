@@ -12,6 +12,7 @@ pub mod notes;
 pub mod peers;
 pub mod proof;
 pub mod proposals;
+pub mod receipts;
 pub mod reconcile;
 pub mod render;
 pub mod rollback;

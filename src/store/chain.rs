@@ -93,6 +93,14 @@ impl Store {
         })
     }
 
+    /// The records from commit `tip` down its first-parent history, newest first.
+    pub fn chain_walk_from(&self, tip: ObjectId) -> ChainWalk<'_> {
+        ChainWalk {
+            store: self,
+            next: Some(tip),
+        }
+    }
+
     pub fn chain_entry(&self, commit: ObjectId) -> Result<(ChainEntry, Option<ObjectId>)> {
         let c = self
             .repo

@@ -79,6 +79,45 @@ impl Store {
         Ok(None)
     }
 
+    /// The note on `object` as of the notes commit `notes_commit` (not the ref's tip).
+    pub fn note_read_at(&self, notes_commit: ObjectId, object: ObjectId) -> Result<Option<String>> {
+        Ok(self.note_at(notes_commit, object)?.map(|(_, text)| text))
+    }
+
+    /// Every note in the notes commit `notes_commit`: (annotated object, text),
+    /// whatever fanout git or we used to store it, sorted by object.
+    pub fn notes_at(&self, notes_commit: ObjectId) -> Result<Vec<(ObjectId, String)>> {
+        let tree = self.commit_tree(notes_commit)?;
+        let mut out = Vec::new();
+        self.collect_notes(tree, String::new(), &mut out)?;
+        out.sort_by_key(|a| a.0);
+        Ok(out)
+    }
+
+    fn collect_notes(
+        &self,
+        tree: ObjectId,
+        prefix: String,
+        out: &mut Vec<(ObjectId, String)>,
+    ) -> Result<()> {
+        let hex_len = self.repo.object_hash().len_in_hex();
+        for item in self.list_tree(tree)? {
+            let path = format!("{prefix}{}", item.name);
+            if !item.name.bytes().all(|b| b.is_ascii_hexdigit()) || path.len() > hex_len {
+                continue; // not a note (git keeps other files in notes trees too)
+            }
+            if item.is_tree {
+                self.collect_notes(item.id, path, out)?;
+            } else if path.len() == hex_len {
+                if let Ok(object) = ObjectId::from_hex(path.as_bytes()) {
+                    let text = String::from_utf8_lossy(&self.read_blob(item.id)?).into_owned();
+                    out.push((object, text));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Add `block` to the note on `object`, keeping every block already there
     /// (a block already present is not added twice). Safe under concurrent writers.
     /// Returns the new notes commit, or None when the block was already there.
@@ -92,48 +131,90 @@ impl Store {
         if block.trim().is_empty() {
             return Err(Error::usage("refusing to append an empty note block"));
         }
-        let hex = object.to_string();
-        let target_path = candidate_paths(&hex)[0].clone();
-        let log = format!("git-fleet: note on {hex}");
+        let log = format!("git-fleet: note on {object}");
         self.update_ref(notes_ref, &log, |tip| {
-            let (old_path, old_text) = match tip {
-                Some(tip) => self.note_at(tip, object)?.unzip(),
-                None => (None, None),
+            let Some(tree) = self.note_tree_with(tip, object, block)? else {
+                return Ok(None);
             };
-            let text = match old_text {
-                Some(old) if blocks(&old).contains(&block) => return Ok(None),
-                Some(old) => format!("{}\n\n{block}\n", old.trim_end_matches('\n')),
-                None => format!("{block}\n"),
-            };
-            let blob = self.write_blob(text.as_bytes())?;
-            let base = match tip {
-                Some(tip) => self
-                    .repo
-                    .find_commit(tip)
-                    .git(|| format!("cannot read notes commit {tip}"))?
-                    .tree_id()
-                    .git(|| format!("cannot read tree of {tip}"))?
-                    .detach(),
-                None => ObjectId::empty_tree(self.repo.object_hash()),
-            };
-            let mut editor = self
-                .repo
-                .edit_tree(base)
-                .git(|| format!("cannot edit notes tree {base}"))?;
-            if let Some(old_path) = old_path.filter(|p| *p != target_path) {
-                editor
-                    .remove(old_path.as_str())
-                    .git(|| format!("cannot move note {old_path}"))?;
-            }
-            editor
-                .upsert(target_path.as_str(), EntryKind::Blob, blob)
-                .git(|| format!("cannot write note {target_path}"))?;
-            let tree = editor
-                .write()
-                .git(|| "cannot write notes tree".into())?
-                .detach();
             let commit = self.new_commit("Notes added by 'git fleet'\n", tree, tip)?;
             Ok(Some((commit, commit)))
         })
+    }
+
+    /// Append a block to the note on `object` in one new notes commit whose
+    /// message is given too, both computed by `build` from the tip being
+    /// replaced (None: the notes ref does not exist yet). When another writer
+    /// wins the race, `build` runs again with the new tip, so anything derived
+    /// from the tip (a hash chain link) always describes the commit actually
+    /// replaced. Always writes a commit, even if an identical block is already
+    /// in the note (the note then keeps one copy). Returns the new notes commit
+    /// and what `build` returned with the block that was written.
+    pub fn note_append_with<T>(
+        &self,
+        notes_ref: &str,
+        object: ObjectId,
+        mut build: impl FnMut(Option<ObjectId>) -> Result<(String, String, T)>,
+    ) -> Result<(ObjectId, T)> {
+        let log = format!("git-fleet: note on {object}");
+        let written = self.update_ref(notes_ref, &log, |tip| {
+            let (block, message, value) = build(tip)?;
+            let block = block.trim_matches('\n');
+            if block.trim().is_empty() {
+                return Err(Error::usage("refusing to append an empty note block"));
+            }
+            let tree = match (self.note_tree_with(tip, object, block)?, tip) {
+                (Some(tree), _) => tree,
+                // Already there (only possible under a tip): keep the tree as is.
+                (None, Some(tip)) => self.commit_tree(tip)?,
+                (None, None) => ObjectId::empty_tree(self.repo.object_hash()),
+            };
+            let commit = self.new_commit(&message, tree, tip)?;
+            Ok(Some((commit, (commit, value))))
+        })?;
+        written.ok_or_else(|| Error::Other(format!("nothing was written to {notes_ref}")))
+    }
+
+    /// The notes tree of `tip` with `block` added to the note on `object`
+    /// (moved to our fanout), or None when the note already has that block.
+    fn note_tree_with(
+        &self,
+        tip: Option<ObjectId>,
+        object: ObjectId,
+        block: &str,
+    ) -> Result<Option<ObjectId>> {
+        let hex = object.to_string();
+        let target_path = candidate_paths(&hex)[0].clone();
+        let (old_path, old_text) = match tip {
+            Some(tip) => self.note_at(tip, object)?.unzip(),
+            None => (None, None),
+        };
+        let text = match old_text {
+            Some(old) if blocks(&old).contains(&block) => return Ok(None),
+            Some(old) => format!("{}\n\n{block}\n", old.trim_end_matches('\n')),
+            None => format!("{block}\n"),
+        };
+        let blob = self.write_blob(text.as_bytes())?;
+        let base = match tip {
+            Some(tip) => self.commit_tree(tip)?,
+            None => ObjectId::empty_tree(self.repo.object_hash()),
+        };
+        let mut editor = self
+            .repo
+            .edit_tree(base)
+            .git(|| format!("cannot edit notes tree {base}"))?;
+        if let Some(old_path) = old_path.filter(|p| *p != target_path) {
+            editor
+                .remove(old_path.as_str())
+                .git(|| format!("cannot move note {old_path}"))?;
+        }
+        editor
+            .upsert(target_path.as_str(), EntryKind::Blob, blob)
+            .git(|| format!("cannot write note {target_path}"))?;
+        Ok(Some(
+            editor
+                .write()
+                .git(|| "cannot write notes tree".into())?
+                .detach(),
+        ))
     }
 }
