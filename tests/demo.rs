@@ -25,6 +25,8 @@ fn demo_walks_through_every_job() {
         "automation halted",
         "automation resumed",
         "Fleet-Action: apply",
+        "receipts verify",
+        "3 signed",
     ] {
         assert!(
             text.contains(expected),

@@ -48,6 +48,11 @@ impl Sandbox<'_> {
         cmd.env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", self.root.join("gitconfig"))
             .env_remove("GIT_DIR")
+            // The sandbox's own identity (and signing key) applies, not the caller's.
+            .env_remove("GIT_AUTHOR_NAME")
+            .env_remove("GIT_AUTHOR_EMAIL")
+            .env_remove("GIT_COMMITTER_NAME")
+            .env_remove("GIT_COMMITTER_EMAIL")
             .env_remove("GIT_WORK_TREE")
             .env("NO_COLOR", "1");
         // `git fleet` inside the sandbox must be this binary.
@@ -220,6 +225,40 @@ impl Drop for RemoveOnDrop {
 
 fn walk(s: &mut Sandbox<'_>) -> Result<()> {
     s.write("gitconfig", "[user]\n\tname = Demo Operator\n\temail = operator@example.com\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")?;
+    // Receipts are signed with an SSH key, in git's own SSH-signature format,
+    // when ssh-keygen is available (it is what git itself uses).
+    let key = s.root.join("operator_ed25519");
+    let keygen = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "operator@example.com",
+            "-f",
+        ])
+        .arg(&key)
+        .stdin(std::process::Stdio::null())
+        .output();
+    if keygen.is_ok_and(|o| o.status.success()) {
+        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap_or_default();
+        s.write(
+            "allowed_signers",
+            &format!(
+                "operator@example.com namespaces=\"git-fleet\" {}",
+                public.trim()
+            ),
+        )?;
+        let extra = format!(
+            "[gpg]\n\tformat = ssh\n[gpg \"ssh\"]\n\tallowedSignersFile = {}\n[user]\n\tsigningKey = {}\n",
+            s.root.join("allowed_signers").display(),
+            key.display()
+        );
+        let base = std::fs::read_to_string(s.root.join("gitconfig")).unwrap_or_default();
+        s.write("gitconfig", &format!("{base}{extra}"))?;
+    }
     s.explain(
         "A bare origin, a working clone, and a fleet.yaml with templates, modules and assignments.",
     );
@@ -356,6 +395,9 @@ fn walk(s: &mut Sandbox<'_>) -> Result<()> {
         &["notes", "--ref=fleet/receipts", "list"],
         &[0],
     )?;
+    s.explain("Receipts form a hash chain (each names the sha256 of the one before); verify walks it and checks every block.");
+    s.must("work", "git-fleet", &["receipts", "log"], &[0])?;
+    s.must("work", "git-fleet", &["receipts", "verify"], &[0])?;
     Ok(())
 }
 
