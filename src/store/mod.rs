@@ -61,31 +61,57 @@ impl Store {
     }
 
     pub fn actor(&self) -> Actor {
-        match self.repo.committer() {
-            Some(Ok(sig)) => Actor {
-                name: sig.name.to_string(),
-                email: sig.email.to_string(),
-            },
-            _ => Actor {
-                name: "git-fleet".into(),
-                email: "git-fleet@localhost".into(),
-            },
-        }
+        let (name, email) = self.identity();
+        Actor { name, email }
     }
 
     /// The commit signature used for records: the configured committer, or a
     /// stable fallback so recording never fails for lack of an identity.
     pub(crate) fn signature(&self) -> gix::actor::Signature {
-        if let Some(Ok(sig)) = self.repo.committer() {
-            if let Ok(sig) = sig.to_owned() {
-                return sig;
+        // A fixed GIT_COMMITTER_DATE (tests, reproducible runs) goes through gix.
+        // Otherwise record UTC: finding the local zone's name costs a scan of
+        // the zoneinfo tree on every write, more than the write itself.
+        if std::env::var_os("GIT_COMMITTER_DATE").is_some() {
+            if let Some(Ok(sig)) = self.repo.committer() {
+                if let Ok(sig) = sig.to_owned() {
+                    return sig;
+                }
             }
         }
+        let (name, email) = self.identity();
         gix::actor::Signature {
-            name: "git-fleet".into(),
-            email: "git-fleet@localhost".into(),
-            time: gix::date::Time::now_local_or_utc(),
+            name: name.into(),
+            email: email.into(),
+            time: gix::date::Time::now_utc(),
         }
+    }
+
+    /// Committer name and email as git resolves them: environment, then
+    /// `committer.*`, then `user.*`; a stable fallback when none is set.
+    fn identity(&self) -> (String, String) {
+        let config = self.repo.config_snapshot();
+        let pick = |env: &str, keys: [&str; 2], fallback: &str| {
+            std::env::var(env)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| {
+                    keys.iter()
+                        .find_map(|k| config.string(*k).map(|v| v.to_string()))
+                })
+                .unwrap_or_else(|| fallback.to_string())
+        };
+        (
+            pick(
+                "GIT_COMMITTER_NAME",
+                ["committer.name", "user.name"],
+                "git-fleet",
+            ),
+            pick(
+                "GIT_COMMITTER_EMAIL",
+                ["committer.email", "user.email"],
+                "git-fleet@localhost",
+            ),
+        )
     }
 
     /// The object a ref points to, peeled to the first non-tag object.

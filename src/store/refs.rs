@@ -92,17 +92,21 @@ impl Store {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-        self.repo.edit_references(edits).map_err(|e| Error::Git {
-            context: format!(
-                "cannot update {}",
-                updates
-                    .iter()
-                    .map(|u| u.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            source: Box::new(e),
-        })?;
+        let sig = self.signature();
+        let mut buf = gix::date::parse::TimeBuf::default();
+        self.repo
+            .edit_references_as(edits, Some(sig.to_ref(&mut buf)))
+            .map_err(|e| Error::Git {
+                context: format!(
+                    "cannot update {}",
+                    updates
+                        .iter()
+                        .map(|u| u.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                source: Box::new(e),
+            })?;
         Ok(())
     }
 
