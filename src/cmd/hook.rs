@@ -137,18 +137,16 @@ fn start_fanout(ctx: &Ctx, pending: &Pending) -> Result<()> {
         .stdout(out)
         .stderr(err)
         .process_group(0);
+    // Logged before the child can write its own output to the same file.
+    let _ = writeln!(
+        log,
+        "[{time}] push of {} to {} confirmed: starting fanout to {}",
+        pending.commit,
+        pending.tracking,
+        peers.join(", ")
+    );
     match cmd.spawn() {
-        Ok(child) => {
-            let _ = writeln!(
-                log,
-                "[{time}] push of {} to {} confirmed: started fanout (pid {}) to {}",
-                pending.commit,
-                pending.tracking,
-                child.id(),
-                peers.join(", ")
-            );
-            Ok(())
-        }
+        Ok(_child) => Ok(()), // not waited for: it outlives this hook
         Err(e) => {
             let _ = writeln!(log, "[{time}] cannot start fanout: {e}");
             Err(Error::Other(format!("cannot start fanout: {e}")))

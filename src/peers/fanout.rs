@@ -23,13 +23,13 @@
 //! Library code: no printing. Progress is reported through a callback.
 
 use super::config::{Location, Peer, PeerSsh};
+use super::local;
 use super::shell::{CmdOutput, LocalShell, PeerShell, ShellError, SshOptions};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use gix::ObjectId;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -301,13 +301,13 @@ impl Report {
 pub type Connector =
     dyn Fn(&PeerSsh, &SshOptions) -> std::result::Result<Box<dyn PeerShell>, ShellError> + Sync;
 
-/// The SSH transport of `super::ssh` (until it lands: every SSH peer is
-/// unreachable, "ssh transport not built").
+/// The SSH transport of `super::ssh`: one session per host (libssh2) or a
+/// multiplexed system `ssh` (openssh).
 pub fn ssh_connector(
-    _peer: &PeerSsh,
-    _opts: &SshOptions,
+    peer: &PeerSsh,
+    opts: &SshOptions,
 ) -> std::result::Result<Box<dyn PeerShell>, ShellError> {
-    Err(ShellError::Unreachable("ssh transport not built".into()))
+    super::ssh::connect(peer, opts)
 }
 
 /// Deliver `req.commit` to every peer of `req`. Never fails as a whole because
@@ -448,6 +448,9 @@ struct PeerRun<'a> {
     shell: Arc<dyn PeerShell>,
     dir: String,
     branch: String,
+    local: std::cell::OnceCell<Option<gix::Repository>>,
+    /// The peer's HEAD as soon as a check has read it.
+    head_seen: std::cell::Cell<Option<ObjectId>>,
 }
 
 /// Early exit from the per-peer checks: the outcome and its reason.
@@ -500,10 +503,13 @@ fn deliver(
         shell,
         dir,
         branch,
+        local: std::cell::OnceCell::new(),
+        head_seen: std::cell::Cell::new(None),
     };
     let Stop(outcome, reason) = match run.deliver(&mut report, stage) {
         Ok(stop) | Err(stop) => stop,
     };
+    report.before = report.before.or(run.head_seen.get());
     report.outcome = outcome;
     report.reason = one_line(&reason);
     report.elapsed = start.elapsed();
@@ -577,6 +583,7 @@ impl PeerRun<'_> {
             }
             Ancestry::Behind => {}
         }
+        self.check_nothing_in_the_way(probe.head)?;
         if self.req.dry_run {
             return Ok(Stop(
                 Outcome::WouldFastForward,
@@ -637,15 +644,7 @@ impl PeerRun<'_> {
     /// Exists, is a repository (at its top level), nothing in progress, on
     /// the branch, clean. Only reads.
     fn probe(&self) -> std::result::Result<Probe, Stop> {
-        const STATE: [(&str, &str); 7] = [
-            ("index.lock", "index.lock exists: another git command is running in the peer (or crashed; remove the lock only if none is)"),
-            ("MERGE_HEAD", "a merge is in progress"),
-            ("rebase-merge", "a rebase is in progress"),
-            ("rebase-apply", "a rebase or `git am` is in progress"),
-            ("CHERRY_PICK_HEAD", "a cherry-pick is in progress"),
-            ("REVERT_HEAD", "a revert is in progress"),
-            ("BISECT_LOG", "a bisect is in progress"),
-        ];
+        const STATE: [(&str, &str); 7] = local::IN_PROGRESS;
         if let Location::Local(path) = &self.peer.location {
             match std::fs::metadata(path) {
                 Ok(m) if m.is_dir() => {}
@@ -668,6 +667,19 @@ impl PeerRun<'_> {
                     ))
                 }
             }
+        }
+        if let Some(repo) = self.local_repo() {
+            if let Some(why) = local::in_progress(repo) {
+                return Err(blocked(Blocker::Busy, why));
+            }
+            if let Some((name, head)) = local::head(repo) {
+                self.check_branch(name.as_deref().unwrap_or("HEAD"), head)?;
+                if !local::certainly_clean(repo, head) {
+                    self.check_clean()?;
+                }
+                return Ok(Probe { head });
+            }
+            // Unborn or unreadable HEAD: git words it below.
         }
         let mut args: Vec<&str> = vec!["rev-parse", "--show-cdup"];
         for (path, _) in STATE {
@@ -704,6 +716,14 @@ impl PeerRun<'_> {
                 format!("cannot read HEAD: '{}'", head_line.trim()),
             )
         })?;
+        self.check_branch(symbolic, head)?;
+        self.check_clean()?;
+        Ok(Probe { head })
+    }
+
+    /// Detached, or on another branch than expected: blocked.
+    fn check_branch(&self, symbolic: &str, head: ObjectId) -> std::result::Result<(), Stop> {
+        self.head_seen.set(Some(head));
         if symbolic == "HEAD" {
             return Err(blocked(
                 Blocker::Detached,
@@ -721,8 +741,18 @@ impl PeerRun<'_> {
                 format!("on {current}, expected {}", self.branch),
             ));
         }
-        self.check_clean()?;
-        Ok(Probe { head })
+        Ok(())
+    }
+
+    /// The peer's repository opened in-process (local peers whose work tree
+    /// is exactly their location), opened once.
+    fn local_repo(&self) -> Option<&gix::Repository> {
+        self.local
+            .get_or_init(|| match &self.peer.location {
+                Location::Local(path) => local::open(path),
+                Location::Ssh(_) => None,
+            })
+            .as_ref()
     }
 
     fn classify_probe_failure(&self, out: &CmdOutput, lines: &[&str]) -> Stop {
@@ -836,6 +866,64 @@ impl PeerRun<'_> {
         ))
     }
 
+    /// Paths the fast-forward would create must not exist in the peer: an
+    /// untracked file there would make git refuse (after it has already
+    /// rewritten ORIG_HEAD), and an *ignored* one git would silently
+    /// overwrite. Checked before anything is written.
+    fn check_nothing_in_the_way(&self, head: ObjectId) -> std::result::Result<(), Stop> {
+        let Ok(added) = added_paths(self.repo, head, self.req.commit) else {
+            return Ok(()); // git merge --ff-only still refuses what it must
+        };
+        if added.is_empty() || added.len() > MAX_IN_THE_WAY_PATHS {
+            return Ok(());
+        }
+        let mut in_the_way = Vec::new();
+        match &self.peer.location {
+            Location::Local(root) => {
+                for (path, is_dir) in &added {
+                    if let Ok(meta) = root.join(path).symlink_metadata() {
+                        if !*is_dir || !meta.is_dir() {
+                            in_the_way.push(path.as_str());
+                        }
+                    }
+                }
+            }
+            Location::Ssh(_) => {
+                // `ls -dp`: existing paths, directories with a trailing '/'.
+                let mut argv = vec!["ls", "-dp", "--"];
+                argv.extend(added.iter().map(|(p, _)| p.as_str()));
+                let out = self
+                    .shell
+                    .run(&self.dir, &argv, self.timeout())
+                    .map_err(|e| blocked(Blocker::Unreachable, shell_error_text(&e)))?;
+                let listed: HashSet<&str> = out.stdout.lines().collect();
+                for (path, is_dir) in &added {
+                    let as_dir = format!("{path}/");
+                    if listed.contains(path.as_str())
+                        || (!*is_dir && listed.contains(as_dir.as_str()))
+                    {
+                        in_the_way.push(path.as_str());
+                    }
+                }
+            }
+        }
+        if in_the_way.is_empty() {
+            return Ok(());
+        }
+        let mut names: Vec<&str> = in_the_way.iter().take(3).copied().collect();
+        if in_the_way.len() > 3 {
+            names.push("...");
+        }
+        Err(blocked(
+            Blocker::Dirty,
+            format!(
+                "untracked or ignored files are where {} adds files (left untouched): {}",
+                short(self.req.commit),
+                names.join(", ")
+            ),
+        ))
+    }
+
     /// Where the peer's HEAD stands relative to the commit. Answered in this
     /// repository when it knows the peer's HEAD; otherwise the peer has
     /// commits we lack, and only the peer can tell ahead from diverged.
@@ -871,8 +959,9 @@ impl PeerRun<'_> {
     fn fetch(&self) -> std::result::Result<(), Stop> {
         let commit = self.req.commit;
         match &self.peer.location {
-            Location::Local(path) => {
-                copy_objects(self.repo, path, commit)
+            Location::Local(_) if self.local_repo().is_some() => {
+                let peer = self.local_repo().expect("checked");
+                local::copy_objects(self.repo, peer, commit)
                     .map(|_| ())
                     .map_err(|e| {
                         blocked(
@@ -881,7 +970,7 @@ impl PeerRun<'_> {
                         )
                     })
             }
-            Location::Ssh(_) => {
+            _ => {
                 let out = self.git(&[
                     "fetch",
                     "--quiet",
@@ -979,6 +1068,9 @@ impl PeerRun<'_> {
 
     /// HEAD and whether it is still on the expected branch.
     fn read_head(&self) -> std::result::Result<(ObjectId, bool), Stop> {
+        if let Some((name, head)) = self.local_repo().and_then(local::head) {
+            return Ok((head, name == Some(format!("refs/heads/{}", self.branch))));
+        }
         let out = self.git(&["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"])?;
         let mut lines = out.stdout.lines();
         let head = lines
@@ -1170,62 +1262,70 @@ fn parse_status(out: &str) -> Vec<Change> {
     changes
 }
 
-/// Copy the objects `commit` needs that the repository at `peer_dir` lacks,
-/// dependencies first, so a crash never leaves a commit without its tree.
-/// Returns how many were written. Writes objects only: no refs, no index.
-pub fn copy_objects(
-    src: &gix::Repository,
-    peer_dir: &Path,
-    commit: ObjectId,
-) -> std::result::Result<usize, String> {
-    let peer = gix::open_opts(peer_dir, gix::open::Options::isolated())
-        .map_err(|e| format!("cannot open {}: {e}", peer_dir.display()))?;
-    if peer.object_hash() != src.object_hash() {
-        return Err("the peer uses a different object hash".into());
+/// Above this many new paths the in-the-way pre-check is skipped (git's own
+/// refusal still protects the files).
+const MAX_IN_THE_WAY_PATHS: usize = 2000;
+
+/// Paths that exist in `to`'s tree but not in `from`'s: files (false) and the
+/// new directories leading to them (true), parents first.
+fn added_paths(
+    repo: &gix::Repository,
+    from: ObjectId,
+    to: ObjectId,
+) -> std::result::Result<Vec<(String, bool)>, String> {
+    let tree_of = |c: ObjectId| -> std::result::Result<ObjectId, String> {
+        let commit = repo.find_commit(c).map_err(|e| e.to_string())?;
+        commit
+            .tree_id()
+            .map(|t| t.detach())
+            .map_err(|e| e.to_string())
+    };
+    let mut out = Vec::new();
+    walk_added(repo, Some(tree_of(from)?), tree_of(to)?, "", &mut out)?;
+    Ok(out)
+}
+
+fn walk_added(
+    repo: &gix::Repository,
+    old: Option<ObjectId>,
+    new: ObjectId,
+    prefix: &str,
+    out: &mut Vec<(String, bool)>,
+) -> std::result::Result<(), String> {
+    if old == Some(new) || out.len() > MAX_IN_THE_WAY_PATHS {
+        return Ok(());
     }
-    let hash = src.object_hash();
-    let mut todo = vec![commit];
-    let mut seen = HashSet::new();
-    let mut found: Vec<(gix::objs::Kind, Vec<u8>)> = Vec::new();
-    while let Some(id) = todo.pop() {
-        if !seen.insert(id) || peer.has_object(id) {
-            continue;
+    let hash = repo.object_hash();
+    let read = |id: ObjectId| -> std::result::Result<Vec<(String, ObjectId, bool)>, String> {
+        let obj = repo.find_object(id).map_err(|e| e.to_string())?;
+        gix::objs::TreeRefIter::from_bytes(&obj.data, hash)
+            .map(|e| {
+                e.map(|e| (e.filename.to_string(), e.oid.to_owned(), e.mode.is_tree()))
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    };
+    let old_entries = match old {
+        Some(id) => read(id)?,
+        None => Vec::new(),
+    };
+    for (name, id, is_tree) in read(new)? {
+        let path = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        match old_entries.iter().find(|(n, _, _)| *n == name) {
+            Some((_, old_id, true)) if is_tree => walk_added(repo, Some(*old_id), id, &path, out)?,
+            Some(_) => {} // present before (a change of a tracked path)
+            None if is_tree => {
+                out.push((path.clone(), true));
+                walk_added(repo, None, id, &path, out)?;
+            }
+            None => out.push((path, false)),
         }
-        let obj = src
-            .find_object(id)
-            .map_err(|e| format!("cannot read {id}: {e}"))?;
-        match obj.kind {
-            gix::objs::Kind::Commit => {
-                let c = obj
-                    .try_to_commit_ref()
-                    .map_err(|e| format!("cannot decode commit {id}: {e}"))?;
-                todo.push(c.tree());
-                todo.extend(c.parents());
-            }
-            gix::objs::Kind::Tree => {
-                for entry in gix::objs::TreeRefIter::from_bytes(&obj.data, hash) {
-                    let entry = entry.map_err(|e| format!("cannot decode tree {id}: {e}"))?;
-                    if !entry.mode.is_commit() {
-                        todo.push(entry.oid.to_owned());
-                    }
-                }
-            }
-            gix::objs::Kind::Tag => {
-                let t = obj
-                    .try_to_tag_ref()
-                    .map_err(|e| format!("cannot decode tag {id}: {e}"))?;
-                todo.push(t.target());
-            }
-            gix::objs::Kind::Blob => {}
-        }
-        found.push((obj.kind, obj.data.clone()));
     }
-    use gix::objs::Write;
-    for (kind, data) in found.iter().rev() {
-        peer.write_buf(*kind, data)
-            .map_err(|e| format!("cannot write an object: {e}"))?;
-    }
-    Ok(found.len())
+    Ok(())
 }
 
 /// The first 12 hex digits.

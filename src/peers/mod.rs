@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod fanout;
+pub mod local;
 pub mod proof;
 pub mod record;
 pub mod shell;

@@ -1,0 +1,225 @@
+//! A peer that changes between fanout's checks and its merge ends blocked,
+//! with nothing overwritten: git's `merge --ff-only` refuses and fanout reads
+//! HEAD back. The change is injected by a `PeerShell` wrapper that acts right
+//! before the merge command runs (the peer is declared as an SSH location and
+//! the test's connector hands back that wrapper around the local shell).
+
+mod common;
+use common::TestEnv;
+use git_fleet::peers::config::{parse_shared, PeerSsh};
+use git_fleet::peers::fanout::{run_with, Outcome, Request};
+use git_fleet::peers::shell::{CmdOutput, LocalShell, PeerShell, ShellError, SshOptions};
+use git_fleet::store::Store;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+struct RaceShell {
+    inner: LocalShell,
+    before_merge: Box<dyn Fn() + Send + Sync>,
+}
+
+impl PeerShell for RaceShell {
+    fn run(&self, dir: &str, argv: &[&str], timeout: Duration) -> Result<CmdOutput, ShellError> {
+        if argv.contains(&"merge") && argv.contains(&"--ff-only") {
+            (self.before_merge)();
+        }
+        self.inner.run(dir, argv, timeout)
+    }
+    fn run_shell(
+        &self,
+        dir: &str,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<CmdOutput, ShellError> {
+        self.inner.run_shell(dir, script, timeout)
+    }
+}
+
+/// Run git with TestEnv's isolated environment, panicking on failure.
+fn git(env: &TestEnv, dir: &Path, args: &[&str]) -> String {
+    env.git(dir, args)
+}
+
+struct Setup {
+    dev: PathBuf,
+    peer: PathBuf,
+    base: String,
+    commit: String,
+}
+
+fn setup(env: &TestEnv) -> Setup {
+    let origin = env.root().join("origin.git");
+    git(
+        env,
+        env.root(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            origin.to_str().unwrap(),
+        ],
+    );
+    let dev = env.repo("dev");
+    git(
+        env,
+        &dev,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    git(env, &dev, &["push", "-q", "-u", "origin", "main"]);
+    let base = git(env, &dev, &["rev-parse", "HEAD"]).trim().to_string();
+    let peer = env.root().join("peer");
+    git(
+        env,
+        env.root(),
+        &[
+            "clone",
+            "-q",
+            origin.to_str().unwrap(),
+            peer.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(dev.join("README"), "delivered\n").unwrap();
+    git(env, &dev, &["commit", "-q", "-am", "deliver"]);
+    git(env, &dev, &["push", "-q", "origin", "main"]);
+    let commit = git(env, &dev, &["rev-parse", "HEAD"]).trim().to_string();
+    Setup {
+        dev,
+        peer,
+        base,
+        commit,
+    }
+}
+
+fn deliver(
+    s: &Setup,
+    before_merge: Box<dyn Fn() + Send + Sync>,
+) -> git_fleet::peers::fanout::Report {
+    let toml = format!(
+        "[peers.racy]\nlocation = \"ssh://localhost{}\"\n",
+        s.peer.display()
+    );
+    let peers = parse_shared("fleet.toml", &toml, None).unwrap();
+    let store = Store::open(&s.dev).unwrap();
+    let commit = store.rev_commit(&s.commit).unwrap();
+    let req = Request {
+        commit,
+        branch: "main".into(),
+        peers,
+        jobs: 1,
+        dry_run: false,
+        ssh: SshOptions::default(),
+    };
+    let cell = std::sync::Mutex::new(Some(before_merge));
+    let connector = move |_: &PeerSsh, _: &SshOptions| -> Result<Box<dyn PeerShell>, ShellError> {
+        let hook = cell
+            .lock()
+            .unwrap()
+            .take()
+            .expect("one connection per host");
+        Ok(Box::new(RaceShell {
+            inner: LocalShell,
+            before_merge: hook,
+        }))
+    };
+    run_with(&store, &req, &connector, &|_| {}).unwrap()
+}
+
+/// The test process runs git through the library (not through TestEnv), so
+/// give it the same isolated configuration. This file holds one test, so no
+/// other test in this binary sees the change.
+fn isolate(env: &TestEnv) {
+    for (k, v) in [
+        ("HOME", env.home().to_str().unwrap()),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+        ("GIT_CONFIG_GLOBAL", "/dev/null"),
+        ("GIT_AUTHOR_NAME", "Racer"),
+        ("GIT_AUTHOR_EMAIL", "racer@example.com"),
+        ("GIT_COMMITTER_NAME", "Racer"),
+        ("GIT_COMMITTER_EMAIL", "racer@example.com"),
+        ("LC_ALL", "C"),
+    ] {
+        std::env::set_var(k, v);
+    }
+}
+
+#[test]
+fn changes_between_check_and_merge_end_blocked_with_nothing_overwritten() {
+    let env = TestEnv::new();
+    isolate(&env);
+
+    // 1. A tracked file the commit changes is edited just before the merge.
+    let s = setup(&env);
+    let peer = s.peer.clone();
+    let report = deliver(
+        &s,
+        Box::new(move || std::fs::write(peer.join("README"), "edited meanwhile\n").unwrap()),
+    );
+    let p = &report.peers[0];
+    assert_eq!(p.outcome.as_str(), "dirty", "{p:?}");
+    assert!(p.reason.contains("README"), "{}", p.reason);
+    assert_eq!(git(&env, &s.peer, &["rev-parse", "HEAD"]).trim(), s.base);
+    assert_eq!(
+        std::fs::read_to_string(s.peer.join("README")).unwrap(),
+        "edited meanwhile\n",
+        "the racing edit was overwritten"
+    );
+
+    // 2. The peer commits just before the merge: no longer a fast-forward.
+    let env = TestEnv::new();
+    isolate(&env);
+    let s = setup(&env);
+    let peer = s.peer.clone();
+    let report = deliver(
+        &s,
+        Box::new(move || {
+            std::fs::write(peer.join("local.txt"), "local\n").unwrap();
+            let ok = std::process::Command::new("git")
+                .current_dir(&peer)
+                .args(["add", "local.txt"])
+                .status()
+                .unwrap()
+                .success()
+                && std::process::Command::new("git")
+                    .current_dir(&peer)
+                    .args(["commit", "-q", "-m", "meanwhile"])
+                    .status()
+                    .unwrap()
+                    .success();
+            assert!(ok);
+        }),
+    );
+    let p = &report.peers[0];
+    assert_eq!(
+        p.outcome,
+        Outcome::Blocked(git_fleet::peers::fanout::Blocker::Diverged),
+        "{p:?}"
+    );
+    let head = git(&env, &s.peer, &["rev-parse", "HEAD"])
+        .trim()
+        .to_string();
+    assert_ne!(head, s.commit);
+    assert_eq!(p.after.map(|id| id.to_string()), Some(head));
+    assert_eq!(
+        git(&env, &s.peer, &["log", "-1", "--format=%s"]).trim(),
+        "meanwhile"
+    );
+
+    // 3. Another git command takes the index lock just before the merge.
+    let env = TestEnv::new();
+    isolate(&env);
+    let s = setup(&env);
+    let peer = s.peer.clone();
+    let report = deliver(
+        &s,
+        Box::new(move || std::fs::write(peer.join(".git/index.lock"), "").unwrap()),
+    );
+    let p = &report.peers[0];
+    assert_eq!(p.outcome.as_str(), "busy", "{p:?}");
+    assert_eq!(git(&env, &s.peer, &["rev-parse", "HEAD"]).trim(), s.base);
+    assert!(
+        s.peer.join(".git/index.lock").exists(),
+        "someone else's lock was removed"
+    );
+}
