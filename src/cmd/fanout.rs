@@ -5,7 +5,9 @@ use super::{context, Ctx, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
 use git_fleet::cli::FanoutArgs;
 use git_fleet::peers::config::{bad_branch, Peer};
-use git_fleet::peers::fanout::{self, Event, Outcome as PeerOutcome, PeerReport, Report, Request};
+use git_fleet::peers::fanout::{
+    self, Event, Outcome as PeerOutcome, PeerReport, Report, Request, StepStatus,
+};
 use git_fleet::peers::record;
 use git_fleet::peers::shell::SshOptions;
 use git_fleet::{Error, Result};
@@ -183,17 +185,24 @@ fn outcome_line(r: &PeerReport) -> String {
     format!("{} — {}", r.outcome.as_str(), r.reason)
 }
 
+/// Only the declared runtime steps (`health=ok readback=failed`); `-` when
+/// the peer declares none.
 fn runtime_cell(r: &PeerReport) -> String {
     let rt = &r.runtime;
-    [
+    let steps: Vec<String> = [
         ("reload", &rt.reload),
         ("health", &rt.health),
         ("readback", &rt.readback),
     ]
     .iter()
+    .filter(|(_, s)| s.status != StepStatus::OutOfScope)
     .map(|(k, s)| format!("{k}={}", s.status.as_str()))
-    .collect::<Vec<_>>()
-    .join(" ")
+    .collect();
+    if steps.is_empty() {
+        "-".into()
+    } else {
+        steps.join(" ")
+    }
 }
 
 fn print_table(ui: &Ui, report: &Report) {

@@ -151,7 +151,15 @@ fn certainly_clean_inner(repo: &gix::Repository, head: ObjectId) -> Option<bool>
                 let target = std::fs::read_link(&full).ok()?;
                 gix::path::into_bstr(target).ok()?.to_vec()
             } else {
-                std::fs::read(&full).ok()?
+                // The size is known (stat matched): open, one read, close.
+                use std::io::Read;
+                let mut buf = Vec::with_capacity(e.stat.size as usize + 1);
+                std::fs::File::open(&full)
+                    .ok()?
+                    .take(u64::from(e.stat.size) + 1)
+                    .read_to_end(&mut buf)
+                    .ok()?;
+                buf
             };
             let id = gix::objs::compute_hash(hash, gix::objs::Kind::Blob, &bytes).ok()?;
             if id != e.id {
