@@ -14,6 +14,12 @@
 //! refuses to overwrite anything changed since the checks; HEAD is read back
 //! afterwards either way.
 //!
+//! Before the merge, the paths the commit adds are checked: an untracked (or
+//! ignored) file where the commit would create one blocks the peer (`dirty`),
+//! since git would refuse it (untracked) or silently overwrite it (ignored).
+//! The one thing a refused merge still writes in a peer that raced is git's
+//! own `ORIG_HEAD` (set to the unchanged HEAD before git tries).
+//!
 //! Fetching: a local peer receives the missing objects straight from this
 //! repository's object database (in-process, no refs written, no network, no
 //! dependency on the peer's remote being reachable or up to date); an SSH
