@@ -55,6 +55,9 @@ _git__fleet() {
             git__fleet,peers)
                 cmd="git__fleet__subcmd__peers"
                 ;;
+            git__fleet,policy)
+                cmd="git__fleet__subcmd__policy"
+                ;;
             git__fleet,proof)
                 cmd="git__fleet__subcmd__proof"
                 ;;
@@ -112,6 +115,9 @@ _git__fleet() {
             git__fleet__subcmd__peers,remove)
                 cmd="git__fleet__subcmd__peers__subcmd__remove"
                 ;;
+            git__fleet__subcmd__policy,check)
+                cmd="git__fleet__subcmd__policy__subcmd__check"
+                ;;
             git__fleet__subcmd__receipts,append)
                 cmd="git__fleet__subcmd__receipts__subcmd__append"
                 ;;
@@ -131,7 +137,7 @@ _git__fleet() {
 
     case "${cmd}" in
         git__fleet)
-            opts="-q -h -V --color --quiet --help --version init snapshot diff render notes peers fanout proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts"
+            opts="-q -h -V --color --quiet --help --version init snapshot diff render notes peers fanout proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -583,6 +589,46 @@ _git__fleet() {
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__policy)
+            opts="-q -h -V --color --quiet --help --version check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__policy__subcmd__check)
+            opts="-q -h -V --rev --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --rev)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

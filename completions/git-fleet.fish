@@ -54,6 +54,7 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "gc" -d 'Drop ru
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "rollback" -d 'Open proposals that take live state back to a recorded snapshot'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "demo" -d 'Build a sandbox and walk through every job, one explained step at a time'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "receipts" -d 'The receipt log: list, show, verify (and append, for scripts)'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "policy" -d 'Bounded writes: check changes to desired state against fleet.toml\'s [[policy]]'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -372,3 +373,18 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s q -l quiet -d 'Print only data and errors, no status lines'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -f -a "check" -d 'Check commits against the policy, as the pre-receive hook does'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -l rev -d 'Commits to check (default: @{upstream}..HEAD, or HEAD alone without an upstream)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'

@@ -61,6 +61,33 @@ pub enum Command {
     Rollback(RollbackArgs),
     Demo(DemoArgs),
     Receipts(ReceiptsArgs),
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+/// Bounded writes: check changes to desired state against fleet.toml's [[policy]].
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    Check(PolicyCheckArgs),
+}
+
+/// Check commits against the policy, as the pre-receive hook does.
+///
+/// For each commit in the range that changes a desired file, the semantic diff
+/// against its first parent is decided for the commit's actor: its verified SSH
+/// signer when signed by a key in gpg.ssh.allowedSignersFile, else its committer
+/// email. Exit 1 when any change is outside the actor's scope.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet policy check                 # commits not yet on the upstream\n  git fleet policy check --rev main~5..main --json"
+)]
+pub struct PolicyCheckArgs {
+    /// Commits to check (default: @{upstream}..HEAD, or HEAD alone without an upstream).
+    #[arg(long, value_name = "RANGE")]
+    pub rev: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Build a sandbox and walk through every job, one explained step at a time.

@@ -1,4 +1,4 @@
-//! `fleet.toml` at the repository root: targets (and, later, peers and policy).
+//! `fleet.toml` at the repository root: targets, peers and policy.
 //! Parsed strictly: unknown keys are errors that name file:line:col.
 
 use crate::error::{Diagnostic, Error, Result};
@@ -19,9 +19,9 @@ pub struct Config {
     /// Peers, checked strictly here; resolved by `crate::peers::config`.
     #[serde(default)]
     pub peers: BTreeMap<String, crate::peers::config::PeerEntry>,
-    /// Policies are read by the policy module; kept as tables here.
+    /// Bounded-write rules (`[[policy]]`).
     #[serde(default)]
-    pub policy: Vec<toml::Table>,
+    pub policy: Vec<crate::policy::Rule>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -80,6 +80,7 @@ impl Config {
             })
         })?;
         config.check(file, text)?;
+        crate::policy::validate_rules(&config.policy, file, text)?;
         Ok(config)
     }
 

@@ -37,6 +37,7 @@ fn main() {
         Command::Gc(args) => cmd::runs::gc(&ui, args),
         Command::Rollback(args) => cmd::rollback::run(&ui, args),
         Command::Demo(args) => cmd::demo::run(&ui, args),
+        Command::Policy(command) => cmd::policy::run(&ui, command),
         Command::Receipts(args) => cmd::receipts::run(&ui, args),
     };
     let code = match result {

@@ -436,7 +436,22 @@ pub fn apply(
                 Some("auto_apply: create/update within the tick cap".into()),
             );
         }
-        let refusal = if p.state() != State::Approved {
+        // Bounded writes: auto-apply applies what the push already passed
+        // (pre-receive); a person's apply is decided for that person.
+        let decision = if opts.auto {
+            None
+        } else {
+            Some(crate::policy::decide(
+                &config.policy,
+                &local_actor(store),
+                Some(target),
+                &as_change(&p),
+            ))
+        };
+        let policy_rule = decision.as_ref().and_then(|d| d.allowed_by.clone());
+        let refusal = if let Some(d) = decision.as_ref().filter(|d| d.allowed_by.is_none()) {
+            Some(d.message.clone())
+        } else if p.state() != State::Approved {
             Some(format!("not approved (state {})", p.state()))
         } else if !opts.auto && p.approvers().len() < required {
             Some(format!(
@@ -470,6 +485,7 @@ pub fn apply(
             &p,
             &actor,
             opts.despite_halt && halt_state.halted,
+            policy_rule,
         ) {
             Ok(snapshot) => {
                 p.push(
@@ -522,6 +538,7 @@ fn apply_one(
     p: &Proposal,
     actor: &str,
     despite_halt: bool,
+    policy_rule: Option<String>,
 ) -> std::result::Result<ObjectId, String> {
     let live = read_live(store, target, cfg).map_err(|e| format!("cannot read live state: {e}"))?;
     let current = resource_json(&live.fleet, p.kind, &p.name);
@@ -594,7 +611,9 @@ fn apply_one(
             target: Some(target.to_string()),
             proposal: Some(p.id.clone()),
             change: Some(format!("{} {}", p.change.as_str(), p.resource())),
-            policy: None,
+            policy: Some(policy_rule.unwrap_or_else(|| {
+                "auto-apply (changes were checked by the push-time policy)".into()
+            })),
             before: Some(
                 parent
                     .map(|c| c.to_string())
@@ -608,6 +627,26 @@ fn apply_one(
     live::advance(store, target, parent, snapshot)
         .map_err(|_| format!("stale: live {target} moved while applying"))?;
     Ok(snapshot)
+}
+
+/// The policy actor of whoever runs this process.
+fn local_actor(store: &Store) -> crate::policy::Actor {
+    let dir = store
+        .work_dir()
+        .unwrap_or_else(|| store.git_dir())
+        .to_path_buf();
+    crate::policy::local_actor(&dir, &store.actor().email)
+}
+
+/// A proposal as the diff change it carries (for policy decisions).
+fn as_change(p: &Proposal) -> crate::fleet::diff::Change {
+    crate::fleet::diff::Change {
+        kind: p.kind,
+        name: p.name.clone(),
+        change: p.change,
+        fields: p.fields.clone(),
+        blast_radius: Default::default(),
+    }
 }
 
 /// Resolve a proposal id or unique prefix across targets (or within one).
@@ -640,6 +679,7 @@ pub fn proposal_targets(store: &Store) -> Result<Vec<String>> {
 /// Record a review decision (approve / reject / ignore) on proposals.
 pub fn decide(
     store: &Store,
+    config: &Config,
     target: &str,
     ids: &[String],
     state: State,
@@ -647,6 +687,7 @@ pub fn decide(
 ) -> Result<Vec<Proposal>> {
     let book = Book::open(store, target)?;
     let actor = actor_string(store);
+    let policy_actor = local_actor(store);
     let now = runs::now();
     let mut changed = Vec::new();
     for id in ids {
@@ -659,6 +700,17 @@ pub fn decide(
                 &id[..12],
                 p.state()
             )));
+        }
+        if state == State::Approved {
+            let decision =
+                crate::policy::decide(&config.policy, &policy_actor, Some(target), &as_change(&p));
+            if decision.allowed_by.is_none() {
+                return Err(Error::usage(format!(
+                    "cannot approve {}: {}",
+                    &p.id[..12],
+                    decision.message
+                )));
+            }
         }
         p.push(state, &actor, now, reason.map(str::to_string));
         changed.push(p);

@@ -100,6 +100,9 @@ fn check(ui: &Ui, ctx: &Ctx, args: &DiffArgs, source: &Source) -> Result<Outcome
         }
         checked.push(input.label.clone());
         match desired::parse_cached(&ctx.store, &input) {
+            Ok(parsed) if !ctx.config.policy.is_empty() => {
+                problems.extend(policy_problems(ctx, path, &input.label, &parsed.fleet)?);
+            }
             Ok(_) => {}
             Err(Error::Invalid(diags)) => problems.extend(diags),
             Err(other) => return Err(other),
@@ -125,6 +128,45 @@ fn check(ui: &Ui, ctx: &Ctx, args: &DiffArgs, source: &Source) -> Result<Outcome
     } else {
         Outcome::Found
     })
+}
+
+/// Bounded writes at commit time: the changes this file makes against HEAD,
+/// decided for the local actor (user.email, or the signing key's principal).
+fn policy_problems(
+    ctx: &Ctx,
+    path: &str,
+    label: &str,
+    checked: &git_fleet::fleet::Fleet,
+) -> Result<Vec<git_fleet::Diagnostic>> {
+    let base = match ctx.store.rev_commit("HEAD") {
+        Ok(_) => desired::parse(&desired::read(
+            &ctx.store,
+            &Source::Rev("HEAD".into()),
+            path,
+        )?)
+        .map(|p| p.fleet)
+        .unwrap_or_default(),
+        Err(_) => Default::default(), // no commit yet: everything is new
+    };
+    let dir = ctx
+        .store
+        .work_dir()
+        .unwrap_or(ctx.store.git_dir())
+        .to_path_buf();
+    let actor = git_fleet::policy::local_actor(&dir, &ctx.store.actor().email);
+    let target = ctx
+        .config
+        .targets
+        .iter()
+        .find(|(_, t)| git_fleet::reconcile::desired_path(t) == path)
+        .map(|(n, _)| n.as_str());
+    Ok(diff(&base, checked)
+        .changes
+        .iter()
+        .map(|c| git_fleet::policy::decide(&ctx.config.policy, &actor, target, c))
+        .filter(|d| d.allowed_by.is_none())
+        .map(|d| git_fleet::Diagnostic::new(label, d.message))
+        .collect())
 }
 
 fn totals(d: &Diff) -> Value {

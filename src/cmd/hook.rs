@@ -53,9 +53,15 @@ pub fn run(ui: &Ui, args: HookArgs) -> Result<Outcome> {
             }
             Ok(Outcome::Done)
         }
-        HookName::PreReceive | HookName::PostReceive => {
-            // Issue 6: bounded writes (pre-receive) and reconcile (post-receive).
-            Ok(Outcome::Done)
+        HookName::PreReceive => {
+            let stdin = read_stdin()?;
+            let ctx = context()?;
+            super::policy::pre_receive(ui, &ctx, &stdin)
+        }
+        HookName::PostReceive => {
+            let stdin = read_stdin()?;
+            let ctx = context()?;
+            super::policy::post_receive(&ctx, &stdin)
         }
     }
 }

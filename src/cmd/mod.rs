@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod init;
 pub mod notes;
 pub mod peers;
+pub mod policy;
 pub mod proof;
 pub mod proposals;
 pub mod receipts;
@@ -35,7 +36,14 @@ pub fn context() -> Result<Ctx> {
     let store = Store::discover(&cwd)?;
     let config = match store.work_dir() {
         Some(root) => Config::load(root)?,
-        None => Config::default(),
+        // A bare repository (a server) reads fleet.toml from its HEAD commit.
+        None => match store.rev_commit("HEAD") {
+            Ok(head) => match store.read_path(head, git_fleet::config::CONFIG_FILE)? {
+                Some(bytes) => Config::parse("fleet.toml (HEAD)", &bytes)?,
+                None => Config::default(),
+            },
+            Err(_) => Config::default(),
+        },
     };
     Ok(Ctx { store, config })
 }

@@ -157,6 +157,7 @@ pub fn decide_cmd(ui: &Ui, args: DecideArgs, state: State) -> Result<Outcome> {
     for (target, ids) in by_target {
         done.extend(decide(
             &ctx.store,
+            &ctx.config,
             &target,
             &ids,
             state,
