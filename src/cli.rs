@@ -140,6 +140,17 @@ pub struct ReconcileArgs {
     /// Open at most N proposals in this tick.
     #[arg(long, value_name = "N")]
     pub max_proposals: Option<usize>,
+    /// Keep reconciling: one tick per target every --interval, until SIGINT/SIGTERM.
+    #[arg(long)]
+    pub watch: bool,
+    /// Time between ticks with --watch: 30s, 5m, 1h (default 5m).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5m",
+        requires = "watch"
+    )]
+    pub interval: String,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

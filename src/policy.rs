@@ -199,12 +199,13 @@ pub fn decide(rules: &[Rule], actor: &Actor, target: Option<&str>, change: &Chan
         .filter(|(_, r)| r.matches_actor(actor))
         .map(|(i, r)| r.label(i))
         .collect();
+    let verb = if theirs.len() == 1 { "does" } else { "do" };
     let why = if theirs.is_empty() {
         "no policy rule matches this actor".to_string()
     } else if change.change == ChangeType::Destroy {
-        format!("{} do not allow destroying it", theirs.join(", "))
+        format!("{} {verb} not allow destroying it", theirs.join(", "))
     } else {
-        format!("{} do not allow it", theirs.join(", "))
+        format!("{} {verb} not allow it", theirs.join(", "))
     };
     Decision {
         resource: resource.clone(),

@@ -139,6 +139,7 @@ pub fn tick(
     target: &str,
     opts: &TickOptions,
 ) -> Result<TickReport> {
+    let _lock = TickLock::acquire(store, target)?;
     let started = runs::now();
     let cfg = target_config(config, target);
     let mut report = TickReport {
@@ -782,4 +783,63 @@ pub fn rollback(
         )?;
     }
     Ok(out)
+}
+
+/// One tick per target at a time: a lock file holding the owner's pid and start
+/// time. A lock whose process is gone, or older than an hour, is stale and taken over.
+struct TickLock {
+    path: std::path::PathBuf,
+}
+
+impl TickLock {
+    const STALE_SECS: u64 = 3600;
+
+    fn acquire(store: &Store, target: &str) -> Result<TickLock> {
+        let dir = store.local_dir().join("locks");
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        let path = dir.join(format!("tick-{target}.lock"));
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    let _ = writeln!(f, "{} {}", std::process::id(), runs::now());
+                    return Ok(TickLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let mut f = text.split_whitespace();
+                    let pid: Option<u32> = f.next().and_then(|p| p.parse().ok());
+                    let started: i64 = f.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+                    let alive =
+                        pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+                    let old = (runs::now() - started).unsigned_abs() > Self::STALE_SECS;
+                    if alive && !old {
+                        return Err(Error::usage(format!(
+                            "another reconcile tick of '{target}' is running (pid {}); not starting a second one",
+                            pid.unwrap_or(0)
+                        )));
+                    }
+                    let _ = std::fs::remove_file(&path); // stale: its owner is gone
+                }
+                Err(source) => return Err(Error::Write { path, source }),
+            }
+        }
+        Err(Error::Other(format!(
+            "cannot take the tick lock {}",
+            path.display()
+        )))
+    }
+}
+
+impl Drop for TickLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }

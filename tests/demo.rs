@@ -26,6 +26,8 @@ fn demo_walks_through_every_job() {
         "automation resumed",
         "Fleet-Action: apply",
         "receipts verify",
+        "update modules/tls by operator@example.com",
+        "does not allow it",
         "3 signed",
     ] {
         assert!(

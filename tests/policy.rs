@@ -63,7 +63,9 @@ fn diff_check_allows_in_scope_and_refuses_out_of_scope_changes_naming_the_rule()
         refused.stderr
     );
     assert!(
-        refused.stderr.contains("policy 'web-team' do not allow it"),
+        refused
+            .stderr
+            .contains("policy 'web-team' does not allow it"),
         "{}",
         refused.stderr
     );
@@ -76,7 +78,7 @@ fn diff_check_allows_in_scope_and_refuses_out_of_scope_changes_naming_the_rule()
     let v: serde_json::Value = serde_json::from_str(&destroy.stdout).unwrap();
     let msg = v["problems"][0]["message"].as_str().unwrap();
     assert!(
-        msg.contains("destroy modules/nginx-old") && msg.contains("do not allow destroying it"),
+        msg.contains("destroy modules/nginx-old") && msg.contains("does not allow destroying it"),
         "{msg}"
     );
 }

@@ -457,3 +457,59 @@ fn gc_drops_old_runs_by_retention() {
     );
     r.env.git(&r.path, &["fsck", "--no-progress"]);
 }
+
+#[test]
+fn watch_ticks_until_sigterm_and_ticks_never_overlap() {
+    let r = Repo::new(TARGET);
+    r.snapshot(&fleet(1, 1));
+    r.commit_fleet(&fleet(1, 2));
+    let mut child = r
+        .env
+        .command(common::bin(), &r.path)
+        .args(["reconcile", "--watch", "--interval", "1s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let runs = json(&r.fleet(&["runs", "--json"]))["runs"]
+            .as_array()
+            .unwrap()
+            .len();
+        if runs >= 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "watch did not tick twice"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let stopped = std::time::Instant::now();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "watch exits 0 on SIGTERM: {status:?}");
+    assert!(stopped.elapsed() < std::time::Duration::from_secs(3));
+
+    // A live tick holds the target: a second one refuses to start.
+    let lock = r.path.join(".git/fleet/locks/tick-staging.lock");
+    std::fs::write(&lock, format!("{} 1795540000\n", std::process::id())).unwrap();
+    let mut c = r.env.command(common::bin(), &r.path);
+    let busy = c
+        .args(["reconcile"])
+        .env("GIT_FLEET_NOW", "1795540010")
+        .output()
+        .unwrap();
+    assert_eq!(busy.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("another reconcile tick"));
+    // A lock whose process is gone is stale and taken over.
+    std::fs::write(&lock, "4194303 1795540000\n").unwrap();
+    let taken = r.fleet(&["reconcile"]);
+    assert!(taken.code <= 1, "{}", taken.stderr);
+    assert!(!lock.exists());
+}

@@ -395,6 +395,25 @@ fn walk(s: &mut Sandbox<'_>) -> Result<()> {
         &["notes", "--ref=fleet/receipts", "list"],
         &[0],
     )?;
+    s.explain("Bounded writes: a [[policy]] lets the web team change nginx-* modules only; a change outside it is refused and the rule named.");
+    let toml = std::fs::read_to_string(s.root.join("work/fleet.toml")).unwrap_or_default();
+    s.write(
+        "work/fleet.toml",
+        &format!("{toml}\n[[policy]]\nname = \"web-team\"\nactor = \"operator@example.com\"\nallow = [\"modules/nginx-*\", \"assignments/app-*:*\"]\ndestroy = false\n"),
+    )?;
+    s.quiet(
+        "work",
+        "git",
+        &["commit", "-q", "-am", "policy: web team scope"],
+    )?;
+    let fleet = std::fs::read_to_string(s.root.join("work/fleet.yaml")).unwrap_or_default();
+    s.write(
+        "work/fleet.yaml",
+        &fleet.replace("config: {listen_port: 443}", "config: {listen_port: 8443}"),
+    )?;
+    s.must("work", "git-fleet", &["diff", "--check"], &[1])?;
+    s.quiet("work", "git", &["checkout", "-q", "fleet.yaml"])?;
+
     s.explain("Receipts form a hash chain (each names the sha256 of the one before); verify walks it and checks every block.");
     s.must("work", "git-fleet", &["receipts", "log"], &[0])?;
     s.must("work", "git-fleet", &["receipts", "verify"], &[0])?;

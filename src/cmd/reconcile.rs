@@ -22,6 +22,9 @@ pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
         max_proposals: args.max_proposals,
         rev: args.rev.clone(),
     };
+    if args.watch {
+        return watch(ui, &ctx, &targets, &opts, &args);
+    }
     let mut reports: Vec<TickReport> = Vec::new();
     let mut first_error = None;
     for target in &targets {
@@ -99,4 +102,70 @@ fn print_report(ui: &Ui, r: &TickReport) {
             ui.out(format!("  note: {note}"));
         }
     }
+}
+
+/// `--watch`: one tick per target every interval until SIGINT/SIGTERM; a tick
+/// in progress is finished before stopping.
+fn watch(
+    ui: &Ui,
+    ctx: &super::Ctx,
+    targets: &[String],
+    opts: &TickOptions,
+    args: &ReconcileArgs,
+) -> Result<Outcome> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let interval = parse_interval(&args.interval)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .map_err(|e| git_fleet::Error::Other(format!("cannot install the signal handler: {e}")))?;
+    ui.status(format!(
+        "watching {} every {}s; stop with Ctrl-C or SIGTERM",
+        targets.join(", "),
+        interval.as_secs()
+    ));
+    while !stop.load(Ordering::SeqCst) {
+        for target in targets {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            match tick(&ctx.store, &ctx.config, target, opts) {
+                Ok(r) if args.json => ui.json(&json!({ "version": JSON_VERSION, "ticks": [r] })),
+                Ok(r) => print_report(ui, &r),
+                Err(e) => ui.error(format!("reconcile {target}: {e}")),
+            }
+        }
+        let until = std::time::Instant::now() + interval;
+        while !stop.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    ui.status("stopped");
+    Ok(Outcome::Done)
+}
+
+/// `30s`, `5m`, `1h`, or plain seconds.
+fn parse_interval(text: &str) -> Result<std::time::Duration> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num.parse().map_err(|_| {
+        git_fleet::Error::usage(format!(
+            "--interval '{text}': expected a number with s, m or h"
+        ))
+    })?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => {
+            return Err(git_fleet::Error::usage(format!(
+                "--interval '{text}': unit must be s, m or h"
+            )))
+        }
+    };
+    if secs == 0 {
+        return Err(git_fleet::Error::usage("--interval must be at least 1s"));
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
