@@ -91,6 +91,9 @@ _git__fleet() {
             git__fleet,snapshot)
                 cmd="git__fleet__subcmd__snapshot"
                 ;;
+            git__fleet,sync)
+                cmd="git__fleet__subcmd__sync"
+                ;;
             git__fleet__subcmd__hooks,install)
                 cmd="git__fleet__subcmd__hooks__subcmd__install"
                 ;;
@@ -137,7 +140,7 @@ _git__fleet() {
 
     case "${cmd}" in
         git__fleet)
-            opts="-q -h -V --color --quiet --help --version init snapshot diff render notes peers fanout proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy"
+            opts="-q -h -V --color --quiet --help --version init snapshot diff render notes peers fanout proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1007,6 +1010,24 @@ _git__fleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__sync)
+            opts="-q -h -V --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

@@ -55,6 +55,7 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "rollback" -d 'O
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "demo" -d 'Build a sandbox and walk through every job, one explained step at a time'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "receipts" -d 'The receipt log: list, show, verify (and append, for scripts)'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "policy" -d 'Bounded writes: check changes to desired state against fleet.toml\'s [[policy]]'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "sync" -d 'Share fleet records with another clone: fetch, merge, push with a lease'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -390,3 +391,10 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_s
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only data and errors, no status lines'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -s V -l version -d 'Print version'

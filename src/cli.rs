@@ -63,6 +63,26 @@ pub enum Command {
     Receipts(ReceiptsArgs),
     #[command(subcommand)]
     Policy(PolicyCommand),
+    Sync(SyncArgs),
+}
+
+/// Share fleet records with another clone: fetch, merge, push with a lease.
+///
+/// Fetches the remote's refs/fleet/* and refs/notes/fleet/* into
+/// refs/fleet-remote/<remote>/, merges them into ours (notes by union of
+/// blocks; the receipt log with a signed merge receipt; proposals by id with
+/// every transition kept; runs by union; live snapshots and halt by the newer
+/// state, both kept in history), and pushes back with --force-with-lease, so a
+/// remote that moved meanwhile is merged again, never overwritten. A proposal
+/// applied on one side and rejected on the other is reported (exit 1).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet sync\n  git fleet sync backup --json")]
+pub struct SyncArgs {
+    /// The remote (default: origin, or the only remote).
+    pub remote: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Bounded writes: check changes to desired state against fleet.toml's [[policy]].

@@ -21,5 +21,6 @@ pub mod reconcile;
 pub mod runs;
 pub mod sign;
 pub mod store;
+pub mod sync;
 
 pub use error::{Diagnostic, Error, Result};

@@ -38,6 +38,7 @@ fn main() {
         Command::Rollback(args) => cmd::rollback::run(&ui, args),
         Command::Demo(args) => cmd::demo::run(&ui, args),
         Command::Policy(command) => cmd::policy::run(&ui, command),
+        Command::Sync(args) => cmd::sync::run(&ui, args),
         Command::Receipts(args) => cmd::receipts::run(&ui, args),
     };
     let code = match result {

@@ -19,6 +19,7 @@ pub mod render;
 pub mod rollback;
 pub mod runs;
 pub mod snapshot;
+pub mod sync;
 
 use git_fleet::config::Config;
 use git_fleet::store::Store;

@@ -224,7 +224,7 @@ fn fields_of(store: &Store, input: &ReceiptInput) -> Result<(Vec<(String, String
 /// The recomputed id of the newest receipt at or below `tip` on the log's
 /// first-parent history (commits that carry no receipt are skipped; `verify`
 /// names them).
-fn latest_id(store: &Store, tip: ObjectId) -> Result<Option<String>> {
+pub(crate) fn latest_id(store: &Store, tip: ObjectId) -> Result<Option<String>> {
     for entry in store.chain_walk_from(tip) {
         let (_, entry) = entry?;
         if let Some(parsed) = block::in_message(&entry.message).and_then(|t| block::parse(t).ok()) {
@@ -273,4 +273,65 @@ pub fn on_commit(store: &Store, commit: ObjectId) -> Result<(Vec<Receipt>, Vec<S
         }
     }
     Ok((receipts, other))
+}
+
+/// Join two receipt logs that grew apart (after `sync`): a merge receipt
+/// whose Fleet-Prev is the local log's latest receipt and whose
+/// Fleet-Merged names the other log's latest receipt, written as a commit
+/// with both tips as parents over `tree` (the union of both notes trees).
+/// Its own block goes into the note on the other log's tip commit.
+/// Returns the merge commit (the caller moves the ref, with its own CAS).
+pub fn merge_commit(
+    store: &Store,
+    local_tip: ObjectId,
+    remote_tip: ObjectId,
+    tree: ObjectId,
+) -> Result<ObjectId> {
+    let merged_id = latest_id(store, remote_tip)?.unwrap_or_else(|| NO_PREV.to_string());
+    let input = ReceiptInput {
+        action: "merge".into(),
+        source_commit: remote_tip,
+        target: None,
+        proposal: None,
+        change: None,
+        policy: None,
+        before: Some(local_tip.to_string()),
+        after: Some(remote_tip.to_string()),
+        extra: vec![("Fleet-Merged".into(), merged_id)],
+    };
+    let (mut fields, subject) = fields_of(store, &input)?;
+    let prev = latest_id(store, local_tip)?.unwrap_or_else(|| NO_PREV.to_string());
+    fields.push((block::PREV.to_string(), prev));
+    let canonical = block::canonical(&fields);
+    let id = block::digest(&canonical);
+    let ssh = SshConfig::load(store)?;
+    let signature = ssh.sign(canonical.as_bytes())?;
+    let text = block::render(&id, &fields, signature.as_deref());
+    // The merge receipt's own block, in the note on the other log's tip.
+    let path = {
+        let hex = remote_tip.to_string();
+        format!("{}/{}/{}", &hex[..2], &hex[2..4], &hex[4..])
+    };
+    let mut editor = store
+        .repo()
+        .edit_tree(tree)
+        .map_err(|e| Error::Other(format!("cannot edit the merged notes tree: {e}")))?;
+    let existing = store.read_path_in_tree(tree, &path)?;
+    let note = match existing {
+        Some(old) => format!(
+            "{}\n\n{text}\n",
+            String::from_utf8_lossy(&old).trim_end_matches('\n')
+        ),
+        None => format!("{text}\n"),
+    };
+    let blob = store.write_blob(note.as_bytes())?;
+    editor
+        .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
+        .map_err(|e| Error::Other(format!("cannot edit the merged notes tree: {e}")))?;
+    let tree = editor
+        .write()
+        .map_err(|e| Error::Other(format!("cannot write the merged notes tree: {e}")))?
+        .detach();
+    let message = format!("{subject}\n\n{text}\n");
+    store.new_commit_with_parents(&message, tree, &[local_tip, remote_tip])
 }

@@ -164,6 +164,8 @@ pub fn verify(store: &Store) -> Result<VerifyReport> {
 
     // 1. The log, oldest first.
     let mut log: Vec<Receipt> = Vec::new();
+    // Merge receipts: (merge commit, first parent, second parent).
+    let mut side_chains: Vec<(ObjectId, ObjectId, ObjectId)> = Vec::new();
     let mut next = Some(tip);
     while let Some(commit) = next {
         let c = store
@@ -186,12 +188,19 @@ pub fn verify(store: &Store) -> Result<VerifyReport> {
                 message,
             })
         };
-        if parents.len() > 1 {
+        let is_merge_receipt = block::in_message(&message)
+            .and_then(|t| block::parse(t).ok())
+            .is_some_and(|p| p.get(block::ACTION) == Some("merge"));
+        if parents.len() > 1 && !is_merge_receipt {
             name(
                 &mut problems,
                 ProblemKind::Merge,
-                "a merge on the receipt log: receipts must form one first-parent chain".into(),
+                "a merge on the receipt log that is not a merge receipt: receipts must form one chain".into(),
             );
+        } else if parents.len() > 1 {
+            // `sync` joined two logs: the other side's receipts up to the merge
+            // base are part of the log, checked as a chain of their own.
+            side_chains.push((commit, parents[0], parents[1]));
         }
         let Some(text) = block::in_message(&message) else {
             let subject = message.lines().next().unwrap_or("").trim();
@@ -269,6 +278,89 @@ pub fn verify(store: &Store) -> Result<VerifyReport> {
         expected_prev = computed;
         expected_from = Some(r);
     }
+
+    // 3b. The other side of each merge receipt: from the merge base up to the
+    // second parent, each linked to the one before, the last named by
+    // Fleet-Merged. Signatures and notes are then checked for them too.
+    let mut side: Vec<Receipt> = Vec::new();
+    let mut seen: std::collections::HashSet<ObjectId> =
+        log.iter().filter_map(|r| r.log_commit).collect();
+    let mut work = side_chains.clone();
+    while let Some((merge, _first, second)) = work.pop() {
+        let merge_receipt = log
+            .iter()
+            .chain(side.iter())
+            .find(|r| r.log_commit == Some(merge))
+            .cloned();
+        // Walk the other side back to a commit already in the log (or its root).
+        let mut chain: Vec<Receipt> = Vec::new();
+        let mut next = Some(second);
+        let mut joined_at = None;
+        while let Some(c) = next {
+            if seen.contains(&c) {
+                joined_at = Some(c);
+                break;
+            }
+            seen.insert(c);
+            let commit = store
+                .repo()
+                .find_commit(c)
+                .git(|| format!("cannot read commit {c}"))?;
+            let decoded = commit
+                .decode()
+                .git(|| format!("cannot decode commit {c}"))?;
+            let parents: Vec<ObjectId> = decoded.parents().collect();
+            next = parents.first().copied();
+            let message = decoded.message.to_string();
+            if let Some(r) = block::in_message(&message).and_then(|t| Receipt::parse(t, Some(c))) {
+                if parents.len() > 1 && r.action() == "merge" {
+                    work.push((c, parents[0], parents[1])); // a merge on this side too
+                }
+                chain.push(r);
+            }
+        }
+        chain.reverse();
+        let mut expected = match joined_at {
+            Some(b) => super::latest_id(store, b)?.unwrap_or_else(|| block::NO_PREV.to_string()),
+            None => block::NO_PREV.to_string(),
+        };
+        for r in &chain {
+            if r.computed_id() != r.id {
+                problems.add(
+                    ProblemKind::IdMismatch,
+                    Some(r),
+                    "edited: its canonical bytes do not hash to its id".to_string(),
+                );
+            }
+            if r.prev() != expected {
+                problems.add(
+                    ProblemKind::ChainBroken,
+                    Some(r),
+                    format!(
+                        "Fleet-Prev is {}, expected {} on the merged side of the log",
+                        short(r.prev()),
+                        short(&expected)
+                    ),
+                );
+            }
+            expected = r.computed_id();
+        }
+        if let Some(m) = merge_receipt {
+            if m.field("Fleet-Merged") != Some(expected.as_str()) {
+                problems.add(
+                    ProblemKind::ChainBroken,
+                    Some(&m),
+                    format!(
+                        "the merge names {} as the other side's latest receipt, but it is {}",
+                        short(m.field("Fleet-Merged").unwrap_or("")),
+                        short(&expected)
+                    ),
+                );
+            }
+        }
+        side.extend(chain);
+    }
+    let log: Vec<Receipt> = log.into_iter().chain(side).collect();
 
     // 4. Signatures (ssh-keygen runs in parallel, bounded by the cores).
     let verdicts = check_signatures(&ssh, &log)?;

@@ -238,3 +238,48 @@ impl Store {
             .clone())
     }
 }
+
+impl Store {
+    /// The bytes at `path` inside tree `tree`, if it is a blob.
+    pub fn read_path_in_tree(&self, tree: ObjectId, path: &str) -> Result<Option<Vec<u8>>> {
+        let tree = self
+            .repo
+            .find_tree(tree)
+            .git(|| format!("cannot read tree {tree}"))?;
+        match tree
+            .lookup_entry_by_path(path)
+            .git(|| format!("cannot look up {path}"))?
+        {
+            Some(e) if e.mode().is_blob() => Ok(Some(self.read_blob(e.object_id())?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// A commit object with any number of parents (merges), no ref moved.
+    pub fn new_commit_with_parents(
+        &self,
+        message: &str,
+        tree: ObjectId,
+        parents: &[ObjectId],
+    ) -> Result<ObjectId> {
+        let sig = self.signature();
+        let mut buf = gix::date::parse::TimeBuf::default();
+        let sig_ref = sig.to_ref(&mut buf);
+        let commit = self
+            .repo
+            .new_commit_as(sig_ref, sig_ref, message, tree, parents.iter().copied())
+            .git(|| "cannot write commit".into())?;
+        Ok(commit.id)
+    }
+
+    /// Whether `ancestor` is reachable from `descendant` (or equal).
+    pub fn is_ancestor(&self, ancestor: ObjectId, descendant: ObjectId) -> Result<bool> {
+        if ancestor == descendant {
+            return Ok(true);
+        }
+        match self.repo.merge_base(ancestor, descendant) {
+            Ok(base) => Ok(base.is_some_and(|b| b.detach() == ancestor)),
+            Err(_) => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Three clones and one bare remote record things concurrently, then sync in
+//! random order until quiet: every clone has every record, receipts verify in
+//! each, and a conflicting apply/reject is reported.
+
+mod common;
+use common::{bin, TestEnv};
+use std::path::{Path, PathBuf};
+
+const FLEET: &str =
+    "modules:\n  m1:\n    config: {workers: 1}\nassignments:\n  n1:m1: {enabled: true}\n";
+
+fn fleet_with(workers: u32) -> String {
+    FLEET.replace("workers: 1", &format!("workers: {workers}"))
+}
+
+struct World {
+    env: TestEnv,
+    clones: Vec<PathBuf>,
+}
+
+fn world() -> World {
+    let env = TestEnv::new();
+    let origin = env.root().join("origin.git");
+    env.git(
+        env.root(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            origin.to_str().unwrap(),
+        ],
+    );
+    let seed = env.repo("seed");
+    std::fs::write(seed.join("fleet.yaml"), FLEET).unwrap();
+    std::fs::write(seed.join("fleet.toml"), "[targets.staging]\n").unwrap();
+    env.git(&seed, &["add", "."]);
+    env.git(&seed, &["commit", "-q", "-m", "fleet"]);
+    env.git(
+        &seed,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    env.git(&seed, &["push", "-q", "origin", "main"]);
+    assert_eq!(env.fleet(&seed, &["snapshot", "staging"]).code, 0);
+    assert_eq!(env.fleet(&seed, &["sync"]).code, 0);
+    let clones = (0..3)
+        .map(|i| {
+            let path = env.root().join(format!("clone{i}"));
+            env.git(
+                env.root(),
+                &[
+                    "clone",
+                    "-q",
+                    origin.to_str().unwrap(),
+                    path.to_str().unwrap(),
+                ],
+            );
+            let s = env.fleet(&path, &["sync"]);
+            assert_eq!(s.code, 0, "{}", s.stderr);
+            path
+        })
+        .collect();
+    World { env, clones }
+}
+
+fn all_refs(env: &TestEnv, repo: &Path) -> String {
+    env.refs(repo)
+        .lines()
+        .filter(|l| l.starts_with("refs/fleet/") || l.starts_with("refs/notes/fleet/"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn sync_until_quiet(w: &World) {
+    let mut seed: u64 = 0x2545F4914F6CDD1D;
+    for round in 0..12 {
+        let mut order: Vec<usize> = (0..w.clones.len()).collect();
+        for i in (1..order.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            order.swap(i, (seed % (i as u64 + 1)) as usize);
+        }
+        for &i in &order {
+            let s = w.env.fleet(&w.clones[i], &["sync", "--json"]);
+            assert!(s.code <= 1, "round {round}, clone {i}: {}", s.stderr);
+        }
+        let views: Vec<String> = w.clones.iter().map(|c| all_refs(&w.env, c)).collect();
+        if views.windows(2).all(|v| v[0] == v[1]) {
+            return;
+        }
+    }
+    panic!("clones did not converge");
+}
+
+#[test]
+fn concurrent_records_in_three_clones_converge_without_loss() {
+    let w = world();
+    // Each clone records concurrently: a snapshot, a reconcile + approve + apply,
+    // a halt/resume receipt, and fanout notes.
+    std::thread::scope(|scope| {
+        for (i, clone) in w.clones.iter().enumerate() {
+            let env = &w.env;
+            scope.spawn(move || {
+                let head = env.git(clone, &["rev-parse", "HEAD"]).trim().to_string();
+                for k in 0..3 {
+                    let r = env.fleet(
+                        clone,
+                        &[
+                            "notes",
+                            "append",
+                            "--ref",
+                            "fanout",
+                            &head,
+                            "-m",
+                            &format!("Fleet-Peer: clone{i}-{k}"),
+                        ],
+                    );
+                    assert_eq!(r.code, 0, "{}", r.stderr);
+                }
+                let s = env.fleet_stdin(
+                    clone,
+                    &[
+                        "snapshot",
+                        "staging",
+                        "--from",
+                        "-",
+                        "-m",
+                        &format!("clone{i}"),
+                    ],
+                    fleet_with(10 + i as u32).as_bytes(),
+                );
+                assert_eq!(s.code, 0, "{}", s.stderr);
+                assert_eq!(
+                    env.fleet(clone, &["halt", "--reason", &format!("clone{i}")])
+                        .code,
+                    0
+                );
+                assert_eq!(env.fleet(clone, &["resume"]).code, 0);
+                let _ = env.fleet(clone, &["reconcile", "staging"]);
+            });
+        }
+    });
+    // What each clone wrote, to find everywhere afterwards.
+    let mut receipts_expected = Vec::new();
+    let mut snapshots_expected = Vec::new();
+    for c in &w.clones {
+        let log = w
+            .env
+            .git(c, &["log", "--format=%H", "refs/notes/fleet/receipts"]);
+        receipts_expected.extend(log.lines().map(str::to_string));
+        let snaps = w
+            .env
+            .git(c, &["log", "--format=%H", "refs/fleet/live/staging"]);
+        snapshots_expected.extend(snaps.lines().map(str::to_string));
+    }
+    sync_until_quiet(&w);
+    for c in &w.clones {
+        let fanout = w
+            .env
+            .git(c, &["notes", "--ref=fleet/fanout", "show", "HEAD"]);
+        for i in 0..3 {
+            for k in 0..3 {
+                assert!(
+                    fanout.contains(&format!("Fleet-Peer: clone{i}-{k}")),
+                    "clone lost a fanout block: {fanout}"
+                );
+            }
+        }
+        let receipts = w
+            .env
+            .git(c, &["log", "--format=%H", "refs/notes/fleet/receipts"]);
+        for r in &receipts_expected {
+            assert!(
+                receipts.contains(r.as_str()),
+                "receipt log commit {r} missing in {}",
+                c.display()
+            );
+        }
+        let snaps = w
+            .env
+            .git(c, &["log", "--format=%H", "refs/fleet/live/staging"]);
+        for s in &snapshots_expected {
+            assert!(
+                snaps.contains(s.as_str()),
+                "snapshot {s} missing in {}",
+                c.display()
+            );
+        }
+        let verify = w.env.fleet(c, &["receipts", "verify"]);
+        assert_eq!(
+            verify.code,
+            0,
+            "receipts verify in {}: {}{}",
+            c.display(),
+            verify.stdout,
+            verify.stderr
+        );
+        w.env.git(c, &["fsck", "--no-progress"]);
+    }
+}
+
+#[test]
+fn an_apply_on_one_side_and_a_reject_on_the_other_is_reported() {
+    let w = world();
+    let (a, b) = (&w.clones[0], &w.clones[1]);
+    std::fs::write(a.join("fleet.yaml"), fleet_with(5)).unwrap();
+    w.env.git(a, &["commit", "-q", "-am", "workers 5"]);
+    w.env.git(a, &["push", "-q", "origin", "main"]);
+    assert_eq!(w.env.fleet(a, &["reconcile", "staging"]).code, 1);
+    assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
+    w.env.git(b, &["pull", "-q", "origin", "main"]);
+    assert_eq!(w.env.fleet(b, &["sync"]).code, 0);
+    let props: serde_json::Value =
+        serde_json::from_str(&w.env.fleet(a, &["proposals", "--json"]).stdout).unwrap();
+    let id = props["proposals"][0]["id"].as_str().unwrap().to_string();
+    // A applies, B rejects, concurrently and unaware of each other.
+    assert_eq!(w.env.fleet(a, &["approve", &id]).code, 0);
+    assert_eq!(w.env.fleet(a, &["apply", &id]).code, 0);
+    assert_eq!(
+        w.env.fleet(b, &["reject", &id, "--reason", "not now"]).code,
+        0
+    );
+    assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
+    let out = w.env.fleet(b, &["sync", "--json"]);
+    assert_eq!(
+        out.code, 1,
+        "a conflict is something to see: {}",
+        out.stdout
+    );
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let conflicts = v["sync"]["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{v}");
+    assert!(conflicts[0].as_str().unwrap().contains(&id[..12]));
+    // Both decisions are kept in the merged proposal's history.
+    let shown: serde_json::Value =
+        serde_json::from_str(&w.env.fleet(b, &["show", &id, "--json"]).stdout).unwrap();
+    let states: Vec<&str> = shown["proposal"]["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert!(
+        states.contains(&"applied") && states.contains(&"rejected"),
+        "{states:?}"
+    );
+    assert_eq!(w.env.fleet(b, &["receipts", "verify"]).code, 0);
+    let _ = bin();
+}
