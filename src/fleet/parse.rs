@@ -352,6 +352,29 @@ impl RawAssignment {
     }
 }
 
+/// A `name:` field that disagrees with its key, pointed at the field.
+fn name_mismatch(
+    file: &str,
+    kind: Kind,
+    key: &str,
+    declared: Option<Spanned<String>>,
+    line_offset: usize,
+) -> Option<Diagnostic> {
+    let d = declared.filter(|d| d.value != key)?;
+    let (line, col) = pos(&d, line_offset);
+    Some(
+        Diagnostic::new(
+            file,
+            format!(
+                "{} '{key}' declares name '{}': the name must equal its key",
+                kind.noun(),
+                d.value
+            ),
+        )
+        .at(line, col),
+    )
+}
+
 fn pos<T>(key: &Spanned<T>, line_offset: usize) -> (usize, usize) {
     (
         key.referenced.line() as usize + line_offset,
@@ -370,19 +393,13 @@ impl RawFleet {
             let (line, col) = pos(&key, line_offset);
             source.record(Kind::Templates, &key.value, line, col);
             let (t, declared) = raw.into_model(&key.value);
-            if let Some(d) = declared.filter(|d| d.value != key.value) {
-                let (line, col) = pos(&d, line_offset);
-                mismatches.push(
-                    Diagnostic::new(
-                        file,
-                        format!(
-                            "template '{}' declares name '{}': the name must equal its key",
-                            key.value, d.value
-                        ),
-                    )
-                    .at(line, col),
-                );
-            }
+            mismatches.extend(name_mismatch(
+                file,
+                Kind::Templates,
+                &key.value,
+                declared,
+                line_offset,
+            ));
             fleet.templates.insert(key.value, t);
         }
         for (key, raw) in self.modules.map(|m| m.0).unwrap_or_default() {
@@ -393,19 +410,13 @@ impl RawFleet {
                 source.record_field(Kind::Modules, &key.value, "priority", line, col);
             }
             let (m, declared) = raw.into_model(&key.value);
-            if let Some(d) = declared.filter(|d| d.value != key.value) {
-                let (line, col) = pos(&d, line_offset);
-                mismatches.push(
-                    Diagnostic::new(
-                        file,
-                        format!(
-                            "module '{}' declares name '{}': the name must equal its key",
-                            key.value, d.value
-                        ),
-                    )
-                    .at(line, col),
-                );
-            }
+            mismatches.extend(name_mismatch(
+                file,
+                Kind::Modules,
+                &key.value,
+                declared,
+                line_offset,
+            ));
             fleet.modules.insert(key.value, m);
         }
         for (key, raw) in self.assignments.map(|m| m.0).unwrap_or_default() {
