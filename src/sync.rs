@@ -254,7 +254,103 @@ fn merge_diverged(
 }
 
 /// Notes of both commits: per object, our blocks then their blocks we lack.
+/// Subtrees both sides share (the same tree id) are skipped, so the cost
+/// follows what changed, not the number of notes.
 fn union_notes(store: &Store, ours: ObjectId, theirs: ObjectId) -> Result<ObjectId> {
+    let (ours_tree, theirs_tree) = (store.commit_tree(ours)?, store.commit_tree(theirs)?);
+    let mut editor = store
+        .repo()
+        .edit_tree(ours_tree)
+        .map_err(|e| Error::Other(format!("cannot edit notes tree: {e}")))?;
+    let mut merge_note = |ours: ObjectId, theirs: ObjectId| -> Result<Option<ObjectId>> {
+        let local = String::from_utf8_lossy(&store.read_blob(ours)?).into_owned();
+        let other = String::from_utf8_lossy(&store.read_blob(theirs)?).into_owned();
+        Ok(Some(
+            store.write_blob(union_blocks(&local, &other).as_bytes())?,
+        ))
+    };
+    if union_trees(
+        store,
+        &mut editor,
+        ours_tree,
+        theirs_tree,
+        "",
+        &mut merge_note,
+    )? {
+        return Ok(editor
+            .write()
+            .map_err(|e| Error::Other(format!("cannot write notes tree: {e}")))?
+            .detach());
+    }
+    union_notes_by_object(store, ours, theirs)
+}
+
+/// Structural union of two notes trees laid out alike; false when the layouts
+/// differ somewhere (then the caller merges object by object).
+fn union_trees(
+    store: &Store,
+    editor: &mut gix::object::tree::Editor<'_>,
+    ours: ObjectId,
+    theirs: ObjectId,
+    prefix: &str,
+    merge: &mut dyn FnMut(ObjectId, ObjectId) -> Result<Option<ObjectId>>,
+) -> Result<bool> {
+    if ours == theirs {
+        return Ok(true);
+    }
+    let mine: BTreeMap<String, crate::store::TreeItem> = store
+        .list_tree(ours)?
+        .into_iter()
+        .map(|i| (i.name.clone(), i))
+        .collect();
+    for item in store.list_tree(theirs)? {
+        let path = format!("{prefix}{}", item.name);
+        match mine.get(&item.name) {
+            None => {
+                let kind = if item.is_tree {
+                    EntryKind::Tree
+                } else {
+                    EntryKind::Blob
+                };
+                editor
+                    .upsert(path.as_str(), kind, item.id)
+                    .map_err(|e| Error::Other(format!("cannot edit notes tree: {e}")))?;
+            }
+            Some(m) if m.id == item.id => {}
+            Some(m) if m.is_tree && item.is_tree => {
+                if !union_trees(store, editor, m.id, item.id, &format!("{path}/"), merge)? {
+                    return Ok(false);
+                }
+            }
+            Some(m) if !m.is_tree && !item.is_tree => {
+                if let Some(blob) = merge(m.id, item.id)? {
+                    editor
+                        .upsert(path.as_str(), EntryKind::Blob, blob)
+                        .map_err(|e| Error::Other(format!("cannot edit tree: {e}")))?;
+                }
+            }
+            Some(_) => return Ok(false), // a note here, a fanout directory there
+        }
+    }
+    Ok(true)
+}
+
+/// Our blocks, then theirs that we lack.
+fn union_blocks(local: &str, other: &str) -> String {
+    let have: Vec<&str> = crate::store::notes::blocks(local);
+    let mut out = local.trim_end_matches('\n').to_string();
+    for b in crate::store::notes::blocks(other) {
+        if !have.contains(&b) {
+            out.push_str("\n\n");
+            out.push_str(b);
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// Object by object, whatever fanout each side used.
+fn union_notes_by_object(store: &Store, ours: ObjectId, theirs: ObjectId) -> Result<ObjectId> {
     let mine: BTreeMap<ObjectId, String> = store.notes_at(ours)?.into_iter().collect();
     let mut editor = store
         .repo()
@@ -299,32 +395,21 @@ fn union_notes(store: &Store, ours: ObjectId, theirs: ObjectId) -> Result<Object
         .detach())
 }
 
-/// Every blob path of `theirs` missing from `ours` is added (runs are unique files).
+/// Every file of `theirs` missing from `ours` is added (run records are unique files).
 fn union_files(store: &Store, ours: ObjectId, theirs: ObjectId) -> Result<ObjectId> {
     let mut editor = store
         .repo()
         .edit_tree(ours)
         .map_err(|e| Error::Other(format!("cannot edit tree: {e}")))?;
-    let mut stack = vec![(theirs, String::new())];
-    while let Some((tree, prefix)) = stack.pop() {
-        for item in store.list_tree(tree)? {
-            let path = format!("{prefix}{}", item.name);
-            if item.is_tree {
-                stack.push((item.id, format!("{path}/")));
-            } else if store.read_path_in_tree(ours, &path)?.is_none() {
-                editor
-                    .upsert(path.as_str(), EntryKind::Blob, item.id)
-                    .map_err(|e| Error::Other(format!("cannot edit tree: {e}")))?;
-            }
-        }
-    }
+    union_trees(store, &mut editor, ours, theirs, "", &mut |_, _| Ok(None))?;
     Ok(editor
         .write()
         .map_err(|e| Error::Other(format!("cannot write tree: {e}")))?
         .detach())
 }
 
-/// Proposals by id, transitions of both sides; conflicting outcomes reported.
+/// Proposals by id (`<id[0..2]>/<id>`), transitions of both sides; a
+/// proposal applied on one side and rejected/ignored on the other is reported.
 fn union_proposals(
     store: &Store,
     name: &str,
@@ -332,64 +417,49 @@ fn union_proposals(
     theirs: ObjectId,
     report: &mut SyncReport,
 ) -> Result<ObjectId> {
-    let read_all = |commit: ObjectId| -> Result<BTreeMap<String, (String, Proposal)>> {
-        let mut out = BTreeMap::new();
-        for dir in store.list_tree(store.commit_tree(commit)?)? {
-            if !dir.is_tree {
-                continue;
-            }
-            for file in store.list_tree(dir.id)? {
-                let p: Proposal =
-                    serde_json::from_slice(&store.read_blob(file.id)?).map_err(|e| {
-                        Error::Other(format!("proposal {} is unreadable: {e}", file.name))
-                    })?;
-                out.insert(
-                    file.name.clone(),
-                    (format!("{}/{}", dir.name, file.name), p),
-                );
-            }
-        }
-        Ok(out)
-    };
-    let mine = read_all(ours)?;
-    let other = read_all(theirs)?;
+    let ours_tree = store.commit_tree(ours)?;
     let mut editor = store
         .repo()
-        .edit_tree(store.commit_tree(ours)?)
+        .edit_tree(ours_tree)
         .map_err(|e| Error::Other(format!("cannot edit tree: {e}")))?;
-    for (id, (path, p)) in other {
-        let merged = match mine.get(&id) {
-            Some((_, local)) if local == &p => continue,
-            Some((_, local)) => {
-                let ended = |x: &Proposal| {
-                    x.transitions
-                        .iter()
-                        .rev()
-                        .find(|t| {
-                            matches!(t.state, State::Applied | State::Rejected | State::Ignored)
-                        })
-                        .map(|t| t.state)
-                };
-                if let (Some(a), Some(b)) = (ended(local), ended(&p)) {
-                    if a != b && (a == State::Applied || b == State::Applied) {
-                        report.conflicts.push(format!(
-                            "{name}: proposal {} ({}) was {a} on one side and {b} on the other",
-                            &id[..12],
-                            local.resource()
-                        ));
-                    }
-                }
-                merge_transitions(local, &p)
-            }
-            None => p,
+    let read = |id: ObjectId| -> Result<Proposal> {
+        serde_json::from_slice(&store.read_blob(id)?)
+            .map_err(|e| Error::Other(format!("a stored proposal is unreadable: {e}")))
+    };
+    let mut merge = |mine: ObjectId, other: ObjectId| -> Result<Option<ObjectId>> {
+        let (local, p) = (read(mine)?, read(other)?);
+        if local == p {
+            return Ok(None);
+        }
+        let ended = |x: &Proposal| {
+            x.transitions
+                .iter()
+                .rev()
+                .find(|t| matches!(t.state, State::Applied | State::Rejected | State::Ignored))
+                .map(|t| t.state)
         };
+        if let (Some(a), Some(b)) = (ended(&local), ended(&p)) {
+            if a != b && (a == State::Applied || b == State::Applied) {
+                report.conflicts.push(format!(
+                    "{name}: proposal {} ({}) was {a} on one side and {b} on the other",
+                    &local.id[..12],
+                    local.resource()
+                ));
+            }
+        }
+        let merged = merge_transitions(&local, &p);
         let json = serde_json::to_vec_pretty(&merged)
             .map_err(|e| Error::Other(format!("cannot encode proposal: {e}")))?;
-        let blob = store.write_blob(&json)?;
-        editor
-            .upsert(path.as_str(), EntryKind::Blob, blob)
-            .map_err(|e| Error::Other(format!("cannot edit tree: {e}")))?;
-    }
+        Ok(Some(store.write_blob(&json)?))
+    };
+    union_trees(
+        store,
+        &mut editor,
+        ours_tree,
+        store.commit_tree(theirs)?,
+        "",
+        &mut merge,
+    )?;
     Ok(editor
         .write()
         .map_err(|e| Error::Other(format!("cannot write tree: {e}")))?
