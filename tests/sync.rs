@@ -139,6 +139,13 @@ fn concurrent_records_in_three_clones_converge_without_loss() {
                 );
                 assert_eq!(env.fleet(clone, &["resume"]).code, 0);
                 let _ = env.fleet(clone, &["reconcile", "staging"]);
+                let pending =
+                    env.fleet(clone, &["proposals", "--state", "pending_review", "--json"]);
+                let v: serde_json::Value = serde_json::from_str(&pending.stdout).unwrap();
+                if let Some(id) = v["proposals"][0]["id"].as_str() {
+                    let a = env.fleet(clone, &["approve", id, "--reason", &format!("clone{i}")]);
+                    assert_eq!(a.code, 0, "{}", a.stderr);
+                }
             });
         }
     });
@@ -156,6 +163,26 @@ fn concurrent_records_in_three_clones_converge_without_loss() {
         snapshots_expected.extend(snaps.lines().map(str::to_string));
     }
     sync_until_quiet(&w);
+    // Every approval made anywhere is in every clone's proposals.
+    let approvals = |c: &Path| {
+        let v: serde_json::Value =
+            serde_json::from_str(&w.env.fleet(c, &["proposals", "--json"]).stdout).unwrap();
+        let mut reasons: Vec<String> = v["proposals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["transitions"].as_array().unwrap().clone())
+            .filter(|t| t["state"] == "approved")
+            .filter_map(|t| t["reason"].as_str().map(str::to_string))
+            .collect();
+        reasons.sort();
+        reasons
+    };
+    let first = approvals(&w.clones[0]);
+    assert!(!first.is_empty(), "the scenario recorded approvals");
+    for c in &w.clones {
+        assert_eq!(approvals(c), first, "approvals differ in {}", c.display());
+    }
     for c in &w.clones {
         let fanout = w
             .env
