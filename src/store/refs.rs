@@ -50,7 +50,14 @@ impl Store {
             match self.commit_updates(&[update], log_message) {
                 Ok(()) => return Ok(Some(value)),
                 Err(e) if started.elapsed() > MAX_WAIT => return Err(e),
-                Err(_) => {
+                Err(e) => {
+                    // Retry a lost race (the ref moved) or a held lock; anything
+                    // else that persists is a real error, reported at once.
+                    let moved = self.resolve(name)? != old;
+                    let locked = self.git_dir().join(format!("{name}.lock")).exists();
+                    if !moved && !locked && attempt >= 2 {
+                        return Err(e);
+                    }
                     self.remove_stale_ref_lock(name);
                     rng.sleep(attempt)
                 }
