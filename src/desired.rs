@@ -150,18 +150,31 @@ pub fn parse_cached_with(
     desired: &Desired,
     live: Option<&crate::live::Snapshot>,
 ) -> Result<crate::fleet::Parsed> {
-    use crate::fleet::incremental::{parse_with_cache, ChunkCache, Lent};
+    let mut live = live;
+    parse_cached_lazy(store, desired, &mut || live.take())
+}
+
+/// [`parse_cached_with`] asking for the live snapshot only when it is needed,
+/// so the caller can load it meanwhile.
+pub fn parse_cached_lazy<'a>(
+    store: &Store,
+    desired: &Desired,
+    live: &mut dyn FnMut() -> Option<&'a crate::live::Snapshot>,
+) -> Result<crate::fleet::Parsed> {
+    use crate::fleet::incremental::{parse_with_cache_lazy, ChunkCache, Lent};
     if !desired.exists || std::env::var_os("GIT_FLEET_NO_CACHE").is_some_and(|v| v != "0") {
         return parse(desired);
     }
     let path = cache_path(store);
     let mut cache = ChunkCache::load(&path);
-    let lent = live.map(|s| Lent {
-        fleet: &s.fleet,
-        json_blob: s.json_blob.to_string(),
-    });
+    let mut lend = || {
+        live().map(|s| Lent {
+            fleet: &s.fleet,
+            json_blob: s.json_blob.to_string(),
+        })
+    };
     let (parsed, _stats, refreshed) =
-        parse_with_cache(&desired.label, &desired.bytes, &mut cache, lent)?;
+        parse_with_cache_lazy(&desired.label, &desired.bytes, &mut cache, &mut lend)?;
     if refreshed {
         cache.save(&path);
     }

@@ -33,10 +33,32 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
             return Err(e);
         }
     };
-    // Live first: the parse cache can borrow its fleet when they are equal.
-    let snapshot = live::latest(&ctx.store, &target)?;
-    let input = desired::read(&ctx.store, &source, &desired_path(&ctx, &target))?;
-    let parsed = desired::parse_cached_with(&ctx.store, &input, snapshot.as_ref())?;
+    // The live snapshot loads on another core while the desired file is read,
+    // split and hashed; the parse cache then borrows its fleet when equal.
+    let git_dir = ctx.store.git_dir().to_path_buf();
+    let loaded: std::cell::OnceCell<Result<Option<live::Snapshot>>> = std::cell::OnceCell::new();
+    let parsed = std::thread::scope(|scope| -> Result<_> {
+        let mut loader = Some(scope.spawn(|| {
+            let store = git_fleet::store::Store::open(&git_dir)?;
+            live::latest(&store, &target)
+        }));
+        let mut join = || {
+            loaded.get_or_init(|| match loader.take().map(|h| h.join()) {
+                Some(Ok(result)) => result,
+                _ => Err(git_fleet::Error::Other(
+                    "the snapshot loader stopped".into(),
+                )),
+            })
+        };
+        let input = desired::read(&ctx.store, &source, &desired_path(&ctx, &target))?;
+        let parsed = desired::parse_cached_lazy(&ctx.store, &input, &mut || {
+            join().as_ref().ok().and_then(Option::as_ref)
+        });
+        join();
+        Ok((input, parsed))
+    })?;
+    let (input, parsed) = (parsed.0, parsed.1?);
+    let snapshot = loaded.into_inner().expect("joined above")?;
     let empty = git_fleet::fleet::Fleet::default();
     let live_fleet = snapshot.as_ref().map(|s| &s.fleet).unwrap_or(&empty);
     let result = diff(live_fleet, &parsed.fleet);

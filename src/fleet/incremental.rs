@@ -151,7 +151,9 @@ struct Chunk<'a> {
 
 /// Split into resource chunks, or None when the file is not plain block style.
 fn split<'a>(text: &'a str) -> Option<Vec<Chunk<'a>>> {
-    if text.contains(['\t', '\r', '&', '*', '!', '%'])
+    if text
+        .bytes()
+        .any(|b| matches!(b, b'\t' | b'\r' | b'&' | b'*' | b'!' | b'%'))
         || text.contains("<<")
         || text.starts_with('\u{feff}')
     {
@@ -228,14 +230,29 @@ fn chunk_hash(kind: Kind, text: &str) -> u128 {
     u128::from_be_bytes(digest[..16].try_into().expect("sha256 has 32 bytes"))
 }
 
-/// Parse one chunk as a document of its own; None on any problem (the full
-/// parser then reports it with the right location).
-fn parse_chunk(file: &str, chunk: &Chunk<'_>) -> Option<Fleet> {
-    let doc = format!("{}:\n{}", chunk.kind.as_str(), chunk.text);
+/// Parse changed chunks as one document, grouped under their kinds; None on
+/// any problem (the full parser then reports it with the right location).
+fn parse_chunks(file: &str, chunks: &[&Chunk<'_>]) -> Option<Fleet> {
+    if chunks.is_empty() {
+        return Some(Fleet::default());
+    }
+    let mut doc = String::new();
+    for kind in Kind::ALL {
+        let mut first = true;
+        for c in chunks.iter().filter(|c| c.kind == kind) {
+            if first {
+                doc.push_str(kind.as_str());
+                doc.push_str(":\n");
+                first = false;
+            }
+            doc.push_str(c.text);
+            if !c.text.ends_with('\n') {
+                doc.push('\n');
+            }
+        }
+    }
     let raw: RawFleet = serde_saphyr::from_str_with_options(&doc, options()).ok()?;
-    raw.into_fleet(file, chunk.line.saturating_sub(2))
-        .ok()
-        .map(|(f, _)| f)
+    raw.into_fleet(file, 0).ok().map(|(f, _)| f)
 }
 
 /// Parse and validate like [`parse::parse`], reusing the cached fleet for
@@ -246,6 +263,18 @@ pub fn parse_with_cache(
     bytes: &[u8],
     cache: &mut ChunkCache,
     lent: Option<Lent<'_>>,
+) -> Result<(Parsed, Stats, bool)> {
+    let mut lent = lent;
+    parse_with_cache_lazy(file, bytes, cache, &mut || lent.take())
+}
+
+/// [`parse_with_cache`] asking for the lent fleet only once the file is split
+/// and hashed, so the caller can load it meanwhile (on another core).
+pub fn parse_with_cache_lazy<'a>(
+    file: &str,
+    bytes: &[u8],
+    cache: &mut ChunkCache,
+    lend: &mut dyn FnMut() -> Option<Lent<'a>>,
 ) -> Result<(Parsed, Stats, bool)> {
     let text = check_text(file, bytes)?;
     let full = |chunks: usize| -> Result<(Parsed, Stats, bool)> {
@@ -278,7 +307,7 @@ pub fn parse_with_cache(
         return Ok((parsed, stats, true));
     }
     // The cached fleet: lent by the caller when equal (no decoding), else decoded.
-    let base = match lent {
+    let base = match lend() {
         Some(l) if cache.fleet_blob.as_deref() == Some(l.json_blob.as_str()) => {
             Base::Borrowed(l.fleet)
         }
@@ -325,8 +354,44 @@ pub fn parse_with_cache(
     ))
 }
 
-/// Build the fleet from cached (moved out of the cache) and freshly parsed
-/// chunks, and the freshly parsed resources alone; None = fall back.
+/// Resources in file order, per kind, before they become maps.
+#[derive(Default)]
+struct Collected {
+    templates: Vec<(String, super::model::Template)>,
+    modules: Vec<(String, super::model::Module)>,
+    assignments: Vec<(String, super::model::Assignment)>,
+    provider_configs: Vec<(String, serde_json::Value)>,
+}
+
+impl Collected {
+    fn push(&mut self, part: Fleet) {
+        self.templates.extend(part.templates);
+        self.modules.extend(part.modules);
+        self.assignments.extend(part.assignments);
+        self.provider_configs.extend(part.provider_configs);
+    }
+
+    fn len(&self) -> usize {
+        self.templates.len()
+            + self.modules.len()
+            + self.assignments.len()
+            + self.provider_configs.len()
+    }
+
+    /// Maps built in one pass (sorting is linear on already sorted input).
+    fn into_fleet(self) -> Fleet {
+        Fleet {
+            templates: self.templates.into_iter().collect(),
+            modules: self.modules.into_iter().collect(),
+            assignments: self.assignments.into_iter().collect(),
+            provider_configs: self.provider_configs.into_iter().collect(),
+        }
+    }
+}
+
+/// Build the fleet from cached (moved out of an owned base, cloned from a lent
+/// one) and freshly parsed chunks, and the freshly parsed resources alone;
+/// None = fall back.
 fn assemble(
     file: &str,
     chunks: &[Chunk<'_>],
@@ -334,38 +399,70 @@ fn assemble(
     cache: &ChunkCache,
     base: &mut Base<'_>,
 ) -> Option<(Fleet, Fleet)> {
-    let mut fleet = Fleet::default();
-    let mut fresh = Fleet::default();
-    let mut added = 0usize;
+    let mut all = Collected::default();
+    let mut missed: Vec<&Chunk<'_>> = Vec::new();
     for (chunk, hash) in chunks.iter().zip(hashes) {
-        let part = match cache.chunks.get(hash) {
-            Some((kind, key)) => take(base, *kind, key)?,
+        let before = all.len();
+        match cache.chunks.get(hash) {
+            Some((kind, key)) => take_into(base, *kind, key, &mut all)?,
             None => {
-                let part = parse_chunk(file, chunk)?;
-                merge(&mut fresh, part.clone());
-                part
+                missed.push(chunk);
+                continue;
             }
-        };
-        if count(&part) != 1 {
+        }
+        if all.len() != before + 1 {
             return None;
         }
-        merge(&mut fleet, part);
-        added += 1;
     }
+    // All changed resources in one parse: positions are not needed here (any
+    // problem falls back to the full parser), so grouping them by kind is fine.
+    let fresh = parse_chunks(file, &missed)?;
+    if count(&fresh) != missed.len() {
+        return None;
+    }
+    all.push(fresh.clone());
+    let added = all.len();
+    let fleet = all.into_fleet();
     // A key declared twice (or the same text twice) collapses in the maps:
     // the count differs and the full parser reports it.
     (count(&fleet) == added).then_some((fleet, fresh))
 }
 
-fn count(f: &Fleet) -> usize {
-    f.templates.len() + f.modules.len() + f.assignments.len() + f.provider_configs.len()
+/// Move (owned base) or clone (lent base) `kind/key` into `out`.
+fn take_into(base: &mut Base<'_>, kind: Kind, key: &str, out: &mut Collected) -> Option<()> {
+    match base {
+        Base::Owned(from) => match kind {
+            Kind::Templates => out.templates.push(from.templates.remove_entry(key)?),
+            Kind::Modules => out.modules.push(from.modules.remove_entry(key)?),
+            Kind::Assignments => out.assignments.push(from.assignments.remove_entry(key)?),
+            Kind::ProviderConfigs => out
+                .provider_configs
+                .push(from.provider_configs.remove_entry(key)?),
+        },
+        Base::Borrowed(from) => match kind {
+            Kind::Templates => {
+                let (k, v) = from.templates.get_key_value(key)?;
+                out.templates.push((k.clone(), v.clone()));
+            }
+            Kind::Modules => {
+                let (k, v) = from.modules.get_key_value(key)?;
+                out.modules.push((k.clone(), v.clone()));
+            }
+            Kind::Assignments => {
+                let (k, v) = from.assignments.get_key_value(key)?;
+                out.assignments.push((k.clone(), v.clone()));
+            }
+            Kind::ProviderConfigs => {
+                let (k, v) = from.provider_configs.get_key_value(key)?;
+                out.provider_configs.push((k.clone(), v.clone()));
+            }
+        },
+    }
+    Some(())
 }
 
-fn merge(into: &mut Fleet, part: Fleet) {
-    into.templates.extend(part.templates);
-    into.modules.extend(part.modules);
-    into.assignments.extend(part.assignments);
-    into.provider_configs.extend(part.provider_configs);
+fn count(f: &Fleet) -> usize {
+    f.templates.len() + f.modules.len() + f.assignments.len() + f.provider_configs.len()
 }
 
 /// Module names the cached chunks refer to.
@@ -378,51 +475,6 @@ fn cached_modules(cache: &ChunkCache, base: &Base<'_>) -> Vec<String> {
         .collect();
     names.extend(base.fleet().modules.keys().cloned());
     names
-}
-
-/// A one-resource fleet holding `kind/key` from the base (moved out of an
-/// owned base, cloned from a lent one).
-fn take(base: &mut Base<'_>, kind: Kind, key: &str) -> Option<Fleet> {
-    let mut f = Fleet::default();
-    match base {
-        Base::Owned(from) => match kind {
-            Kind::Templates => {
-                let (k, v) = from.templates.remove_entry(key)?;
-                f.templates.insert(k, v);
-            }
-            Kind::Modules => {
-                let (k, v) = from.modules.remove_entry(key)?;
-                f.modules.insert(k, v);
-            }
-            Kind::Assignments => {
-                let (k, v) = from.assignments.remove_entry(key)?;
-                f.assignments.insert(k, v);
-            }
-            Kind::ProviderConfigs => {
-                let (k, v) = from.provider_configs.remove_entry(key)?;
-                f.provider_configs.insert(k, v);
-            }
-        },
-        Base::Borrowed(from) => match kind {
-            Kind::Templates => {
-                let (k, v) = from.templates.get_key_value(key)?;
-                f.templates.insert(k.clone(), v.clone());
-            }
-            Kind::Modules => {
-                let (k, v) = from.modules.get_key_value(key)?;
-                f.modules.insert(k.clone(), v.clone());
-            }
-            Kind::Assignments => {
-                let (k, v) = from.assignments.get_key_value(key)?;
-                f.assignments.insert(k.clone(), v.clone());
-            }
-            Kind::ProviderConfigs => {
-                let (k, v) = from.provider_configs.get_key_value(key)?;
-                f.provider_configs.insert(k.clone(), v.clone());
-            }
-        },
-    }
-    Some(f)
 }
 
 /// The cache for a fully parsed file: which resource each chunk holds.
