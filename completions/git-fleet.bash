@@ -830,7 +830,7 @@ _git__fleet() {
             return 0
             ;;
         git__subcmd__fleet__subcmd__reconcile)
-            opts="-q -h -V --all --rev --max-proposals --watch --interval --json --color --quiet --help --version"
+            opts="-q -h -V --all --rev --max-proposals --watch --wait --interval --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -841,6 +841,10 @@ _git__fleet() {
                     return 0
                     ;;
                 --max-proposals)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -218,13 +218,14 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand hook" -s h -l help -
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hook" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l rev -d 'Read the desired file at this revision' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l max-proposals -d 'Open at most N proposals in this tick' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l wait -d 'If another tick of the target is running, wait up to DURATION for it (30s, 5m, 1h; default: refuse at once)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l interval -d 'Time between ticks with --watch: 30s, 5m, 1h (default 5m)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l all -d 'Reconcile every known target'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l watch -d 'Keep reconciling: one tick per target every --interval, until SIGINT/SIGTERM'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l json -d 'Print one JSON object (with --watch: one per tick, a line each)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s q -l quiet -d 'Print only data and errors, no status lines'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s V -l version -d 'Print version'

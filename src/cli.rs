@@ -94,12 +94,23 @@ pub enum PolicyCommand {
 /// Check commits against the policy, as the pre-receive hook does.
 ///
 /// For each commit in the range that changes a desired file, the semantic diff
-/// against its first parent is decided for the commit's actor: its verified SSH
-/// signer when signed by a key in gpg.ssh.allowedSignersFile, else its committer
-/// email. Exit 1 when any change is outside the actor's scope.
+/// against its first parent is decided for the commit's actor on every target
+/// the file serves: its verified SSH signer when the commit carries an SSH
+/// signature that verifies against gpg.ssh.allowedSignersFile, else its
+/// committer email (the output says which, and why a signature did not count).
+/// A change to fleet.toml itself is the resource config/fleet.toml. The policy
+/// is fleet.toml as the upstream branch has it (what the server will apply),
+/// else the work tree's. Exit 1 when any change is outside its actor's scope.
+///
+/// [[policy]] keys: name (named in refusals and receipts), actor (glob on the
+/// git email, case-insensitive) or principal (glob on an allowed-signers
+/// principal), allow (globs on kind/name: templates, modules, assignments,
+/// provider_configs, config), destroy (default false), targets (default all).
+/// No rule at all allows everything; once one exists, what no rule allows is
+/// refused; a malformed policy refuses everything.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  git fleet policy check                 # commits not yet on the upstream\n  git fleet policy check --rev main~5..main --json"
+    after_help = "Examples:\n  git fleet policy check                 # commits not yet on the upstream\n  git fleet policy check --rev main~5..main --json\n\nExit codes: 0 every change allowed, 1 something refused, 2 error (also a malformed policy)."
 )]
 pub struct PolicyCheckArgs {
     /// Commits to check (default: @{upstream}..HEAD, or HEAD alone without an upstream).
@@ -143,10 +154,23 @@ pub struct DemoArgs {
 /// true, the change is a create or update (a destroy always waits), automation
 /// is not halted, and the proposal was opened within this tick's cap. The
 /// audit proposal is written before anything is applied; one failed apply
-/// never aborts the tick; every tick leaves a run record.
+/// never aborts the tick; every tick leaves a run record. Once fleet.toml has
+/// a [[policy]], auto-apply is also decided for whoever runs the tick
+/// (user.email or signing key principal); a change outside that scope waits
+/// for review.
+///
+/// Two ticks of one target never run at once: a tick holds
+/// .git/fleet/locks/tick-<target>.lock (pid, process start, time), and a lock
+/// whose process is gone, whose pid was reused, or that is older than an hour
+/// is stale and taken over (the run record notes it).
+///
+/// --watch is the timer for setups without the post-receive hook: one tick per
+/// target every --interval (fleet.toml is read again each round), until
+/// SIGINT or SIGTERM; a tick in progress finishes first. A target whose tick
+/// is still running elsewhere is skipped for that round.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  git fleet reconcile staging\n  git fleet reconcile --all --json\n  GIT_FLEET_MAX_PROPOSALS_PER_TICK=5 git fleet reconcile prod"
+    after_help = "Examples:\n  git fleet reconcile staging\n  git fleet reconcile --all --json\n  GIT_FLEET_MAX_PROPOSALS_PER_TICK=5 git fleet reconcile prod\n  git fleet reconcile --all --watch --interval 5m   # until Ctrl-C or SIGTERM\n  git fleet reconcile prod --rev refs/heads/main --wait 10m   # what post-receive runs"
 )]
 pub struct ReconcileArgs {
     /// The target to reconcile (default: the only known one).
@@ -163,6 +187,10 @@ pub struct ReconcileArgs {
     /// Keep reconciling: one tick per target every --interval, until SIGINT/SIGTERM.
     #[arg(long)]
     pub watch: bool,
+    /// If another tick of the target is running, wait up to DURATION for it
+    /// (30s, 5m, 1h; default: refuse at once).
+    #[arg(long, value_name = "DURATION", conflicts_with = "watch")]
+    pub wait: Option<String>,
     /// Time between ticks with --watch: 30s, 5m, 1h (default 5m).
     #[arg(
         long,
@@ -171,7 +199,7 @@ pub struct ReconcileArgs {
         requires = "watch"
     )]
     pub interval: String,
-    /// Print one JSON object.
+    /// Print one JSON object (with --watch: one per tick, a line each).
     #[arg(long)]
     pub json: bool,
 }

@@ -19,9 +19,14 @@ pub struct Config {
     /// Peers, checked strictly here; resolved by `crate::peers::config`.
     #[serde(default)]
     pub peers: BTreeMap<String, crate::peers::config::PeerEntry>,
+    /// `[[policy]]` tables as written; `Config::parse` checks and compiles
+    /// them into `policy`.
+    #[doc(hidden)]
+    #[serde(default, rename = "policy")]
+    pub policy_tables: Vec<toml::Spanned<crate::policy::RawRule>>,
     /// Bounded-write rules (`[[policy]]`).
-    #[serde(default)]
-    pub policy: Vec<crate::policy::Rule>,
+    #[serde(skip)]
+    pub policy: crate::policy::Policy,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -69,7 +74,7 @@ impl Config {
     pub fn parse(file: &str, bytes: &[u8]) -> Result<Config> {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| Error::invalid(Diagnostic::new(file, "not valid UTF-8")))?;
-        let config: Config = toml::from_str(text).map_err(|e| {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
             let d = Diagnostic::new(file, e.message().trim().to_string());
             Error::invalid(match e.span() {
                 Some(span) => {
@@ -80,7 +85,8 @@ impl Config {
             })
         })?;
         config.check(file, text)?;
-        crate::policy::validate_rules(&config.policy, file, text)?;
+        let tables = std::mem::take(&mut config.policy_tables);
+        config.policy = crate::policy::Policy::compile(file, text, tables)?;
         Ok(config)
     }
 

@@ -22,5 +22,6 @@ pub mod runs;
 pub mod sign;
 pub mod store;
 pub mod sync;
+pub mod ticklock;
 
 pub use error::{Diagnostic, Error, Result};

@@ -1,228 +1,547 @@
 //! Bounded writes: `[[policy]]` rules in fleet.toml say which actor may change
-//! which resources. No rule at all = everything allowed; once any rule exists,
-//! a change no rule allows is refused, naming the actor and the change.
+//! which resources (globs on `kind/name`) and whether it may destroy them.
+//!
+//! No rule at all = everything allowed. Once any rule exists, a change no rule
+//! allows is refused, and the refusal names the actor, the change and the rules
+//! that matched the actor (or that none did). A malformed policy is a parse
+//! error of fleet.toml: callers refuse everything rather than allow anything.
+//!
+//! fleet.toml itself is the resource `config/fleet.toml`: once a policy exists,
+//! a pushed commit that changes it needs a rule allowing that resource (and
+//! `destroy = true` to delete it), so nobody widens their own scope by editing
+//! the policy first and using it in the next push.
 
+use crate::config::{line_col, Config, CONFIG_FILE, DEFAULT_DESIRED};
 use crate::error::{Diagnostic, Error, Result};
-use crate::fleet::diff::{Change, ChangeType};
+use crate::fleet::diff::{diff, Change, ChangeType};
 use crate::gitcmd::git;
+use glob::{MatchOptions, Pattern};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use toml::Spanned;
 
-/// One `[[policy]]` entry.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// The resource name of fleet.toml in `allow` globs.
+pub const CONFIG_RESOURCE: &str = "config/fleet.toml";
+
+/// The kinds an `allow` glob may name.
+const KINDS: [&str; 5] = [
+    "templates",
+    "modules",
+    "assignments",
+    "provider_configs",
+    "config",
+];
+
+/// A `[[policy]]` table as written; spans locate problems as file:line:col.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Rule {
-    /// A name for messages and receipts (default: `policy #N`).
-    pub name: Option<String>,
-    /// Glob on the actor's git email, e.g. `*@ops.example.com`.
-    pub actor: Option<String>,
-    /// An SSH key principal from gpg.ssh.allowedSignersFile.
-    pub principal: Option<String>,
-    /// Globs on `kind/name`, e.g. `modules/nginx-*`, `assignments/app-0*:*`.
-    pub allow: Vec<String>,
-    /// Whether this rule also allows destroys.
+pub struct RawRule {
+    name: Option<Spanned<String>>,
+    actor: Option<Spanned<String>>,
+    principal: Option<Spanned<String>>,
+    allow: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
-    pub destroy: bool,
-    /// Only these targets (default: all).
-    pub targets: Option<Vec<String>>,
+    destroy: bool,
+    targets: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
-/// Who is making a change, and how that was established.
+/// One checked `[[policy]]` rule with its globs compiled.
 #[derive(Debug, Clone, Serialize)]
+pub struct Rule {
+    /// 1-based position among the `[[policy]]` tables.
+    pub number: usize,
+    pub name: Option<String>,
+    /// Glob on the git identity email (case-insensitive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Glob on an SSH key principal from gpg.ssh.allowedSignersFile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// Globs on `kind/name`.
+    pub allow: Vec<String>,
+    /// Whether this rule also allows destroying what it allows changing.
+    pub destroy: bool,
+    /// Only these targets (None: every target).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<String>>,
+    #[serde(skip)]
+    selector: Pattern,
+    #[serde(skip)]
+    globs: Vec<Pattern>,
+}
+
+/// The `[[policy]]` rules of one fleet.toml.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Policy {
+    /// The file the rules came from, for messages (`fleet.toml`, `fleet.toml (HEAD)`).
+    pub file: String,
+    pub rules: Vec<Rule>,
+}
+
+/// The rule that allowed a change: its position, name and text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleRef {
+    pub number: usize,
+    pub name: Option<String>,
+    pub file: String,
+    /// The rule as written, e.g. `actor = "*@ops.example.com", allow = ["modules/*"], destroy = false`.
+    pub text: String,
+}
+
+impl RuleRef {
+    /// `policy 'web-team'`, or `policy #2` for an unnamed rule.
+    pub fn label(&self) -> String {
+        label(self.number, self.name.as_deref())
+    }
+}
+
+impl std::fmt::Display for RuleRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({} #{}: {})",
+            self.label(),
+            self.file,
+            self.number,
+            self.text
+        )
+    }
+}
+
+fn label(number: usize, name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("policy '{n}'"),
+        None => format!("policy #{number}"),
+    }
+}
+
+/// Who makes a change, and how that was established.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Actor {
-    pub email: String,
+    /// The git identity email (None for a verified signer: the key is the identity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// SSH key principals from gpg.ssh.allowedSignersFile.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub principals: Vec<String>,
-    /// e.g. "user.email", "verified SSH signer of 1a2b3c", "committer email of 1a2b3c".
+    /// e.g. `user.email`, `verified SSH signer of 1a2b3c4d5e6f`,
+    /// `committer email of 1a2b3c4d5e6f; unsigned`.
     pub source: String,
 }
 
 impl std::fmt::Display for Actor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.principals.first() {
-            Some(p) => write!(f, "{p} ({})", self.source),
-            None => write!(f, "{} ({})", self.email, self.source),
+        match (&self.email, self.principals.first()) {
+            (Some(e), _) => write!(f, "{e} ({})", self.source),
+            (None, Some(p)) => write!(f, "{p} ({})", self.source),
+            (None, None) => write!(f, "an unknown actor ({})", self.source),
         }
     }
 }
 
+/// The policy's answer for one change.
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
+    /// `kind/name`, e.g. `modules/nginx-public`.
     pub resource: String,
     pub change: ChangeType,
-    /// The rule that allows it; None = refused.
-    pub allowed_by: Option<String>,
-    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The actor as messages name it.
+    pub actor: String,
+    /// The first rule that allows the change (None: refused, or no policy at all).
+    pub allowed_by: Option<RuleRef>,
+    /// Why the change is refused (None: allowed), naming actor, change and rules.
+    pub refusal: Option<String>,
 }
 
-impl Rule {
-    pub fn label(&self, index: usize) -> String {
-        match &self.name {
-            Some(n) => format!("policy '{n}'"),
-            None => format!("policy #{}", index + 1),
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.refusal.is_none()
+    }
+
+    /// What a receipt records as the policy that allowed this change.
+    pub fn policy_note(&self) -> String {
+        match (&self.allowed_by, &self.refusal) {
+            (Some(rule), _) => rule.to_string(),
+            (None, None) => "none: no [[policy]] in fleet.toml, everything is allowed".into(),
+            (None, Some(why)) => format!("refused: {why}"),
         }
     }
 
-    fn matches_actor(&self, actor: &Actor) -> bool {
-        if let Some(p) = &self.principal {
-            return actor.principals.iter().any(|a| a == p);
+    /// `update modules/postgres on staging`.
+    pub fn subject(&self) -> String {
+        match &self.target {
+            Some(t) => format!("{} {} on {t}", self.change.as_str(), self.resource),
+            None => format!("{} {}", self.change.as_str(), self.resource),
         }
-        match &self.actor {
-            Some(glob) => pattern(glob).is_some_and(|g| g.matches_with(&actor.email, options())),
-            None => false,
-        }
-    }
-
-    fn allows(&self, resource: &str, change: ChangeType, target: Option<&str>) -> bool {
-        if change == ChangeType::Destroy && !self.destroy {
-            return false;
-        }
-        if let (Some(targets), Some(t)) = (&self.targets, target) {
-            if !targets.iter().any(|x| x == t) {
-                return false;
-            }
-        }
-        self.allow
-            .iter()
-            .any(|g| pattern(g).is_some_and(|p| p.matches_with(resource, options())))
     }
 }
 
-fn pattern(glob: &str) -> Option<glob::Pattern> {
-    glob::Pattern::new(glob).ok()
+fn email_options() -> MatchOptions {
+    MatchOptions {
+        case_sensitive: false,
+        require_literal_separator: false,
+        require_literal_leading_dot: false,
+    }
 }
 
-fn options() -> glob::MatchOptions {
-    glob::MatchOptions {
+fn exact_options() -> MatchOptions {
+    MatchOptions {
         case_sensitive: true,
         require_literal_separator: false,
         require_literal_leading_dot: false,
     }
 }
 
-/// Check the rules themselves (called when fleet.toml is parsed): a malformed
-/// policy is an error, so it refuses everything instead of allowing anything.
-pub fn validate_rules(rules: &[Rule], file: &str, text: &str) -> Result<()> {
-    // Locate the N-th [[policy]] header for messages.
-    let headers: Vec<(usize, usize)> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.trim_start().starts_with("[[policy]]"))
-        .map(|(i, l)| (i + 1, l.len() - l.trim_start().len() + 1))
-        .collect();
-    for (i, rule) in rules.iter().enumerate() {
-        let at = |msg: String| {
-            let d = Diagnostic::new(file, format!("{}: {msg}", rule.label(i)));
-            match headers.get(i) {
-                Some(&(line, col)) => d.at(line, col),
-                None => d,
-            }
-        };
-        match (&rule.actor, &rule.principal) {
-            (Some(_), Some(_)) => {
-                return Err(Error::invalid(at(
-                    "set either `actor` or `principal`, not both".into(),
-                )))
-            }
-            (None, None) => {
-                return Err(Error::invalid(at(
-                    "needs `actor` (an email glob) or `principal`".into(),
-                )))
-            }
-            _ => {}
-        }
-        if let Some(g) = &rule.actor {
-            if pattern(g).is_none() {
-                return Err(Error::invalid(at(format!(
-                    "actor '{g}' is not a valid glob"
-                ))));
-            }
-        }
-        if rule.allow.is_empty() {
-            return Err(Error::invalid(at(
-                "`allow` is empty: list kind/name globs".into()
-            )));
-        }
-        for g in &rule.allow {
-            let kind = g.split('/').next().unwrap_or("");
-            let kind_ok = [
-                "templates",
-                "modules",
-                "assignments",
-                "provider_configs",
-                "*",
-            ]
-            .contains(&kind)
-                || pattern(kind).is_some_and(|p| {
-                    ["templates", "modules", "assignments"]
-                        .iter()
-                        .any(|k| p.matches(k))
-                });
-            if pattern(g).is_none() || !g.contains('/') || !kind_ok {
-                return Err(Error::invalid(at(format!(
-                    "allow '{g}' must be a glob on kind/name, e.g. modules/nginx-*"
-                ))));
-            }
-        }
+/// `*` stays within the kind or the name: `modules/*` never matches another kind.
+fn resource_options() -> MatchOptions {
+    MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
     }
-    Ok(())
 }
 
-/// Decide one change for `actor`.
-pub fn decide(rules: &[Rule], actor: &Actor, target: Option<&str>, change: &Change) -> Decision {
-    let resource = format!("{}/{}", change.kind, change.name);
-    if rules.is_empty() {
-        return Decision {
-            resource,
-            change: change.change,
-            allowed_by: Some("no policy (everything allowed)".into()),
-            message: String::new(),
-        };
+impl Rule {
+    pub fn label(&self) -> String {
+        label(self.number, self.name.as_deref())
     }
-    for (i, rule) in rules.iter().enumerate() {
-        if rule.matches_actor(actor) && rule.allows(&resource, change.change, target) {
-            return Decision {
-                resource: resource.clone(),
-                change: change.change,
-                allowed_by: Some(rule.label(i)),
-                message: format!(
-                    "{} {resource} by {actor}: allowed by {}",
-                    change.change.as_str(),
-                    rule.label(i)
-                ),
+
+    /// The rule as written (one line), for receipts and messages.
+    pub fn text(&self) -> String {
+        let list = |v: &[String]| {
+            let items: Vec<String> = v.iter().map(|s| format!("{s:?}")).collect();
+            format!("[{}]", items.join(", "))
+        };
+        let mut parts = Vec::new();
+        if let Some(a) = &self.actor {
+            parts.push(format!("actor = {a:?}"));
+        }
+        if let Some(p) = &self.principal {
+            parts.push(format!("principal = {p:?}"));
+        }
+        parts.push(format!("allow = {}", list(&self.allow)));
+        parts.push(format!("destroy = {}", self.destroy));
+        if let Some(t) = &self.targets {
+            parts.push(format!("targets = {}", list(t)));
+        }
+        parts.join(", ")
+    }
+
+    fn reference(&self, file: &str) -> RuleRef {
+        RuleRef {
+            number: self.number,
+            name: self.name.clone(),
+            file: file.to_string(),
+            text: self.text(),
+        }
+    }
+
+    fn matches_actor(&self, actor: &Actor) -> bool {
+        if self.actor.is_some() {
+            actor
+                .email
+                .as_deref()
+                .is_some_and(|e| self.selector.matches_with(e, email_options()))
+        } else {
+            actor
+                .principals
+                .iter()
+                .any(|p| self.selector.matches_with(p, exact_options()))
+        }
+    }
+
+    /// None when this rule allows the change; otherwise why not.
+    fn why_not(&self, resource: &str, change: ChangeType, target: Option<&str>) -> Option<String> {
+        if let Some(targets) = &self.targets {
+            match target {
+                Some(t) if targets.iter().any(|x| x == t) => {}
+                Some(_) => {
+                    return Some(format!(
+                        "{} is limited to targets {}",
+                        self.label(),
+                        targets.join(", ")
+                    ))
+                }
+                None => {
+                    return Some(format!(
+                        "{} is limited to targets {} and this file belongs to no known target",
+                        self.label(),
+                        targets.join(", ")
+                    ))
+                }
+            }
+        }
+        if !self
+            .globs
+            .iter()
+            .any(|g| g.matches_with(resource, resource_options()))
+        {
+            let allow: Vec<String> = self.allow.iter().map(|s| format!("{s:?}")).collect();
+            return Some(format!(
+                "{} does not allow it (allow = [{}])",
+                self.label(),
+                allow.join(", ")
+            ));
+        }
+        if change == ChangeType::Destroy && !self.destroy {
+            return Some(format!(
+                "{} does not allow destroying it (destroy = false)",
+                self.label()
+            ));
+        }
+        None
+    }
+}
+
+impl Policy {
+    /// The policy of the fleet.toml in `root` (a missing file: no policy).
+    pub fn load(root: &Path) -> Result<Policy> {
+        Ok(Config::load(root)?.policy)
+    }
+
+    /// The policy of a whole fleet.toml text; `file` names it in messages.
+    pub fn parse(file: &str, bytes: &[u8]) -> Result<Policy> {
+        Ok(Config::parse(file, bytes)?.policy)
+    }
+
+    /// Check and compile the `[[policy]]` tables of `text` (called by
+    /// `Config::parse`). Every problem is reported, each at file:line:col.
+    pub(crate) fn compile(file: &str, text: &str, raw: Vec<Spanned<RawRule>>) -> Result<Policy> {
+        let mut problems = Vec::new();
+        let mut rules = Vec::new();
+        let at = |start: usize, message: String| {
+            let (line, col) = line_col(text, start);
+            Diagnostic::new(file, message).at(line, col)
+        };
+        for (i, entry) in raw.into_iter().enumerate() {
+            let number = i + 1;
+            let table_start = entry.span().start;
+            let raw = entry.into_inner();
+            let name = raw.name.as_ref().map(|n| n.get_ref().clone());
+            let label = label(number, name.as_deref());
+            let before = problems.len();
+            if let Some(n) = &raw.name {
+                if n.get_ref().trim().is_empty() {
+                    problems.push(at(n.span().start, format!("{label}: `name` is empty")));
+                } else if let Some(other) = rules
+                    .iter()
+                    .find(|r: &&Rule| r.name.as_deref() == Some(n.get_ref().as_str()))
+                {
+                    problems.push(at(
+                        n.span().start,
+                        format!(
+                            "{label}: the name is already used by policy #{}; receipts name rules, so names must be unique",
+                            other.number
+                        ),
+                    ));
+                }
+            }
+            let selector = match (&raw.actor, &raw.principal) {
+                (Some(_), Some(p)) => {
+                    problems.push(at(
+                        p.span().start,
+                        format!(
+                            "{label}: set either `actor` (an email glob) or `principal`, not both"
+                        ),
+                    ));
+                    None
+                }
+                (None, None) => {
+                    problems.push(at(
+                        table_start,
+                        format!("{label}: needs `actor` (a glob on the git email, e.g. \"*@ops.example.com\") or `principal` (an SSH key principal from gpg.ssh.allowedSignersFile)"),
+                    ));
+                    None
+                }
+                (Some(s), None) | (None, Some(s)) => {
+                    let key = if raw.actor.is_some() {
+                        "actor"
+                    } else {
+                        "principal"
+                    };
+                    match Pattern::new(s.get_ref()) {
+                        Ok(p) if !s.get_ref().trim().is_empty() => Some(p),
+                        Ok(_) => {
+                            problems.push(at(s.span().start, format!("{label}: `{key}` is empty")));
+                            None
+                        }
+                        Err(e) => {
+                            problems.push(at(
+                                s.span().start,
+                                format!(
+                                    "{label}: {key} '{}' is not a valid glob: {}",
+                                    s.get_ref(),
+                                    e.msg
+                                ),
+                            ));
+                            None
+                        }
+                    }
+                }
             };
+            let mut globs = Vec::new();
+            let mut allow = Vec::new();
+            match &raw.allow {
+                None => problems.push(at(
+                    table_start,
+                    format!("{label}: needs `allow`: a list of kind/name globs, e.g. [\"modules/nginx-*\"]"),
+                )),
+                Some(list) if list.get_ref().is_empty() => problems.push(at(
+                    list.span().start,
+                    format!("{label}: `allow` is empty: list kind/name globs, e.g. [\"modules/nginx-*\"]"),
+                )),
+                Some(list) => {
+                    for g in list.get_ref() {
+                        match check_allow(g.get_ref()) {
+                            Ok(p) => {
+                                globs.push(p);
+                                allow.push(g.get_ref().clone());
+                            }
+                            Err(why) => problems.push(at(
+                                g.span().start,
+                                format!("{label}: allow '{}' {why}", g.get_ref()),
+                            )),
+                        }
+                    }
+                }
+            }
+            let targets = match &raw.targets {
+                None => None,
+                Some(list) if list.get_ref().is_empty() => {
+                    problems.push(at(
+                        list.span().start,
+                        format!("{label}: `targets` is empty; leave it out to mean every target"),
+                    ));
+                    None
+                }
+                Some(list) => {
+                    for t in list.get_ref() {
+                        if t.get_ref().trim().is_empty() {
+                            problems.push(at(
+                                t.span().start,
+                                format!("{label}: a target name is empty"),
+                            ));
+                        }
+                    }
+                    Some(list.get_ref().iter().map(|t| t.get_ref().clone()).collect())
+                }
+            };
+            if problems.len() > before {
+                continue;
+            }
+            if let Some(selector) = selector {
+                rules.push(Rule {
+                    number,
+                    name,
+                    actor: raw.actor.map(|s| s.into_inner()),
+                    principal: raw.principal.map(|s| s.into_inner()),
+                    allow,
+                    destroy: raw.destroy,
+                    targets,
+                    selector,
+                    globs,
+                });
+            }
         }
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        Ok(Policy {
+            file: file.to_string(),
+            rules,
+        })
     }
-    // Say why: no rule for this actor, or rules that do not cover it.
-    let theirs: Vec<String> = rules
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.matches_actor(actor))
-        .map(|(i, r)| r.label(i))
-        .collect();
-    let verb = if theirs.len() == 1 { "does" } else { "do" };
-    let why = if theirs.is_empty() {
-        "no policy rule matches this actor".to_string()
-    } else if change.change == ChangeType::Destroy {
-        format!("{} {verb} not allow destroying it", theirs.join(", "))
-    } else {
-        format!("{} {verb} not allow it", theirs.join(", "))
-    };
-    Decision {
-        resource: resource.clone(),
-        change: change.change,
-        allowed_by: None,
-        message: format!(
-            "{} {resource} by {actor} refused: {why}",
-            change.change.as_str()
-        ),
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Decide `changes` (on `target`, when known) for `actor`, one decision each.
+    pub fn check(&self, actor: &Actor, target: Option<&str>, changes: &[Change]) -> Vec<Decision> {
+        changes
+            .iter()
+            .map(|c| {
+                self.decide(
+                    actor,
+                    target,
+                    &format!("{}/{}", c.kind.as_str(), c.name),
+                    c.change,
+                )
+            })
+            .collect()
+    }
+
+    /// Decide one change of `resource` (`kind/name`).
+    pub fn decide(
+        &self,
+        actor: &Actor,
+        target: Option<&str>,
+        resource: &str,
+        change: ChangeType,
+    ) -> Decision {
+        let mut decision = Decision {
+            resource: resource.to_string(),
+            change,
+            target: target.map(str::to_string),
+            actor: actor.to_string(),
+            allowed_by: None,
+            refusal: None,
+        };
+        if self.rules.is_empty() {
+            return decision;
+        }
+        let mut reasons = Vec::new();
+        for rule in self.rules.iter().filter(|r| r.matches_actor(actor)) {
+            match rule.why_not(resource, change, target) {
+                None => {
+                    decision.allowed_by = Some(rule.reference(&self.file));
+                    return decision;
+                }
+                Some(why) => reasons.push(why),
+            }
+        }
+        let why = if reasons.is_empty() {
+            format!(
+                "no policy rule matches this actor ({} rule{} in {})",
+                self.rules.len(),
+                if self.rules.len() == 1 { "" } else { "s" },
+                self.file
+            )
+        } else {
+            reasons.join("; ")
+        };
+        decision.refusal = Some(format!("{} by {actor} refused: {why}", decision.subject()));
+        decision
     }
 }
 
-/// The actor running a command here: user.email, plus the principals the
-/// allowed signers file gives the configured SSH signing key.
+/// A valid `allow` entry: a glob on `kind/name` whose kind is (or matches) a known kind.
+fn check_allow(glob: &str) -> std::result::Result<Pattern, String> {
+    let usage = format!(
+        "must be a glob on kind/name with kind one of {}, e.g. modules/nginx-*",
+        KINDS.join(", ")
+    );
+    let Some((kind, name)) = glob.split_once('/') else {
+        return Err(usage);
+    };
+    if name.is_empty() || name.contains('/') {
+        return Err(usage);
+    }
+    let kind_pattern = Pattern::new(kind).map_err(|e| format!("is not a valid glob: {}", e.msg))?;
+    if !KINDS.iter().any(|k| kind_pattern.matches(k)) {
+        return Err(usage);
+    }
+    Pattern::new(glob).map_err(|e| format!("is not a valid glob: {}", e.msg))
+}
+
+/// The actor running a command here: the git identity email (`email`, as git
+/// resolves it), plus the principals gpg.ssh.allowedSignersFile lists for the
+/// configured SSH signing key (gpg.format = ssh, user.signingKey).
 pub fn local_actor(repo_dir: &Path, email: &str) -> Actor {
     let mut actor = Actor {
-        email: email.to_string(),
+        email: Some(email.to_string()),
         principals: Vec::new(),
         source: "user.email".into(),
     };
@@ -231,6 +550,7 @@ pub fn local_actor(repo_dir: &Path, email: &str) -> Actor {
             .ok()
             .filter(|o| o.success)
             .map(|o| o.stdout.trim().to_string())
+            .filter(|v| !v.is_empty())
     };
     if get("gpg.format").as_deref() != Some("ssh") {
         return actor;
@@ -239,33 +559,58 @@ pub fn local_actor(repo_dir: &Path, email: &str) -> Actor {
     else {
         return actor;
     };
-    let public = if let Some(literal) = key.strip_prefix("key::") {
-        literal.to_string()
-    } else if key.starts_with("ssh-") || key.starts_with("ecdsa-") {
-        key.clone()
-    } else {
-        let path = if key.ends_with(".pub") {
-            key.clone()
-        } else {
-            format!("{key}.pub")
-        };
-        std::fs::read_to_string(expand_home(&path)).unwrap_or_default()
-    };
+    let public = signing_public_key(repo_dir, &key);
     let principals = principals_for(
-        &std::fs::read_to_string(expand_home(&signers)).unwrap_or_default(),
+        &std::fs::read_to_string(resolve_path(repo_dir, &signers)).unwrap_or_default(),
         &public,
     );
     if !principals.is_empty() {
+        actor.source = format!(
+            "user.email; signing key principal {}",
+            principals.join(", ")
+        );
         actor.principals = principals;
-        actor.source = "signing key principal".into();
     }
     actor
 }
 
-fn expand_home(p: &str) -> String {
-    match (p.strip_prefix("~/"), std::env::var("HOME")) {
-        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
-        _ => p.to_string(),
+/// The public key (`type base64`) of user.signingKey: a literal (`key::...` or
+/// `ssh-...`), a `.pub` file, or a private key next to its `.pub` (else derived
+/// with `ssh-keygen -y`).
+fn signing_public_key(repo_dir: &Path, key: &str) -> String {
+    if let Some(literal) = key.strip_prefix("key::") {
+        return literal.to_string();
+    }
+    if key.starts_with("ssh-") || key.starts_with("ecdsa-") || key.starts_with("sk-") {
+        return key.to_string();
+    }
+    let path = resolve_path(repo_dir, key);
+    if key.ends_with(".pub") {
+        return std::fs::read_to_string(path).unwrap_or_default();
+    }
+    let mut public = path.clone().into_os_string();
+    public.push(".pub");
+    if let Ok(text) = std::fs::read_to_string(&public) {
+        return text;
+    }
+    std::process::Command::new("ssh-keygen")
+        .arg("-y")
+        .arg("-f")
+        .arg(&path)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// `~/` expanded; a relative path is relative to the repository, as git reads it.
+fn resolve_path(repo_dir: &Path, p: &str) -> std::path::PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => repo_dir.join(p),
     }
 }
 
@@ -283,87 +628,140 @@ fn principals_for(allowed_signers: &str, public_key: &str) -> Vec<String> {
         }
         let fields: Vec<&str> = line.split_whitespace().collect();
         if fields.windows(2).any(|w| w[0] == kind && w[1] == blob) {
-            out.extend(fields[0].split(',').map(str::to_string));
+            for p in fields[0].split(',') {
+                if !out.iter().any(|o| o == p) {
+                    out.push(p.to_string());
+                }
+            }
         }
     }
     out
 }
 
-/// The actor of a pushed commit: its verified SSH signer when the commit is
-/// signed and verifies against the allowed signers file, else its committer email.
+/// The actor of a pushed commit: its verified SSH signer when the commit
+/// carries an SSH signature that verifies against gpg.ssh.allowedSignersFile
+/// (git's own check, as `git verify-commit` does it), else its committer email;
+/// `source` says which, and why a signature did not count.
 pub fn commit_actor(repo_dir: &Path, commit: &str) -> Result<Actor> {
-    let out = git(
-        repo_dir,
-        &["log", "-1", "--format=%G?%x00%GS%x00%ce", commit],
-    )?;
-    if !out.success {
+    let raw = git(repo_dir, &["cat-file", "commit", commit])?;
+    if !raw.success {
         return Err(Error::Other(format!(
             "cannot read commit {commit}: {}",
-            out.stderr.trim()
+            raw.stderr.trim()
         )));
     }
-    let line = out.stdout.trim_end_matches('\n');
-    let mut parts = line.split('\0');
-    let status = parts.next().unwrap_or("N");
-    let signer = parts.next().unwrap_or("").to_string();
-    let email = parts.next().unwrap_or("").to_string();
+    let headers = raw.stdout.split("\n\n").next().unwrap_or("");
+    let committer = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("committer "))
+        .and_then(|l| Some(l[l.find('<')? + 1..l.find('>')?].to_string()))
+        .unwrap_or_default();
+    let signature = headers
+        .lines()
+        .find(|l| l.starts_with("gpgsig ") || l.starts_with("gpgsig-sha256 "));
     let short = &commit[..commit.len().min(12)];
-    if status == "G" && !signer.is_empty() {
-        return Ok(Actor {
-            email,
-            principals: vec![signer],
-            source: format!("verified SSH signer of {short}"),
-        });
-    }
+    let why = match signature {
+        None => "unsigned".to_string(),
+        Some(sig) if !sig.contains("BEGIN SSH SIGNATURE") => {
+            "not an SSH signature; only SSH signers count".to_string()
+        }
+        Some(_) => {
+            let out = git(repo_dir, &["log", "-1", "--format=%G?%x00%GS", commit])?;
+            let line = out.stdout.trim_end_matches('\n');
+            let (status, signer) = line.split_once('\0').unwrap_or((line, ""));
+            match status {
+                "G" if !signer.is_empty() => {
+                    return Ok(Actor {
+                        email: None,
+                        principals: vec![signer.to_string()],
+                        source: format!("verified SSH signer of {short}"),
+                    })
+                }
+                "N" => "SSH-signed, but gpg.ssh.allowedSignersFile is not set here".into(),
+                "U" => "signed by a key gpg.ssh.allowedSignersFile does not list".into(),
+                "B" => "bad signature".into(),
+                "X" | "Y" => "expired signature or key".into(),
+                "R" => "revoked key".into(),
+                _ => "the signature could not be checked".into(),
+            }
+        }
+    };
     Ok(Actor {
-        email,
+        email: Some(committer),
         principals: Vec::new(),
-        source: format!("committer email of {short} (not signed by an allowed signer)"),
+        source: format!("committer email of {short}; {why}"),
     })
 }
 
-/// The policy decisions for one commit that changes desired state.
+/// The policy decisions for one file one commit changes.
 #[derive(Debug, Clone, Serialize)]
 pub struct CommitCheck {
     pub commit: String,
     pub actor: Actor,
+    /// The changed file: a desired file, or fleet.toml.
     pub file: String,
     pub decisions: Vec<Decision>,
-    /// A desired file that does not parse is refused outright.
+    /// A file that cannot be read or parsed is refused outright.
     pub error: Option<String>,
 }
 
 impl CommitCheck {
     pub fn refused(&self) -> bool {
-        self.error.is_some() || self.decisions.iter().any(|d| d.allowed_by.is_none())
+        self.error.is_some() || self.decisions.iter().any(|d| !d.allowed())
     }
 }
 
-/// Check `commits` (oldest first is not required) against `config`'s policy:
-/// for each desired file a commit changes, the semantic diff against its
-/// first parent, decided for the commit's actor.
+/// A desired file and the targets it serves (empty: no known target).
+pub type DesiredFiles = Vec<(String, Vec<String>)>;
+
+/// The desired files of `config`: each known target's desired path (declared
+/// targets, and snapshotted ones that use fleet.yaml), or fleet.yaml alone.
+pub fn desired_files(config: &Config, known_targets: &[String]) -> DesiredFiles {
+    let mut files: DesiredFiles = Vec::new();
+    for name in config.targets.keys().chain(known_targets.iter()) {
+        let cfg = config.target(name).cloned().unwrap_or_default();
+        add_file(&mut files, crate::reconcile::desired_path(&cfg), Some(name));
+    }
+    if files.is_empty() {
+        add_file(&mut files, DEFAULT_DESIRED.to_string(), None);
+    }
+    files
+}
+
+fn add_file(files: &mut DesiredFiles, path: String, target: Option<&str>) {
+    let slot = match files.iter().position(|(p, _)| *p == path) {
+        Some(i) => i,
+        None => {
+            files.push((path, Vec::new()));
+            files.len() - 1
+        }
+    };
+    if let Some(t) = target {
+        if !files[slot].1.iter().any(|x| x == t) {
+            files[slot].1.push(t.to_string());
+        }
+    }
+}
+
+/// Check each of `commits` against `policy`: for every desired file (of
+/// `files`, plus the targets the commit's own fleet.toml declares) the commit
+/// changes, the semantic diff against its first parent is decided for the
+/// commit's actor on each target the file serves. A change to fleet.toml is
+/// decided as `config/fleet.toml`, and a fleet.toml that does not parse is
+/// refused even without a policy (a server could enforce nothing after it).
+/// Without a policy, desired files are not even read.
 pub fn check_commits(
-    store: &crate::store::Store,
-    config: &crate::config::Config,
+    repo_dir: &Path,
+    policy: &Policy,
+    files: &DesiredFiles,
     commits: &[String],
 ) -> Result<Vec<CommitCheck>> {
-    use crate::fleet::diff::diff;
-    let dir = store.git_dir().to_path_buf();
-    // Desired files and the target each belongs to.
-    let mut files: Vec<(String, Option<String>)> = config
-        .targets
-        .iter()
-        .map(|(name, t)| (crate::reconcile::desired_path(t), Some(name.clone())))
-        .collect();
-    if files.is_empty() {
-        files.push((crate::config::DEFAULT_DESIRED.to_string(), None));
-    }
     let mut out = Vec::new();
     // Read through git itself: in a pre-receive hook the pushed objects are
     // only visible through the quarantine git sets up in the environment.
     for commit in commits {
         let id = git(
-            &dir,
+            repo_dir,
             &[
                 "rev-parse",
                 "--verify",
@@ -375,26 +773,83 @@ pub fn check_commits(
             return Err(Error::usage(format!("unknown commit '{commit}'")));
         }
         let id = id.stdout.trim().to_string();
-        let parent = git(&dir, &["rev-parse", "--verify", "-q", &format!("{id}^1")])?;
+        let short = id[..12].to_string();
+        let parent = git(
+            repo_dir,
+            &["rev-parse", "--verify", "-q", &format!("{id}^1")],
+        )?;
         let parent = parent.success.then(|| parent.stdout.trim().to_string());
-        for (path, target) in &files {
-            let now = blob_at(&dir, &id, path)?;
-            let before = match &parent {
-                Some(p) => blob_at(&dir, p, path)?,
-                None => None,
+        let changed = changed_paths(repo_dir, &id, parent.as_deref())?;
+        let mut actor: Option<Actor> = None;
+        let actor_of = |actor: &mut Option<Actor>| -> Result<Actor> {
+            if actor.is_none() {
+                *actor = Some(commit_actor(repo_dir, &id)?);
+            }
+            Ok(actor.clone().unwrap_or_default())
+        };
+        let mut files = files.clone();
+        if changed.iter().any(|p| p == CONFIG_FILE) {
+            let now = blob_at(repo_dir, &id, CONFIG_FILE)?;
+            let label = format!("{CONFIG_FILE} at {short}");
+            let parsed = now.as_ref().map(|b| Config::parse(&label, b)).transpose();
+            let error = match &parsed {
+                Err(e) => Some(format!(
+                    "{e} (a server refuses every push while its fleet.toml does not parse, so a broken one is never accepted)"
+                )),
+                Ok(Some(config)) => {
+                    for (name, t) in &config.targets {
+                        add_file(&mut files, crate::reconcile::desired_path(t), Some(name));
+                    }
+                    None
+                }
+                Ok(None) => None,
             };
-            if now == before {
+            if error.is_some() || !policy.is_empty() {
+                let existed = match &parent {
+                    Some(p) => blob_at(repo_dir, p, CONFIG_FILE)?.is_some(),
+                    None => false,
+                };
+                let change = match (existed, now.is_some()) {
+                    (false, _) => ChangeType::Create,
+                    (true, true) => ChangeType::Update,
+                    (true, false) => ChangeType::Destroy,
+                };
+                let actor = actor_of(&mut actor)?;
+                let decisions = if policy.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![policy.decide(&actor, None, CONFIG_RESOURCE, change)]
+                };
+                out.push(CommitCheck {
+                    commit: id.clone(),
+                    actor,
+                    file: CONFIG_FILE.into(),
+                    decisions,
+                    error,
+                });
+            }
+        }
+        if policy.is_empty() {
+            continue;
+        }
+        for (path, targets) in &files {
+            if !changed.iter().any(|p| p == path) {
                 continue;
             }
-            let label = format!("{}:{path}", &id[..12]);
-            let actor = commit_actor(&dir, &id)?;
-            let parse = |bytes: &Option<Vec<u8>>| -> Result<crate::fleet::Fleet> {
-                match bytes {
-                    Some(b) => Ok(crate::fleet::parse(&label, b)?.fleet),
+            let actor = actor_of(&mut actor)?;
+            let label = format!("{path} at {short}");
+            let parse = |rev: Option<&str>, what: &str| -> Result<crate::fleet::Fleet> {
+                let Some(rev) = rev else {
+                    return Ok(Default::default());
+                };
+                match blob_at(repo_dir, rev, path)? {
+                    Some(b) => Ok(crate::fleet::parse(&format!("{path} at {what}"), &b)?.fleet),
                     None => Ok(Default::default()),
                 }
             };
-            let (old, new) = match (parse(&before), parse(&now)) {
+            let before = parse(parent.as_deref(), "its parent");
+            let after = parse(Some(&id), &short);
+            let (old, new) = match (before, after) {
                 (Ok(o), Ok(n)) => (o, n),
                 (_, Err(e)) | (Err(e), _) => {
                     out.push(CommitCheck {
@@ -402,16 +857,19 @@ pub fn check_commits(
                         actor,
                         file: path.clone(),
                         decisions: vec![],
-                        error: Some(e.to_string()),
+                        error: Some(format!("{label}: cannot decide the policy: {e}")),
                     });
                     continue;
                 }
             };
-            let decisions = diff(&old, &new)
-                .changes
-                .iter()
-                .map(|c| decide(&config.policy, &actor, target.as_deref(), c))
-                .collect();
+            let changes = diff(&old, &new).changes;
+            let mut decisions = Vec::new();
+            if targets.is_empty() {
+                decisions.extend(policy.check(&actor, None, &changes));
+            }
+            for t in targets {
+                decisions.extend(policy.check(&actor, Some(t), &changes));
+            }
             out.push(CommitCheck {
                 commit: id.clone(),
                 actor,
@@ -422,6 +880,28 @@ pub fn check_commits(
         }
     }
     Ok(out)
+}
+
+/// Paths `commit` changes against `parent` (every path of a root commit).
+fn changed_paths(repo_dir: &Path, commit: &str, parent: Option<&str>) -> Result<Vec<String>> {
+    let mut args = vec!["diff-tree", "-r", "-z", "--no-commit-id", "--name-only"];
+    match parent {
+        Some(p) => args.extend([p, commit]),
+        None => args.extend(["--root", commit]),
+    }
+    let out = git(repo_dir, &args)?;
+    if !out.success {
+        return Err(Error::Other(format!(
+            "cannot list the paths {commit} changes: {}",
+            out.stderr.trim()
+        )));
+    }
+    Ok(out
+        .stdout
+        .split('\0')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
 }
 
 /// The raw bytes of `path` at `rev`, if it exists there.
@@ -436,27 +916,213 @@ fn blob_at(dir: &Path, rev: &str, path: &str) -> Result<Option<Vec<u8>>> {
     Ok(out.status.success().then_some(out.stdout))
 }
 
-/// The commits a pre-receive hook must check: for each updated ref (stdin lines
-/// `<old> <new> <ref>`), the new commits not reachable from any existing ref.
+/// Refs whose commits hold desired state: everything but git-fleet's own
+/// records (`refs/fleet/*`, whose live snapshots also hold a fleet.yaml) and notes.
+pub fn is_checked_ref(name: &str) -> bool {
+    !(name.starts_with("refs/fleet/") || name.starts_with("refs/notes/"))
+}
+
+/// The commits a pre-receive hook must check: for each updated ref that holds
+/// desired state (stdin lines `<old> <new> <ref>`), the new commits not yet
+/// reachable from any such ref. A commit parked under refs/fleet/ first is
+/// still checked when a branch later points at it.
 pub fn pushed_commits(repo_dir: &Path, stdin: &str) -> Result<Vec<String>> {
-    let mut commits = Vec::new();
+    let mut commits: Vec<String> = Vec::new();
     for line in stdin.lines() {
         let mut f = line.split_whitespace();
-        let (Some(_old), Some(new), Some(_name)) = (f.next(), f.next(), f.next()) else {
+        let (Some(_old), Some(new), Some(name)) = (f.next(), f.next(), f.next()) else {
             continue;
         };
-        if new.bytes().all(|b| b == b'0') {
+        if new.bytes().all(|b| b == b'0') || !is_checked_ref(name) {
             continue; // a deletion changes no desired state
         }
-        let out = git(repo_dir, &["rev-list", "--reverse", new, "--not", "--all"])?;
+        let out = git(
+            repo_dir,
+            &[
+                "rev-list",
+                "--reverse",
+                new,
+                "--not",
+                "--exclude=refs/fleet/*",
+                "--exclude=refs/notes/*",
+                "--all",
+            ],
+        )?;
         if !out.success {
             return Err(Error::Other(format!(
                 "cannot list pushed commits: {}",
                 out.stderr.trim()
             )));
         }
-        commits.extend(out.stdout.lines().map(str::to_string));
+        for c in out.stdout.lines() {
+            if !commits.iter().any(|x| x == c) {
+                commits.push(c.to_string());
+            }
+        }
     }
-    commits.dedup();
     Ok(commits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(text: &str) -> Result<Policy> {
+        Policy::parse("fleet.toml", text.as_bytes())
+    }
+
+    fn email(e: &str) -> Actor {
+        Actor {
+            email: Some(e.into()),
+            principals: vec![],
+            source: "user.email".into(),
+        }
+    }
+
+    const WEB: &str = "[[policy]]\nname = \"web\"\nactor = \"*@web.example\"\nallow = [\"modules/nginx-*\", \"assignments/app-0*:*\"]\n\n[[policy]]\nprincipal = \"dba\"\nallow = [\"modules/postgres\"]\ndestroy = true\ntargets = [\"prod\"]\n";
+
+    #[test]
+    fn no_policy_allows_everything_without_a_rule() {
+        let p = policy("").unwrap();
+        let d = p.decide(&email("x@y"), None, "modules/a", ChangeType::Destroy);
+        assert!(d.allowed() && d.allowed_by.is_none());
+        assert!(d.policy_note().starts_with("none"));
+    }
+
+    #[test]
+    fn rules_match_actor_resource_destroy_and_target() {
+        let p = policy(WEB).unwrap();
+        let web = email("Ann@WEB.example");
+        let ok = p.decide(&web, Some("prod"), "modules/nginx-a", ChangeType::Update);
+        assert_eq!(ok.allowed_by.as_ref().unwrap().label(), "policy 'web'");
+        assert!(ok.policy_note().contains("#1: actor = \"*@web.example\""));
+        let a = p.decide(&web, None, "assignments/app-01:nginx-a", ChangeType::Create);
+        assert!(a.allowed());
+        let other_kind = p.decide(&web, None, "templates/nginx-a", ChangeType::Update);
+        assert!(other_kind
+            .refusal
+            .unwrap()
+            .contains("update templates/nginx-a by Ann@WEB.example (user.email) refused: policy 'web' does not allow it"));
+        let destroy = p.decide(&web, None, "modules/nginx-a", ChangeType::Destroy);
+        assert!(destroy
+            .refusal
+            .unwrap()
+            .contains("policy 'web' does not allow destroying it"));
+        let stranger = p.decide(
+            &email("eve@evil"),
+            None,
+            "modules/nginx-a",
+            ChangeType::Update,
+        );
+        assert!(stranger
+            .refusal
+            .unwrap()
+            .contains("no policy rule matches this actor (2 rules in fleet.toml)"));
+
+        let dba = Actor {
+            email: None,
+            principals: vec!["dba".into()],
+            source: "verified SSH signer of 0123".into(),
+        };
+        assert!(p
+            .decide(&dba, Some("prod"), "modules/postgres", ChangeType::Destroy)
+            .allowed());
+        let staging = p.decide(
+            &dba,
+            Some("staging"),
+            "modules/postgres",
+            ChangeType::Update,
+        );
+        assert!(staging
+            .refusal
+            .unwrap()
+            .contains("policy #2 is limited to targets prod"));
+        let unknown = p.decide(&dba, None, "modules/postgres", ChangeType::Update);
+        assert!(
+            !unknown.allowed(),
+            "a target-limited rule needs a known target"
+        );
+        // A principal rule never matches an email, and the other way round.
+        let by_email = p.decide(
+            &email("dba"),
+            Some("prod"),
+            "modules/postgres",
+            ChangeType::Update,
+        );
+        assert!(!by_email.allowed());
+    }
+
+    #[test]
+    fn globs_stay_within_kind_and_name() {
+        let p =
+            policy("[[policy]]\nactor = \"*\"\nallow = [\"*/nginx-*\", \"config/*\"]\n").unwrap();
+        let a = email("a@b");
+        assert!(p
+            .decide(&a, None, "modules/nginx-1", ChangeType::Update)
+            .allowed());
+        assert!(p
+            .decide(&a, None, "templates/nginx-1", ChangeType::Update)
+            .allowed());
+        assert!(p
+            .decide(&a, None, CONFIG_RESOURCE, ChangeType::Update)
+            .allowed());
+        assert!(!p
+            .decide(&a, None, "modules/postgres", ChangeType::Update)
+            .allowed());
+    }
+
+    #[test]
+    fn malformed_rules_are_errors_at_file_line_col() {
+        let cases = [
+            ("[[policy]]\nactor = \"a\"\nallow = [\"modules/*\"]\nbogus = 1\n", "fleet.toml:4:1"),
+            ("[[policy]]\nallow = [\"modules/*\"]\n", "needs `actor`"),
+            ("[[policy]]\nactor = \"a\"\nprincipal = \"b\"\nallow = [\"modules/*\"]\n", "fleet.toml:3:13: policy #1: set either"),
+            ("[[policy]]\nactor = \"a\"\nallow = [\"modules/*\", \"nginx\"]\n", "fleet.toml:3:23: policy #1: allow 'nginx' must be a glob on kind/name"),
+            ("[[policy]]\nactor = \"a\"\nallow = [\"widgets/*\"]\n", "must be a glob on kind/name"),
+            ("[[policy]]\nactor = \"a\"\nallow = [\"modules/[\"]\n", "not a valid glob"),
+            ("[[policy]]\nactor = \"a\"\nallow = []\n", "`allow` is empty"),
+            ("[[policy]]\nactor = \"a\"\n", "needs `allow`"),
+            ("[[policy]]\nactor = \"a\"\nallow = [\"modules/*\"]\ndestroy = \"yes\"\n", "fleet.toml:4:11"),
+            ("[[policy]]\nname = \"x\"\nactor = \"a\"\nallow = [\"modules/*\"]\n[[policy]]\nname = \"x\"\nactor = \"b\"\nallow = [\"modules/*\"]\n", "already used by policy #1"),
+            ("[[policy]]\nactor = \"a\"\nallow = [\"modules/*\"]\ntargets = []\n", "`targets` is empty"),
+        ];
+        for (text, expected) in cases {
+            let err = policy(text).expect_err(text).to_string();
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn principals_come_from_the_allowed_signers_line_of_the_key() {
+        let signers = "# team\nalice,alice@x namespaces=\"git\" ssh-ed25519 AAAAkey1 alice\nbob ssh-ed25519 AAAAkey2\n";
+        assert_eq!(
+            principals_for(signers, "ssh-ed25519 AAAAkey1 comment"),
+            vec!["alice", "alice@x"]
+        );
+        assert!(principals_for(signers, "ssh-ed25519 AAAAother").is_empty());
+    }
+
+    #[test]
+    fn desired_files_group_targets_by_path() {
+        let config = Config::parse(
+            "fleet.toml",
+            b"[targets.a]\n[targets.b]\ndesired = \"b.yaml\"\n",
+        )
+        .unwrap();
+        let files = desired_files(&config, &["a".into(), "c".into()]);
+        assert_eq!(
+            files,
+            vec![
+                (
+                    "fleet.yaml".to_string(),
+                    vec!["a".to_string(), "c".to_string()]
+                ),
+                ("b.yaml".to_string(), vec!["b".to_string()]),
+            ]
+        );
+        assert_eq!(
+            desired_files(&Config::default(), &[]),
+            vec![("fleet.yaml".to_string(), vec![])]
+        );
+    }
 }

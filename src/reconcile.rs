@@ -16,6 +16,7 @@ use crate::fleet::{Fleet, Kind, SourceMap};
 use crate::proposals::{self, resource_json, set_resource, Book, Proposal, State};
 use crate::runs::{self, Run, RunStatus};
 use crate::store::Store;
+use crate::ticklock::TickLock;
 use crate::{halt, live, receipts};
 use gix::ObjectId;
 use std::collections::BTreeMap;
@@ -130,6 +131,8 @@ pub struct TickReport {
 pub struct TickOptions {
     pub max_proposals: Option<usize>,
     pub rev: String,
+    /// How long to wait while another tick of the target holds its lock.
+    pub lock_wait: std::time::Duration,
 }
 
 /// One reconcile tick of `target`. Every tick records a run, also a failed one.
@@ -139,7 +142,7 @@ pub fn tick(
     target: &str,
     opts: &TickOptions,
 ) -> Result<TickReport> {
-    let _lock = TickLock::acquire(store, target)?;
+    let lock = TickLock::acquire(&store.local_dir().join("locks"), target, opts.lock_wait)?;
     let started = runs::now();
     let cfg = target_config(config, target);
     let mut report = TickReport {
@@ -158,9 +161,9 @@ pub fn tick(
         opened: vec![],
         applied: vec![],
         errors: vec![],
-        notes: vec![],
+        notes: lock.took_over.iter().cloned().collect(),
     };
-    match tick_inner(store, &cfg, target, opts, &mut run, &mut report) {
+    match tick_inner(store, config, &cfg, target, opts, &mut run, &mut report) {
         Ok(()) => {}
         Err(e) => {
             run.status = RunStatus::Failed;
@@ -192,6 +195,7 @@ fn run_id(target: &str, started: i64) -> String {
 
 fn tick_inner(
     store: &Store,
+    config: &Config,
     cfg: &TargetConfig,
     target: &str,
     opts: &TickOptions,
@@ -282,26 +286,34 @@ fn tick_inner(
     run.opened = report.opened.clone();
 
     let halted = halt::state(store)?.halted;
+    let policy_actor = cfg.auto_apply.then(|| local_actor(store));
     let mut eligible = Vec::new();
     for p in &to_write {
         let gate = if !cfg.auto_apply {
-            Some("auto_apply is off")
+            Some("auto_apply is off".to_string())
         } else if p.change == ChangeType::Destroy {
-            Some("a destroy always waits for a person")
+            Some("a destroy always waits for a person".to_string())
         } else if halted {
-            Some("automation is halted")
+            Some("automation is halted".to_string())
         } else if p.rolled_back_by.is_some() {
-            Some("this desired content was rolled back; it is not auto-applied until the desired file changes")
+            Some("this desired content was rolled back; it is not auto-applied until the desired file changes".to_string())
         } else {
-            None
+            // Bounded writes: auto-apply is decided for whoever runs the tick.
+            policy_actor.as_ref().and_then(|a| {
+                config
+                    .policy
+                    .decide(a, Some(target), &p.resource(), p.change)
+                    .refusal
+                    .map(|why| format!("policy: auto-apply of {why}"))
+            })
         };
         match gate {
-            Some(why) => report.held.push((p.id.clone(), why.to_string())),
+            Some(why) => report.held.push((p.id.clone(), why)),
             None => eligible.push(p.id.clone()),
         }
     }
     for (id, why) in &report.held {
-        if why.contains("rolled back") {
+        if why.contains("rolled back") || why.starts_with("policy: ") {
             run.notes
                 .push(format!("skipped auto-apply of {}: {why}", &id[..12]));
         }
@@ -311,7 +323,7 @@ fn tick_inner(
     }
     let outcomes = apply(
         store,
-        &cfg_config(cfg, target),
+        config,
         target,
         &eligible,
         &ApplyOptions {
@@ -334,12 +346,6 @@ fn tick_inner(
         }
     }
     Ok(())
-}
-
-fn cfg_config(cfg: &TargetConfig, target: &str) -> Config {
-    let mut c = Config::default();
-    c.targets.insert(target.to_string(), cfg.clone());
-    c
 }
 
 pub fn desired_path(cfg: &TargetConfig) -> String {
@@ -417,6 +423,7 @@ pub fn apply(
         actor_string(store)
     };
     let required = cfg.approvals.unwrap_or(1).max(1);
+    let policy_actor = local_actor(store);
 
     // Refuse destroys of definitions still referenced after the whole batch.
     let live_now = read_live(store, target, &cfg)?;
@@ -437,21 +444,12 @@ pub fn apply(
                 Some("auto_apply: create/update within the tick cap".into()),
             );
         }
-        // Bounded writes: auto-apply applies what the push already passed
-        // (pre-receive); a person's apply is decided for that person.
-        let decision = if opts.auto {
-            None
-        } else {
-            Some(crate::policy::decide(
-                &config.policy,
-                &local_actor(store),
-                Some(target),
-                &as_change(&p),
-            ))
-        };
-        let policy_rule = decision.as_ref().and_then(|d| d.allowed_by.clone());
-        let refusal = if let Some(d) = decision.as_ref().filter(|d| d.allowed_by.is_none()) {
-            Some(d.message.clone())
+        // Bounded writes: decided for whoever runs the apply (also auto-apply).
+        let decision = config
+            .policy
+            .decide(&policy_actor, Some(target), &p.resource(), p.change);
+        let refusal = if let Some(why) = &decision.refusal {
+            Some(why.clone())
         } else if p.state() != State::Approved {
             Some(format!("not approved (state {})", p.state()))
         } else if !opts.auto && p.approvers().len() < required {
@@ -486,7 +484,7 @@ pub fn apply(
             &p,
             &actor,
             opts.despite_halt && halt_state.halted,
-            policy_rule,
+            decision.policy_note(),
         ) {
             Ok(snapshot) => {
                 p.push(
@@ -539,7 +537,7 @@ fn apply_one(
     p: &Proposal,
     actor: &str,
     despite_halt: bool,
-    policy_rule: Option<String>,
+    policy_note: String,
 ) -> std::result::Result<ObjectId, String> {
     let live = read_live(store, target, cfg).map_err(|e| format!("cannot read live state: {e}"))?;
     let current = resource_json(&live.fleet, p.kind, &p.name);
@@ -612,9 +610,7 @@ fn apply_one(
             target: Some(target.to_string()),
             proposal: Some(p.id.clone()),
             change: Some(format!("{} {}", p.change.as_str(), p.resource())),
-            policy: Some(policy_rule.unwrap_or_else(|| {
-                "auto-apply (changes were checked by the push-time policy)".into()
-            })),
+            policy: Some(policy_note),
             before: Some(
                 parent
                     .map(|c| c.to_string())
@@ -637,17 +633,6 @@ fn local_actor(store: &Store) -> crate::policy::Actor {
         .unwrap_or_else(|| store.git_dir())
         .to_path_buf();
     crate::policy::local_actor(&dir, &store.actor().email)
-}
-
-/// A proposal as the diff change it carries (for policy decisions).
-fn as_change(p: &Proposal) -> crate::fleet::diff::Change {
-    crate::fleet::diff::Change {
-        kind: p.kind,
-        name: p.name.clone(),
-        change: p.change,
-        fields: p.fields.clone(),
-        blast_radius: Default::default(),
-    }
 }
 
 /// Resolve a proposal id or unique prefix across targets (or within one).
@@ -704,12 +689,13 @@ pub fn decide(
         }
         if state == State::Approved {
             let decision =
-                crate::policy::decide(&config.policy, &policy_actor, Some(target), &as_change(&p));
-            if decision.allowed_by.is_none() {
+                config
+                    .policy
+                    .decide(&policy_actor, Some(target), &p.resource(), p.change);
+            if let Some(why) = decision.refusal {
                 return Err(Error::usage(format!(
-                    "cannot approve {}: {}",
-                    &p.id[..12],
-                    decision.message
+                    "cannot approve {}: {why}",
+                    &p.id[..12]
                 )));
             }
         }
@@ -783,63 +769,4 @@ pub fn rollback(
         )?;
     }
     Ok(out)
-}
-
-/// One tick per target at a time: a lock file holding the owner's pid and start
-/// time. A lock whose process is gone, or older than an hour, is stale and taken over.
-struct TickLock {
-    path: std::path::PathBuf,
-}
-
-impl TickLock {
-    const STALE_SECS: u64 = 3600;
-
-    fn acquire(store: &Store, target: &str) -> Result<TickLock> {
-        let dir = store.local_dir().join("locks");
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
-            path: dir.clone(),
-            source,
-        })?;
-        let path = dir.join(format!("tick-{target}.lock"));
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    use std::io::Write;
-                    let _ = writeln!(f, "{} {}", std::process::id(), runs::now());
-                    return Ok(TickLock { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
-                    let mut f = text.split_whitespace();
-                    let pid: Option<u32> = f.next().and_then(|p| p.parse().ok());
-                    let started: i64 = f.next().and_then(|t| t.parse().ok()).unwrap_or(0);
-                    let alive =
-                        pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
-                    let old = (runs::now() - started).unsigned_abs() > Self::STALE_SECS;
-                    if alive && !old {
-                        return Err(Error::usage(format!(
-                            "another reconcile tick of '{target}' is running (pid {}); not starting a second one",
-                            pid.unwrap_or(0)
-                        )));
-                    }
-                    let _ = std::fs::remove_file(&path); // stale: its owner is gone
-                }
-                Err(source) => return Err(Error::Write { path, source }),
-            }
-        }
-        Err(Error::Other(format!(
-            "cannot take the tick lock {}",
-            path.display()
-        )))
-    }
-}
-
-impl Drop for TickLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
 }

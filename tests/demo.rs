@@ -26,7 +26,7 @@ fn demo_walks_through_every_job() {
         "automation resumed",
         "Fleet-Action: apply",
         "receipts verify",
-        "update modules/tls by operator@example.com",
+        "update modules/tls on staging by operator@example.com (user.email; signing key principal",
         "does not allow it",
         "3 signed",
     ] {

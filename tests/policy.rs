@@ -1,8 +1,11 @@
 //! Bounded writes: the same policy enforced by `diff --check`, `approve`/`apply`
-//! and a real pre-receive hook; post-receive reconcile; `policy check`.
+//! and a real pre-receive hook on a bare repository (real `git push`), with the
+//! actor taken from user.email, a signing key principal, or a verified SSH
+//! signer; post-receive reconcile; `policy check`.
 
 mod common;
 use common::{bin, Run, TestEnv};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -18,7 +21,9 @@ assignments:
   db-01:postgres: {enabled: true}
 ";
 
-/// committer@example.com (the TestEnv identity) may change nginx-* modules, not destroy them.
+/// committer@example.com (the TestEnv identity) may change nginx-* modules and
+/// app assignments, not destroy them; dba@db.example may change and destroy any
+/// module, and change fleet.toml.
 const POLICY: &str = "[targets.staging]
 
 [[policy]]
@@ -26,7 +31,20 @@ name = \"web-team\"
 actor = \"*@example.com\"
 allow = [\"modules/nginx-*\", \"assignments/app-*:*\"]
 destroy = false
+
+[[policy]]
+name = \"dba\"
+actor = \"dba@db.example\"
+allow = [\"modules/*\", \"config/fleet.toml\"]
+destroy = true
 ";
+
+const WEB_RULE: &str = "policy 'web-team' (fleet.toml #1: actor = \"*@example.com\", allow = [\"modules/nginx-*\", \"assignments/app-*:*\"], destroy = false)";
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
+}
 
 fn edit(repo: &Path, from: &str, to: &str) {
     let path = repo.join("fleet.yaml");
@@ -35,6 +53,8 @@ fn edit(repo: &Path, from: &str, to: &str) {
     std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
+const DROP_OLD: &str = "  nginx-old:\n    config: {workers: 1}\n";
+
 fn setup(env: &TestEnv, policy: &str) -> PathBuf {
     let repo = env.repo("work");
     std::fs::write(repo.join("fleet.yaml"), FLEET).unwrap();
@@ -42,6 +62,21 @@ fn setup(env: &TestEnv, policy: &str) -> PathBuf {
     env.git(&repo, &["add", "."]);
     env.git(&repo, &["commit", "-q", "-m", "fleet"]);
     repo
+}
+
+/// `git-fleet ARGS` as another identity.
+fn fleet_as(env: &TestEnv, email: &str, cwd: &Path, args: &[&str]) -> Run {
+    let out = env
+        .command(bin(), cwd)
+        .env("GIT_COMMITTER_EMAIL", email)
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 #[test]
@@ -56,31 +91,55 @@ fn diff_check_allows_in_scope_and_refuses_out_of_scope_changes_naming_the_rule()
     let refused = env.fleet(&repo, &["diff", "--check"]);
     assert_eq!(refused.code, 1);
     assert!(
-        refused
-            .stderr
-            .contains("update modules/postgres by committer@example.com (user.email) refused"),
+        refused.stderr.contains(
+            "fleet.yaml: update modules/postgres on staging by committer@example.com (user.email) refused: policy 'web-team' does not allow it (allow = [\"modules/nginx-*\", \"assignments/app-*:*\"])"
+        ),
         "{}",
         refused.stderr
     );
+    // The same change is in dba's scope.
+    assert_eq!(
+        fleet_as(&env, "dba@db.example", &repo, &["diff", "--check"]).code,
+        0
+    );
+    // Someone no rule names.
+    let stranger = fleet_as(&env, "eve@elsewhere.example", &repo, &["diff", "--check"]);
+    assert_eq!(stranger.code, 1);
     assert!(
-        refused
+        stranger
             .stderr
-            .contains("policy 'web-team' does not allow it"),
+            .contains("no policy rule matches this actor (2 rules in fleet.toml)"),
         "{}",
-        refused.stderr
+        stranger.stderr
     );
 
     // Out-of-scope destroy: nginx-old is in scope for updates, not for destroys.
     edit(&repo, "max_connections: 200", "max_connections: 100");
-    edit(&repo, "  nginx-old:\n    config: {workers: 1}\n", "");
+    edit(&repo, DROP_OLD, "");
     let destroy = env.fleet(&repo, &["diff", "--check", "--json"]);
     assert_eq!(destroy.code, 1);
-    let v: serde_json::Value = serde_json::from_str(&destroy.stdout).unwrap();
+    let v = json(&destroy);
     let msg = v["problems"][0]["message"].as_str().unwrap();
     assert!(
-        msg.contains("destroy modules/nginx-old") && msg.contains("does not allow destroying it"),
+        msg.contains("destroy modules/nginx-old on staging by committer@example.com (user.email) refused: policy 'web-team' does not allow destroying it (destroy = false)"),
         "{msg}"
     );
+    // The staged version (the pre-commit hook) is checked the same way.
+    env.git(&repo, &["add", "fleet.yaml"]);
+    assert_eq!(env.fleet(&repo, &["diff", "--staged", "--check"]).code, 1);
+}
+
+fn proposal_id(env: &TestEnv, repo: &Path, name: &str) -> String {
+    let props = json(&env.fleet(repo, &["proposals", "--json"]));
+    props["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no proposal for {name}: {props}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -90,28 +149,21 @@ fn approve_and_apply_enforce_the_policy_and_the_receipt_names_the_rule() {
     assert_eq!(env.fleet(&repo, &["snapshot", "staging"]).code, 0);
     edit(&repo, "workers: 4", "workers: 6");
     edit(&repo, "max_connections: 100", "max_connections: 200");
-    env.git(&repo, &["commit", "-q", "-am", "two changes"]);
-    // The policy itself does not stop proposals: it bounds who may apply them.
+    edit(&repo, DROP_OLD, "");
+    env.git(&repo, &["commit", "-q", "-am", "three changes"]);
+    // The policy does not stop proposals: it bounds who may approve and apply them.
     let r = env.fleet(&repo, &["reconcile", "--json"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let props: serde_json::Value =
-        serde_json::from_str(&env.fleet(&repo, &["proposals", "--json"]).stdout).unwrap();
-    let id_of = |name: &str| {
-        props["proposals"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let (nginx, postgres) = (id_of("nginx-public"), id_of("postgres"));
+    let nginx = proposal_id(&env, &repo, "nginx-public");
+    let postgres = proposal_id(&env, &repo, "postgres");
+    let old = proposal_id(&env, &repo, "nginx-old");
+
     let refused = env.fleet(&repo, &["approve", &postgres]);
     assert_eq!(refused.code, 2);
     assert!(
-        refused.stderr.contains("modules/postgres") && refused.stderr.contains("web-team"),
+        refused.stderr.contains(
+            "update modules/postgres on staging by committer@example.com (user.email) refused: policy 'web-team' does not allow it"
+        ),
         "{}",
         refused.stderr
     );
@@ -120,9 +172,85 @@ fn approve_and_apply_enforce_the_policy_and_the_receipt_names_the_rule() {
     assert_eq!(applied.code, 0, "{}", applied.stdout);
     let receipts = env.fleet(&repo, &["receipts", "show", "HEAD"]);
     assert!(
-        receipts.stdout.contains("Fleet-Policy: policy 'web-team'"),
+        receipts
+            .stdout
+            .contains(&format!("Fleet-Policy: {WEB_RULE}")),
         "{}",
         receipts.stdout
+    );
+
+    // dba approves the other two; the web team still may not apply them.
+    let approved = fleet_as(&env, "dba@db.example", &repo, &["approve", &postgres, &old]);
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    let live_before = env.git(&repo, &["rev-parse", "refs/fleet/live/staging"]);
+    let apply = env.fleet(&repo, &["apply", &postgres, &old, "--json"]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    let reasons: Vec<String> = json(&apply)["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["applied"], false);
+            o["reason"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains(
+            "update modules/postgres on staging by committer@example.com (user.email) refused: policy 'web-team' does not allow it"
+        )),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains(
+            "destroy modules/nginx-old on staging by committer@example.com (user.email) refused: policy 'web-team' does not allow destroying it"
+        )),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        live_before,
+        env.git(&repo, &["rev-parse", "refs/fleet/live/staging"]),
+        "a refused apply changes nothing live"
+    );
+    // dba may: the receipts name dba's rule.
+    let by_dba = fleet_as(&env, "dba@db.example", &repo, &["apply", &postgres, &old]);
+    assert_eq!(by_dba.code, 0, "{}{}", by_dba.stdout, by_dba.stderr);
+    let receipts = env.fleet(&repo, &["receipts", "show", "HEAD"]).stdout;
+    assert_eq!(
+        receipts
+            .matches("Fleet-Policy: policy 'dba' (fleet.toml #2: actor = \"dba@db.example\", allow = [\"modules/*\", \"config/fleet.toml\"], destroy = true)")
+            .count(),
+        2,
+        "{receipts}"
+    );
+}
+
+#[test]
+fn auto_apply_is_decided_for_whoever_runs_the_tick() {
+    let env = TestEnv::new();
+    let repo = setup(
+        &env,
+        &POLICY.replace("[targets.staging]", "[targets.staging]\nauto_apply = true"),
+    );
+    assert_eq!(env.fleet(&repo, &["snapshot", "staging"]).code, 0);
+    edit(&repo, "workers: 4", "workers: 6");
+    edit(&repo, "max_connections: 100", "max_connections: 200");
+    env.git(&repo, &["commit", "-q", "-am", "two changes"]);
+    let tick = env.fleet(&repo, &["reconcile", "--json"]);
+    let t = &json(&tick)["ticks"][0];
+    assert_eq!(t["applied"].as_array().unwrap().len(), 1, "{t}");
+    let held = t["held"].to_string();
+    assert!(
+        held.contains("policy: auto-apply of update modules/postgres on staging by committer@example.com (user.email) refused: policy 'web-team' does not allow it"),
+        "{held}"
+    );
+    let postgres = proposal_id(&env, &repo, "postgres");
+    let props = json(&env.fleet(&repo, &["show", &postgres, "--json"]));
+    assert_eq!(props["proposal"]["state"], "pending_review", "{props}");
+    let receipts = env.fleet(&repo, &["receipts", "show", "HEAD"]).stdout;
+    assert!(receipts.contains("Fleet-Action: auto-apply"), "{receipts}");
+    assert!(
+        receipts.contains(&format!("Fleet-Policy: {WEB_RULE}")),
+        "{receipts}"
     );
 }
 
@@ -133,11 +261,20 @@ fn a_malformed_policy_refuses_everything() {
         &env,
         "[[policy]]\nactor = \"*@example.com\"\nallow = [\"modules/*\"]\nbogus = true\n",
     );
+    edit(&repo, "workers: 4", "workers: 6");
     let check = env.fleet(&repo, &["diff", "--check"]);
     assert_eq!(check.code, 2);
     assert!(check.stderr.contains("fleet.toml:4:1"), "{}", check.stderr);
-    let apply = env.fleet(&repo, &["apply", "--approved"]);
-    assert_eq!(apply.code, 2);
+    for args in [
+        &["apply", "--approved"][..],
+        &["approve", "0000"],
+        &["reconcile"],
+        &["policy", "check"],
+    ] {
+        let out = env.fleet(&repo, args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("fleet.toml:4:1"), "{}", out.stderr);
+    }
     let env2 = TestEnv::new();
     let bad_glob = setup(
         &env2,
@@ -146,7 +283,8 @@ fn a_malformed_policy_refuses_everything() {
     let out = env2.fleet(&bad_glob, &["diff", "--check"]);
     assert_eq!(out.code, 2);
     assert!(
-        out.stderr.contains("must be a glob on kind/name"),
+        out.stderr
+            .contains("fleet.toml:3:10: policy #1: allow 'nginx' must be a glob on kind/name"),
         "{}",
         out.stderr
     );
@@ -158,8 +296,7 @@ struct Server {
     work: PathBuf,
 }
 
-fn server(policy: &str, hooks: &[&str]) -> Server {
-    let env = TestEnv::new();
+fn bare(env: &TestEnv) -> PathBuf {
     let origin = env.root().join("origin.git");
     env.git(
         env.root(),
@@ -172,24 +309,37 @@ fn server(policy: &str, hooks: &[&str]) -> Server {
             origin.to_str().unwrap(),
         ],
     );
+    origin
+}
+
+fn install(env: &TestEnv, origin: &Path, hooks: &[&str]) {
     let mut args = vec!["hooks", "install"];
     args.extend_from_slice(hooks);
-    let installed = env.fleet(&origin, &args);
+    let installed = env.fleet(origin, &args);
     assert_eq!(installed.code, 0, "{}", installed.stderr);
+}
+
+/// A bare origin with `hooks` installed, and a clone that pushed fleet.yaml
+/// and `policy` to it (the first push into an empty repository: no policy yet).
+fn server(policy: &str, hooks: &[&str]) -> Server {
+    let env = TestEnv::new();
+    let origin = bare(&env);
+    install(&env, &origin, hooks);
     let work = setup(&env, policy);
     env.git(
         &work,
         &["remote", "add", "origin", origin.to_str().unwrap()],
     );
-    env.git(&work, &["push", "-q", "origin", "main"]);
+    env.git(&work, &["push", "-q", "-u", "origin", "main"]);
     Server { env, origin, work }
 }
 
-fn push(s: &Server) -> Run {
+fn push_args(s: &Server, args: &[&str]) -> Run {
     let out = s
         .env
         .command("git", &s.work)
-        .args(["push", "origin", "main"])
+        .arg("push")
+        .args(args)
         .output()
         .unwrap();
     Run {
@@ -199,41 +349,131 @@ fn push(s: &Server) -> Run {
     }
 }
 
-#[test]
-fn pre_receive_accepts_in_scope_pushes_and_refuses_others_leaving_the_remote_unchanged() {
-    let s = server(POLICY, &["--pre-receive"]);
-    edit(&s.work, "workers: 4", "workers: 6");
-    s.env.git(&s.work, &["commit", "-q", "-am", "in scope"]);
-    let ok = push(&s);
-    assert_eq!(ok.code, 0, "{}", ok.stderr);
+fn push(s: &Server) -> Run {
+    push_args(s, &["origin", "main"])
+}
 
+fn commit(s: &Server, message: &str) {
+    s.env.git(&s.work, &["commit", "-q", "-am", message]);
+}
+
+fn commit_as(s: &Server, email: &str, message: &str) {
+    let out = s
+        .env
+        .command("git", &s.work)
+        .env("GIT_COMMITTER_EMAIL", email)
+        .args(["commit", "-q", "-am", message])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+/// A push the hook refuses: not 0, the remote's refs unchanged, and the reason
+/// (which contains each of `expected`) on stderr.
+fn assert_refused(s: &Server, expected: &[&str]) -> Run {
     let before = s.env.refs(&s.origin);
-    edit(&s.work, "  nginx-old:\n    config: {workers: 1}\n", "");
-    s.env
-        .git(&s.work, &["commit", "-q", "-am", "out of scope destroy"]);
-    let refused = push(&s);
-    assert_ne!(refused.code, 0);
+    let refused = push(s);
+    assert_ne!(refused.code, 0, "push accepted: {}", refused.stderr);
     assert!(
-        refused.stderr.contains("destroy modules/nginx-old"),
+        refused.stderr.contains("pre-receive hook declined"),
         "{}",
         refused.stderr
     );
-    assert!(
-        refused.stderr.contains("committer email of"),
-        "{}",
-        refused.stderr
-    );
-    assert!(refused.stderr.contains("web-team"), "{}", refused.stderr);
+    for e in expected {
+        assert!(
+            refused.stderr.contains(e),
+            "lacks {e:?}: {}",
+            refused.stderr
+        );
+    }
     assert_eq!(
         before,
         s.env.refs(&s.origin),
         "a refused push changes no ref"
     );
+    s.env
+        .git(&s.work, &["reset", "-q", "--hard", "origin/main"]);
+    refused
+}
 
-    // The same check by hand.
+#[test]
+fn pre_receive_accepts_in_scope_pushes_and_refuses_others_leaving_the_remote_unchanged() {
+    let s = server(POLICY, &["--pre-receive"]);
+    edit(&s.work, "workers: 4", "workers: 6");
+    commit(&s, "in scope");
+    let ok = push(&s);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(
+        s.env.git(&s.origin, &["rev-parse", "main"]),
+        s.env.git(&s.work, &["rev-parse", "HEAD"])
+    );
+
+    // Out of scope: an update.
+    edit(&s.work, "max_connections: 100", "max_connections: 200");
+    commit(&s, "out of scope update");
+    // The same check by hand, before pushing.
     let by_hand = s.env.fleet(&s.work, &["policy", "check"]);
     assert_eq!(by_hand.code, 1, "{}{}", by_hand.stdout, by_hand.stderr);
-    assert!(by_hand.stdout.contains("refused"));
+    assert!(
+        by_hand.stdout.contains("refused")
+            && by_hand
+                .stdout
+                .contains("policy 'web-team' does not allow it")
+            && by_hand
+                .stderr
+                .contains("policy: fleet.toml at refs/remotes/origin/main (2 rules)"),
+        "{}{}",
+        by_hand.stdout,
+        by_hand.stderr
+    );
+    let v = json(&s.env.fleet(&s.work, &["policy", "check", "--json"]));
+    assert_eq!(v["ok"], false);
+    assert_eq!(
+        v["commits"][0]["decisions"][0]["resource"],
+        "modules/postgres"
+    );
+    assert!(v["commits"][0]["decisions"][0]["refusal"]
+        .as_str()
+        .unwrap()
+        .contains("web-team"));
+    assert_refused(
+        &s,
+        &[
+            "update modules/postgres on staging by committer@example.com (committer email of",
+            "; unsigned) refused: policy 'web-team' does not allow it",
+        ],
+    );
+
+    // Out of scope: a destroy of something the team may otherwise change.
+    edit(&s.work, DROP_OLD, "");
+    commit(&s, "out of scope destroy");
+    assert_refused(
+        &s,
+        &[
+            "destroy modules/nginx-old on staging by committer@example.com (committer email of",
+            "policy 'web-team' does not allow destroying it (destroy = false)",
+        ],
+    );
+
+    // One bad commit in a push refuses all of it, even when a later commit undoes it.
+    edit(&s.work, "max_connections: 100", "max_connections: 300");
+    commit(&s, "out of scope");
+    edit(&s.work, "max_connections: 300", "max_connections: 100");
+    commit(&s, "undo");
+    assert_refused(&s, &["update modules/postgres"]);
+
+    // dba may do both.
+    edit(&s.work, "max_connections: 100", "max_connections: 200");
+    edit(&s.work, DROP_OLD, "");
+    commit_as(&s, "dba@db.example", "dba's change");
+    let ok = push(&s);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(
+        s.env
+            .fleet(&s.work, &["policy", "check", "--rev", "HEAD~1..HEAD"])
+            .code,
+        0
+    );
 }
 
 #[test]
@@ -241,37 +481,113 @@ fn a_push_cannot_widen_its_own_policy() {
     let s = server(POLICY, &["--pre-receive"]);
     let widened = POLICY.replace(
         "[\"modules/nginx-*\", \"assignments/app-*:*\"]",
-        "[\"modules/*\"]",
+        "[\"modules/*\", \"config/fleet.toml\"]",
     );
-    std::fs::write(s.work.join("fleet.toml"), widened).unwrap();
+    // In the same push, and as a push of its own: fleet.toml is config/fleet.toml.
+    std::fs::write(s.work.join("fleet.toml"), &widened).unwrap();
     edit(&s.work, "max_connections: 100", "max_connections: 999");
-    s.env
-        .git(&s.work, &["commit", "-q", "-am", "widen and use it"]);
-    let refused = push(&s);
-    assert_ne!(refused.code, 0, "the policy on the server's HEAD decides");
-    assert!(
-        refused.stderr.contains("modules/postgres"),
-        "{}",
-        refused.stderr
+    commit(&s, "widen and use it");
+    assert_refused(
+        &s,
+        &[
+            "update config/fleet.toml by committer@example.com",
+            "update modules/postgres on staging by committer@example.com",
+        ],
     );
+    std::fs::write(s.work.join("fleet.toml"), &widened).unwrap();
+    commit(&s, "widen only");
+    assert_refused(&s, &["update config/fleet.toml by committer@example.com"]);
+    // Deleting the policy is destroying config/fleet.toml.
+    s.env.git(&s.work, &["rm", "-q", "fleet.toml"]);
+    commit(&s, "no more policy");
+    assert_refused(&s, &["destroy config/fleet.toml"]);
+
+    // Whoever may change config/fleet.toml may, but a broken one never lands.
+    std::fs::write(s.work.join("fleet.toml"), &widened).unwrap();
+    commit_as(&s, "dba@db.example", "dba widens the web team");
+    let ok = push(&s);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    std::fs::write(
+        s.work.join("fleet.toml"),
+        format!("{widened}\n[[policy]]\nbogus = 1\n"),
+    )
+    .unwrap();
+    commit_as(&s, "dba@db.example", "broken");
+    assert_refused(
+        &s,
+        &[
+            "fleet.toml at",
+            "unknown field `bogus`",
+            "a server refuses every push while its fleet.toml does not parse",
+        ],
+    );
+    // The widened policy governs the next push.
+    edit(&s.work, "max_connections: 100", "max_connections: 999");
+    commit(&s, "now in scope");
+    let ok = push(&s);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
 }
 
 #[test]
-fn a_verified_ssh_signer_is_the_actor() {
-    let policy = "[[policy]]\nname = \"alice\"\nprincipal = \"alice\"\nallow = [\"modules/*\"]\n";
-    let s = server(policy, &["--pre-receive"]);
-    let key = s.env.root().join("alice");
-    let gen = s
+fn a_malformed_policy_on_the_server_refuses_every_push() {
+    let env = TestEnv::new();
+    let origin = bare(&env);
+    let work = setup(
+        &env,
+        "[[policy]]\nactor = \"*@example.com\"\nallow = [\"modules/*\"]\nbogus = true\n",
+    );
+    env.git(
+        &work,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    env.git(&work, &["push", "-q", "-u", "origin", "main"]); // before the hook
+    install(&env, &origin, &["--pre-receive"]);
+    let s = Server { env, origin, work };
+    edit(&s.work, "workers: 4", "workers: 6");
+    commit(&s, "in scope, were the policy readable");
+    assert_refused(
+        &s,
+        &[
+            "push refused: the policy cannot be read, so nothing is allowed",
+            "fleet.toml (HEAD):4:1",
+            "hint: fix fleet.toml",
+        ],
+    );
+    // The way out the hint gives: hooks work with a broken fleet.toml.
+    let uninstall = s
         .env
-        .command("ssh-keygen", s.env.root())
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .fleet(&s.origin, &["hooks", "uninstall", "--pre-receive"]);
+    assert_eq!(uninstall.code, 0, "{}", uninstall.stderr);
+    std::fs::write(s.work.join("fleet.toml"), POLICY).unwrap();
+    commit(&s, "fix the policy");
+    assert_eq!(push(&s).code, 0);
+    install(&s.env, &s.origin, &["--pre-receive"]);
+    edit(&s.work, "workers: 4", "workers: 6");
+    commit(&s, "in scope");
+    assert_eq!(push(&s).code, 0);
+}
+
+fn keygen(env: &TestEnv, name: &str) -> (PathBuf, String) {
+    let key = env.root().join(name);
+    let gen = env
+        .command("ssh-keygen", env.root())
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
         .arg(&key)
         .output()
         .unwrap();
     assert!(gen.status.success());
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    (key, public.trim().to_string())
+}
+
+#[test]
+fn a_verified_ssh_signer_is_the_actor() {
+    let policy = "[targets.staging]\n\n[[policy]]\nname = \"alice\"\nprincipal = \"alice\"\nallow = [\"modules/*\"]\n";
+    let s = server(policy, &["--pre-receive"]);
+    let (alice, alice_pub) = keygen(&s.env, "alice");
+    let (mallory, _) = keygen(&s.env, "mallory");
     let signers = s.env.root().join("allowed_signers");
-    std::fs::write(&signers, format!("alice {}", public.trim())).unwrap();
+    std::fs::write(&signers, format!("alice {alice_pub}\n")).unwrap();
     s.env.git(
         &s.origin,
         &[
@@ -282,34 +598,131 @@ fn a_verified_ssh_signer_is_the_actor() {
     );
     for (k, v) in [
         ("gpg.format", "ssh"),
-        ("user.signingKey", key.to_str().unwrap()),
+        ("user.signingKey", alice.to_str().unwrap()),
     ] {
         s.env.git(&s.work, &["config", k, v]);
     }
     edit(&s.work, "max_connections: 100", "max_connections: 300");
+
+    // diff --check: user.email matches no rule; the signing key's principal
+    // (from the allowed signers file) does.
+    let unknown = s.env.fleet(&s.work, &["diff", "--check"]);
+    assert_eq!(unknown.code, 1, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains(
+            "committer@example.com (user.email) refused: no policy rule matches this actor"
+        ),
+        "{}",
+        unknown.stderr
+    );
+    s.env.git(
+        &s.work,
+        &[
+            "config",
+            "gpg.ssh.allowedSignersFile",
+            signers.to_str().unwrap(),
+        ],
+    );
+    let check = s.env.fleet(&s.work, &["diff", "--check"]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+
     s.env
         .git(&s.work, &["commit", "-q", "-S", "-am", "signed by alice"]);
+    let by_hand = s.env.fleet(&s.work, &["policy", "check"]);
+    assert!(
+        by_hand.stdout.contains("by alice (verified SSH signer of"),
+        "{}",
+        by_hand.stdout
+    );
     let ok = push(&s);
     assert_eq!(ok.code, 0, "alice's signature allows it: {}", ok.stderr);
-    // Unsigned, the committer email matches no rule.
+
+    // Unsigned, the committer email is the actor, and it matches no rule.
     edit(&s.work, "max_connections: 300", "max_connections: 400");
     s.env.git(
         &s.work,
         &["commit", "-q", "--no-gpg-sign", "-am", "unsigned"],
     );
-    let refused = push(&s);
-    assert_ne!(refused.code, 0);
-    assert!(
-        refused.stderr.contains("committer email of")
-            && refused.stderr.contains("no policy rule matches this actor"),
-        "{}",
-        refused.stderr
+    assert_refused(
+        &s,
+        &[
+            "by committer@example.com (committer email of",
+            "; unsigned) refused: no policy rule matches this actor",
+        ],
     );
+    // Signed by a key the server does not list: the committer email again, and why.
+    s.env.git(
+        &s.work,
+        &["config", "user.signingKey", mallory.to_str().unwrap()],
+    );
+    edit(&s.work, "max_connections: 300", "max_connections: 500");
+    s.env
+        .git(&s.work, &["commit", "-q", "-S", "-am", "signed by mallory"]);
+    assert_refused(
+        &s,
+        &[
+            "committer email of",
+            "signed by a key gpg.ssh.allowedSignersFile does not list) refused",
+        ],
+    );
+}
+
+#[test]
+fn git_fleet_records_are_not_desired_state_but_a_branch_made_of_them_is() {
+    let s = server(POLICY, &["--pre-receive"]);
+    // A live snapshot commit holds a fleet.yaml too; pushing records is not a
+    // change of desired state (what sync does).
+    let snap = s.env.fleet_stdin(
+        &s.work,
+        &["snapshot", "staging", "--from", "-"],
+        FLEET
+            .replace("max_connections: 100", "max_connections: 7")
+            .as_bytes(),
+    );
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let records = push_args(&s, &["origin", "refs/fleet/live/staging"]);
+    assert_eq!(records.code, 0, "{}", records.stderr);
+    // The same commit as a branch is checked, although the server already has it.
+    let before = s.env.refs(&s.origin);
+    let sneaky = push_args(&s, &["origin", "refs/fleet/live/staging:refs/heads/sneaky"]);
+    assert_ne!(sneaky.code, 0, "{}", sneaky.stderr);
+    assert!(
+        sneaky.stderr.contains("modules/postgres"),
+        "{}",
+        sneaky.stderr
+    );
+    assert_eq!(before, s.env.refs(&s.origin));
+}
+
+fn poll<T>(what: &str, log: &Path, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} within 10 s; reconcile.log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn runs(env: &TestEnv, origin: &Path) -> Vec<Value> {
+    let out = env
+        .command(bin(), origin)
+        .args(["runs", "--json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["runs"].as_array().cloned().unwrap_or_default()
 }
 
 #[test]
 fn post_receive_reconciles_changed_targets_without_failing_the_push() {
     let s = server("[targets.staging]\n", &["--post-receive"]);
+    let log = s.origin.join("fleet/reconcile.log");
     // A snapshot on the server, so staging has live state to diff against.
     let snap = s.env.fleet_stdin(
         &s.origin,
@@ -317,8 +730,12 @@ fn post_receive_reconciles_changed_targets_without_failing_the_push() {
         FLEET.as_bytes(),
     );
     assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let first = poll("the first push's reconcile", &log, || {
+        let r = runs(&s.env, &s.origin);
+        (!r.is_empty()).then_some(r.len())
+    });
     edit(&s.work, "workers: 4", "workers: 8");
-    s.env.git(&s.work, &["commit", "-q", "-am", "change"]);
+    commit(&s, "change");
     let started = Instant::now();
     let out = push(&s);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -326,27 +743,62 @@ fn post_receive_reconciles_changed_targets_without_failing_the_push() {
         started.elapsed() < Duration::from_secs(5),
         "the push waited for reconcile"
     );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let props = s
-            .env
-            .command(bin(), &s.origin)
-            .args(["proposals", "--json"])
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&props.stdout).unwrap_or_default();
-        if v["proposals"].as_array().is_some_and(|a| !a.is_empty()) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no reconcile ran: {}",
-            std::fs::read_to_string(s.origin.join("fleet/reconcile.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let head = s
+        .env
+        .git(&s.work, &["rev-parse", "HEAD"])
+        .trim()
+        .to_string();
+    let run = poll("a run record of the pushed commit", &log, || {
+        runs(&s.env, &s.origin)
+            .into_iter()
+            .find(|r| r["synced_revision"] == head.as_str())
+    });
+    assert_eq!(run["target"], "staging");
+    assert_eq!(run["diffs"], 1, "{run}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains(&format!(
+            "push of {head} to refs/heads/main: reconcile staging (pid"
+        )),
+        "{text}"
+    );
+
     // A push whose desired file is broken still succeeds; the failed tick is recorded.
     std::fs::write(s.work.join("fleet.yaml"), "modules: [\n").unwrap();
-    s.env.git(&s.work, &["commit", "-q", "-am", "broken"]);
+    commit(&s, "broken");
+    let out = push(&s);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let broken = s
+        .env
+        .git(&s.work, &["rev-parse", "HEAD"])
+        .trim()
+        .to_string();
+    let failed = poll("a failed run record", &log, || {
+        runs(&s.env, &s.origin)
+            .into_iter()
+            .find(|r| r["synced_revision"] == broken.as_str() && r["status"] == "failed")
+    });
+    assert!(
+        failed["errors"].to_string().contains("fleet.yaml"),
+        "{failed}"
+    );
+
+    // Another branch, or a push that leaves the desired file alone, starts nothing.
+    let count = runs(&s.env, &s.origin).len();
+    assert!(count >= first + 2);
+    s.env.git(&s.work, &["checkout", "-q", "-b", "feature"]);
+    std::fs::write(s.work.join("fleet.yaml"), FLEET).unwrap();
+    commit(&s, "feature work");
+    assert_eq!(push_args(&s, &["origin", "feature"]).code, 0);
+    s.env.git(&s.work, &["checkout", "-q", "main"]);
+    std::fs::write(s.work.join("README"), "docs only\n").unwrap();
+    commit(&s, "docs");
     assert_eq!(push(&s).code, 0);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        runs(&s.env, &s.origin).len(),
+        count,
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
 }

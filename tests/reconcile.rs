@@ -459,7 +459,7 @@ fn gc_drops_old_runs_by_retention() {
 }
 
 #[test]
-fn watch_ticks_until_sigterm_and_ticks_never_overlap() {
+fn watch_ticks_until_sigterm_and_a_busy_lock_refuses_waits_or_is_taken_over() {
     let r = Repo::new(TARGET);
     r.snapshot(&fleet(1, 1));
     r.commit_fleet(&fleet(1, 2));
@@ -496,20 +496,103 @@ fn watch_ticks_until_sigterm_and_ticks_never_overlap() {
     assert!(status.success(), "watch exits 0 on SIGTERM: {status:?}");
     assert!(stopped.elapsed() < std::time::Duration::from_secs(3));
 
-    // A live tick holds the target: a second one refuses to start.
+    // A live tick holds the target: a second one refuses to start, or waits.
     let lock = r.path.join(".git/fleet/locks/tick-staging.lock");
-    std::fs::write(&lock, format!("{} 1795540000\n", std::process::id())).unwrap();
-    let mut c = r.env.command(common::bin(), &r.path);
-    let busy = c
-        .args(["reconcile"])
-        .env("GIT_FLEET_NOW", "1795540010")
-        .output()
-        .unwrap();
-    assert_eq!(busy.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&busy.stderr).contains("another reconcile tick"));
-    // A lock whose process is gone is stale and taken over.
-    std::fs::write(&lock, "4194303 1795540000\n").unwrap();
-    let taken = r.fleet(&["reconcile"]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    std::fs::write(&lock, format!("{} {now} 0 1\n", std::process::id())).unwrap();
+    let busy = r.fleet(&["reconcile"]);
+    assert_eq!(busy.code, 2);
+    assert!(
+        busy.stderr
+            .contains("another reconcile tick of 'staging' is running"),
+        "{}",
+        busy.stderr
+    );
+    let started = std::time::Instant::now();
+    let waited = r.fleet(&["reconcile", "--wait", "1s"]);
+    assert_eq!(waited.code, 2);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    // A lock whose process is gone is stale: taken over, and the run says so.
+    std::fs::write(&lock, format!("4194303 {now} 0 1\n")).unwrap();
+    let taken = r.fleet(&["reconcile", "--json"]);
     assert!(taken.code <= 1, "{}", taken.stderr);
+    assert!(
+        json(&taken)["ticks"][0]["run"]["notes"]
+            .to_string()
+            .contains("took over a stale tick lock: pid 4194303 is gone"),
+        "{}",
+        taken.stdout
+    );
     assert!(!lock.exists());
+}
+
+#[test]
+fn two_watchers_never_tick_one_target_at_once() {
+    let env = TestEnv::new();
+    let dir = env.root().to_path_buf();
+    std::fs::write(dir.join("live.yaml"), fleet(1, 1)).unwrap();
+    // Reading live state marks the start and end of each tick's live read,
+    // which sits inside the tick (and its lock).
+    let ticks = dir.join("ticks.log");
+    let live = dir.join("live.sh");
+    std::fs::write(
+        &live,
+        format!(
+            "echo start >> {t}\nsleep 0.8\necho end >> {t}\ncat {l}\n",
+            t = ticks.display(),
+            l = dir.join("live.yaml").display()
+        ),
+    )
+    .unwrap();
+    let path = env.repo("work");
+    std::fs::write(
+        path.join("fleet.toml"),
+        format!(
+            "[targets.staging]\ndriver = \"exec\"\nlive = \"sh {}\"\napply = \"cat >/dev/null\"\n",
+            live.display()
+        ),
+    )
+    .unwrap();
+    let r = Repo { env, path };
+    r.commit_fleet(&fleet(1, 2));
+    let spawn = || {
+        r.env
+            .command(common::bin(), &r.path)
+            .args(["reconcile", "--watch", "--interval", "1s"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let watchers = [spawn(), spawn()];
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let mut stderr = String::new();
+    for w in watchers {
+        let kill = std::process::Command::new("kill")
+            .args(["-TERM", &w.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let out = w.wait_with_output().unwrap();
+        assert!(out.status.success(), "a watcher exits 0 on SIGTERM");
+        stderr.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    let log = std::fs::read_to_string(&ticks).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines.len() >= 6, "at least three ticks: {log}");
+    for (i, pair) in lines.chunks(2).enumerate() {
+        assert_eq!(
+            pair,
+            ["start", "end"],
+            "tick {i} overlapped another:\n{log}"
+        );
+    }
+    // They did contend: one found the other's tick running and skipped the round.
+    assert!(
+        stderr.contains("another reconcile tick of 'staging' is running"),
+        "{stderr}"
+    );
 }

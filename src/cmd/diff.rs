@@ -5,7 +5,7 @@ use crate::ui::{Outcome, Ui};
 use git_fleet::cli::DiffArgs;
 use git_fleet::desired::{self, Source};
 use git_fleet::fleet::diff::{diff, BlastRadius, Change, ChangeType, Diff};
-use git_fleet::{live, Error, Result};
+use git_fleet::{live, policy, Error, Result};
 use serde_json::{json, Value};
 
 pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
@@ -123,7 +123,13 @@ fn check(ui: &Ui, ctx: &Ctx, args: &DiffArgs, source: &Source) -> Result<Outcome
         checked.push(input.label.clone());
         match desired::parse_cached(&ctx.store, &input) {
             Ok(parsed) if !ctx.config.policy.is_empty() => {
-                problems.extend(policy_problems(ctx, path, &input.label, &parsed.fleet)?);
+                problems.extend(policy_problems(
+                    ctx,
+                    source,
+                    path,
+                    &input.label,
+                    &parsed.fleet,
+                )?);
             }
             Ok(_) => {}
             Err(Error::Invalid(diags)) => problems.extend(diags),
@@ -152,22 +158,37 @@ fn check(ui: &Ui, ctx: &Ctx, args: &DiffArgs, source: &Source) -> Result<Outcome
     })
 }
 
-/// Bounded writes at commit time: the changes this file makes against HEAD,
-/// decided for the local actor (user.email, or the signing key's principal).
+/// Bounded writes at commit time: the changes this file makes against HEAD
+/// (against REV's parent with --rev), decided for the local actor (user.email,
+/// or the principal the allowed signers file gives the signing key) on every
+/// target the file serves. A base that does not parse refuses: the change
+/// cannot be decided.
 fn policy_problems(
     ctx: &Ctx,
+    source: &Source,
     path: &str,
     label: &str,
     checked: &git_fleet::fleet::Fleet,
 ) -> Result<Vec<git_fleet::Diagnostic>> {
-    let base = match ctx.store.rev_commit("HEAD") {
-        Ok(_) => desired::parse(&desired::read(
-            &ctx.store,
-            &Source::Rev("HEAD".into()),
-            path,
-        )?)
-        .map(|p| p.fleet)
-        .unwrap_or_default(),
+    let base_rev = match source {
+        Source::Rev(rev) => format!("{rev}^"),
+        _ => "HEAD".to_string(),
+    };
+    let base = match ctx.store.rev_commit(&base_rev) {
+        Ok(_) => {
+            let input = desired::read(&ctx.store, &Source::Rev(base_rev.clone()), path)?;
+            match desired::parse(&input) {
+                Ok(p) => p.fleet,
+                Err(e) => {
+                    return Ok(vec![git_fleet::Diagnostic::new(
+                        label,
+                        format!(
+                            "cannot check the policy: {path} at {base_rev} does not parse ({e})"
+                        ),
+                    )])
+                }
+            }
+        }
         Err(_) => Default::default(), // no commit yet: everything is new
     };
     let dir = ctx
@@ -175,19 +196,25 @@ fn policy_problems(
         .work_dir()
         .unwrap_or(ctx.store.git_dir())
         .to_path_buf();
-    let actor = git_fleet::policy::local_actor(&dir, &ctx.store.actor().email);
-    let target = ctx
-        .config
-        .targets
-        .iter()
-        .find(|(_, t)| git_fleet::reconcile::desired_path(t) == path)
-        .map(|(n, _)| n.as_str());
-    Ok(diff(&base, checked)
-        .changes
-        .iter()
-        .map(|c| git_fleet::policy::decide(&ctx.config.policy, &actor, target, c))
-        .filter(|d| d.allowed_by.is_none())
-        .map(|d| git_fleet::Diagnostic::new(label, d.message))
+    let actor = policy::local_actor(&dir, &ctx.store.actor().email);
+    let known = live::known_targets(&ctx.store, &ctx.config)?;
+    let targets: Vec<String> = policy::desired_files(&ctx.config, &known)
+        .into_iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, t)| t)
+        .unwrap_or_default();
+    let changes = diff(&base, checked).changes;
+    let mut decisions = Vec::new();
+    if targets.is_empty() {
+        decisions.extend(ctx.config.policy.check(&actor, None, &changes));
+    }
+    for t in &targets {
+        decisions.extend(ctx.config.policy.check(&actor, Some(t), &changes));
+    }
+    Ok(decisions
+        .into_iter()
+        .filter_map(|d| d.refusal)
+        .map(|why| git_fleet::Diagnostic::new(label, why))
         .collect())
 }
 

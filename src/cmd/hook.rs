@@ -55,12 +55,12 @@ pub fn run(ui: &Ui, args: HookArgs) -> Result<Outcome> {
         }
         HookName::PreReceive => {
             let stdin = read_stdin()?;
-            let ctx = context()?;
+            let ctx = super::store_context()?;
             super::policy::pre_receive(ui, &ctx, &stdin)
         }
         HookName::PostReceive => {
             let stdin = read_stdin()?;
-            let ctx = context()?;
+            let ctx = super::store_context()?;
             super::policy::post_receive(&ctx, &stdin)
         }
     }
@@ -109,14 +109,7 @@ fn start_fanout(ctx: &Ctx, pending: &Pending) -> Result<()> {
     }
     let exe = std::env::current_exe()
         .map_err(|e| Error::Other(format!("cannot find the git-fleet binary: {e}")))?;
-    let mut cmd = match find_on_path("nohup") {
-        Some(nohup) => {
-            let mut c = Process::new(nohup);
-            c.arg(&exe);
-            c
-        }
-        None => Process::new(&exe),
-    };
+    let mut cmd = detached(&exe);
     cmd.args([
         "--color",
         "never",
@@ -129,9 +122,6 @@ fn start_fanout(ctx: &Ctx, pending: &Pending) -> Result<()> {
     for p in &peers {
         cmd.args(["--peer", p]);
     }
-    for var in REPO_ENV_VARS {
-        cmd.env_remove(var);
-    }
     let out = log
         .try_clone()
         .map_err(|e| Error::Other(format!("cannot open the fanout log: {e}")))?;
@@ -139,10 +129,8 @@ fn start_fanout(ctx: &Ctx, pending: &Pending) -> Result<()> {
         .try_clone()
         .map_err(|e| Error::Other(format!("cannot open the fanout log: {e}")))?;
     cmd.current_dir(ctx.store.work_dir().unwrap_or_else(|| ctx.store.git_dir()))
-        .stdin(Stdio::null())
         .stdout(out)
-        .stderr(err)
-        .process_group(0);
+        .stderr(err);
     // Logged before the child can write its own output to the same file.
     let _ = writeln!(
         log,
@@ -158,6 +146,26 @@ fn start_fanout(ctx: &Ctx, pending: &Pending) -> Result<()> {
             Err(Error::Other(format!("cannot start fanout: {e}")))
         }
     }
+}
+
+/// `exe` as a process that outlives the hook: its own process group, SIGHUP
+/// ignored through nohup when present, stdin closed, and none of the
+/// repository variables git sets for hooks (it finds the repository from its
+/// working directory).
+pub(super) fn detached(exe: &std::path::Path) -> Process {
+    let mut cmd = match find_on_path("nohup") {
+        Some(nohup) => {
+            let mut c = Process::new(nohup);
+            c.arg(exe);
+            c
+        }
+        None => Process::new(exe),
+    };
+    for var in REPO_ENV_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(Stdio::null()).process_group(0);
+    cmd
 }
 
 fn find_on_path(program: &str) -> Option<PathBuf> {

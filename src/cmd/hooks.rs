@@ -1,6 +1,6 @@
 //! `git fleet hooks install|uninstall|status`.
 
-use super::{context, JSON_VERSION};
+use super::{store_context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
 use git_fleet::cli::{HooksCommand, HooksInstallArgs};
 use git_fleet::hooks::{self, Change, Feature, State};
@@ -9,7 +9,8 @@ use serde_json::json;
 use std::path::PathBuf;
 
 pub fn run(ui: &Ui, command: HooksCommand) -> Result<Outcome> {
-    let ctx = context()?;
+    // Only the repository: hooks can be (un)installed while fleet.toml is broken.
+    let ctx = store_context()?;
     let base: PathBuf = ctx
         .store
         .work_dir()
@@ -146,5 +147,11 @@ fn report(
     }
     if verb == "install" && features.contains(&Feature::PostPush) {
         ui.status("after each successful push, fanout runs in the background (log: .git/fleet/fanout.log)");
+    }
+    if verb == "install" && features.contains(&Feature::PreReceive) {
+        ui.status("pushes are checked against [[policy]] in fleet.toml on HEAD; a commit's actor is its verified SSH signer (set gpg.ssh.allowedSignersFile here) or else its committer email");
+    }
+    if verb == "install" && features.contains(&Feature::PostReceive) {
+        ui.status("after each push to the default branch, reconcile runs in the background for every target whose desired file changed (log: fleet/reconcile.log in the git dir)");
     }
 }

@@ -49,5 +49,17 @@ pub fn context() -> Result<Ctx> {
     Ok(Ctx { store, config })
 }
 
+/// The repository alone, with an empty config: for the server hooks, which
+/// read fleet.toml from HEAD themselves and must report a malformed one in
+/// their own words (pre-receive refuses the push; post-receive logs it).
+pub fn store_context() -> Result<Ctx> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| git_fleet::Error::Other(format!("cannot read the current directory: {e}")))?;
+    Ok(Ctx {
+        store: Store::discover(&cwd)?,
+        config: Config::default(),
+    })
+}
+
 /// The JSON schema version of every `--json` object.
 pub const JSON_VERSION: u32 = 1;

@@ -6,24 +6,30 @@ use crate::ui::{Outcome, Ui};
 use git_fleet::cli::PolicyCommand;
 use git_fleet::config::{Config, CONFIG_FILE};
 use git_fleet::gitcmd::git;
-use git_fleet::policy::{check_commits, pushed_commits, CommitCheck};
-use git_fleet::{Error, Result};
+use git_fleet::policy::{check_commits, desired_files, pushed_commits, CommitCheck};
+use git_fleet::{live, Error, Result};
 use serde_json::json;
+use std::io::Write;
 
 pub fn run(ui: &Ui, command: PolicyCommand) -> Result<Outcome> {
     let PolicyCommand::Check(args) = command;
     let ctx = super::context()?;
-    let dir = ctx.store.git_dir().to_path_buf();
-    let range = match args.rev {
-        Some(r) => r,
-        None => {
-            let upstream = git(&dir, &["rev-parse", "--verify", "-q", "@{upstream}"])?;
-            if upstream.success {
-                "@{upstream}..HEAD".to_string()
-            } else {
-                "HEAD^!".to_string()
-            }
-        }
+    // git runs from the work tree root, where relative config paths (like
+    // gpg.ssh.allowedSignersFile) resolve as they do for the user.
+    let dir = ctx
+        .store
+        .work_dir()
+        .unwrap_or(ctx.store.git_dir())
+        .to_path_buf();
+    let upstream = git(&dir, &["rev-parse", "--symbolic-full-name", "@{upstream}"])?;
+    let upstream = upstream
+        .success
+        .then(|| upstream.stdout.trim().to_string())
+        .filter(|u| !u.is_empty());
+    let range = match (args.rev, &upstream) {
+        (Some(r), _) => r,
+        (None, Some(_)) => "@{upstream}..HEAD".to_string(),
+        (None, None) => "HEAD^!".to_string(),
     };
     let mut list = git(&dir, &["rev-list", "--reverse", &range])?;
     if !list.success && range == "HEAD^!" {
@@ -35,55 +41,95 @@ pub fn run(ui: &Ui, command: PolicyCommand) -> Result<Outcome> {
             list.stderr.trim()
         )));
     }
+    // The policy the server will apply: fleet.toml as the upstream branch has
+    // it (the server reads its HEAD before the push); without an upstream, the
+    // work tree's (a bare repository's: HEAD's).
+    let (config, policy_from) = match &upstream {
+        Some(u) => (config_at(&ctx, u)?, format!("{CONFIG_FILE} at {u}")),
+        None if ctx.store.work_dir().is_none() => {
+            (ctx.config.clone(), format!("{CONFIG_FILE} at HEAD"))
+        }
+        None => (
+            ctx.config.clone(),
+            format!("{CONFIG_FILE} in the work tree"),
+        ),
+    };
     let commits: Vec<String> = list.stdout.lines().map(str::to_string).collect();
-    let checks = check_commits(&ctx.store, &ctx.config, &commits)?;
-    report(ui, &checks, args.json, &range);
-    Ok(if checks.iter().any(CommitCheck::refused) {
-        Outcome::Found
-    } else {
-        Outcome::Done
-    })
-}
-
-fn report(ui: &Ui, checks: &[CommitCheck], json_out: bool, range: &str) {
-    if json_out {
+    let known = live::known_targets(&ctx.store, &config)?;
+    let checks = check_commits(
+        &dir,
+        &config.policy,
+        &desired_files(&config, &known),
+        &commits,
+    )?;
+    let ok = !checks.iter().any(CommitCheck::refused);
+    if args.json {
         ui.json(&json!({
             "version": JSON_VERSION,
             "range": range,
-            "ok": !checks.iter().any(CommitCheck::refused),
+            "policy_from": policy_from,
+            "rules": config.policy.rules.len(),
+            "ok": ok,
             "commits": checks,
         }));
-        return;
+    } else {
+        report(ui, &checks, &range, &policy_from, config.policy.rules.len());
     }
+    Ok(if ok { Outcome::Done } else { Outcome::Found })
+}
+
+/// fleet.toml at `rev` (missing: the empty config).
+fn config_at(ctx: &Ctx, rev: &str) -> Result<Config> {
+    let commit = ctx.store.rev_commit(rev)?;
+    match ctx.store.read_path(commit, CONFIG_FILE)? {
+        Some(bytes) => Config::parse(&format!("{CONFIG_FILE} ({rev})"), &bytes),
+        None => Ok(Config::default()),
+    }
+}
+
+fn report(ui: &Ui, checks: &[CommitCheck], range: &str, policy_from: &str, rules: usize) {
+    ui.status(format!(
+        "policy: {policy_from} ({rules} rule{}{})",
+        if rules == 1 { "" } else { "s" },
+        if rules == 0 {
+            ": everything is allowed"
+        } else {
+            ""
+        }
+    ));
     if checks.is_empty() {
         ui.status(format!("no commit in {range} changes desired state"));
     }
     for c in checks {
-        let head = format!("{} {} (actor: {})", &c.commit[..12], c.file, c.actor);
+        let at = format!("{} {}", &c.commit[..12], c.file);
         if let Some(e) = &c.error {
-            ui.error(format!("{head}: refused: {e}"));
-            continue;
+            ui.out(format!("{} {at}: {e}", ui.red().apply_to("refused")));
         }
         for d in &c.decisions {
-            match &d.allowed_by {
-                Some(rule) => ui.out(format!(
-                    "ok      {} {} by {}: {rule}",
-                    d.change.as_str(),
-                    d.resource,
-                    c.actor
+            match (&d.refusal, &d.allowed_by) {
+                (Some(why), _) => ui.out(format!("{} {at}: {why}", ui.red().apply_to("refused"))),
+                (None, Some(rule)) => ui.out(format!(
+                    "{}      {at}: {} by {}: allowed by {}",
+                    ui.green().apply_to("ok"),
+                    d.subject(),
+                    d.actor,
+                    rule.label()
                 )),
-                None => ui.out(format!(
-                    "{} {head}: {}",
-                    ui.red().apply_to("refused"),
-                    d.message
+                (None, None) => ui.out(format!(
+                    "{}      {at}: {} by {}: no policy",
+                    ui.green().apply_to("ok"),
+                    d.subject(),
+                    d.actor
                 )),
             }
         }
     }
 }
 
-/// The policy that governs a push: fleet.toml as on the default branch before
-/// the push, so a push can never widen its own scope.
+/// The policy that governs a push: fleet.toml as the default branch (HEAD)
+/// has it before the push. Reading it from the pushed commits would let a
+/// push widen its own scope; a change to fleet.toml itself is decided as
+/// `config/fleet.toml` under the old policy.
 fn server_config(ctx: &Ctx) -> Result<Config> {
     let Ok(head) = ctx.store.rev_commit("HEAD") else {
         return Ok(Config::default()); // an empty repository has no policy yet
@@ -95,107 +141,141 @@ fn server_config(ctx: &Ctx) -> Result<Config> {
 }
 
 /// pre-receive: refuse the whole push if any pushed commit changes desired
-/// state outside its actor's scope (or a desired file that does not parse).
+/// state outside its actor's scope, changes fleet.toml without a rule allowing
+/// `config/fleet.toml`, or brings a file that cannot be decided. Fails closed:
+/// a malformed policy on HEAD refuses every push.
 pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
     let config = match server_config(ctx) {
         Ok(c) => c,
         Err(e) => {
-            // A malformed policy refuses everything rather than allowing everything.
             ui.error(format!(
-                "git-fleet: push refused: the policy on HEAD is malformed: {e}"
+                "git-fleet: push refused: the policy cannot be read, so nothing is allowed: {e}"
             ));
+            ui.hint("fix fleet.toml on the server's default branch (for instance: git fleet hooks uninstall --pre-receive, push the fix, install again)");
             return Ok(Outcome::Found);
         }
     };
-    let commits = pushed_commits(ctx.store.git_dir(), stdin)?;
-    let checks = check_commits(&ctx.store, &config, &commits)?;
+    let dir = ctx.store.git_dir();
+    let commits = pushed_commits(dir, stdin)?;
+    if commits.is_empty() {
+        return Ok(Outcome::Done);
+    }
+    let known = live::known_targets(&ctx.store, &config)?;
+    let checks = check_commits(
+        dir,
+        &config.policy,
+        &desired_files(&config, &known),
+        &commits,
+    )?;
     let refused: Vec<&CommitCheck> = checks.iter().filter(|c| c.refused()).collect();
     if refused.is_empty() {
         return Ok(Outcome::Done);
     }
-    ui.error("git-fleet: push refused by bounded-write policy (fleet.toml [[policy]] on HEAD):");
+    ui.error(format!(
+        "git-fleet: push refused by the bounded-write policy ([[policy]] in fleet.toml on HEAD, {} rule{}):",
+        config.policy.rules.len(),
+        if config.policy.rules.len() == 1 { "" } else { "s" }
+    ));
     for c in refused {
         if let Some(e) = &c.error {
-            ui.error(format!("  {} {}: {e}", &c.commit[..12], c.file));
+            ui.error(format!("{} {}: {e}", &c.commit[..12], c.file));
         }
-        for d in c.decisions.iter().filter(|d| d.allowed_by.is_none()) {
-            ui.error(format!("  {} {}: {}", &c.commit[..12], c.file, d.message));
+        for d in c.decisions.iter().filter_map(|d| d.refusal.as_ref()) {
+            ui.error(format!("{} {}: {d}", &c.commit[..12], c.file));
         }
     }
+    ui.hint("the actor is a commit's verified SSH signer (gpg.ssh.allowedSignersFile here), else its committer email; `git fleet policy check` runs the same check before pushing");
     Ok(Outcome::Found)
 }
 
-/// post-receive: start `git fleet reconcile` in the background for every
-/// target whose desired file changed in the push; never fails the push.
+/// post-receive: start `git fleet reconcile <target> --rev <branch>` detached
+/// for every target whose desired file changed on the default branch (the
+/// branch `reconcile` follows: HEAD), logging to fleet/reconcile.log in the git
+/// dir. Pushes to other branches start nothing. Never fails the push.
 pub fn post_receive(ctx: &Ctx, stdin: &str) -> Result<Outcome> {
-    let config = server_config(ctx).unwrap_or_default();
     let dir = ctx.store.git_dir().to_path_buf();
-    let mut targets: Vec<(String, String)> = Vec::new(); // (target, rev)
+    let head = git(&dir, &["symbolic-ref", "-q", "HEAD"])?;
+    let head = head.stdout.trim().to_string();
+    let log_dir = ctx.store.local_dir();
+    let _ = std::fs::create_dir_all(&log_dir);
+    let log_path = log_dir.join("reconcile.log");
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|source| Error::Write {
+            path: log_path.clone(),
+            source,
+        })?;
+    let time = gix::date::Time::now_utc().format_or_unix(gix::date::time::format::ISO8601_STRICT);
+    // The config after the push: it names the targets and their desired files.
+    let config = match server_config(ctx) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(log, "[{time}] no reconcile: {e}");
+            return Ok(Outcome::Done);
+        }
+    };
+    let known = live::known_targets(&ctx.store, &config).unwrap_or_default();
+    let files = desired_files(&config, &known);
+    let mut starts: Vec<(String, String, String)> = Vec::new(); // (target, ref, commit)
     for line in stdin.lines() {
         let mut f = line.split_whitespace();
         let (Some(old), Some(new), Some(name)) = (f.next(), f.next(), f.next()) else {
             continue;
         };
-        if new.bytes().all(|b| b == b'0') || !name.starts_with("refs/heads/") {
+        if new.bytes().all(|b| b == b'0') || name != head {
             continue;
         }
-        let declared: Vec<(String, String)> = if config.targets.is_empty() {
-            let known = git_fleet::live::known_targets(&ctx.store, &config).unwrap_or_default();
-            known
-                .into_iter()
-                .map(|t| (t, git_fleet::config::DEFAULT_DESIRED.to_string()))
-                .collect()
-        } else {
-            config
-                .targets
-                .iter()
-                .map(|(n, t)| (n.clone(), git_fleet::reconcile::desired_path(t)))
-                .collect()
-        };
-        for (target, path) in declared {
-            let changed = if old.bytes().all(|b| b == b'0') {
-                true
-            } else {
-                let out = git(&dir, &["diff", "--quiet", old, new, "--", &path])?;
-                out.code == Some(1)
-            };
-            if changed && !targets.iter().any(|(t, _)| *t == target) {
-                targets.push((target, new.to_string()));
+        for (path, targets) in &files {
+            let changed = old.bytes().all(|b| b == b'0')
+                || git(&dir, &["diff", "--quiet", old, new, "--", path])?.code == Some(1);
+            if !changed {
+                continue;
+            }
+            for t in targets {
+                if !starts.iter().any(|(s, _, _)| s == t) {
+                    starts.push((t.clone(), name.to_string(), new.to_string()));
+                }
             }
         }
     }
-    if targets.is_empty() {
+    if starts.is_empty() {
         return Ok(Outcome::Done);
     }
-    let log_dir = ctx.store.local_dir();
-    let _ = std::fs::create_dir_all(&log_dir);
-    let log = log_dir.join("reconcile.log");
     let exe =
         std::env::current_exe().map_err(|e| Error::Other(format!("cannot find git-fleet: {e}")))?;
-    for (target, rev) in targets {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log);
-        let (out, err) = match file {
-            Ok(f) => match f.try_clone() {
-                Ok(f2) => (std::process::Stdio::from(f), std::process::Stdio::from(f2)),
-                Err(_) => (std::process::Stdio::null(), std::process::Stdio::null()),
-            },
-            Err(_) => (std::process::Stdio::null(), std::process::Stdio::null()),
+    for (target, branch, commit) in starts {
+        let (Ok(out), Ok(err)) = (log.try_clone(), log.try_clone()) else {
+            continue;
         };
-        // Detached: the push returns at once; the tick logs to reconcile.log.
-        use std::os::unix::process::CommandExt;
-        let spawned = std::process::Command::new(&exe)
-            .args(["reconcile", &target, "--rev", &rev])
-            .current_dir(&dir)
-            .stdin(std::process::Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn();
-        if let Err(e) = spawned {
-            eprintln!("git-fleet: could not start reconcile of {target}: {e}");
+        // The branch, not the commit: a tick that waited for an earlier one
+        // reconciles the newest push, never an older state.
+        let mut cmd = super::hook::detached(&exe);
+        cmd.args([
+            "--color",
+            "never",
+            "reconcile",
+            &target,
+            "--rev",
+            &branch,
+            "--wait",
+            "10m",
+        ])
+        .current_dir(&dir)
+        .stdout(out)
+        .stderr(err);
+        match cmd.spawn() {
+            Ok(child) => {
+                let _ = writeln!(
+                    log,
+                    "[{time}] push of {commit} to {branch}: reconcile {target} (pid {})",
+                    child.id()
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(log, "[{time}] cannot start reconcile of {target}: {e}");
+            }
         }
     }
     Ok(Outcome::Done)

@@ -1,30 +1,28 @@
 //! `git fleet reconcile [<target> | --all]`: one tick per target.
 
-use super::{context, JSON_VERSION};
+use super::{context, Ctx, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
 use git_fleet::cli::ReconcileArgs;
 use git_fleet::reconcile::{tick, TickOptions, TickReport};
 use git_fleet::{live, Result};
 use serde_json::json;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
+    if args.watch {
+        return watch(ui, &args);
+    }
     let ctx = context()?;
-    let targets = if args.all {
-        live::known_targets(&ctx.store, &ctx.config)?
-    } else {
-        vec![live::resolve_target(
-            &ctx.store,
-            &ctx.config,
-            args.target.as_deref(),
-        )?]
-    };
+    let targets = targets(&ctx, &args)?;
     let opts = TickOptions {
         max_proposals: args.max_proposals,
         rev: args.rev.clone(),
+        lock_wait: match &args.wait {
+            Some(w) => parse_interval("--wait", w)?,
+            None => Duration::ZERO,
+        },
     };
-    if args.watch {
-        return watch(ui, &ctx, &targets, &opts, &args);
-    }
     let mut reports: Vec<TickReport> = Vec::new();
     let mut first_error = None;
     for target in &targets {
@@ -104,41 +102,80 @@ fn print_report(ui: &Ui, r: &TickReport) {
     }
 }
 
-/// `--watch`: one tick per target every interval until SIGINT/SIGTERM; a tick
-/// in progress is finished before stopping.
-fn watch(
-    ui: &Ui,
-    ctx: &super::Ctx,
-    targets: &[String],
-    opts: &TickOptions,
-    args: &ReconcileArgs,
-) -> Result<Outcome> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    let interval = parse_interval(&args.interval)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .map_err(|e| git_fleet::Error::Other(format!("cannot install the signal handler: {e}")))?;
+fn targets(ctx: &Ctx, args: &ReconcileArgs) -> Result<Vec<String>> {
+    if args.all {
+        live::known_targets(&ctx.store, &ctx.config)
+    } else {
+        Ok(vec![live::resolve_target(
+            &ctx.store,
+            &ctx.config,
+            args.target.as_deref(),
+        )?])
+    }
+}
+
+/// `--watch`: a round of one tick per target every interval (measured from
+/// the start of the round) until SIGINT/SIGTERM. fleet.toml is read again each
+/// round, so new targets and policy changes apply without a restart; a round
+/// whose fleet.toml does not parse ticks nothing (fail closed). A tick in
+/// progress finishes before stopping; a target whose tick is running
+/// elsewhere is skipped for the round.
+///
+/// Signals: the `ctrlc` crate with its `termination` feature turns SIGINT,
+/// SIGTERM and SIGHUP into a call on its own thread, which here only sends on a
+/// channel; the loop waits on that channel between rounds, so a stop is seen at
+/// once, no signal-safety rules reach our code, and no unsafe is needed
+/// (signal-hook would do the same with more setup).
+fn watch(ui: &Ui, args: &ReconcileArgs) -> Result<Outcome> {
+    let interval = parse_interval("--interval", &args.interval)?;
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    })
+    .map_err(|e| git_fleet::Error::Other(format!("cannot install the signal handler: {e}")))?;
     ui.status(format!(
-        "watching {} every {}s; stop with Ctrl-C or SIGTERM",
-        targets.join(", "),
-        interval.as_secs()
+        "watching {} every {}; stop with Ctrl-C or SIGTERM",
+        if args.all {
+            "every known target".to_string()
+        } else {
+            args.target
+                .clone()
+                .unwrap_or_else(|| "the only target".into())
+        },
+        args.interval
     ));
-    while !stop.load(Ordering::SeqCst) {
-        for target in targets {
-            if stop.load(Ordering::SeqCst) {
-                break;
-            }
-            match tick(&ctx.store, &ctx.config, target, opts) {
-                Ok(r) if args.json => ui.json(&json!({ "version": JSON_VERSION, "ticks": [r] })),
-                Ok(r) => print_report(ui, &r),
-                Err(e) => ui.error(format!("reconcile {target}: {e}")),
+    let opts = TickOptions {
+        max_proposals: args.max_proposals,
+        rev: args.rev.clone(),
+        lock_wait: Duration::ZERO,
+    };
+    let stopped =
+        |rx: &mpsc::Receiver<()>| !matches!(rx.try_recv(), Err(mpsc::TryRecvError::Empty));
+    loop {
+        let round = Instant::now();
+        match context().and_then(|ctx| Ok((targets(&ctx, args)?, ctx))) {
+            Err(e) => ui.error(format!("reconcile: nothing ticked this round: {e}")),
+            Ok((targets, ctx)) => {
+                for target in &targets {
+                    if stopped(&stop_rx) {
+                        ui.status("stopped");
+                        return Ok(Outcome::Done);
+                    }
+                    match tick(&ctx.store, &ctx.config, target, &opts) {
+                        Ok(r) if args.json => {
+                            ui.json_of(&json!({ "version": JSON_VERSION, "ticks": [r] }))
+                        }
+                        Ok(r) => print_report(ui, &r),
+                        Err(e) => ui.error(format!("reconcile {target}: {e}")),
+                    }
+                }
             }
         }
-        let until = std::time::Instant::now() + interval;
-        while !stop.load(Ordering::SeqCst) && std::time::Instant::now() < until {
-            std::thread::sleep(std::time::Duration::from_millis(100));
+        let next = round + interval;
+        match stop_rx.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // A signal, or the handler is gone: stop either way.
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
     ui.status("stopped");
@@ -146,26 +183,27 @@ fn watch(
 }
 
 /// `30s`, `5m`, `1h`, or plain seconds.
-fn parse_interval(text: &str) -> Result<std::time::Duration> {
+fn parse_interval(flag: &str, text: &str) -> Result<Duration> {
     let t = text.trim();
     let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
     let n: u64 = num.parse().map_err(|_| {
         git_fleet::Error::usage(format!(
-            "--interval '{text}': expected a number with s, m or h"
+            "{flag} '{text}': expected a number with s, m or h (30s, 5m, 1h)"
         ))
     })?;
     let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
         _ => {
             return Err(git_fleet::Error::usage(format!(
-                "--interval '{text}': unit must be s, m or h"
+                "{flag} '{text}': the unit must be s, m or h"
             )))
         }
-    };
-    if secs == 0 {
+    }
+    .ok_or_else(|| git_fleet::Error::usage(format!("{flag} '{text}' is too large")))?;
+    if secs == 0 && flag == "--interval" {
         return Err(git_fleet::Error::usage("--interval must be at least 1s"));
     }
-    Ok(std::time::Duration::from_secs(secs))
+    Ok(Duration::from_secs(secs))
 }
