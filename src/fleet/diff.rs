@@ -2,7 +2,7 @@
 //! diff scope, field-level before/after, and the blast radius of each change.
 
 use super::model::{split_assignment_key, Assignment, Fleet, Kind, Module, Template};
-use super::render::{node_assignments, render_node_direct, render_with, Rendered};
+use super::render::{node_assignments, render_node_refs, render_refs, RenderedRefs};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -224,7 +224,7 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
         let measured = nodes
             .iter()
             .map(|node| {
-                let before = render_node_direct(live, node);
+                let before = render_node_refs(live, node);
                 let after = render_one_change(live, node, change, desired);
                 changed_values(&before, &after)
             })
@@ -244,8 +244,8 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
         .iter()
         .map(|node| {
             changed_values(
-                &render_node_direct(live, node),
-                &render_node_direct(desired, node),
+                &render_node_refs(live, node),
+                &render_node_refs(desired, node),
             )
         })
         .sum();
@@ -309,7 +309,12 @@ fn density(change: &Change, live: &Fleet, desired: &Fleet) -> usize {
 }
 
 /// Render `node` as live would be with only `change` applied from desired.
-fn render_one_change(live: &Fleet, node: &str, change: &Change, desired: &Fleet) -> Rendered {
+fn render_one_change<'a>(
+    live: &'a Fleet,
+    node: &str,
+    change: &'a Change,
+    desired: &'a Fleet,
+) -> RenderedRefs<'a> {
     let mut assignments: Vec<(&str, &str, &Assignment)> = node_assignments(live, node)
         .filter(|(key, _, _)| change.kind != Kind::Assignments || *key != change.name)
         .collect();
@@ -323,7 +328,7 @@ fn render_one_change(live: &Fleet, node: &str, change: &Change, desired: &Fleet)
             }
         }
     }
-    render_with(assignments, |m| {
+    render_refs(assignments, |m| {
         if change.kind == Kind::Modules && m == change.name {
             desired.modules.get(m)
         } else {
@@ -333,9 +338,11 @@ fn render_one_change(live: &Fleet, node: &str, change: &Change, desired: &Fleet)
 }
 
 /// Keys whose effective value differs (added, removed or changed).
-fn changed_values(before: &Rendered, after: &Rendered) -> usize {
-    let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
-    keys.into_iter()
-        .filter(|k| before.get(*k).map(|v| &v.value) != after.get(*k).map(|v| &v.value))
-        .count()
+fn changed_values(before: &RenderedRefs<'_>, after: &RenderedRefs<'_>) -> usize {
+    let changed_or_removed = before
+        .iter()
+        .filter(|(k, (v, _))| after.get(*k).map(|(w, _)| *w) != Some(*v))
+        .count();
+    let added = after.keys().filter(|k| !before.contains_key(*k)).count();
+    changed_or_removed + added
 }

@@ -46,11 +46,15 @@ impl<'a> Index<'a> {
     }
 }
 
-/// Merge `assignments` (key, module name, assignment) of one node.
-pub fn render_with<'a>(
+/// A rendered config that borrows from the fleet: key -> (value, assignment key).
+pub type RenderedRefs<'a> = BTreeMap<&'a str, (&'a serde_json::Value, &'a str)>;
+
+/// Merge `assignments` (key, module name, assignment) of one node, borrowing
+/// (the diff renders thousands of nodes and only compares values).
+pub fn render_refs<'a>(
     assignments: impl IntoIterator<Item = (&'a str, &'a str, &'a Assignment)>,
     module: impl Fn(&str) -> Option<&'a Module>,
-) -> Rendered {
+) -> RenderedRefs<'a> {
     let mut layers: Vec<(i64, &str, &str, &Assignment, Option<&Module>)> = assignments
         .into_iter()
         .filter(|(_, _, a)| a.enabled)
@@ -60,20 +64,33 @@ pub fn render_with<'a>(
         })
         .collect();
     layers.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
-    let mut out = Rendered::new();
+    let mut out = RenderedRefs::new();
     for (_, _, key, assignment, module) in layers {
         let module_config = module.map(|m| &m.config).into_iter().flatten();
         for (k, v) in module_config.chain(assignment.config.iter()) {
-            out.insert(
-                k.clone(),
-                RenderedValue {
-                    value: v.clone(),
-                    from: key.to_string(),
-                },
-            );
+            out.insert(k.as_str(), (v, key));
         }
     }
     out
+}
+
+/// Merge `assignments` (key, module name, assignment) of one node.
+pub fn render_with<'a>(
+    assignments: impl IntoIterator<Item = (&'a str, &'a str, &'a Assignment)>,
+    module: impl Fn(&str) -> Option<&'a Module>,
+) -> Rendered {
+    render_refs(assignments, module)
+        .into_iter()
+        .map(|(k, (v, from))| {
+            (
+                k.to_string(),
+                RenderedValue {
+                    value: v.clone(),
+                    from: from.to_string(),
+                },
+            )
+        })
+        .collect()
 }
 
 /// The assignments of `node`: keys sort so that all `node:*` keys are
@@ -95,9 +112,9 @@ pub fn node_assignments<'a>(
         .into_iter()
 }
 
-/// The rendered config of `node` in `fleet`, without an index.
-pub fn render_node_direct(fleet: &Fleet, node: &str) -> Rendered {
-    render_with(node_assignments(fleet, node), |m| fleet.modules.get(m))
+/// The rendered config of `node` in `fleet`, without an index, borrowing.
+pub fn render_node_refs<'a>(fleet: &'a Fleet, node: &str) -> RenderedRefs<'a> {
+    render_refs(node_assignments(fleet, node), |m| fleet.modules.get(m))
 }
 
 /// The rendered config of `node` in `fleet`.
