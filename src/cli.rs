@@ -103,9 +103,10 @@ pub enum PolicyCommand {
 /// else the work tree's. Exit 1 when any change is outside its actor's scope.
 ///
 /// [[policy]] keys: name (named in refusals and receipts), actor (glob on the
-/// git email, case-insensitive) or principal (glob on an allowed-signers
-/// principal), allow (globs on kind/name: templates, modules, assignments,
-/// provider_configs, config), destroy (default false), targets (default all).
+/// git email, or on a verified signer's principal, case-insensitive) or
+/// principal (glob on an allowed-signers principal only), allow (globs on
+/// kind/name: templates, modules, assignments, provider_configs, config),
+/// destroy (default false), targets (default all).
 /// No rule at all allows everything; once one exists, what no rule allows is
 /// refused; a malformed policy refuses everything.
 #[derive(Debug, Args)]

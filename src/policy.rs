@@ -51,7 +51,8 @@ pub struct Rule {
     /// 1-based position among the `[[policy]]` tables.
     pub number: usize,
     pub name: Option<String>,
-    /// Glob on the git identity email (case-insensitive).
+    /// Glob on the git identity email, or a verified signer's principal
+    /// (case-insensitive).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
     /// Glob on an SSH key principal from gpg.ssh.allowedSignersFile.
@@ -238,12 +239,16 @@ impl Rule {
         }
     }
 
+    /// `actor` globs the email, and also a verified principal (allowed
+    /// signers principals are usually emails: a signed commit keeps the scope
+    /// its author's email has); `principal` globs principals only.
     fn matches_actor(&self, actor: &Actor) -> bool {
         if self.actor.is_some() {
             actor
                 .email
-                .as_deref()
-                .is_some_and(|e| self.selector.matches_with(e, email_options()))
+                .iter()
+                .chain(actor.principals.iter())
+                .any(|e| self.selector.matches_with(e, email_options()))
         } else {
             actor
                 .principals
@@ -1042,7 +1047,7 @@ mod tests {
             !unknown.allowed(),
             "a target-limited rule needs a known target"
         );
-        // A principal rule never matches an email, and the other way round.
+        // A principal rule never matches an email...
         let by_email = p.decide(
             &email("dba"),
             Some("prod"),
@@ -1050,6 +1055,15 @@ mod tests {
             ChangeType::Update,
         );
         assert!(!by_email.allowed());
+        // ...but an email rule matches a verified principal that is an email.
+        let signer = Actor {
+            email: None,
+            principals: vec!["ann@web.example".into()],
+            source: "verified SSH signer of 0123".into(),
+        };
+        assert!(p
+            .decide(&signer, None, "modules/nginx-a", ChangeType::Update)
+            .allowed());
     }
 
     #[test]

@@ -582,12 +582,17 @@ fn keygen(env: &TestEnv, name: &str) -> (PathBuf, String) {
 
 #[test]
 fn a_verified_ssh_signer_is_the_actor() {
-    let policy = "[targets.staging]\n\n[[policy]]\nname = \"alice\"\nprincipal = \"alice\"\nallow = [\"modules/*\"]\n";
+    let policy = "[targets.staging]\n\n[[policy]]\nname = \"alice\"\nprincipal = \"alice\"\nallow = [\"modules/*\"]\n\n[[policy]]\nname = \"web\"\nactor = \"*@web.example\"\nallow = [\"modules/nginx-*\"]\n";
     let s = server(policy, &["--pre-receive"]);
     let (alice, alice_pub) = keygen(&s.env, "alice");
+    let (ann, ann_pub) = keygen(&s.env, "ann");
     let (mallory, _) = keygen(&s.env, "mallory");
     let signers = s.env.root().join("allowed_signers");
-    std::fs::write(&signers, format!("alice {alice_pub}\n")).unwrap();
+    std::fs::write(
+        &signers,
+        format!("alice {alice_pub}\nann@web.example {ann_pub}\n"),
+    )
+    .unwrap();
     s.env.git(
         &s.origin,
         &[
@@ -664,6 +669,26 @@ fn a_verified_ssh_signer_is_the_actor() {
             "committer email of",
             "signed by a key gpg.ssh.allowedSignersFile does not list) refused",
         ],
+    );
+    // An `actor` email glob also matches a verified principal that is an
+    // email: ann's signature carries her scope, whatever the committer email.
+    s.env.git(
+        &s.work,
+        &["config", "user.signingKey", ann.to_str().unwrap()],
+    );
+    edit(&s.work, "workers: 4", "workers: 5");
+    s.env
+        .git(&s.work, &["commit", "-q", "-S", "-am", "signed by ann"]);
+    let ok = push(&s);
+    assert_eq!(ok.code, 0, "ann's signature allows it: {}", ok.stderr);
+    edit(&s.work, "workers: 5", "workers: 6");
+    s.env.git(
+        &s.work,
+        &["commit", "-q", "--no-gpg-sign", "-am", "unsigned"],
+    );
+    assert_refused(
+        &s,
+        &["update modules/nginx-public on staging by committer@example.com (committer email of"],
     );
 }
 
