@@ -198,21 +198,21 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
         Kind::Templates,
         &live.templates,
         &desired.templates,
-        Resource::Template,
+        |t: &'_ std::sync::Arc<Template>| Resource::Template(t),
         &mut changes,
     );
     diff_map(
         Kind::Modules,
         &live.modules,
         &desired.modules,
-        Resource::Module,
+        |m: &'_ std::sync::Arc<Module>| Resource::Module(m),
         &mut changes,
     );
     diff_map(
         Kind::Assignments,
         &live.assignments,
         &desired.assignments,
-        Resource::Assignment,
+        |a: &'_ std::sync::Arc<Assignment>| Resource::Assignment(a),
         &mut changes,
     );
 
@@ -330,9 +330,9 @@ fn render_one_change<'a>(
     }
     render_refs(assignments, |m| {
         if change.kind == Kind::Modules && m == change.name {
-            desired.modules.get(m)
+            desired.modules.get(m).map(|v| &**v)
         } else {
-            live.modules.get(m)
+            live.modules.get(m).map(|v| &**v)
         }
     })
 }

@@ -357,9 +357,9 @@ pub fn parse_with_cache_lazy<'a>(
 /// Resources in file order, per kind, before they become maps.
 #[derive(Default)]
 struct Collected {
-    templates: Vec<(String, super::model::Template)>,
-    modules: Vec<(String, super::model::Module)>,
-    assignments: Vec<(String, super::model::Assignment)>,
+    templates: Vec<(String, std::sync::Arc<super::model::Template>)>,
+    modules: Vec<(String, std::sync::Arc<super::model::Module>)>,
+    assignments: Vec<(String, std::sync::Arc<super::model::Assignment>)>,
     provider_configs: Vec<(String, serde_json::Value)>,
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A module's or assignment's configuration: top-level keys to YAML values.
 pub type Config = BTreeMap<String, serde_json::Value>;
@@ -40,14 +41,16 @@ pub struct Assignment {
 }
 
 /// One fleet state: what fleet.yaml declares, or what a live snapshot recorded.
+/// Resources are shared (`Arc`): a desired fleet built from a live one with a
+/// few edits shares every unchanged resource instead of copying it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Fleet {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub templates: BTreeMap<String, Template>,
+    pub templates: BTreeMap<String, Arc<Template>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub modules: BTreeMap<String, Module>,
+    pub modules: BTreeMap<String, Arc<Module>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub assignments: BTreeMap<String, Assignment>,
+    pub assignments: BTreeMap<String, Arc<Assignment>>,
     /// Informational only: never compared, applied, or searched for credentials beyond validation.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub provider_configs: BTreeMap<String, serde_json::Value>,

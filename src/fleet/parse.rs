@@ -400,7 +400,7 @@ impl RawFleet {
                 declared,
                 line_offset,
             ));
-            fleet.templates.insert(key.value, t);
+            fleet.templates.insert(key.value, t.into());
         }
         for (key, raw) in self.modules.map(|m| m.0).unwrap_or_default() {
             let (line, col) = pos(&key, line_offset);
@@ -417,7 +417,7 @@ impl RawFleet {
                 declared,
                 line_offset,
             ));
-            fleet.modules.insert(key.value, m);
+            fleet.modules.insert(key.value, m.into());
         }
         for (key, raw) in self.assignments.map(|m| m.0).unwrap_or_default() {
             let (line, col) = pos(&key, line_offset);
@@ -426,7 +426,7 @@ impl RawFleet {
                 let (line, col) = pos(p, line_offset);
                 source.record_field(Kind::Assignments, &key.value, "priority", line, col);
             }
-            fleet.assignments.insert(key.value, raw.into_model());
+            fleet.assignments.insert(key.value, raw.into_model().into());
         }
         for (key, value) in self.provider_configs.map(|m| m.0).unwrap_or_default() {
             let (line, col) = pos(&key, line_offset);

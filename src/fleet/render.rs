@@ -107,14 +107,16 @@ pub fn node_assignments<'a>(
             std::ops::Bound::Unbounded,
         ))
         .take_while(move |(k, _)| k.starts_with(&prefix))
-        .filter_map(|(k, a)| split_assignment_key(k).map(|(_, m)| (k.as_str(), m, a)))
+        .filter_map(|(k, a)| split_assignment_key(k).map(|(_, m)| (k.as_str(), m, &**a)))
         .collect::<Vec<_>>()
         .into_iter()
 }
 
 /// The rendered config of `node` in `fleet`, without an index, borrowing.
 pub fn render_node_refs<'a>(fleet: &'a Fleet, node: &str) -> RenderedRefs<'a> {
-    render_refs(node_assignments(fleet, node), |m| fleet.modules.get(m))
+    render_refs(node_assignments(fleet, node), |m| {
+        fleet.modules.get(m).map(|v| &**v)
+    })
 }
 
 /// The rendered config of `node` in `fleet`.
@@ -123,8 +125,8 @@ pub fn render_node(fleet: &Fleet, index: &Index<'_>, node: &str) -> Rendered {
     render_with(
         pairs
             .iter()
-            .filter_map(|(key, m)| fleet.assignments.get(*key).map(|a| (*key, *m, a))),
-        |m| fleet.modules.get(m),
+            .filter_map(|(key, m)| fleet.assignments.get(*key).map(|a| (*key, *m, &**a))),
+        |m| fleet.modules.get(m).map(|v| &**v),
     )
 }
 
