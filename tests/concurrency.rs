@@ -7,6 +7,29 @@ use std::process::Stdio;
 
 const WRITERS: usize = 16;
 
+/// Start WRITERS processes running `script` (`$0` = the binary, `$1` = the
+/// writer's number) at once, and require every one to succeed.
+fn run_writers(env: &TestEnv, repo: &std::path::Path, script: &str) {
+    let children: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            env.command("sh", repo)
+                .args(["-c", script, bin().to_str().unwrap(), &w.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "a writer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 #[test]
 fn sixteen_processes_appending_notes_lose_nothing() {
     const PER_WRITER: usize = 50;
@@ -32,24 +55,7 @@ fn sixteen_processes_appending_notes_lose_nothing() {
         .map(|(i, c)| format!("\"$0\" notes append --ref stress {c} -m \"Fleet-Writer: $1\nFleet-Seq: {i}\" || exit 1"))
         .collect::<Vec<_>>()
         .join("\n");
-    let children: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            env.command("sh", &repo)
-                .args(["-c", &script, bin().to_str().unwrap(), &w.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "a writer failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    run_writers(&env, &repo, &script);
     let mut found = 0;
     for (i, c) in commits.iter().enumerate() {
         let note = env.git(&repo, &["notes", "--ref=fleet/stress", "show", c]);
@@ -79,24 +85,7 @@ fn sixteen_processes_appending_to_one_chain_lose_nothing() {
         .map(|i| format!("\"$0\" snapshot staging -m \"writer-$1-{i}\" || exit 1"))
         .collect::<Vec<_>>()
         .join("\n");
-    let children: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            env.command("sh", &repo)
-                .args(["-c", &script, bin().to_str().unwrap(), &w.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "a writer failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    run_writers(&env, &repo, &script);
     let log = env.git(
         &repo,
         &[
