@@ -234,17 +234,53 @@ pub(crate) fn latest_id(store: &Store, tip: ObjectId) -> Result<Option<String>> 
     Ok(None)
 }
 
-/// Every receipt in the log, **newest first** (the first-parent history of
-/// `refs/notes/fleet/receipts`, like `git log`). Commits whose message is not
-/// a well-formed receipt are skipped here; [`verify`] reports them.
+/// Every receipt in the log, **newest first**: the whole history of
+/// `refs/notes/fleet/receipts`, both sides of every sync merge, in
+/// topological order (a commit after all the commits built on it; the first
+/// parent's side before the merged one's, like `git log --topo-order`).
+/// Commits whose message is not a well-formed receipt are skipped here;
+/// [`verify`] reports them.
 pub fn log(store: &Store) -> Result<Vec<Receipt>> {
+    let Some(tip) = store.resolve(RECEIPTS_REF)? else {
+        return Ok(Vec::new());
+    };
+    // Every commit with its parents and how many children point at it.
+    let mut parents: std::collections::HashMap<ObjectId, (Vec<ObjectId>, String)> =
+        std::collections::HashMap::new();
+    let mut children: std::collections::HashMap<ObjectId, usize> = std::collections::HashMap::new();
+    let mut todo = vec![tip];
+    while let Some(id) = todo.pop() {
+        if parents.contains_key(&id) {
+            continue;
+        }
+        let commit = store
+            .repo()
+            .find_commit(id)
+            .map_err(|e| Error::Other(format!("cannot read receipt log commit {id}: {e}")))?;
+        let decoded = commit
+            .decode()
+            .map_err(|e| Error::Other(format!("cannot decode receipt log commit {id}: {e}")))?;
+        let ps: Vec<ObjectId> = decoded.parents().collect();
+        for p in &ps {
+            *children.entry(*p).or_default() += 1;
+            todo.push(*p);
+        }
+        parents.insert(id, (ps, decoded.message.to_string()));
+    }
     let mut out = Vec::new();
-    for entry in store.chain_walk(RECEIPTS_REF)? {
-        let (commit, entry) = entry?;
-        if let Some(r) =
-            block::in_message(&entry.message).and_then(|t| Receipt::parse(t, Some(commit)))
-        {
+    let mut ready = vec![tip];
+    while let Some(id) = ready.pop() {
+        let (ps, message) = &parents[&id];
+        if let Some(r) = block::in_message(message).and_then(|t| Receipt::parse(t, Some(id))) {
             out.push(r);
+        }
+        // Reversed so the first parent is popped (walked) first.
+        for p in ps.iter().rev() {
+            let n = children.get_mut(p).expect("counted above");
+            *n -= 1;
+            if *n == 0 {
+                ready.push(*p);
+            }
         }
     }
     Ok(out)
