@@ -20,7 +20,9 @@ use gix::ObjectId;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-const MAX_ROUNDS: usize = 5;
+/// Rounds of fetch-merge-push before giving up when other clones keep
+/// pushing between our fetch and our push (each round merges their news).
+const MAX_ROUNDS: usize = 30;
 
 #[derive(Debug, Default, Serialize)]
 pub struct SyncReport {
@@ -30,8 +32,44 @@ pub struct SyncReport {
     pub merged: Vec<String>,
     pub pushed: Vec<String>,
     pub conflicts: Vec<String>,
+    /// Remote refs moved back to an ancestor of what an earlier sync
+    /// fetched (or deleted): neither merged nor pushed over.
+    pub rewound: Vec<Rewind>,
     pub notes: Vec<String>,
     pub rounds: usize,
+}
+
+/// A remote fleet ref that went back in history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rewind {
+    #[serde(rename = "ref")]
+    pub name: String,
+    /// What an earlier sync fetched from the remote.
+    pub seen: String,
+    /// What the remote holds now (None: deleted).
+    pub remote: Option<String>,
+}
+
+/// A push the remote itself refused (a hook, access control): final, never
+/// retried. `lines` are the `!` porcelain lines, `messages` the `remote:` ones.
+struct Refused {
+    remote: String,
+    lines: Vec<String>,
+    messages: Vec<String>,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the remote {} refused the push (not retried):",
+            self.remote
+        )?;
+        for l in self.lines.iter().chain(&self.messages) {
+            write!(f, "\n  {l}")?;
+        }
+        Ok(())
+    }
 }
 
 fn private_prefix(remote: &str) -> String {
@@ -49,12 +87,20 @@ fn private_name(remote: &str, local: &str) -> String {
 
 pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
     let dir = store.git_dir().to_path_buf();
+    let prefix = private_prefix(remote);
     let mut report = SyncReport {
         remote: remote.to_string(),
         ..SyncReport::default()
     };
     for round in 1..=MAX_ROUNDS {
         report.rounds = round;
+        // What earlier syncs fetched, to catch a remote that moved back.
+        let mut seen: BTreeMap<String, ObjectId> = BTreeMap::new();
+        for r in store.refs_under(&prefix)? {
+            if let Some(v) = store.resolve(&r)? {
+                seen.insert(r, v);
+            }
+        }
         let fetch = git(
             &dir,
             &[
@@ -63,11 +109,8 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
                 "--no-tags",
                 "--prune",
                 remote,
-                &format!("+refs/fleet/*:{}fleet/*", private_prefix(remote)),
-                &format!(
-                    "+refs/notes/fleet/*:{}notes/fleet/*",
-                    private_prefix(remote)
-                ),
+                &format!("+refs/fleet/*:{prefix}fleet/*"),
+                &format!("+refs/notes/fleet/*:{prefix}notes/fleet/*"),
             ],
         )?;
         if !fetch.success {
@@ -76,18 +119,47 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
                 fetch.stderr.trim()
             )));
         }
+        let mut skip: BTreeSet<String> = BTreeSet::new();
+        report.rewound.clear();
+        for (private, old) in &seen {
+            let now = store.resolve(private)?;
+            let back = match now {
+                None => true,
+                Some(now) => now != *old && store.is_ancestor(now, *old)?,
+            };
+            if !back {
+                continue;
+            }
+            let name = format!("refs/{}", &private[prefix.len()..]);
+            // Keep what we saw, so the next sync refuses again rather than
+            // taking the shorter history as the remote's word.
+            store.commit_updates(
+                &[RefUpdate {
+                    name: private.clone(),
+                    old: now,
+                    new: *old,
+                }],
+                "git-fleet: sync keeps the value a rewound remote ref had",
+            )?;
+            report.rewound.push(Rewind {
+                name: name.clone(),
+                seen: old.to_string(),
+                remote: now.map(|n| n.to_string()),
+            });
+            skip.insert(name);
+        }
         // Names on either side.
         let mut names: BTreeSet<String> = BTreeSet::new();
-        for prefix in ["refs/fleet/", "refs/notes/fleet/"] {
-            names.extend(store.refs_under(prefix)?);
+        for p in ["refs/fleet/", "refs/notes/fleet/"] {
+            names.extend(store.refs_under(p)?);
         }
-        let remote_refs = store.refs_under(&private_prefix(remote))?;
+        let remote_refs = store.refs_under(&prefix)?;
         report.fetched = remote_refs.len();
         for r in &remote_refs {
-            names.insert(format!("refs/{}", &r[private_prefix(remote).len()..]));
+            names.insert(format!("refs/{}", &r[prefix.len()..]));
         }
         let mut push: Vec<(String, ObjectId, Option<ObjectId>)> = Vec::new();
-        for name in &names {
+        for name in names.difference(&skip) {
             let theirs = store.resolve(&private_name(remote, name))?;
             let merged = merge_one(store, name, theirs, &mut report)?;
             if let Some(ours) = merged {
@@ -99,18 +171,18 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
         if push.is_empty() {
             return Ok(report);
         }
-        // Push with a lease on every ref: a remote that moved since the fetch
-        // refuses, and the next round merges its new state.
-        let mut args: Vec<String> = vec!["push".into(), "--porcelain".into(), "--atomic".into()];
-        for (name, _, theirs) in &push {
-            args.push(format!(
-                "--force-with-lease={name}:{}",
-                theirs.map(|t| t.to_string()).unwrap_or_default()
-            ));
-        }
-        args.push(remote.into());
+        // Only fast-forwards: every value pushed descends from what was
+        // fetched (a merge has it as a parent), so no `+` and no force. A
+        // remote that moved since the fetch rejects it, and the next round
+        // fetches and merges its new state.
+        let mut args: Vec<String> = vec![
+            "push".into(),
+            "--porcelain".into(),
+            "--atomic".into(),
+            remote.into(),
+        ];
         for (name, ours, _) in &push {
-            args.push(format!("+{ours}:{name}"));
+            args.push(format!("{ours}:{name}"));
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let pushed = git(&dir, &refs)?;
@@ -129,23 +201,92 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
             }
             return Ok(report);
         }
-        let stale = pushed.stdout.contains("stale info")
-            || pushed.stderr.contains("stale info")
-            || pushed.stdout.contains("rejected");
-        if !stale {
-            return Err(Error::Other(format!(
-                "git push {remote} failed: {}{}",
-                pushed.stdout.trim(),
-                pushed.stderr.trim()
-            )));
+        match push_failure(&pushed.stdout, &pushed.stderr) {
+            PushFailure::Moved => {}
+            PushFailure::Refused { lines, messages } => {
+                let refused = Refused {
+                    remote: remote.to_string(),
+                    lines,
+                    messages,
+                };
+                return Err(Error::Other(refused.to_string()));
+            }
+            PushFailure::Other => {
+                return Err(Error::Other(format!(
+                    "git push {remote} failed: {}{}",
+                    pushed.stdout.trim(),
+                    pushed.stderr.trim()
+                )))
+            }
         }
         report.notes.push(format!(
             "round {round}: the remote moved during sync; merging again"
         ));
+        pause(round);
     }
     Err(Error::Other(format!(
         "sync with {remote}: the remote kept moving; gave up after {MAX_ROUNDS} rounds (nothing lost: run it again)"
     )))
+}
+
+enum PushFailure {
+    /// Another clone pushed first (non-fast-forward, or lost a ref lock on
+    /// the server): fetch, merge and push again.
+    Moved,
+    /// The remote's hooks or access control said no: final.
+    Refused {
+        lines: Vec<String>,
+        messages: Vec<String>,
+    },
+    Other,
+}
+
+/// Read `git push --porcelain` output: `!\t<src>:<dst>\t[rejected] (fetch first)`
+/// is a race; `[remote rejected] (<why>)` is a refusal unless `<why>` is the
+/// server losing a ref-lock race or the atomic transaction another ref broke.
+fn push_failure(stdout: &str, stderr: &str) -> PushFailure {
+    let failed: Vec<&str> = stdout.lines().filter(|l| l.starts_with('!')).collect();
+    let race = |l: &str| {
+        let why = l.rsplit('\t').next().unwrap_or(l);
+        why.contains("[rejected]")
+            || why.contains("stale info")
+            || why.contains("atomic")
+            || why.contains("cannot lock ref")
+            || why.contains("failed to update ref")
+            || why.contains("incorrect old value")
+    };
+    let refused: Vec<String> = failed
+        .iter()
+        .filter(|l| l.contains("[remote rejected]") && !race(l))
+        .map(|l| l.trim_start_matches('!').trim().replace('\t', " "))
+        .collect();
+    if !refused.is_empty() {
+        let messages = stderr
+            .lines()
+            .filter(|l| l.starts_with("remote:"))
+            .map(|l| l.trim_end().to_string())
+            .collect();
+        return PushFailure::Refused {
+            lines: refused,
+            messages,
+        };
+    }
+    if !failed.is_empty() && failed.iter().all(|l| race(l)) {
+        return PushFailure::Moved;
+    }
+    PushFailure::Other
+}
+
+/// A short, growing, jittered wait between rounds, so clones racing for the
+/// same refs stop colliding in lockstep.
+fn pause(round: usize) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0)
+        ^ (std::process::id() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let cap = 20 * (round.min(10) as u64);
+    std::thread::sleep(std::time::Duration::from_millis(nanos % (cap + 1)));
 }
 
 /// Merge the remote value `theirs` into local ref `name`; returns the local

@@ -276,3 +276,240 @@ fn an_apply_on_one_side_and_a_reject_on_the_other_is_reported() {
     assert_eq!(w.env.fleet(b, &["receipts", "verify"]).code, 0);
     let _ = bin();
 }
+
+fn origin(w: &World) -> PathBuf {
+    w.env.root().join("origin.git")
+}
+
+/// Append one receipt in `clone`; returns its id.
+fn receipt(env: &TestEnv, clone: &Path, note: &str) -> String {
+    let r = env.fleet(
+        clone,
+        &[
+            "receipts",
+            "append",
+            "--action",
+            "test",
+            "--commit",
+            "HEAD",
+            "--trailer",
+            &format!("Note={note}"),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.stdout.trim().to_string()
+}
+
+/// Receipt ids `git fleet receipts --json` lists in `clone`.
+fn listed(env: &TestEnv, clone: &Path) -> Vec<String> {
+    let r = env.fleet(clone, &["receipts", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    v["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn fleet_refs_of(env: &TestEnv, repo: &Path) -> Vec<String> {
+    all_refs(env, repo)
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect()
+}
+
+/// Every update origin's reflog recorded for `name` is a fast-forward.
+fn assert_only_fast_forwards(env: &TestEnv, repo: &Path, name: &str) {
+    let log = env.git(repo, &["reflog", "show", "--format=%H", name, "--"]);
+    let values: Vec<&str> = log.lines().collect(); // newest first
+    for pair in values.windows(2) {
+        let (newer, older) = (pair[0], pair[1]);
+        let ok = env
+            .command("git", repo)
+            .args(["merge-base", "--is-ancestor", older, newer])
+            .status()
+            .unwrap()
+            .success();
+        assert!(
+            ok,
+            "{name} on origin moved from {older} to {newer}, not a fast-forward"
+        );
+    }
+}
+
+#[test]
+fn concurrent_syncs_only_fast_forward_origin_and_lose_no_receipt() {
+    let w = world();
+    let origin = origin(&w);
+    w.env
+        .git(&origin, &["config", "core.logAllRefUpdates", "always"]);
+    let ids: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = w
+            .clones
+            .iter()
+            .enumerate()
+            .map(|(i, clone)| {
+                let env = &w.env;
+                scope.spawn(move || {
+                    let mut ids = Vec::new();
+                    for k in 0..6 {
+                        ids.push(receipt(env, clone, &format!("clone{i}-{k}")));
+                        let s = env.fleet(clone, &["sync"]);
+                        assert_eq!(s.code, 0, "clone{i} sync {k}: {}{}", s.stdout, s.stderr);
+                    }
+                    ids
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for name in fleet_refs_of(&w.env, &origin) {
+        assert_only_fast_forwards(&w.env, &origin, &name);
+    }
+    // Origin holds every receipt as soon as each sync returned.
+    let log = w.env.git(
+        &origin,
+        &["log", "--format=%B", "refs/notes/fleet/receipts"],
+    );
+    for id in ids.iter().flatten() {
+        assert!(
+            log.contains(&format!("Fleet-Receipt: {id}")),
+            "receipt {id} is missing on origin"
+        );
+    }
+    sync_until_quiet(&w);
+    for c in &w.clones {
+        let have = listed(&w.env, c);
+        for id in ids.iter().flatten() {
+            assert!(have.contains(id), "{} does not list {id}", c.display());
+        }
+        assert_eq!(w.env.fleet(c, &["receipts", "verify"]).code, 0);
+    }
+    for name in fleet_refs_of(&w.env, &origin) {
+        assert_only_fast_forwards(&w.env, &origin, &name);
+    }
+}
+
+#[test]
+fn a_push_the_remote_refuses_is_reported_not_retried() {
+    let w = world();
+    let origin = origin(&w);
+    let hook = origin.join("hooks/pre-receive");
+    let count = w.env.root().join("hook-calls");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho call >> '{}'\necho 'W refs/fleet/live/staging clone0 DENIED by fallthru' >&2\nexit 1\n",
+            count.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let c = &w.clones[0];
+    receipt(&w.env, c, "denied");
+    let before = all_refs(&w.env, &origin);
+    let s = w.env.fleet(c, &["sync"]);
+    assert_eq!(s.code, 2, "{}{}", s.stdout, s.stderr);
+    assert!(s.stderr.contains("DENIED by fallthru"), "{}", s.stderr);
+    assert!(s.stderr.contains("refused"), "{}", s.stderr);
+    assert!(!s.stderr.contains("kept moving"), "{}", s.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&count).unwrap().lines().count(),
+        1,
+        "a refused push is not retried"
+    );
+    assert_eq!(all_refs(&w.env, &origin), before);
+    let j = w.env.fleet(c, &["sync", "--json"]);
+    assert_eq!(j.code, 2);
+    let v: serde_json::Value = serde_json::from_str(j.stdout.trim())
+        .unwrap_or_else(|e| panic!("sync --json printed no JSON ({e}): {:?}", j.stdout));
+    assert_eq!(v["version"], 1, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("DENIED"),
+        "{v}"
+    );
+}
+
+#[test]
+fn receipts_lists_every_receipt_after_a_sync_both_ways() {
+    let w = world();
+    let (a, b) = (&w.clones[0], &w.clones[1]);
+    let mut ids = Vec::new();
+    for k in 0..3 {
+        ids.push(receipt(&w.env, a, &format!("a{k}")));
+        ids.push(receipt(&w.env, b, &format!("b{k}")));
+    }
+    for c in [a, b, a] {
+        let s = w.env.fleet(c, &["sync"]);
+        assert_eq!(s.code, 0, "{}", s.stderr);
+    }
+    for c in [a, b] {
+        let have = listed(&w.env, c);
+        for id in &ids {
+            assert!(
+                have.contains(id),
+                "{} lists {have:?}, not {id}",
+                c.display()
+            );
+        }
+        let shown = w.env.fleet(c, &["receipts", "show", "HEAD"]);
+        assert!(
+            !shown.stdout.contains("not in the receipt log"),
+            "{}",
+            shown.stdout
+        );
+    }
+    assert_eq!(listed(&w.env, a), listed(&w.env, b));
+}
+
+#[test]
+fn a_remote_receipt_log_moved_back_is_refused() {
+    let w = world();
+    let origin = origin(&w);
+    let c = &w.clones[0];
+    receipt(&w.env, c, "one");
+    assert_eq!(w.env.fleet(c, &["sync"]).code, 0);
+    let old = w
+        .env
+        .git(&origin, &["rev-parse", "refs/notes/fleet/receipts"])
+        .trim()
+        .to_string();
+    receipt(&w.env, c, "two");
+    let kept = receipt(&w.env, c, "three");
+    assert_eq!(w.env.fleet(c, &["sync"]).code, 0);
+    // Someone moves origin's log back.
+    w.env
+        .git(&origin, &["update-ref", "refs/notes/fleet/receipts", &old]);
+    let local = w
+        .env
+        .git(c, &["rev-parse", "refs/notes/fleet/receipts"])
+        .trim()
+        .to_string();
+    let s = w.env.fleet(c, &["sync"]);
+    assert_eq!(s.code, 1, "{}{}", s.stdout, s.stderr);
+    let said = format!("{}{}", s.stdout, s.stderr);
+    assert!(said.contains("refs/notes/fleet/receipts"), "{said}");
+    assert!(said.contains("moved back"), "{said}");
+    // Nothing lost locally, nothing pushed over it silently.
+    assert_eq!(
+        w.env
+            .git(c, &["rev-parse", "refs/notes/fleet/receipts"])
+            .trim(),
+        local
+    );
+    assert_eq!(
+        w.env
+            .git(&origin, &["rev-parse", "refs/notes/fleet/receipts"])
+            .trim(),
+        old
+    );
+    assert!(listed(&w.env, c).contains(&kept));
+    // Asked again, it still refuses: the rewind is not forgotten.
+    assert_eq!(w.env.fleet(c, &["sync"]).code, 1);
+    let j = w.env.fleet(c, &["sync", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert_eq!(v["sync"]["rewound"][0]["ref"], "refs/notes/fleet/receipts");
+}

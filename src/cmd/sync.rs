@@ -8,6 +8,22 @@ use git_fleet::{sync, Error, Result};
 use serde_json::json;
 
 pub fn run(ui: &Ui, args: SyncArgs) -> Result<Outcome> {
+    let json = args.json;
+    let result = sync_and_show(ui, args);
+    if json {
+        // --json prints exactly one object, an error too (the message also
+        // goes to stderr as for every command).
+        if let Err(e) = &result {
+            ui.json(&json!({
+                "version": JSON_VERSION,
+                "error": { "message": e.to_string() },
+            }));
+        }
+    }
+    result
+}
+
+fn sync_and_show(ui: &Ui, args: SyncArgs) -> Result<Outcome> {
     let ctx = context()?;
     let dir = ctx.store.git_dir().to_path_buf();
     let remote = match args.remote {
@@ -50,10 +66,33 @@ pub fn run(ui: &Ui, args: SyncArgs) -> Result<Outcome> {
         for c in &report.conflicts {
             ui.out(format!("  {} {c}", ui.red().apply_to("conflict:")));
         }
+        for r in &report.rewound {
+            let now = match &r.remote {
+                Some(v) => format!("now at {}", &v[..12]),
+                None => "now deleted".to_string(),
+            };
+            ui.out(format!(
+                "  {} {} on {} moved back: an earlier sync fetched {}, the remote is {now}; not merged, not pushed over",
+                ui.red().apply_to("REWOUND:"),
+                r.name,
+                report.remote,
+                &r.seen[..12],
+            ));
+        }
+        if !report.rewound.is_empty() {
+            ui.hint(format!(
+                "someone moved {} back on {}: find out who; to restore it, push the local ref (a fast-forward): git push {} <ref>",
+                if report.rewound.len() == 1 { "a fleet ref" } else { "fleet refs" },
+                report.remote,
+                report.remote
+            ));
+        }
     }
-    Ok(if report.conflicts.is_empty() {
-        Outcome::Done
-    } else {
-        Outcome::Found
-    })
+    Ok(
+        if report.conflicts.is_empty() && report.rewound.is_empty() {
+            Outcome::Done
+        } else {
+            Outcome::Found
+        },
+    )
 }
