@@ -27,6 +27,10 @@ pub enum State {
     Rejected,
     Ignored,
     Failed,
+    /// Two different review decisions neither side saw before deciding
+    /// (never stored: computed from the transitions). A decision made after
+    /// seeing both resolves it.
+    Conflict,
 }
 
 impl State {
@@ -38,6 +42,7 @@ impl State {
             State::Rejected => "rejected",
             State::Ignored => "ignored",
             State::Failed => "failed",
+            State::Conflict => "conflict",
         }
     }
 
@@ -49,6 +54,7 @@ impl State {
             State::Rejected,
             State::Ignored,
             State::Failed,
+            State::Conflict,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)
@@ -56,7 +62,15 @@ impl State {
 
     /// Still waiting for a person or for apply.
     pub fn is_open(self) -> bool {
-        matches!(self, State::PendingReview | State::Approved)
+        matches!(
+            self,
+            State::PendingReview | State::Approved | State::Conflict
+        )
+    }
+
+    /// A review decision: two concurrent ones that differ are a conflict.
+    pub fn is_decision(self) -> bool {
+        matches!(self, State::Approved | State::Rejected | State::Ignored)
     }
 }
 
@@ -74,6 +88,106 @@ pub struct Transition {
     pub time: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The ids ([`Transition::id`]) of the transitions this one followed:
+    /// every head of the history its writer saw. Empty for the first one, and
+    /// in files written before causal history (each of those follows the
+    /// previous parentless transition in the list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<String>,
+}
+
+impl Transition {
+    /// A hash of the whole transition, parents included (16 hex digits).
+    pub fn id(&self) -> String {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        format!("{:x}", Sha256::digest(&bytes))[..16].to_string()
+    }
+}
+
+/// The transitions of one proposal as a causal graph.
+struct History {
+    /// Indexes of each transition's parents.
+    parents: Vec<Vec<usize>>,
+    /// Indexes of each transition's ancestors (itself excluded).
+    ancestors: Vec<std::collections::BTreeSet<usize>>,
+}
+
+impl History {
+    fn of(ts: &[Transition]) -> History {
+        let ids: Vec<String> = ts.iter().map(Transition::id).collect();
+        let index: BTreeMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        let mut last_parentless: Option<usize> = None;
+        let parents: Vec<Vec<usize>> = ts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                if t.parents.is_empty() {
+                    // Old files (and concurrent creations): a list in order.
+                    let p = last_parentless.replace(i);
+                    p.into_iter().collect()
+                } else {
+                    t.parents
+                        .iter()
+                        .filter_map(|p| index.get(p.as_str()).copied())
+                        .filter(|&p| p != i)
+                        .collect()
+                }
+            })
+            .collect();
+        let mut ancestors = vec![std::collections::BTreeSet::new(); ts.len()];
+        for (i, set) in ancestors.iter_mut().enumerate() {
+            let mut todo: Vec<usize> = parents[i].clone();
+            while let Some(p) = todo.pop() {
+                if p != i && set.insert(p) {
+                    todo.extend(parents[p].iter().copied());
+                }
+            }
+        }
+        History { parents, ancestors }
+    }
+
+    /// Transitions no other one follows.
+    fn heads(&self) -> Vec<usize> {
+        let mut followed = vec![false; self.parents.len()];
+        for ps in &self.parents {
+            for &p in ps {
+                followed[p] = true;
+            }
+        }
+        (0..self.parents.len()).filter(|&i| !followed[i]).collect()
+    }
+
+    /// Pairs of different decisions made concurrently (neither followed the
+    /// other) that no later transition followed both of.
+    fn conflicts(&self, ts: &[Transition]) -> Vec<(usize, usize)> {
+        let decisions: Vec<usize> = (0..ts.len())
+            .filter(|&i| ts[i].state.is_decision())
+            .collect();
+        let mut out = Vec::new();
+        for (n, &a) in decisions.iter().enumerate() {
+            for &b in &decisions[n + 1..] {
+                if ts[a].state == ts[b].state
+                    || self.ancestors[a].contains(&b)
+                    || self.ancestors[b].contains(&a)
+                {
+                    continue;
+                }
+                let resolved = self
+                    .ancestors
+                    .iter()
+                    .any(|anc| anc.contains(&a) && anc.contains(&b));
+                if !resolved {
+                    out.push((a, b));
+                }
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,19 +217,57 @@ pub struct Proposal {
 }
 
 impl Proposal {
+    /// Decided causally: `conflict` while two different decisions neither
+    /// side saw stand unresolved; else the state of the head furthest from
+    /// the first transition (wall-clock time only breaks ties).
     pub fn state(&self) -> State {
-        self.transitions
-            .last()
-            .map(|t| t.state)
+        if self.transitions.is_empty() {
+            return State::PendingReview;
+        }
+        let h = History::of(&self.transitions);
+        if !h.conflicts(&self.transitions).is_empty() {
+            return State::Conflict;
+        }
+        h.heads()
+            .into_iter()
+            .max_by_key(|&i| (h.ancestors[i].len(), self.transitions[i].time, i))
+            .map(|i| self.transitions[i].state)
             .unwrap_or(State::PendingReview)
     }
 
+    /// The concurrent decisions that make this proposal a conflict, as
+    /// "approved by X / rejected by Y" lines.
+    pub fn conflicting_decisions(&self) -> Vec<String> {
+        let h = History::of(&self.transitions);
+        h.conflicts(&self.transitions)
+            .into_iter()
+            .map(|(a, b)| {
+                let (a, b) = (&self.transitions[a], &self.transitions[b]);
+                format!("{} by {} / {} by {}", a.state, a.actor, b.state, b.actor)
+            })
+            .collect()
+    }
+
+    /// Record a transition after everything this copy has seen: its parents
+    /// are the current heads, so a decision made after a conflict resolves it.
     pub fn push(&mut self, state: State, actor: &str, time: i64, reason: Option<String>) {
+        let mut parents: Vec<String> = if self.transitions.is_empty() {
+            Vec::new()
+        } else {
+            History::of(&self.transitions)
+                .heads()
+                .into_iter()
+                .map(|i| self.transitions[i].id())
+                .collect()
+        };
+        parents.sort();
+        parents.dedup();
         self.transitions.push(Transition {
             state,
             actor: actor.to_string(),
             time,
             reason,
+            parents,
         });
     }
 
@@ -390,7 +542,8 @@ pub fn write(
     })
 }
 
-/// Keep every transition of both versions, in time order (stored first on ties).
+/// Keep every transition of both versions, in time order (stored first on
+/// ties); which one followed which is in their `parents`, not in the order.
 pub fn merge_transitions(stored: &Proposal, ours: &Proposal) -> Proposal {
     let mut merged = ours.clone();
     let mut all: Vec<Transition> = stored.transitions.clone();
@@ -406,4 +559,50 @@ pub fn merge_transitions(stored: &Proposal, ours: &Proposal) -> Proposal {
         .clone()
         .or(stored.rolled_back_by.clone());
     merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proposal(transitions: &str) -> Proposal {
+        serde_json::from_str(&format!(
+            r#"{{"id":"00aa","target":"t","kind":"modules","name":"m","change":"update",
+               "before":null,"after":null,"fields":[],"source_commit":null,
+               "live_snapshot":null,"transitions":{transitions}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn files_without_parents_read_as_a_list_in_order() {
+        let p = proposal(
+            r#"[{"state":"pending_review","actor":"a","time":1},
+                {"state":"approved","actor":"a","time":2},
+                {"state":"rejected","actor":"b","time":3}]"#,
+        );
+        assert_eq!(p.state(), State::Rejected);
+        let mut q = p.clone();
+        q.push(State::Approved, "c", 4, None);
+        assert_eq!(q.transitions[3].parents, vec![p.transitions[2].id()]);
+        assert_eq!(q.state(), State::Approved);
+    }
+
+    #[test]
+    fn concurrent_different_decisions_conflict_until_one_follows_both() {
+        let base = proposal(r#"[{"state":"pending_review","actor":"a","time":1}]"#);
+        let (mut x, mut y) = (base.clone(), base.clone());
+        x.push(State::Approved, "x", 5, None);
+        y.push(State::Rejected, "y", 2, None);
+        let mut m = merge_transitions(&x, &y);
+        assert_eq!(m.state(), State::Conflict);
+        m.push(State::Rejected, "z", 3, None);
+        assert_eq!(m.state(), State::Rejected);
+        // The same decision twice is no conflict; further progress wins.
+        let (mut x, mut y) = (base.clone(), base);
+        x.push(State::Approved, "x", 5, None);
+        y.push(State::Approved, "y", 6, None);
+        y.push(State::Applied, "y", 7, None);
+        assert_eq!(merge_transitions(&y, &x).state(), State::Applied);
+    }
 }

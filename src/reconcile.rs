@@ -236,7 +236,8 @@ fn tick_inner(
         let reopened = match book.get(store, &fresh.id)? {
             None => fresh,
             Some(stored) => match stored.state() {
-                State::PendingReview | State::Approved => {
+                // A conflict waits for a person, like an open proposal.
+                State::PendingReview | State::Approved | State::Conflict => {
                     report.already_open += 1;
                     continue;
                 }

@@ -572,23 +572,15 @@ fn union_proposals(
         if local == p {
             return Ok(None);
         }
-        let ended = |x: &Proposal| {
-            x.transitions
-                .iter()
-                .rev()
-                .find(|t| matches!(t.state, State::Applied | State::Rejected | State::Ignored))
-                .map(|t| t.state)
-        };
-        if let (Some(a), Some(b)) = (ended(&local), ended(&p)) {
-            if a != b && (a == State::Applied || b == State::Applied) {
-                report.conflicts.push(format!(
-                    "{name}: proposal {} ({}) was {a} on one side and {b} on the other",
-                    &local.id[..12],
-                    local.resource()
-                ));
-            }
-        }
         let merged = merge_transitions(&local, &p);
+        if merged.state() == State::Conflict && local.state() != State::Conflict {
+            report.conflicts.push(format!(
+                "{name}: proposal {} ({}) has review decisions neither side saw: {}",
+                &local.id[..12],
+                local.resource(),
+                merged.conflicting_decisions().join("; ")
+            ));
+        }
         let json = serde_json::to_vec_pretty(&merged)
             .map_err(|e| Error::Other(format!("cannot encode proposal: {e}")))?;
         Ok(Some(store.write_blob(&json)?))

@@ -513,3 +513,95 @@ fn a_remote_receipt_log_moved_back_is_refused() {
     let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
     assert_eq!(v["sync"]["rewound"][0]["ref"], "refs/notes/fleet/receipts");
 }
+
+fn state_of(env: &TestEnv, clone: &Path, id: &str) -> String {
+    let v: serde_json::Value =
+        serde_json::from_str(&env.fleet(clone, &["proposals", "--json"]).stdout).unwrap();
+    v["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id)
+        .map(|p| p["state"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
+/// One proposal opened in A and synced to B.
+fn shared_proposal(w: &World, workers: u32) -> String {
+    let (a, b) = (&w.clones[0], &w.clones[1]);
+    std::fs::write(a.join("fleet.yaml"), fleet_with(workers)).unwrap();
+    w.env
+        .git(a, &["commit", "-q", "-am", &format!("workers {workers}")]);
+    w.env.git(a, &["push", "-q", "origin", "main"]);
+    assert_eq!(w.env.fleet(a, &["reconcile", "staging"]).code, 1);
+    assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
+    w.env.git(b, &["pull", "-q", "origin", "main"]);
+    assert_eq!(w.env.fleet(b, &["sync"]).code, 0);
+    let props: serde_json::Value =
+        serde_json::from_str(&w.env.fleet(a, &["proposals", "--json"]).stdout).unwrap();
+    props["proposals"][0]["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn decisions_neither_side_saw_are_a_conflict_until_decided_again() {
+    for other in ["reject", "ignore"] {
+        let w = world();
+        let (a, b) = (&w.clones[0], &w.clones[1]);
+        let id = shared_proposal(&w, 5);
+        // Approved in A, rejected (ignored) in B, neither seeing the other;
+        // B decides later by the clock, which must not matter.
+        assert_eq!(w.env.fleet(a, &["approve", &id]).code, 0);
+        let d = w.env.fleet(b, &[other, &id, "--reason", "not now"]);
+        assert_eq!(d.code, 0, "{}", d.stderr);
+        assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
+        let s = w.env.fleet(b, &["sync", "--json"]);
+        assert_eq!(s.code, 1, "{}{}", s.stdout, s.stderr);
+        let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+        let conflicts = v["sync"]["conflicts"].as_array().unwrap();
+        assert!(
+            conflicts
+                .iter()
+                .any(|c| c.as_str().unwrap().contains(&id[..12])),
+            "{v}"
+        );
+        assert_eq!(state_of(&w.env, b, &id), "conflict");
+        assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
+        assert_eq!(state_of(&w.env, a, &id), "conflict");
+        // Neither clone applies it: not by id, not with --approved.
+        let live = w.env.git(a, &["rev-parse", "refs/fleet/live/staging"]);
+        for c in [a, b] {
+            let r = w.env.fleet(c, &["apply", &id]);
+            assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+            assert!(r.stdout.contains("conflict"), "{}", r.stdout);
+            let r = w.env.fleet(c, &["apply", "--approved", "--json"]);
+            let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+            assert!(v["outcomes"].as_array().unwrap().is_empty(), "{v}");
+        }
+        assert_eq!(
+            w.env.git(a, &["rev-parse", "refs/fleet/live/staging"]),
+            live
+        );
+        // A decision made after seeing both resolves it.
+        assert_eq!(w.env.fleet(a, &["approve", &id]).code, 0);
+        assert_eq!(state_of(&w.env, a, &id), "approved");
+        assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
+        assert_eq!(w.env.fleet(b, &["sync"]).code, 0);
+        assert_eq!(state_of(&w.env, b, &id), "approved");
+        let r = w.env.fleet(b, &["apply", &id]);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    }
+}
+
+#[test]
+fn the_same_decision_in_two_clones_is_no_conflict() {
+    let w = world();
+    let (a, b) = (&w.clones[0], &w.clones[1]);
+    let id = shared_proposal(&w, 6);
+    assert_eq!(w.env.fleet(a, &["approve", &id]).code, 0);
+    assert_eq!(w.env.fleet(b, &["approve", &id]).code, 0);
+    assert_eq!(w.env.fleet(b, &["apply", &id]).code, 0);
+    assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
+    let s = w.env.fleet(b, &["sync"]);
+    assert_eq!(s.code, 0, "{}{}", s.stdout, s.stderr);
+    assert_eq!(state_of(&w.env, b, &id), "applied");
+}
