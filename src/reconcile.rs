@@ -287,6 +287,7 @@ fn tick_inner(
     run.opened = report.opened.clone();
 
     let halted = halt::state(store)?.halted;
+    let live_conflicts = crate::sync::live_conflicts(store, target)?;
     let policy_actor = cfg.auto_apply.then(|| local_actor(store));
     let mut eligible = Vec::new();
     for p in &to_write {
@@ -296,6 +297,11 @@ fn tick_inner(
             Some("a destroy always waits for a person".to_string())
         } else if halted {
             Some("automation is halted".to_string())
+        } else if !live_conflicts.is_empty() {
+            Some(format!(
+                "the live state is a sync conflict ({}): record a new snapshot or apply to resolve it",
+                live_conflicts.join(", ")
+            ))
         } else if p.rolled_back_by.is_some() {
             Some("this desired content was rolled back; it is not auto-applied until the desired file changes".to_string())
         } else {

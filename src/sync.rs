@@ -1,19 +1,22 @@
 //! `sync`: fetch another clone's fleet records into a private namespace, merge
-//! them with ours (losing nothing), and push the result back with a lease.
+//! them with ours (losing nothing), and push the result back, fast-forwards only.
 //!
 //! Merge rules per ref kind, when both sides moved:
 //! - notes (`refs/notes/fleet/*`): per annotated object, the union of blocks;
 //!   a merge commit keeps both histories. The receipt log gets a signed merge
 //!   receipt so `receipts verify` checks both sides' chains.
-//! - proposals: by id; every transition of both sides kept, in time order; a
-//!   proposal that ended `applied` on one side and `rejected`/`ignored` on the
-//!   other is reported as a conflict (the later transition stands, never silently).
-//! - runs: the union of run files; live snapshots and halt: the newer tip's
-//!   state (reported), both recorded as parents.
+//! - proposals: by id; every transition of both sides kept; two different
+//!   review decisions neither side saw make the proposal `conflict` (reported).
+//! - live snapshots: per resource, three-way against the merge base; a
+//!   resource changed differently on both sides is a conflict (reported,
+//!   named by `Fleet-Conflict` in the merge commit, auto-apply held).
+//! - runs: the union of run files; halt: the newer tip's state (reported),
+//!   both recorded as parents.
 
 use crate::error::{Error, Result};
+use crate::fleet::{Fleet, Kind};
 use crate::gitcmd::git;
-use crate::proposals::{merge_transitions, Proposal, State};
+use crate::proposals::{merge_transitions, resource_json, set_resource, Proposal, State};
 use crate::store::{RefUpdate, Store};
 use gix::object::tree::EntryKind;
 use gix::ObjectId;
@@ -375,7 +378,10 @@ fn merge_diverged(
             &[ours, theirs],
         );
     }
-    // Live snapshots and halt: one state wins, the newer; both stay in history.
+    if name.starts_with(crate::live::LIVE_PREFIX) {
+        return merge_live(store, name, ours, theirs, report);
+    }
+    // The halt switch: one state wins, the newer; both stay in history.
     let (o, _) = store.chain_entry(ours)?;
     let (t, _) = store.chain_entry(theirs)?;
     let (winner, which) = if t.time > o.time {
@@ -392,6 +398,140 @@ fn merge_diverged(
         store.commit_tree(winner)?,
         &[ours, theirs],
     )
+}
+
+/// The trailer a live merge commit names each conflicting resource with; the
+/// tick holds auto-apply of the target while its live tip carries one.
+pub const CONFLICT_TRAILER: &str = "Fleet-Conflict";
+
+/// Resources the live tip of `target` records as a sync conflict (changed
+/// differently in two clones): empty once a snapshot or an apply descending
+/// from the conflicted state is recorded.
+pub fn live_conflicts(store: &Store, target: &str) -> Result<Vec<String>> {
+    let Some(tip) = store.resolve(&crate::live::live_ref(target))? else {
+        return Ok(Vec::new());
+    };
+    conflicts_at(store, tip)
+}
+
+fn conflicts_at(store: &Store, commit: ObjectId) -> Result<Vec<String>> {
+    let (entry, _) = store.chain_entry(commit)?;
+    let prefix = format!("{CONFLICT_TRAILER}: ");
+    Ok(entry
+        .message
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(|r| r.trim().to_string())
+        .collect())
+}
+
+fn names_of(fleet: &Fleet, kind: Kind) -> Vec<String> {
+    match kind {
+        Kind::Templates => fleet.templates.keys().cloned().collect(),
+        Kind::Modules => fleet.modules.keys().cloned().collect(),
+        Kind::Assignments => fleet.assignments.keys().cloned().collect(),
+        Kind::ProviderConfigs => fleet.provider_configs.keys().cloned().collect(),
+    }
+}
+
+/// Two live snapshots that grew apart, merged per resource against their
+/// merge base, as git merges files: a resource changed on one side only takes
+/// that side's value; changed the same way on both, that value; changed
+/// differently on both, a conflict: our value stays in the tree, theirs in
+/// history (the second parent), and the commit names it with
+/// `Fleet-Conflict`, which holds auto-apply until a later record resolves it.
+fn merge_live(
+    store: &Store,
+    name: &str,
+    ours: ObjectId,
+    theirs: ObjectId,
+    report: &mut SyncReport,
+) -> Result<ObjectId> {
+    let target = &name[crate::live::LIVE_PREFIX.len()..];
+    let base = store
+        .repo()
+        .merge_base(ours, theirs)
+        .ok()
+        .flatten()
+        .map(|b| b.detach());
+    let base_fleet = match base {
+        Some(b) => crate::live::read_at(store, b)?,
+        None => Fleet::default(),
+    };
+    let our_fleet = crate::live::read_at(store, ours)?;
+    let their_fleet = crate::live::read_at(store, theirs)?;
+    let mut merged = our_fleet.clone();
+    let mut conflicts = Vec::new();
+    for kind in Kind::ALL {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for f in [&base_fleet, &our_fleet, &their_fleet] {
+            names.extend(names_of(f, kind));
+        }
+        for n in names {
+            let b = resource_json(&base_fleet, kind, &n);
+            let o = resource_json(&our_fleet, kind, &n);
+            let t = resource_json(&their_fleet, kind, &n);
+            if o == t || t == b {
+                continue;
+            }
+            if o == b {
+                set_resource(&mut merged, kind, &n, t.as_ref())?;
+                continue;
+            }
+            conflicts.push(format!("{kind}/{n}"));
+        }
+    }
+    // A tip that is itself an unresolved conflict stays one.
+    let mut held = conflicts.clone();
+    for tip in [ours, theirs] {
+        held.extend(conflicts_at(store, tip)?);
+    }
+    held.sort();
+    held.dedup();
+    let short = |c: ObjectId| c.to_string()[..12].to_string();
+    let base_text = base.map_or("none".to_string(), |b| b.to_string());
+    let mut message = format!(
+        "sync: merge {name}\n\nFleet-Target: {target}\nFleet-Merge: per resource against the merge base\nFleet-Base: {base_text}\nFleet-Ours: {ours}\nFleet-Theirs: {theirs}\n"
+    );
+    for c in &held {
+        message.push_str(&format!("{CONFLICT_TRAILER}: {c}\n"));
+    }
+    if !conflicts.is_empty() {
+        report.conflicts.push(format!(
+            "{name}: {} changed differently on both sides since {}: ours ({}) kept in the tree, theirs ({}) in history; auto-apply of {target} is held until a new snapshot or apply",
+            conflicts.join(", "),
+            base.map_or("the start".to_string(), short),
+            short(ours),
+            short(theirs)
+        ));
+    } else if !held.is_empty() {
+        report.notes.push(format!(
+            "{name}: still a conflict ({}); auto-apply of {target} is held until a new snapshot or apply",
+            held.join(", ")
+        ));
+    }
+    let yaml = serde_saphyr::to_string(&merged)
+        .map_err(|e| Error::Other(format!("cannot render snapshot YAML: {e}")))?;
+    let json = serde_json::to_vec(&merged)
+        .map_err(|e| Error::Other(format!("cannot render snapshot JSON: {e}")))?;
+    let mut editor = store
+        .repo()
+        .edit_tree(ObjectId::empty_tree(store.repo().object_hash()))
+        .map_err(|e| Error::Other(format!("cannot build snapshot tree: {e}")))?;
+    for (path, bytes) in [
+        (crate::live::YAML_PATH, yaml.into_bytes()),
+        (crate::live::JSON_PATH, json),
+    ] {
+        let blob = store.write_blob(&bytes)?;
+        editor
+            .upsert(path, EntryKind::Blob, blob)
+            .map_err(|e| Error::Other(format!("cannot build snapshot tree: {e}")))?;
+    }
+    let tree = editor
+        .write()
+        .map_err(|e| Error::Other(format!("cannot write snapshot tree: {e}")))?
+        .detach();
+    store.new_commit_with_parents(&message, tree, &[ours, theirs])
 }
 
 /// Notes of both commits: per object, our blocks then their blocks we lack.

@@ -605,3 +605,132 @@ fn the_same_decision_in_two_clones_is_no_conflict() {
     assert_eq!(s.code, 0, "{}{}", s.stdout, s.stderr);
     assert_eq!(state_of(&w.env, b, &id), "applied");
 }
+
+/// The live state `clone` has recorded for staging, as JSON.
+fn live_json(env: &TestEnv, clone: &Path) -> serde_json::Value {
+    serde_json::from_str(&env.git(clone, &["show", "refs/fleet/live/staging:fleet.json"])).unwrap()
+}
+
+/// Change desired in `clone`, reconcile, approve and apply what it proposes.
+fn apply_desired(env: &TestEnv, clone: &Path, yaml: &str) {
+    std::fs::write(clone.join("fleet.yaml"), yaml).unwrap();
+    env.git(clone, &["commit", "-q", "-am", "desired"]);
+    assert_eq!(env.fleet(clone, &["reconcile", "staging"]).code, 1);
+    let v: serde_json::Value = serde_json::from_str(
+        &env.fleet(clone, &["proposals", "--state", "pending_review", "--json"])
+            .stdout,
+    )
+    .unwrap();
+    for p in v["proposals"].as_array().unwrap() {
+        let id = p["id"].as_str().unwrap();
+        assert_eq!(env.fleet(clone, &["approve", id]).code, 0);
+        let a = env.fleet(clone, &["apply", id]);
+        assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    }
+}
+
+#[test]
+fn live_changes_to_different_resources_in_two_clones_are_both_kept() {
+    let w = world();
+    let (a, b) = (&w.clones[0], &w.clones[1]);
+    apply_desired(&w.env, a, &fleet_with(5));
+    apply_desired(&w.env, b, &format!("{FLEET}  n2:m1: {{enabled: false}}\n"));
+    for c in [a, b, a] {
+        let s = w.env.fleet(c, &["sync"]);
+        assert_eq!(s.code, 0, "{}{}", s.stdout, s.stderr);
+    }
+    for c in [a, b] {
+        let live = live_json(&w.env, c);
+        assert_eq!(live["modules"]["m1"]["config"]["workers"], 5, "{live}");
+        assert_eq!(live["assignments"]["n2:m1"]["enabled"], false, "{live}");
+        assert_eq!(live["assignments"]["n1:m1"]["enabled"], true, "{live}");
+    }
+    // Nothing left to propose: every applied change is live everywhere.
+    assert_eq!(live_json(&w.env, a), live_json(&w.env, b), "clones agree");
+}
+
+#[test]
+fn one_resource_changed_both_ways_is_a_conflict_that_holds_auto_apply() {
+    let w = world();
+    let (a, b) = (&w.clones[0], &w.clones[1]);
+    for (c, n) in [(a, 5), (b, 7)] {
+        let s = w.env.fleet_stdin(
+            c,
+            &["snapshot", "staging", "--from", "-"],
+            fleet_with(n).as_bytes(),
+        );
+        assert_eq!(s.code, 0, "{}", s.stderr);
+    }
+    let ours = w.env.git(b, &["rev-parse", "refs/fleet/live/staging"]);
+    let theirs = w.env.git(a, &["rev-parse", "refs/fleet/live/staging"]);
+    assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
+    let s = w.env.fleet(b, &["sync", "--json"]);
+    assert_eq!(s.code, 1, "{}{}", s.stdout, s.stderr);
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    let conflicts = v["sync"]["conflicts"].as_array().unwrap();
+    assert!(
+        conflicts.iter().any(|c| {
+            let c = c.as_str().unwrap();
+            c.contains("refs/fleet/live/staging") && c.contains("modules/m1")
+        }),
+        "{v}"
+    );
+    // Both states are kept in history.
+    for s in [&ours, &theirs] {
+        w.env.git(
+            b,
+            &[
+                "merge-base",
+                "--is-ancestor",
+                s.trim(),
+                "refs/fleet/live/staging",
+            ],
+        );
+    }
+    // The target is held for auto-apply, in both clones, until resolved.
+    assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
+    std::fs::write(
+        b.join("fleet.toml"),
+        "[targets.staging]\nauto_apply = true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        b.join("fleet.yaml"),
+        format!("{FLEET}  n3:m1: {{enabled: true}}\n"),
+    )
+    .unwrap();
+    w.env.git(b, &["commit", "-q", "-am", "auto"]);
+    let live = w.env.git(b, &["rev-parse", "refs/fleet/live/staging"]);
+    let r = w.env.fleet(b, &["reconcile", "staging", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let held = v["ticks"][0]["held"].to_string();
+    assert!(held.contains("conflict"), "{v}");
+    assert!(
+        v["ticks"][0]["applied"].as_array().unwrap().is_empty(),
+        "{v}"
+    );
+    assert_eq!(
+        w.env.git(b, &["rev-parse", "refs/fleet/live/staging"]),
+        live
+    );
+    // A new snapshot after the conflicted state resolves it.
+    let s = w.env.fleet_stdin(
+        b,
+        &["snapshot", "staging", "--from", "-"],
+        fleet_with(7).as_bytes(),
+    );
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    std::fs::write(
+        b.join("fleet.yaml"),
+        format!("{FLEET}  n4:m1: {{enabled: true}}\n").replace("workers: 1", "workers: 7"),
+    )
+    .unwrap();
+    w.env.git(b, &["commit", "-q", "-am", "auto again"]);
+    let r = w.env.fleet(b, &["reconcile", "staging", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        !v["ticks"][0]["applied"].as_array().unwrap().is_empty(),
+        "{v}"
+    );
+    assert_eq!(w.env.fleet(b, &["sync"]).code, 0);
+}
