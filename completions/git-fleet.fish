@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_git_fleet_global_optspecs
-    string join \n color= q/quiet h/help V/version
+    string join \n color= q/quiet C= h/help V/version
 end
 
 function __fish_git_fleet_needs_command
@@ -27,6 +27,7 @@ end
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -s C -d 'Run as if started in PATH (like `git -C`; repeatable, each relative to the previous)' -r -F
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -s q -l quiet -d 'Print only data and errors, no status lines'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -s V -l version -d 'Print version'

@@ -21,6 +21,9 @@ pub struct Cli {
     /// Print only data and errors, no status lines.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Run as if started in PATH (like `git -C`; repeatable, each relative to the previous).
+    #[arg(short = 'C', value_name = "PATH", action = clap::ArgAction::Append)]
+    pub chdir: Vec<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
