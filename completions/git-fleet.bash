@@ -140,7 +140,7 @@ _git__fleet() {
 
     case "${cmd}" in
         git__fleet)
-            opts="-q -h -V --color --quiet --help --version init snapshot diff render notes peers fanout proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
+            opts="-q -C -h -V --color --quiet --help --version init snapshot diff render notes peers fanout proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -148,6 +148,10 @@ _git__fleet() {
             case "${prev}" in
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -224,7 +228,7 @@ _git__fleet() {
             return 0
             ;;
         git__subcmd__fleet__subcmd__diff)
-            opts="-q -h -V --staged --rev --file --check --stat --exit-code --json --color --quiet --help --version"
+            opts="-q -h -V --staged --rev --file --check --stat --exit-code --allow-empty-live --allow-empty --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -830,7 +834,7 @@ _git__fleet() {
             return 0
             ;;
         git__subcmd__fleet__subcmd__reconcile)
-            opts="-q -h -V --all --rev --max-proposals --watch --wait --interval --json --color --quiet --help --version"
+            opts="-q -h -V --all --rev --max-proposals --allow-empty --watch --wait --interval --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -996,7 +1000,7 @@ _git__fleet() {
             return 0
             ;;
         git__subcmd__fleet__subcmd__snapshot)
-            opts="-m -q -h -V --from --message --log --json --color --quiet --help --version"
+            opts="-m -q -h -V --from --message --log --allow-empty --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_git_fleet_global_optspecs
-    string join \n color= q/quiet h/help V/version
+    string join \n color= q/quiet C= h/help V/version
 end
 
 function __fish_git_fleet_needs_command
@@ -27,6 +27,7 @@ end
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -s C -d 'Run as if started in PATH (like `git -C`; repeatable, each relative to the previous)' -r -F
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -s q -l quiet -d 'Print only data and errors, no status lines'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -s V -l version -d 'Print version'
@@ -70,6 +71,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -l color -
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -l log -d 'List the target\'s snapshot history instead of recording one'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -l allow-empty -d 'Record an empty live state on purpose (default: an empty export is refused)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s q -l quiet -d 'Print only data and errors, no status lines'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -83,6 +85,8 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l staged -d '
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l check -d 'Validate only: exit 1 if the desired file has a problem'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l stat -d 'One line per change and the totals, no field detail'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l exit-code -d 'Exit 1 when there are differences'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l allow-empty-live -d 'Compare with an empty fleet when the target has no live snapshot, neither recorded here nor fetched (default: refuse)'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l allow-empty -d 'Read a missing or empty desired file as an empty fleet, on purpose (default: refuse; every resource would be a destroy)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s q -l quiet -d 'Print only data and errors, no status lines'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -224,6 +228,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l color 
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l all -d 'Reconcile every known target'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l allow-empty -d 'Read a missing or empty desired file as an empty fleet, on purpose (default: refuse; every resource would be proposed for destruction)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l watch -d 'Keep reconciling: one tick per target every --interval, until SIGINT/SIGTERM'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l json -d 'Print one JSON object (with --watch: one per tick, a line each)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s q -l quiet -d 'Print only data and errors, no status lines'

@@ -21,6 +21,9 @@ pub struct Cli {
     /// Print only data and errors, no status lines.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Run as if started in PATH (like `git -C`; repeatable, each relative to the previous).
+    #[arg(short = 'C', value_name = "PATH", action = clap::ArgAction::Append)]
+    pub chdir: Vec<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -160,6 +163,10 @@ pub struct DemoArgs {
 /// (user.email or signing key principal); a change outside that scope waits
 /// for review.
 ///
+/// Nothing is guessed: a target without a live snapshot recorded here (a
+/// fetched one is merged in by `git fleet sync`), or whose desired file is
+/// missing or empty at REV, is refused (exit 2) before anything is written.
+///
 /// Two ticks of one target never run at once: a tick holds
 /// .git/fleet/locks/tick-<target>.lock (pid, process start, time), and a lock
 /// whose process is gone, whose pid was reused, or that is older than an hour
@@ -185,6 +192,10 @@ pub struct ReconcileArgs {
     /// Open at most N proposals in this tick.
     #[arg(long, value_name = "N")]
     pub max_proposals: Option<usize>,
+    /// Read a missing or empty desired file as an empty fleet, on purpose
+    /// (default: refuse; every resource would be proposed for destruction).
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Keep reconciling: one tick per target every --interval, until SIGINT/SIGTERM.
     #[arg(long)]
     pub watch: bool,
@@ -467,6 +478,8 @@ pub struct InitArgs {
 ///
 /// The state is validated like fleet.yaml first; bad input writes nothing.
 /// Without --from, the target's desired file in the work tree is recorded.
+/// An empty export (no bytes, or only comments) is refused unless
+/// --allow-empty says the target is empty on purpose.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  git fleet snapshot staging --from live.yaml -m 'after maintenance'\n  prod-export | git fleet snapshot prod --from -\n  git fleet snapshot --log staging"
@@ -483,6 +496,9 @@ pub struct SnapshotArgs {
     /// List the target's snapshot history instead of recording one.
     #[arg(long)]
     pub log: bool,
+    /// Record an empty live state on purpose (default: an empty export is refused).
+    #[arg(long, conflicts_with = "log")]
+    pub allow_empty: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -494,6 +510,13 @@ pub struct SnapshotArgs {
 /// the blast radius of each change: fan-out (nodes reached) x density (config
 /// values in the changed unit) as the estimate, and the measured number of
 /// rendered (node, key) values that really change.
+///
+/// The live side is refs/fleet/live/<target>, or when this clone has not
+/// recorded one, the snapshot fetched from a remote
+/// (refs/fleet-remote/<remote>/fleet/live/<target>, after `git fleet init` and
+/// `git fetch`); the ref used is named. With no snapshot anywhere, or a missing
+/// or empty desired file, diff refuses (exit 2) unless --allow-empty-live or
+/// --allow-empty says empty is meant.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  git fleet diff                  # the only known target, work tree file\n  git fleet diff prod --staged    # what the next commit would change\n  git fleet diff staging --rev HEAD~1 --stat\n  git fleet diff --staged --check # validation only (pre-commit hook)\n  git fleet diff prod --json --exit-code"
@@ -519,6 +542,14 @@ pub struct DiffArgs {
     /// Exit 1 when there are differences.
     #[arg(long)]
     pub exit_code: bool,
+    /// Compare with an empty fleet when the target has no live snapshot,
+    /// neither recorded here nor fetched (default: refuse).
+    #[arg(long)]
+    pub allow_empty_live: bool,
+    /// Read a missing or empty desired file as an empty fleet, on purpose
+    /// (default: refuse; every resource would be a destroy).
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

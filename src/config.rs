@@ -10,6 +10,8 @@ use std::path::{Component, Path};
 pub const CONFIG_FILE: &str = "fleet.toml";
 pub const DEFAULT_DESIRED: &str = "fleet.yaml";
 pub const DEFAULT_MAX_PROPOSALS: usize = 25;
+/// fleet.toml is read whole and parsed eagerly: cap it like a fleet file.
+pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,15 +65,14 @@ impl TargetConfig {
 impl Config {
     /// Load `fleet.toml` from `root`; a missing file is the empty config.
     pub fn load(root: &Path) -> Result<Config> {
-        let path = root.join(CONFIG_FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) => Config::parse(CONFIG_FILE, &bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(source) => Err(Error::Read { path, source }),
+        match read_capped(&root.join(CONFIG_FILE), CONFIG_FILE)? {
+            Some(bytes) => Config::parse(CONFIG_FILE, &bytes),
+            None => Ok(Config::default()),
         }
     }
 
     pub fn parse(file: &str, bytes: &[u8]) -> Result<Config> {
+        check_size(file, bytes.len() as u64)?;
         let text = std::str::from_utf8(bytes)
             .map_err(|_| Error::invalid(Diagnostic::new(file, "not valid UTF-8")))?;
         let mut config: Config = toml::from_str(text).map_err(|e| {
@@ -85,6 +86,7 @@ impl Config {
             })
         })?;
         config.check(file, text)?;
+        config.normalise();
         let tables = std::mem::take(&mut config.policy_tables);
         config.policy = crate::policy::Policy::compile(file, text, tables)?;
         Ok(config)
@@ -129,6 +131,12 @@ impl Config {
                 ("desired", &target.desired),
             ] {
                 if let Some(v) = value {
+                    if key == "desired" && is_safe_relative(v) && normalise_relative(v).is_empty() {
+                        return Err(Error::invalid(at(
+                            v,
+                            format!("targets.{name}.desired = '{v}' must name a file"),
+                        )));
+                    }
                     if !is_safe_relative(v) {
                         return Err(Error::invalid(at(
                             v,
@@ -150,9 +158,74 @@ impl Config {
         Ok(())
     }
 
+    /// One spelling per path (`./fleet.yaml`, `a//b`, `a/.` are `fleet.yaml`,
+    /// `a/b`, `a`), so every comparison with git's paths holds; a prefix that
+    /// is the root itself is no prefix.
+    fn normalise(&mut self) {
+        for target in self.targets.values_mut() {
+            if let Some(d) = &target.desired {
+                target.desired = Some(normalise_relative(d));
+            }
+            target.path_prefix = target
+                .path_prefix
+                .as_deref()
+                .map(normalise_relative)
+                .filter(|p| !p.is_empty());
+        }
+    }
+
     pub fn target(&self, name: &str) -> Option<&TargetConfig> {
         self.targets.get(name)
     }
+}
+
+/// A relative path as git names it: its normal components joined by `/`
+/// (`.` components and repeated or trailing slashes dropped).
+pub fn normalise_relative(p: &str) -> String {
+    Path::new(p)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The bytes of `path` (`None` if it does not exist), refusing a file over
+/// [`MAX_CONFIG_BYTES`] without reading more than the limit.
+pub fn read_capped(path: &Path, label: &str) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let read_err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(read_err(source)),
+    };
+    if let Ok(meta) = file.metadata() {
+        check_size(label, meta.len())?;
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    check_size(label, bytes.len() as u64)?;
+    Ok(Some(bytes))
+}
+
+fn check_size(label: &str, len: u64) -> Result<()> {
+    if len > MAX_CONFIG_BYTES as u64 {
+        return Err(Error::invalid(Diagnostic::new(
+            label,
+            format!(
+                "file is {len} bytes; config files are limited to 1 MiB ({MAX_CONFIG_BYTES} bytes)"
+            ),
+        )));
+    }
+    Ok(())
 }
 
 /// Relative, no `..`, no absolute or drive prefix.
@@ -170,4 +243,40 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
     (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn desired_paths_have_one_spelling() {
+        for (written, normal) in [
+            ("./fleet.yaml", "fleet.yaml"),
+            ("fleet.yaml/.", "fleet.yaml"),
+            ("a//b/./c.yaml", "a/b/c.yaml"),
+            ("a/b/", "a/b"),
+        ] {
+            assert_eq!(normalise_relative(written), normal, "{written}");
+        }
+        let text = "[targets.s]\ndesired = \"./fleet.yaml\"\n[targets.p]\npath_prefix = \"./\"\n[targets.q]\npath_prefix = \"./q//\"\ndesired = \"./x.yaml\"\n";
+        let c = Config::parse("fleet.toml", text.as_bytes()).unwrap();
+        assert_eq!(c.targets["s"].desired_path(), "fleet.yaml");
+        assert_eq!(c.targets["p"].desired_path(), "fleet.yaml");
+        assert_eq!(c.targets["q"].desired_path(), "q/x.yaml");
+        for bad in ["../x.yaml", "a/../../x.yaml", "/etc/x", "."] {
+            let text = format!("[targets.s]\ndesired = \"{bad}\"\n");
+            assert!(
+                Config::parse("fleet.toml", text.as_bytes()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_oversized_config_is_refused() {
+        let big = format!("# {}\n", "x".repeat(MAX_CONFIG_BYTES));
+        let e = Config::parse("fleet.toml", big.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("1 MiB"), "{e}");
+    }
 }

@@ -23,6 +23,58 @@ pub struct Desired {
     pub exists: bool,
 }
 
+impl Desired {
+    /// No YAML content at all: only blank lines, comments and document
+    /// markers. Such a file says nothing, which is not the same as `{}`.
+    pub fn is_blank(&self) -> bool {
+        String::from_utf8_lossy(&self.bytes).lines().all(|l| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with('#') || l == "---" || l == "..."
+        })
+    }
+}
+
+/// What a file is read as, for the words of a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A desired file: empty would propose destroying everything.
+    Desired,
+    /// A live export: empty would record that nothing exists.
+    Live,
+}
+
+/// Refuse a file that does not exist or is blank, unless `allow_empty` says
+/// an empty fleet is meant: a lost or truncated file must never read as
+/// "nothing is wanted" (or "nothing is there").
+pub fn require_content(input: &Desired, role: Role, allow_empty: bool) -> Result<()> {
+    if allow_empty {
+        return Ok(());
+    }
+    let (consequence, flag) = match role {
+        Role::Desired => (
+            "as an empty fleet it would destroy every resource",
+            "pass --allow-empty if an empty fleet is meant",
+        ),
+        Role::Live => (
+            "nothing to record",
+            "pass --allow-empty to record an empty live state on purpose",
+        ),
+    };
+    if !input.exists {
+        return Err(Error::usage_hint(
+            format!("{} does not exist: {consequence}", input.label),
+            flag,
+        ));
+    }
+    if input.is_blank() {
+        return Err(Error::usage_hint(
+            format!("{} is empty: {consequence}", input.label),
+            flag,
+        ));
+    }
+    Ok(())
+}
+
 /// Read no more than this from a file or stdin: enough to know it is too large.
 const READ_CAP: u64 = crate::fleet::parse::MAX_BYTES as u64 + 1;
 
@@ -120,9 +172,10 @@ pub fn read(store: &Store, source: &Source, rel_path: &str) -> Result<Desired> {
     }
 }
 
-/// Parse a desired file; a missing one is an empty fleet.
+/// Parse a desired file; a missing or blank one is an empty fleet (callers
+/// refuse those first with [`require_content`] unless empty is meant).
 pub fn parse(desired: &Desired) -> Result<crate::fleet::Parsed> {
-    if !desired.exists {
+    if !desired.exists || desired.is_blank() {
         return Ok(crate::fleet::Parsed {
             fleet: Default::default(),
             source: crate::fleet::SourceMap::new(desired.label.clone()),
@@ -162,7 +215,10 @@ pub fn parse_cached_lazy<'a>(
     live: &mut dyn FnMut() -> Option<&'a crate::live::Snapshot>,
 ) -> Result<crate::fleet::Parsed> {
     use crate::fleet::incremental::{parse_with_cache_lazy, ChunkCache, Lent};
-    if !desired.exists || std::env::var_os("GIT_FLEET_NO_CACHE").is_some_and(|v| v != "0") {
+    if !desired.exists
+        || desired.is_blank()
+        || std::env::var_os("GIT_FLEET_NO_CACHE").is_some_and(|v| v != "0")
+    {
         return parse(desired);
     }
     let path = cache_path(store);

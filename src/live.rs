@@ -120,9 +120,77 @@ pub fn read_at(store: &Store, commit: ObjectId) -> Result<Fleet> {
 
 /// The newest snapshot of `target`, if any was recorded.
 pub fn latest(store: &Store, target: &str) -> Result<Option<Snapshot>> {
-    let Some(commit) = store.resolve(&live_ref(target))? else {
-        return Ok(None);
+    match store.resolve(&live_ref(target))? {
+        Some(commit) => snapshot_at(store, commit).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Where remote-tracking copies of fleet refs live: `init`'s fetch refspecs
+/// and `sync` both write `refs/fleet-remote/<remote>/fleet/...`.
+pub const FETCHED_PREFIX: &str = "refs/fleet-remote/";
+const FETCHED_LIVE: &str = "/fleet/live/";
+
+/// The fetched copies of `target`'s live ref (one per remote that has it).
+pub fn fetched_refs(store: &Store, target: &str) -> Result<Vec<String>> {
+    let suffix = format!("{FETCHED_LIVE}{target}");
+    Ok(store
+        .refs_under(FETCHED_PREFIX)?
+        .into_iter()
+        .filter(|r| r.ends_with(&suffix) && r.len() > FETCHED_PREFIX.len() + suffix.len())
+        .collect())
+}
+
+/// The recorded live state of `target` and the ref it was read from: the
+/// local `refs/fleet/live/<target>`, else the copy fetched from a remote (a
+/// fresh clone after `init` and `git fetch`). Remotes that disagree are an
+/// error: which one is right is not for us to guess.
+pub fn latest_recorded(store: &Store, target: &str) -> Result<Option<(Snapshot, String)>> {
+    if let Some(s) = latest(store, target)? {
+        return Ok(Some((s, live_ref(target))));
+    }
+    let mut found: Vec<(String, ObjectId)> = Vec::new();
+    for name in fetched_refs(store, target)? {
+        if let Some(id) = store.resolve(&name)? {
+            found.push((name, id));
+        }
+    }
+    match found.as_slice() {
+        [] => Ok(None),
+        [(name, id), rest @ ..] if rest.iter().all(|(_, other)| other == id) => {
+            Ok(Some((snapshot_at(store, *id)?, name.clone())))
+        }
+        _ => Err(Error::usage_hint(
+            format!(
+                "no local live snapshot of target {target}, and the fetched ones differ: {}",
+                found
+                    .iter()
+                    .map(|(n, id)| format!("{n} ({})", &id.to_string()[..12]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "record one locally with `git fleet sync <remote>`",
+        )),
+    }
+}
+
+/// The refusal when `target` has no snapshot to compare or propose against.
+pub fn no_snapshot(store: &Store, target: &str) -> Error {
+    let fetched = fetched_refs(store, target).unwrap_or_default();
+    let hint = match fetched.first() {
+        Some(name) => format!(
+            "{name} was fetched but is not recorded here: run `git fleet sync` to merge it into {}",
+            live_ref(target)
+        ),
+        None => format!(
+            "record live state with `git fleet snapshot {target} --from FILE`, or in a clone run `git fleet init` and `git fetch` to get the recorded one"
+        ),
     };
+    Error::usage_hint(format!("no live snapshot for target {target}"), hint)
+}
+
+/// The snapshot recorded by commit `commit`.
+fn snapshot_at(store: &Store, commit: ObjectId) -> Result<Snapshot> {
     let json_blob = store
         .list_tree(store.commit_tree(commit)?)?
         .into_iter()
@@ -132,11 +200,11 @@ pub fn latest(store: &Store, target: &str) -> Result<Option<Snapshot>> {
     let json = store.read_blob(json_blob)?;
     let fleet = serde_json::from_slice(&json)
         .git(|| format!("snapshot {commit} holds an unreadable {JSON_PATH}"))?;
-    Ok(Some(Snapshot {
+    Ok(Snapshot {
         commit,
         fleet,
         json_blob,
-    }))
+    })
 }
 
 /// The git blob id `fleet` has as a snapshot's `fleet.json`.
@@ -153,11 +221,17 @@ pub fn history(store: &Store, target: &str) -> Result<Vec<ChainEntry>> {
         .collect()
 }
 
-/// Targets declared in fleet.toml or having a snapshot, sorted, no duplicates.
+/// Targets declared in fleet.toml or having a snapshot (recorded here or
+/// fetched from a remote), sorted, no duplicates.
 pub fn known_targets(store: &Store, config: &Config) -> Result<Vec<String>> {
     let mut names: Vec<String> = config.targets.keys().cloned().collect();
     for r in store.refs_under(LIVE_PREFIX)? {
         names.push(r[LIVE_PREFIX.len()..].to_string());
+    }
+    for r in store.refs_under(FETCHED_PREFIX)? {
+        if let Some((_, target)) = r[FETCHED_PREFIX.len()..].split_once(FETCHED_LIVE) {
+            names.push(target.to_string());
+        }
     }
     names.sort();
     names.dedup();

@@ -13,6 +13,10 @@ use ui::{Outcome, Ui};
 fn main() {
     let cli = Cli::parse();
     let ui = Ui::new(cli.color, cli.quiet);
+    if let Err(e) = chdir(&cli.chdir) {
+        report(&ui, &e);
+        std::process::exit(2);
+    }
     let result = match cli.command {
         Command::Init(args) => cmd::init::run(&ui, args),
         Command::Snapshot(args) => cmd::snapshot::run(&ui, args),
@@ -50,6 +54,16 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `-C PATH...`: change directory in order, each relative to the previous
+/// (an empty PATH is no change, as in git).
+fn chdir(paths: &[std::path::PathBuf]) -> Result<(), Error> {
+    for path in paths.iter().filter(|p| !p.as_os_str().is_empty()) {
+        std::env::set_current_dir(path)
+            .map_err(|e| Error::usage(format!("cannot change to '{}': {e}", path.display())))?;
+    }
+    Ok(())
 }
 
 /// `error: ...`, each located problem on its own line, the cause chain, a hint.

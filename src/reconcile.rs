@@ -61,6 +61,13 @@ pub fn read_live(store: &Store, target: &str, cfg: &TargetConfig) -> Result<Live
                 ))
             })?;
             let out = run_command(store, cmd, None)?;
+            // A live command that printed nothing failed; it does not say
+            // the target is empty (that would propose creating everything).
+            if out.trim().is_empty() {
+                return Err(Error::usage(format!(
+                    "the live command of target '{target}' (`{cmd}`) printed nothing; an empty live state must be written out (e.g. `{{}}`)"
+                )));
+            }
             let parsed =
                 crate::fleet::parse(&format!("<live command of {target}>"), out.as_bytes())?;
             Ok(Live {
@@ -133,6 +140,8 @@ pub struct TickOptions {
     pub rev: String,
     /// How long to wait while another tick of the target holds its lock.
     pub lock_wait: std::time::Duration,
+    /// A missing or empty desired file is an empty fleet on purpose.
+    pub allow_empty: bool,
 }
 
 /// One reconcile tick of `target`. Every tick records a run, also a failed one.
@@ -142,9 +151,10 @@ pub fn tick(
     target: &str,
     opts: &TickOptions,
 ) -> Result<TickReport> {
+    let cfg = target_config(config, target);
+    preflight(store, &cfg, target, opts)?;
     let lock = TickLock::acquire(&store.local_dir().join("locks"), target, opts.lock_wait)?;
     let started = runs::now();
-    let cfg = target_config(config, target);
     let mut report = TickReport {
         target: target.to_string(),
         ..TickReport::default()
@@ -178,6 +188,18 @@ pub fn tick(
     runs::record(store, &run)?;
     report.run = Some(run);
     Ok(report)
+}
+
+/// Never guess: a tick needs a recorded live state (the embedded driver's
+/// snapshot; the exec driver reads live itself) and a desired file with
+/// content at the revision. Checked before the lock and the run record, so a
+/// refused tick writes nothing.
+fn preflight(store: &Store, cfg: &TargetConfig, target: &str, opts: &TickOptions) -> Result<()> {
+    if cfg.driver.as_deref() != Some("exec") && store.resolve(&live::live_ref(target))?.is_none() {
+        return Err(live::no_snapshot(store, target));
+    }
+    let input = desired::read(store, &Source::Rev(opts.rev.clone()), &desired_path(cfg))?;
+    desired::require_content(&input, desired::Role::Desired, opts.allow_empty)
 }
 
 fn run_id(target: &str, started: i64) -> String {

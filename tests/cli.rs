@@ -203,7 +203,7 @@ fn unknown_target_is_an_error_that_lists_known_targets() {
 }
 
 #[test]
-fn declared_target_without_snapshot_diffs_against_empty_live_state() {
+fn declared_target_without_snapshot_diffs_against_empty_live_state_only_when_asked() {
     let env = TestEnv::new();
     let repo = setup(&env);
     std::fs::create_dir_all(repo.join("envs/edge")).unwrap();
@@ -213,7 +213,13 @@ fn declared_target_without_snapshot_diffs_against_empty_live_state() {
         "[targets.edge]\npath_prefix = \"envs/edge\"\n",
     )
     .unwrap();
-    let v = json(&env.fleet(&repo, &["diff", "--json"]).stdout);
+    let refused = env.fleet(&repo, &["diff", "--json"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("no live snapshot for target edge"));
+    let v = json(
+        &env.fleet(&repo, &["diff", "--json", "--allow-empty-live"])
+            .stdout,
+    );
     assert_eq!(v["target"], "edge");
     assert_eq!(v["desired"], "envs/edge/fleet.yaml");
     assert_eq!(v["snapshot"], serde_json::Value::Null);

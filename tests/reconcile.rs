@@ -51,6 +51,15 @@ impl Repo {
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
+    /// Record that staging is empty, on purpose (a tick needs a snapshot).
+    fn empty_live(&self) {
+        let r = self.env.fleet_stdin(
+            &self.path,
+            &["snapshot", "staging", "--from", "-", "--allow-empty"],
+            b"",
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
     fn fleet(&self, args: &[&str]) -> Run {
         self.env.fleet(&self.path, args)
     }
@@ -184,6 +193,7 @@ fn halted_means_nothing_is_applied_and_manual_apply_needs_despite_halt() {
 fn the_cap_opens_25_then_the_rest_next_tick_and_never_duplicates() {
     let r = Repo::new(TARGET);
     r.commit_fleet(&fleet(20, 1)); // 20 modules + 20 assignments = 40 creates
+    r.empty_live();
     let first = json(&r.fleet(&["reconcile", "--json"]));
     assert_eq!(first["ticks"][0]["opened"].as_array().unwrap().len(), 25);
     assert_eq!(first["ticks"][0]["deferred"], 15);
@@ -198,6 +208,7 @@ fn the_cap_opens_25_then_the_rest_next_tick_and_never_duplicates() {
     // The cap can come from the environment too.
     let r2 = Repo::new(TARGET);
     r2.commit_fleet(&fleet(5, 1));
+    r2.empty_live();
     let mut cmd = r2.env.command(common::bin(), &r2.path);
     let out = cmd
         .args(["reconcile", "--json"])
@@ -419,6 +430,7 @@ fn rollback_opens_proposals_and_sticks() {
 fn gc_drops_old_runs_by_retention() {
     let r = Repo::new(TARGET);
     r.commit_fleet(&fleet(1, 1));
+    r.empty_live();
     let day = 86_400i64;
     let t0 = 1_700_000_000i64;
     for (offset, _) in [(0, "old success"), (200 * day, "recent")] {

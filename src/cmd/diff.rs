@@ -36,11 +36,12 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     // The live snapshot loads on another core while the desired file is read,
     // split and hashed; the parse cache then borrows its fleet when equal.
     let git_dir = ctx.store.git_dir().to_path_buf();
-    let loaded: std::cell::OnceCell<Result<Option<live::Snapshot>>> = std::cell::OnceCell::new();
+    type Loaded = Result<Option<(live::Snapshot, String)>>;
+    let loaded: std::cell::OnceCell<Loaded> = std::cell::OnceCell::new();
     let parsed = std::thread::scope(|scope| -> Result<_> {
         let mut loader = Some(scope.spawn(|| {
             let store = git_fleet::store::Store::open(&git_dir)?;
-            live::latest(&store, &target)
+            live::latest_recorded(&store, &target)
         }));
         let mut join = || {
             loaded.get_or_init(|| match loader.take().map(|h| h.join()) {
@@ -51,14 +52,26 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
             })
         };
         let input = desired::read(&ctx.store, &source, &desired_path(&ctx, &target))?;
+        desired::require_content(&input, desired::Role::Desired, args.allow_empty)?;
         let parsed = desired::parse_cached_lazy(&ctx.store, &input, &mut || {
-            join().as_ref().ok().and_then(Option::as_ref)
+            join()
+                .as_ref()
+                .ok()
+                .and_then(Option::as_ref)
+                .map(|(s, _)| s)
         });
         join();
         Ok((input, parsed))
     })?;
     let (input, parsed) = (parsed.0, parsed.1?);
-    let snapshot = loaded.into_inner().expect("joined above")?;
+    let recorded = loaded.into_inner().expect("joined above")?;
+    if recorded.is_none() && !args.allow_empty_live {
+        return Err(live::no_snapshot(&ctx.store, &target));
+    }
+    let (snapshot, snapshot_ref) = match recorded {
+        Some((s, r)) => (Some(s), Some(r)),
+        None => (None, None),
+    };
     let empty = git_fleet::fleet::Fleet::default();
     let live_fleet = snapshot.as_ref().map(|s| &s.fleet).unwrap_or(&empty);
     let result = diff(live_fleet, &parsed.fleet);
@@ -69,18 +82,26 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
             "target": target,
             "desired": input.label,
             "snapshot": snapshot.as_ref().map(|s| s.commit.to_string()),
+            "snapshot_ref": snapshot_ref,
             "changes": result.changes,
             "totals": totals(&result),
         }));
     } else {
-        print_human(
-            ui,
-            &target,
-            &input.label,
-            snapshot.as_ref().map(|s| s.commit),
-            &result,
-            args.stat,
-        );
+        let against = match (&snapshot, &snapshot_ref) {
+            (Some(s), Some(r)) if *r == live::live_ref(&target) => {
+                format!("{r} ({})", &s.commit.to_string()[..12])
+            }
+            (Some(s), Some(r)) => format!(
+                "{r} ({}; fetched, not recorded here yet)",
+                &s.commit.to_string()[..12]
+            ),
+            _ => format!(
+                "an empty fleet ({} has no snapshot; --allow-empty-live)",
+                live::live_ref(&target)
+            ),
+        };
+        ui.status(format!("{} vs {against}", input.label));
+        print_human(ui, &result, args.stat);
     }
     let found = args.exit_code && !result.is_empty();
     // Freeing a few hundred thousand small allocations costs more than the
@@ -245,22 +266,7 @@ fn show_value(v: &Option<Value>) -> String {
     }
 }
 
-fn print_human(
-    ui: &Ui,
-    target: &str,
-    label: &str,
-    snapshot: Option<gix::ObjectId>,
-    d: &Diff,
-    stat: bool,
-) {
-    let against = match snapshot {
-        Some(c) => format!("{} ({})", live::live_ref(target), &c.to_string()[..12]),
-        None => format!(
-            "{} (no snapshot yet: everything is a create)",
-            live::live_ref(target)
-        ),
-    };
-    ui.status(format!("{label} vs {against}"));
+fn print_human(ui: &Ui, d: &Diff, stat: bool) {
     if d.is_empty() {
         ui.out("no differences");
         return;

@@ -32,9 +32,7 @@ pub struct Ctx {
 }
 
 pub fn context() -> Result<Ctx> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| git_fleet::Error::Other(format!("cannot read the current directory: {e}")))?;
-    let store = Store::discover(&cwd)?;
+    let store = open_store()?;
     let config = match store.work_dir() {
         Some(root) => Config::load(root)?,
         // A bare repository (a server) reads fleet.toml from its HEAD commit.
@@ -53,12 +51,33 @@ pub fn context() -> Result<Ctx> {
 /// read fleet.toml from HEAD themselves and must report a malformed one in
 /// their own words (pre-receive refuses the push; post-receive logs it).
 pub fn store_context() -> Result<Ctx> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| git_fleet::Error::Other(format!("cannot read the current directory: {e}")))?;
     Ok(Ctx {
-        store: Store::discover(&cwd)?,
+        store: open_store()?,
         config: Config::default(),
     })
+}
+
+/// The repository git would use here (`GIT_DIR`/`GIT_WORK_TREE` first).
+/// When `GIT_DIR` chose it, both are exported as absolute paths, so every
+/// git process started from another directory acts on the same repository
+/// (peer checkouts clear them, as they do for git's own hook environment).
+fn open_store() -> Result<Store> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| git_fleet::Error::Other(format!("cannot read the current directory: {e}")))?;
+    let store = Store::discover(&cwd)?;
+    if std::env::var_os("GIT_DIR").is_some() {
+        // Written only when it changes: the first call, before any thread starts.
+        let export = |key: &str, value: std::path::PathBuf| {
+            if std::env::var_os(key).as_deref() != Some(value.as_os_str()) {
+                std::env::set_var(key, value);
+            }
+        };
+        export("GIT_DIR", cwd.join(store.git_dir()));
+        if let Some(root) = store.work_dir() {
+            export("GIT_WORK_TREE", cwd.join(root));
+        }
+    }
+    Ok(store)
 }
 
 /// The JSON schema version of every `--json` object.

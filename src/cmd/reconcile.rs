@@ -22,6 +22,7 @@ pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
             Some(w) => parse_interval("--wait", w)?,
             None => Duration::ZERO,
         },
+        allow_empty: args.allow_empty,
     };
     let mut reports: Vec<TickReport> = Vec::new();
     let mut first_error = None;
@@ -29,7 +30,10 @@ pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
         match tick(&ctx.store, &ctx.config, target, &opts) {
             Ok(r) => reports.push(r),
             Err(e) => {
-                ui.error(format!("reconcile {target}: {e}"));
+                // A lone target's error is reported once, with its hint, below.
+                if targets.len() > 1 {
+                    ui.error(format!("reconcile {target}: {e}"));
+                }
                 first_error.get_or_insert(e);
             }
         }
@@ -148,6 +152,7 @@ fn watch(ui: &Ui, args: &ReconcileArgs) -> Result<Outcome> {
         max_proposals: args.max_proposals,
         rev: args.rev.clone(),
         lock_wait: Duration::ZERO,
+        allow_empty: args.allow_empty,
     };
     let stopped =
         |rx: &mpsc::Receiver<()>| !matches!(rx.try_recv(), Err(mpsc::TryRecvError::Empty));

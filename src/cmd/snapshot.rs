@@ -32,6 +32,8 @@ pub fn run(ui: &Ui, args: SnapshotArgs) -> Result<Outcome> {
             format!("name the live state with --from FILE (or - for stdin): git fleet snapshot {} --from live.yaml", args.target),
         ));
     }
+    // An export that produced nothing is a failed export, not an empty fleet.
+    desired::require_content(&input, desired::Role::Live, args.allow_empty)?;
     let parsed = desired::parse_cached(&ctx.store, &input)?;
     let commit = live::record(
         &ctx.store,

@@ -204,18 +204,13 @@ pub fn load(root: Option<&Path>, git_dir: &Path, home: Option<&Path>) -> Result<
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>> {
-    match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
-            Error::invalid(Diagnostic::new(
-                path.display().to_string(),
-                "not valid UTF-8",
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
+    // Capped like fleet.toml: a huge file is refused before it is parsed.
+    let label = path.display().to_string();
+    match crate::config::read_capped(path, &label)? {
+        Some(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| Error::invalid(Diagnostic::new(label, "not valid UTF-8"))),
+        None => Ok(None),
     }
 }
 

@@ -26,9 +26,17 @@ pub struct Actor {
 }
 
 impl Store {
-    /// Open the repository containing `dir` (like git, searching upwards).
+    /// Open the repository git would use from `dir`: `GIT_DIR` (with
+    /// `GIT_WORK_TREE`) when set, else the one containing `dir`, searching
+    /// upwards (honouring `GIT_CEILING_DIRECTORIES`).
     pub fn discover(dir: &Path) -> Result<Store> {
-        let repo = gix::discover(dir).map_err(|e| {
+        let repo = gix::discover_with_environment_overrides(dir).map_err(|e| {
+            if let Some(git_dir) = std::env::var_os("GIT_DIR") {
+                return Error::usage(format!(
+                    "GIT_DIR={} is not a git repository ({e})",
+                    Path::new(&git_dir).display()
+                ));
+            }
             Error::usage_hint(
                 format!("not a git repository: {} ({e})", dir.display()),
                 "run git-fleet inside a git repository (or `git init` one first)",
