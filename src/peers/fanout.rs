@@ -776,9 +776,14 @@ impl PeerRun<'_> {
         let target = match self.ancestry(probe.head)? {
             Ancestry::Equal => {
                 self.runtime(report, probe.head, false, stage)?;
+                let again = if self.owed_before.reload && !self.req.dry_run {
+                    "; the owed reload ran again"
+                } else {
+                    ""
+                };
                 return Ok(Stop(
                     Outcome::Current,
-                    format!("already at {short_c} on {}", self.branch),
+                    format!("already at {short_c} on {}{again}", self.branch),
                 ));
             }
             Ancestry::Ahead => {

@@ -143,6 +143,18 @@ fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>
                 "them"
             }
         )
+    } else if !owed.is_empty() {
+        format!(
+            "{}: {}; still owed: {} (the next fanout runs {} again)",
+            rec.outcome,
+            rec.reason,
+            owed.names().join(", "),
+            if owed.names().len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
+        )
     } else {
         format!("{}: {}", rec.outcome, rec.reason)
     };
