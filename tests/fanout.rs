@@ -816,12 +816,36 @@ fn hints_quote_what_the_user_typed_and_hide_passwords() {
     assert!(!out.stdout.contains("s3cret"), "{}", out.stdout);
     let note = env.git(&f.dev, &["log", "-p", "refs/notes/fleet/fanout"]);
     assert!(!note.contains("s3cret"), "{note}");
-    // A remote named like a command substitution is shown shell-quoted, so
-    // pasting the hint runs nothing.
-    let text = std::fs::read_to_string(f.dev.join("fleet.toml")).unwrap();
+    // A health check that prints a URL with a password (fleet.toml itself
+    // refuses one, so the script assembles it): the reason, the record and
+    // proof show `user:***@`.
+    let ok_peer = f.peer(&env, "api");
     std::fs::write(
         f.dev.join("fleet.toml"),
-        format!("{text}remote = \"$(touch pwned)\"\n"),
+        format!(
+            "{}\n[peers.api]\nlocation = \"{}\"\nhealth = \"echo 'curl: (7) https:/''/admin:hunter2@localhost:8080/health refused' >&2; exit 7\"\n",
+            std::fs::read_to_string(f.dev.join("fleet.toml")).unwrap(),
+            ok_peer.display()
+        ),
+    )
+    .unwrap();
+    let out = env.fleet(&f.dev, &["fanout", "--json", "--peer", "api"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r = reason(&json(&out.stdout), "api").to_string();
+    assert!(r.contains("https://admin:***@localhost:8080/health"), "{r}");
+    assert!(!out.stdout.contains("hunter2"), "{}", out.stdout);
+    let proof = env.fleet(&f.dev, &["proof", "--json"]);
+    assert!(!proof.stdout.contains("hunter2"), "{}", proof.stdout);
+    let note = env.git(&f.dev, &["log", "-p", "refs/notes/fleet/fanout"]);
+    assert!(!note.contains("hunter2"), "{note}");
+    // A remote named like a command substitution is shown shell-quoted, so
+    // pasting the hint runs nothing.
+    std::fs::write(
+        f.dev.join("fleet.toml"),
+        format!(
+            "[peers.web]\nlocation = \"{}\"\nremote = \"$(touch pwned)\"\n",
+            peer.display()
+        ),
     )
     .unwrap();
     let out = env.fleet(&f.dev, &["fanout", "--json"]);

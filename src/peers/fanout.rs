@@ -950,6 +950,10 @@ impl PeerRun<'_> {
         }
         // Only the peer can tell: objects only (no FETCH_HEAD, no ref).
         let out = self.git(&[
+            "-c",
+            "maintenance.auto=false",
+            "-c",
+            "gc.auto=0",
             "fetch",
             "--quiet",
             "--no-tags",
@@ -1493,6 +1497,10 @@ impl PeerRun<'_> {
     /// the target arrived.
     fn fetch(&self, target: ObjectId) -> std::result::Result<(), Stop> {
         let out = self.git(&[
+            "-c",
+            "maintenance.auto=false",
+            "-c",
+            "gc.auto=0",
             "fetch",
             "--quiet",
             "--no-tags",
