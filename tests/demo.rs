@@ -18,6 +18,16 @@ fn demo_walks_through_every_job() {
         "fan-out",       // diff with blast radius
         "fleet.yaml ok", // the pre-commit check ran
         "2 fast-forwarded, 0 current, 1 blocked",
+        // Runtime proof for real: reload, health and readback on the laptop.
+        "reload=ok health=ok readback=ok",
+        "fast-forwarded; reloaded, healthy, read back",
+        // A failed reload: the peer moved, the reload is owed ...
+        "reload=failed health=skipped readback=skipped",
+        "app.conf: syntax error on line 1; still owed: reload, health, readback",
+        // ... and the next fanout runs it again.
+        "already at",
+        "the owed reload ran again",
+        "current; reloaded, healthy, read back",
         "wrong-branch",
         "origin has it",
         "pending_review staging  destroy", // destroys wait for review
@@ -43,6 +53,14 @@ fn demo_walks_through_every_job() {
         "experiment"
     );
     assert!(env.git(&peer, &["status", "--porcelain"]).is_empty());
+    // The laptop serves what it was delivered (its readback).
+    let laptop = dir.join("peer-laptop");
+    assert_eq!(
+        std::fs::read_to_string(laptop.join(".served"))
+            .unwrap()
+            .trim(),
+        env.git(&laptop, &["rev-parse", "HEAD"]).trim()
+    );
     // The untracked scratch file survived the fast-forward.
     assert!(dir.join("peer-workstation/notes.txt").exists());
     // A non-empty --dir is refused.

@@ -96,16 +96,21 @@ fn every_peer_state_gets_its_outcome_and_blocked_peers_are_untouched() {
     assert_eq!(peer_json(&v, "clean")["outcome"], "current");
     assert_eq!(v["peers"].as_array().unwrap().len(), 2);
     let note = env.git(&f.dev, &["notes", "--ref=fleet/fanout", "show", &c]);
-    assert_eq!(note.matches("Fleet-Fanout:").count(), 2, "{note}");
+    // Each run: a write-ahead block, then its results under the same run id.
+    assert_eq!(note.matches("Fleet-State: pending").count(), 2, "{note}");
+    assert_eq!(note.matches("Fleet-Fanout:").count(), 4, "{note}");
     states.assert_blocked_untouched(&env);
 
-    // Delivering an older commit to a current peer: it is ahead of it.
+    // Delivering an older commit to a peer at its remote's tip: it holds
+    // that commit already (current, nothing moves); a peer with commits its
+    // remote lacks is `ahead` (the "ahead" state above).
     let out = env.fleet(
         &f.dev,
         &["fanout", "--json", "--commit", &f.base, "--peer", "clean"],
     );
-    assert_eq!(out.code, 1);
-    assert_eq!(peer_json(&json(&out.stdout), "clean")["outcome"], "ahead");
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(peer_json(&json(&out.stdout), "clean")["outcome"], "current");
+    assert_eq!(env.git(&p("clean"), &["rev-parse", "HEAD"]).trim(), c);
 }
 
 #[test]
@@ -435,4 +440,417 @@ fn help_has_examples() {
             "{cmd:?} --help lacks examples"
         );
     }
+}
+
+// ---- Issue 11: delivery that never pretends ----
+
+use peer_states::moved_marks;
+
+fn reason<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
+    peer_json(v, name)["reason"].as_str().unwrap()
+}
+
+#[test]
+fn a_commit_never_pushed_is_not_on_remote_and_the_peer_is_untouched() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let peer = f.peer(&env, "web");
+    f.declare(&env, "web", &peer);
+    let c = f.commit_only(&env, "src/f1.txt", "never pushed\n");
+    let marks = moved_marks(&env, &peer);
+
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let v = json(&out.stdout);
+    assert_eq!(peer_json(&v, "web")["outcome"], "not-on-remote", "{v}");
+    assert!(reason(&v, "web").contains("origin"), "{v}");
+    assert_eq!(moved_marks(&env, &peer), marks, "the peer was written to");
+    assert_eq!(env.git(&peer, &["rev-parse", "HEAD"]).trim(), f.base);
+    // A dry run says the same.
+    let out = env.fleet(&f.dev, &["fanout", "--json", "--dry-run"]);
+    assert_eq!(
+        peer_json(&json(&out.stdout), "web")["outcome"],
+        "not-on-remote"
+    );
+
+    // Once pushed, it is delivered: from the peer's own remote.
+    env.git(&f.dev, &["push", "-q", "origin", "main"]);
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        peer_json(&json(&out.stdout), "web")["outcome"],
+        "fast-forwarded"
+    );
+    assert_eq!(env.git(&peer, &["rev-parse", "HEAD"]).trim(), c);
+}
+
+#[test]
+fn a_peer_pinned_to_release_moves_only_to_what_origin_release_has() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    env.git(&f.dev, &["push", "-q", "origin", "main:release"]);
+    let rel = f.peer_on(&env, "rel", "release");
+    let main = f.peer(&env, "main");
+    std::fs::write(
+        f.dev.join("fleet.toml"),
+        format!(
+            "[peers.rel]\nlocation = \"{}\"\nbranch = \"release\"\nreadback = \"git rev-parse HEAD\"\n\n[peers.main]\nlocation = \"{}\"\n",
+            rel.display(),
+            main.display()
+        ),
+    )
+    .unwrap();
+    let c = f.push_change(&env, "src/f1.txt", "main only\n");
+    let marks = moved_marks(&env, &rel);
+
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let v = json(&out.stdout);
+    assert_eq!(peer_json(&v, "rel")["outcome"], "wrong-branch", "{v}");
+    assert!(reason(&v, "rel").contains("release"), "{v}");
+    assert_eq!(peer_json(&v, "main")["outcome"], "fast-forwarded", "{v}");
+    assert_eq!(
+        moved_marks(&env, &rel),
+        marks,
+        "the release peer was written to"
+    );
+    assert_eq!(env.git(&rel, &["rev-parse", "HEAD"]).trim(), f.base);
+
+    // release gets C and a later commit D: the peer moves to origin/release's
+    // tip (D, which contains C), never further than the remote has.
+    let d = f.push_change(&env, "src/f2.txt", "later\n");
+    env.git(
+        &f.dev,
+        &["push", "-q", "origin", &format!("{d}:refs/heads/release")],
+    );
+    let e = f.push_change(&env, "src/f3.txt", "main only again\n");
+    assert_ne!(e, d);
+    let out = env.fleet(
+        &f.dev,
+        &["fanout", "--json", "--commit", &c, "--peer", "rel"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let v = json(&out.stdout);
+    let r = peer_json(&v, "rel");
+    assert_eq!(r["outcome"], "fast-forwarded", "{v}");
+    assert_eq!(r["after"], d.as_str(), "{v}");
+    assert_eq!(r["runtime"]["readback"]["status"], "ok", "{v}");
+    assert_eq!(env.git(&rel, &["rev-parse", "HEAD"]).trim(), d);
+    assert_eq!(
+        env.git(&rel, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "release"
+    );
+    // Again: the peer holds C, at its remote's tip: current.
+    let out = env.fleet(
+        &f.dev,
+        &["fanout", "--json", "--commit", &c, "--peer", "rel"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(peer_json(&json(&out.stdout), "rel")["outcome"], "current");
+    let out = env.fleet(&f.dev, &["proof", &c]);
+    assert!(out.stdout.contains("peer rel"), "{}", out.stdout);
+}
+
+#[test]
+fn a_failed_reload_is_run_again_until_it_succeeds() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let peer = f.peer(&env, "app");
+    let fault = env.root().join("reload-broken");
+    let count = env.root().join("reload-count");
+    std::fs::write(&fault, "").unwrap();
+    std::fs::write(
+        f.dev.join("fleet.toml"),
+        format!(
+            "[peers.app]\nlocation = \"{}\"\nreload = \"echo run >> {}; test ! -e {}\"\nhealth = \"true\"\nreadback = \"git rev-parse HEAD\"\n",
+            peer.display(),
+            count.display(),
+            fault.display()
+        ),
+    )
+    .unwrap();
+    let c = f.push_change(&env, "src/f1.txt", "v2\n");
+    let runs = || {
+        std::fs::read_to_string(&count)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 1);
+    let v = json(&out.stdout);
+    assert_eq!(peer_json(&v, "app")["outcome"], "reload-failed", "{v}");
+    assert_eq!(peer_json(&v, "app")["after"], c.as_str());
+    assert_eq!(runs(), 1);
+    assert_eq!(env.fleet(&f.dev, &["proof"]).code, 1);
+
+    // Still broken: the owed reload runs again and fails again.
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let v = json(&out.stdout);
+    assert_eq!(peer_json(&v, "app")["outcome"], "reload-failed", "{v}");
+    assert_eq!(runs(), 2, "the owed reload was not run again");
+    let out = env.fleet(&f.dev, &["proof"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let note = env.git(&f.dev, &["notes", "--ref=fleet/fanout", "show", &c]);
+    assert!(
+        note.contains("Fleet-Owed: app reload health readback"),
+        "{note}"
+    );
+
+    // Fixed: the next fanout reloads, checks, reads back; proof is complete.
+    std::fs::remove_file(&fault).unwrap();
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let v = json(&out.stdout);
+    let app = peer_json(&v, "app");
+    assert_eq!(app["outcome"], "current", "{v}");
+    assert_eq!(app["runtime"]["reload"]["status"], "ok", "{v}");
+    assert_eq!(app["runtime"]["readback"]["status"], "ok", "{v}");
+    assert_eq!(runs(), 3);
+    let out = env.fleet(&f.dev, &["proof"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("reloaded, healthy, read back"),
+        "{}",
+        out.stdout
+    );
+
+    // Nothing owed any more: a further fanout does not reload again.
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(runs(), 3, "a reload that succeeded was run again");
+    assert_eq!(env.fleet(&f.dev, &["proof"]).code, 0);
+}
+
+#[test]
+fn owed_steps_survive_a_blocked_run() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let peer = f.peer(&env, "app");
+    let fault = env.root().join("reload-broken");
+    std::fs::write(&fault, "").unwrap();
+    std::fs::write(
+        f.dev.join("fleet.toml"),
+        format!(
+            "[peers.app]\nlocation = \"{}\"\nreload = \"test ! -e {}\"\n",
+            peer.display(),
+            fault.display()
+        ),
+    )
+    .unwrap();
+    f.push_change(&env, "src/f1.txt", "v2\n");
+    assert_eq!(env.fleet(&f.dev, &["fanout"]).code, 1);
+    std::fs::remove_file(&fault).unwrap();
+    // Blocked (dirty) this time: the reload stays owed.
+    std::fs::write(peer.join("src/f2.txt"), "local edit\n").unwrap();
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(peer_json(&json(&out.stdout), "app")["outcome"], "dirty");
+    env.git(&peer, &["checkout", "-q", "--", "src/f2.txt"]);
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let v = json(&out.stdout);
+    assert_eq!(
+        peer_json(&v, "app")["runtime"]["reload"]["status"],
+        "ok",
+        "{v}"
+    );
+    assert_eq!(env.fleet(&f.dev, &["proof"]).code, 0);
+}
+
+#[test]
+fn skip_worktree_and_assume_unchanged_edits_block_before_any_write() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let skip = f.peer(&env, "skip");
+    let assume = f.peer(&env, "assume");
+    let elsewhere = f.peer(&env, "elsewhere");
+    env.git(&skip, &["update-index", "--skip-worktree", "src/f1.txt"]);
+    std::fs::write(skip.join("src/f1.txt"), "hidden local edit\n").unwrap();
+    env.git(
+        &assume,
+        &["update-index", "--assume-unchanged", "src/f1.txt"],
+    );
+    std::fs::write(assume.join("src/f1.txt"), "hidden local edit\n").unwrap();
+    // A hidden edit to a file the commit does not change is no obstacle.
+    env.git(
+        &elsewhere,
+        &["update-index", "--skip-worktree", "src/f4.txt"],
+    );
+    std::fs::write(elsewhere.join("src/f4.txt"), "hidden local edit\n").unwrap();
+    for (n, p) in [
+        ("skip", &skip),
+        ("assume", &assume),
+        ("elsewhere", &elsewhere),
+    ] {
+        f.declare(&env, n, p);
+    }
+    let c = f.push_change(&env, "src/f1.txt", "delivered\n");
+    let marks = [moved_marks(&env, &skip), moved_marks(&env, &assume)];
+
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v = json(&out.stdout);
+    for n in ["skip", "assume"] {
+        assert_eq!(peer_json(&v, n)["outcome"], "dirty", "{v}");
+        assert!(reason(&v, n).contains("src/f1.txt"), "{v}");
+        assert!(!reason(&v, n).contains("during fanout"), "{v}");
+    }
+    assert!(!skip.join(".git/ORIG_HEAD").exists(), "ORIG_HEAD written");
+    assert!(!assume.join(".git/ORIG_HEAD").exists(), "ORIG_HEAD written");
+    assert_eq!(
+        [moved_marks(&env, &skip), moved_marks(&env, &assume)],
+        marks
+    );
+    assert_eq!(
+        std::fs::read_to_string(skip.join("src/f1.txt")).unwrap(),
+        "hidden local edit\n"
+    );
+    assert_eq!(
+        peer_json(&v, "elsewhere")["outcome"],
+        "fast-forwarded",
+        "{v}"
+    );
+    assert_eq!(env.git(&elsewhere, &["rev-parse", "HEAD"]).trim(), c);
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.join("src/f4.txt")).unwrap(),
+        "hidden local edit\n"
+    );
+}
+
+#[test]
+fn a_bare_repository_peer_is_named_with_a_reason() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let bare = env.root().join("peers/bare.git");
+    env.git(
+        env.root(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            f.origin.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    f.declare(&env, "bare", &bare);
+    f.push_change(&env, "src/f1.txt", "v2\n");
+    let refs = env.refs(&bare);
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v = json(&out.stdout);
+    assert_eq!(peer_json(&v, "bare")["outcome"], "not-a-repo", "{v}");
+    assert!(reason(&v, "bare").contains("bare"), "{v}");
+    assert_eq!(env.refs(&bare), refs);
+}
+
+#[test]
+fn a_fanout_that_cannot_record_moves_nothing() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let peer = f.peer(&env, "web");
+    f.declare(&env, "web", &peer);
+    f.push_change(&env, "src/f1.txt", "v2\n");
+    let marks = moved_marks(&env, &peer);
+    // The notes ref cannot be created (as with a read-only .git or a full
+    // disk; a file where its directory must go fails even for root).
+    let notes = f.dev.join(".git/refs/notes");
+    let _ = std::fs::remove_dir_all(&notes);
+    std::fs::write(&notes, "in the way\n").unwrap();
+    let out = env.fleet(&f.dev, &["fanout"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("nothing was delivered"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(moved_marks(&env, &peer), marks, "moved without a record");
+    std::fs::remove_file(&notes).unwrap();
+    let out = env.fleet(&f.dev, &["fanout"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(env.fleet(&f.dev, &["proof"]).code, 0);
+}
+
+#[test]
+fn a_fanout_that_never_completes_its_record_is_not_proof() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let peer = f.peer(&env, "web");
+    f.declare(&env, "web", &peer);
+    let c = f.push_change(&env, "src/f1.txt", "v2\n");
+    // A reload that kills its fanout (SIGKILL) after the peer moved.
+    let text = format!(
+        "[peers.web]\nlocation = \"{}\"\nreload = \"kill -9 $PPID; sleep 5\"\n",
+        peer.display()
+    );
+    std::fs::write(f.dev.join("fleet.toml"), text).unwrap();
+    let out = env.fleet(&f.dev, &["fanout"]);
+    assert_ne!(out.code, 0);
+    assert_eq!(env.git(&peer, &["rev-parse", "HEAD"]).trim(), c);
+    let note = env.git(&f.dev, &["notes", "--ref=fleet/fanout", "show", &c]);
+    assert!(note.contains("Fleet-State: pending"), "{note}");
+    let out = env.fleet(&f.dev, &["proof"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("never completed"), "{}", out.stdout);
+}
+
+#[test]
+fn hints_quote_what_the_user_typed_and_hide_passwords() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let peer = f.peer(&env, "web");
+    env.git(
+        &peer,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "https://deploy:s3cret@127.0.0.1:1/app.git",
+        ],
+    );
+    f.declare(&env, "web", &peer);
+    f.push_change(&env, "src/f1.txt", "v2\n");
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!out.stdout.contains("s3cret"), "{}", out.stdout);
+    let note = env.git(&f.dev, &["log", "-p", "refs/notes/fleet/fanout"]);
+    assert!(!note.contains("s3cret"), "{note}");
+    // A health check that prints a URL with a password (fleet.toml itself
+    // refuses one, so the script assembles it): the reason, the record and
+    // proof show `user:***@`.
+    let ok_peer = f.peer(&env, "api");
+    std::fs::write(
+        f.dev.join("fleet.toml"),
+        format!(
+            "{}\n[peers.api]\nlocation = \"{}\"\nhealth = \"echo 'curl: (7) https:/''/admin:hunter2@localhost:8080/health refused' >&2; exit 7\"\n",
+            std::fs::read_to_string(f.dev.join("fleet.toml")).unwrap(),
+            ok_peer.display()
+        ),
+    )
+    .unwrap();
+    let out = env.fleet(&f.dev, &["fanout", "--json", "--peer", "api"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r = reason(&json(&out.stdout), "api").to_string();
+    assert!(r.contains("https://admin:***@localhost:8080/health"), "{r}");
+    assert!(!out.stdout.contains("hunter2"), "{}", out.stdout);
+    let proof = env.fleet(&f.dev, &["proof", "--json"]);
+    assert!(!proof.stdout.contains("hunter2"), "{}", proof.stdout);
+    let note = env.git(&f.dev, &["log", "-p", "refs/notes/fleet/fanout"]);
+    assert!(!note.contains("hunter2"), "{note}");
+    // A remote named like a command substitution is shown shell-quoted, so
+    // pasting the hint runs nothing.
+    std::fs::write(
+        f.dev.join("fleet.toml"),
+        format!(
+            "[peers.web]\nlocation = \"{}\"\nremote = \"$(touch pwned)\"\n",
+            peer.display()
+        ),
+    )
+    .unwrap();
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r = reason(&json(&out.stdout), "web").to_string();
+    assert!(r.contains("'$(touch pwned)'"), "{r}");
+    assert!(!f.dev.join("pwned").exists() && !peer.join("pwned").exists());
 }

@@ -127,8 +127,9 @@ fn deliver(
 }
 
 /// The test process runs git through the library (not through TestEnv), so
-/// give it the same isolated configuration. This file holds one test, so no
-/// other test in this binary sees the change.
+/// give it the same isolated configuration. The other test of this binary
+/// runs everything through `TestEnv::command` (a cleared environment), so
+/// the change does not reach it.
 fn isolate(env: &TestEnv) {
     for (k, v) in [
         ("HOME", env.home().to_str().unwrap()),
@@ -222,4 +223,90 @@ fn changes_between_check_and_merge_end_blocked_with_nothing_overwritten() {
         s.peer.join(".git/index.lock").exists(),
         "someone else's lock was removed"
     );
+}
+
+#[path = "common/peer_states.rs"]
+mod peer_states;
+
+/// Two `git fleet fanout` processes over the same peer at once: the second
+/// finds the first delivering and says so (`busy`, "another fanout"),
+/// touching nothing; the first delivers. A lock left by a dead fanout is
+/// stale at once.
+#[test]
+fn two_fanouts_at_once_serialize_per_peer() {
+    let env = TestEnv::new();
+    let f = peer_states::fleet(&env);
+    let peer = f.peer(&env, "web");
+    let started = env.root().join("reload-started");
+    let go = env.root().join("reload-go");
+    std::fs::write(
+        f.dev.join("fleet.toml"),
+        format!(
+            "[peers.web]\nlocation = \"{}\"\nreload = \"touch {}; while test ! -e {}; do sleep 0.05; done\"\n",
+            peer.display(),
+            started.display(),
+            go.display()
+        ),
+    )
+    .unwrap();
+    let c = f.push_change(&env, "src/f1.txt", "v2\n");
+    let first = env
+        .command(common::bin(), &f.dev)
+        .args(["fanout", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !started.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the first fanout never reloaded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let marks = peer_states::moved_marks(&env, &peer);
+    let second = env.fleet(&f.dev, &["fanout", "--json"]);
+    std::fs::write(&go, "").unwrap();
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(second.code, 1, "{}{}", second.stdout, second.stderr);
+    let v: serde_json::Value = serde_json::from_str(&second.stdout).unwrap();
+    let p = &v["peers"][0];
+    assert_eq!(p["outcome"], "busy", "{v}");
+    assert!(
+        p["reason"].as_str().unwrap().contains("another fanout"),
+        "{v}"
+    );
+    assert_eq!(peer_states::moved_marks(&env, &peer), marks);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    assert_eq!(env.git(&peer, &["rev-parse", "HEAD"]).trim(), c);
+
+    // A fanout killed while delivering leaves no lock that blocks the next.
+    std::fs::remove_file(&started).unwrap();
+    std::fs::remove_file(&go).unwrap();
+    let c2 = f.push_change(&env, "src/f2.txt", "v3\n");
+    let mut killed = env
+        .command(common::bin(), &f.dev)
+        .args(["fanout", "--json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !started.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    std::fs::write(&go, "").unwrap();
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["peers"][0]["outcome"], "current", "{v}");
+    assert_eq!(env.git(&peer, &["rev-parse", "HEAD"]).trim(), c2);
 }

@@ -128,3 +128,77 @@ location = "ssh://fleet-peer{root}/`touch {m3}`"
         "the peer with a bad remote moved"
     );
 }
+
+/// Issue 11 over SSH: the same contract as local peers. An unpushed commit
+/// is `not-on-remote`, a commit only on main is `wrong-branch` for a peer on
+/// release, a hidden (skip-worktree) edit the commit changes is `dirty`
+/// before any write, and a failed reload is run again on the next fanout.
+#[test]
+fn ssh_peers_never_pretend_either() {
+    let env = TestEnv::new();
+    let _server = ssh_world(&env);
+    let f = fleet(&env);
+    env.git(&f.dev, &["push", "-q", "origin", "main:release"]);
+    let web = f.peer(&env, "web");
+    let rel = f.peer_on(&env, "rel", "release");
+    let hidden = f.peer(&env, "hidden");
+    env.git(&hidden, &["update-index", "--skip-worktree", "src/f1.txt"]);
+    std::fs::write(hidden.join("src/f1.txt"), "hidden local edit\n").unwrap();
+    let fault = env.root().join("reload-broken");
+    let count = env.root().join("reload-count");
+    std::fs::write(&fault, "").unwrap();
+    std::fs::write(
+        f.dev.join("fleet.toml"),
+        format!(
+            "[peers.web]\nlocation = \"ssh://fleet-peer{}\"\nreload = \"echo run >> {}; test ! -e {}\"\n\n[peers.rel]\nlocation = \"ssh://fleet-peer{}\"\nbranch = \"release\"\n\n[peers.hidden]\nlocation = \"ssh://fleet-peer{}\"\n",
+            web.display(),
+            count.display(),
+            fault.display(),
+            rel.display(),
+            hidden.display()
+        ),
+    )
+    .unwrap();
+    let outcome = |v: &serde_json::Value, n: &str| {
+        v["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let marks: Vec<String> = [&web, &rel, &hidden]
+        .iter()
+        .map(|p| peer_states::moved_marks(&env, p))
+        .collect();
+    f.commit_only(&env, "src/f1.txt", "v2\n");
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v = json(&out.stdout);
+    for n in ["web", "hidden"] {
+        assert_eq!(outcome(&v, n)["outcome"], "not-on-remote", "{v}");
+    }
+    assert_eq!(outcome(&v, "rel")["outcome"], "wrong-branch", "{v}");
+    env.git(&f.dev, &["push", "-q", "origin", "main"]);
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    let v = json(&out.stdout);
+    assert_eq!(outcome(&v, "web")["outcome"], "reload-failed", "{v}");
+    assert_eq!(outcome(&v, "rel")["outcome"], "wrong-branch", "{v}");
+    let h = outcome(&v, "hidden");
+    assert_eq!(h["outcome"], "dirty", "{v}");
+    assert!(h["reason"].as_str().unwrap().contains("src/f1.txt"), "{v}");
+    assert!(!hidden.join(".git/ORIG_HEAD").exists());
+    assert_eq!(peer_states::moved_marks(&env, &rel), marks[1]);
+    assert_eq!(peer_states::moved_marks(&env, &hidden), marks[2]);
+    std::fs::remove_file(&fault).unwrap();
+    let out = env.fleet(&f.dev, &["fanout", "--json", "--peer", "web"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let v = json(&out.stdout);
+    assert_eq!(
+        outcome(&v, "web")["runtime"]["reload"]["status"],
+        "ok",
+        "{v}"
+    );
+    assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 2);
+}

@@ -303,7 +303,10 @@ fn wait_for_note(env: &TestEnv, repo: &Path, commit: &str) -> Option<String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let (code, note, _) = git_try(env, repo, &["notes", "--ref=fleet/fanout", "show", commit]);
-        if code == 0 && !note.is_empty() {
+        // Fanout writes a pending block first (write-ahead), then its
+        // results: done once a block is more than pending.
+        let runs = note.matches("Fleet-Fanout:").count();
+        if code == 0 && runs > note.matches("Fleet-State: pending").count() {
             return Some(note);
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -361,7 +364,8 @@ fn a_push_starts_fanout_in_the_background_once() {
     assert_eq!(log2.matches("starting fanout").count(), 1, "{log2}");
     // ... and the pushed commit still has exactly one run recorded.
     let note = env.git(&s.dev, &["notes", "--ref=fleet/fanout", "show", &c]);
-    assert_eq!(note.matches("Fleet-Fanout:").count(), 1, "{note}");
+    assert_eq!(note.matches("Fleet-State: pending").count(), 1, "{note}");
+    assert_eq!(note.matches("Fleet-Fanout:").count(), 2, "{note}");
 }
 
 #[test]

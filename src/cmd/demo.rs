@@ -36,6 +36,11 @@ assignments:
   app-03:legacy-cron: {enabled: true}
 ";
 
+/// The laptop's runtime proof: its "app" serves the revision its reload
+/// wrote; the reload fails (like a bad config) while `laptop-reload-broken`
+/// exists in the sandbox.
+const LAPTOP_RUNTIME: &str = "reload = 'if test -e ../laptop-reload-broken; then echo \"app.conf: syntax error on line 1\" >&2; exit 1; fi; git rev-parse HEAD > .served'\nhealth = 'test -s .served'\nreadback = 'cat .served'\n";
+
 struct Sandbox<'a> {
     ui: &'a Ui,
     root: PathBuf,
@@ -268,7 +273,7 @@ fn walk(s: &mut Sandbox<'_>) -> Result<()> {
     s.write("work/app.conf", "workers = 4\n")?;
     s.write(
         "work/fleet.toml",
-        "[targets.staging]\nauto_apply = false\n\n[peers.laptop]\nlocation = \"../peer-laptop\"\n\n[peers.workstation]\nlocation = \"../peer-workstation\"\n\n[peers.lane-b]\nlocation = \"../peer-wrong-branch\"\n",
+        &format!("[targets.staging]\nauto_apply = false\n\n[peers.laptop]\nlocation = \"../peer-laptop\"\n{LAPTOP_RUNTIME}\n[peers.workstation]\nlocation = \"../peer-workstation\"\n\n[peers.lane-b]\nlocation = \"../peer-wrong-branch\"\n"),
     )?;
     s.quiet("work", "git", &["add", "."])?;
     s.quiet(
@@ -336,13 +341,33 @@ fn walk(s: &mut Sandbox<'_>) -> Result<()> {
     s.must("work", "git", &["push", "-q", "origin", "main"], &[0])?;
 
     s.explain(
-        "Fanout: fast-forward the peers that are safe to move, name the rest, touch nothing else.",
+        "Fanout: fast-forward the peers that are safe to move, name the rest, touch nothing else. The laptop also declares reload, health and readback (its runtime proof).",
     );
     s.must("work", "git-fleet", &["fanout"], &[0, 1])?;
 
     s.explain(
         "Proof: origin -> host -> runtime, per peer, from the record fanout left on the commit.",
     );
+    s.must("work", "git-fleet", &["proof"], &[0, 1])?;
+
+    s.explain("A reload that fails: the laptop's next reload breaks (a bad config). The peer moves, the reload fails, and the reload stays owed.");
+    s.write("laptop-reload-broken", "")?;
+    s.write("work/app.conf", "workers = 6\nlisten = 8080\n")?;
+    s.quiet(
+        "work",
+        "git",
+        &["commit", "-q", "-am", "app: listen on 8080"],
+    )?;
+    s.quiet("work", "git", &["push", "-q", "origin", "main"])?;
+    s.must("work", "git-fleet", &["fanout"], &[1])?;
+    s.must("work", "git-fleet", &["proof"], &[1])?;
+
+    s.explain("Fixed: the next fanout runs the owed reload again (the peer is already current), then health and readback; the laptop's proof is ok.");
+    std::fs::remove_file(s.root.join("laptop-reload-broken")).map_err(|source| Error::Write {
+        path: s.root.join("laptop-reload-broken"),
+        source,
+    })?;
+    s.must("work", "git-fleet", &["fanout"], &[0, 1])?;
     s.must("work", "git-fleet", &["proof"], &[0, 1])?;
 
     s.explain("Reconcile: every diff between desired and live becomes a proposal for review (auto_apply is off).");

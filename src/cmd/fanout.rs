@@ -61,10 +61,14 @@ pub fn run(ui: &Ui, args: FanoutArgs) -> Result<Outcome> {
             }
         })?
     };
-    let recorded = if report.dry_run {
-        None
-    } else {
-        Some(record::append(&ctx.store, &report)?)
+    let recorded = match &report.run {
+        None => None,
+        Some(run) => Some(record::append(&ctx.store, &report, run).map_err(|e| {
+            Error::Other(format!(
+                "the fanout ran but its results could not be recorded in {} ({e}); its pending record says so: run git fleet fanout again",
+                fanout::NOTES_REF
+            ))
+        })?),
     };
     if args.json {
         ui.json(&report_json(&report, recorded.is_some()));
@@ -275,6 +279,7 @@ fn report_json(report: &Report, recorded: bool) -> serde_json::Value {
                 "before": p.before.map(|id| id.to_string()),
                 "after": p.after.map(|id| id.to_string()),
                 "runtime": p.runtime,
+                "owed": p.owed.names(),
                 "elapsed_ms": p.elapsed.as_millis() as u64,
             })
         })

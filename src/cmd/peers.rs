@@ -142,7 +142,7 @@ fn add(ui: &Ui, ctx: &Ctx, args: PeersAddArgs) -> Result<Outcome> {
             format!("peer '{}' is already declared in {}", args.name, file.label),
             format!(
                 "remove it first (git fleet peers remove {}{}) or edit {}",
-                args.name,
+                git_fleet::peers::fanout::quoted(&args.name),
                 if args.local { " --local" } else { "" },
                 file.label
             ),

@@ -1,11 +1,20 @@
 //! Deliver one commit to every peer checkout that can take it as a fast-forward,
 //! and say exactly why each other peer did not move.
 //!
-//! Per peer (in parallel, bounded): reachable -> exists -> is a repository ->
-//! no operation in progress and no `index.lock` (`busy`) -> on the expected
-//! branch -> no staged or unstaged changes to tracked files -> peer HEAD is an
-//! ancestor of the commit -> fetch -> `git merge --ff-only` -> read back HEAD
-//! (host proof) -> reload, health, readback (runtime proof).
+//! Per peer (in parallel, bounded): one fanout at a time (a per-peer lock,
+//! else `busy`) -> reachable -> exists -> is a repository -> no operation in
+//! progress and no `index.lock` (`busy`) -> on the expected branch -> no
+//! staged or unstaged changes to tracked files -> peer HEAD is an ancestor of
+//! the commit -> the tip of the peer's branch on the peer's own remote
+//! (`git ls-remote`, read-only) is the commit or a descendant of it (else
+//! `not-on-remote`, or `wrong-branch` for a peer that follows another branch)
+//! -> no skip-worktree/assume-unchanged file with local edits that the move
+//! changes -> fetch -> `git merge --ff-only <tip>` -> read back HEAD (host
+//! proof) -> reload, health, readback (runtime proof).
+//!
+//! Runtime steps are owed until they pass: a move owes every declared step;
+//! a later run of a peer that is already current runs the steps its last
+//! record still owes (see [`Owed`]), so a failed reload is retried.
 //!
 //! A blocked peer is never written to: every check before the merge only
 //! reads, and objects are fetched only once every check has passed. Nothing
@@ -20,11 +29,9 @@
 //! The one thing a refused merge still writes in a peer that raced is git's
 //! own `ORIG_HEAD` (set to the unchanged HEAD before git tries).
 //!
-//! Fetching: a local peer receives the missing objects straight from this
-//! repository's object database (in-process, no refs written, no network, no
-//! dependency on the peer's remote being reachable or up to date); an SSH
-//! peer runs `git fetch <remote> <branch>` on its host, since this repository
-//! is usually not reachable from there.
+//! Fetching: every peer, local or SSH, runs `git fetch <remote> <branch>`
+//! itself, from its own remote, so a peer only ever receives what that remote
+//! has on that branch (never objects from this repository).
 //!
 //! Library code: no printing. Progress is reported through a callback.
 
@@ -54,6 +61,8 @@ pub enum Blocker {
     Detached,
     Missing,
     NotARepo,
+    /// The peer's remote branch does not hold the commit (never pushed).
+    NotOnRemote,
     Busy,
     Unreachable,
     FetchFailed,
@@ -65,7 +74,7 @@ pub enum Blocker {
 }
 
 impl Blocker {
-    pub const ALL: [Blocker; 14] = [
+    pub const ALL: [Blocker; 15] = [
         Blocker::Dirty,
         Blocker::Diverged,
         Blocker::Ahead,
@@ -73,6 +82,7 @@ impl Blocker {
         Blocker::Detached,
         Blocker::Missing,
         Blocker::NotARepo,
+        Blocker::NotOnRemote,
         Blocker::Busy,
         Blocker::Unreachable,
         Blocker::FetchFailed,
@@ -91,6 +101,7 @@ impl Blocker {
             Blocker::Detached => "detached",
             Blocker::Missing => "missing",
             Blocker::NotARepo => "not-a-repo",
+            Blocker::NotOnRemote => "not-on-remote",
             Blocker::Busy => "busy",
             Blocker::Unreachable => "unreachable",
             Blocker::FetchFailed => "fetch-failed",
@@ -217,6 +228,83 @@ impl Runtime {
     }
 }
 
+/// Runtime steps still owed by a peer for a commit: set by a move (every
+/// declared step), cleared step by step as each one passes. Recorded as
+/// `Fleet-Owed: <peer> reload health readback` (or `none`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Owed {
+    pub reload: bool,
+    pub health: bool,
+    pub readback: bool,
+}
+
+impl Owed {
+    /// Every step the peer declares.
+    pub fn declared(peer: &Peer) -> Owed {
+        Owed {
+            reload: peer.reload.is_some(),
+            health: peer.health.is_some(),
+            readback: peer.readback.is_some(),
+        }
+    }
+
+    pub fn all() -> Owed {
+        Owed {
+            reload: true,
+            health: true,
+            readback: true,
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        !(self.reload || self.health || self.readback)
+    }
+
+    /// Only the steps both owe.
+    pub fn and(self, other: Owed) -> Owed {
+        Owed {
+            reload: self.reload && other.reload,
+            health: self.health && other.health,
+            readback: self.readback && other.readback,
+        }
+    }
+
+    /// The owed step names, in order.
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (self.reload, "reload"),
+            (self.health, "health"),
+            (self.readback, "readback"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| n)
+        .collect()
+    }
+
+    /// `reload health` or `none`.
+    pub fn as_text(self) -> String {
+        if self.is_empty() {
+            "none".into()
+        } else {
+            self.names().join(" ")
+        }
+    }
+
+    pub fn parse(text: &str) -> Owed {
+        let mut owed = Owed::default();
+        for word in text.split_whitespace() {
+            match word {
+                "reload" => owed.reload = true,
+                "health" => owed.health = true,
+                "readback" => owed.readback = true,
+                _ => {}
+            }
+        }
+        owed
+    }
+}
+
 /// The result for one peer.
 #[derive(Debug, Clone)]
 pub struct PeerReport {
@@ -232,6 +320,8 @@ pub struct PeerReport {
     /// The peer's HEAD read back at the end (host proof), when it could be read.
     pub after: Option<ObjectId>,
     pub runtime: Runtime,
+    /// Runtime steps still owed after this run (see [`Owed`]).
+    pub owed: Owed,
     pub elapsed: Duration,
 }
 
@@ -290,6 +380,9 @@ pub struct Request {
 /// All peers' results, in the order of `Request::peers`.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The run id of the pending record written before any peer moved
+    /// (None for a dry run); [`super::record::append`] completes it.
+    pub run: Option<String>,
     pub commit: ObjectId,
     pub branch: String,
     pub dry_run: bool,
@@ -333,6 +426,27 @@ pub fn run_with(
     if store.repo().find_commit(req.commit).is_err() {
         return Err(Error::usage(format!("{} is not a commit here", req.commit)));
     }
+    // What each peer still owes from earlier runs on this commit. Read before
+    // anything moves: a record that cannot be read stops the run here.
+    let prior = super::record::owed_by_peer(store, req.commit).map_err(|e| {
+        Error::Other(format!(
+            "cannot read the fanout records of {} in {NOTES_REF} ({e}); nothing was delivered",
+            short(req.commit)
+        ))
+    })?;
+    // Write-ahead: the run is on record before any peer can move; a record
+    // that cannot be written (read-only .git, full disk) stops it here.
+    let run = if req.dry_run {
+        None
+    } else {
+        Some(super::record::begin(store, req).map_err(|e| {
+            Error::Other(format!(
+                "cannot record the fanout in {NOTES_REF} ({e}); nothing was delivered"
+            ))
+        })?)
+    };
+    let locks_dir = store.repo().common_dir().join("fleet").join("locks");
+    let locks = (!req.dry_run).then_some(locks_dir.as_path());
     let hosts = Hosts::new(&req.peers);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<PeerReport>>> = Mutex::new(vec![None; req.peers.len()]);
@@ -342,8 +456,8 @@ pub fn run_with(
     let open_error: Mutex<Option<String>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
-            let (hosts, next, results, git_dir, open_error) =
-                (&hosts, &next, &results, &git_dir, &open_error);
+            let (hosts, next, results, git_dir, open_error, prior) =
+                (&hosts, &next, &results, &git_dir, &open_error, &prior);
             scope.spawn(move || {
                 let repo = match gix::open(git_dir) {
                     Ok(repo) => repo,
@@ -360,7 +474,14 @@ pub fn run_with(
                         break;
                     };
                     let stage = |stage| progress(Event::Stage { index, stage });
-                    let report = deliver(&repo, req, peer, hosts, connector, &stage);
+                    let owed = prior.get(&peer.name).copied().unwrap_or_default();
+                    let ctx = PeerCtx {
+                        hosts,
+                        connector,
+                        locks,
+                        owed,
+                    };
+                    let report = deliver(&repo, req, peer, &ctx, &stage);
                     progress(Event::Done {
                         index,
                         report: Box::new(report.clone()),
@@ -382,6 +503,7 @@ pub fn run_with(
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| Error::Other("a fanout worker stopped early".into()))?;
     Ok(Report {
+        run,
         commit: req.commit,
         branch: req.branch.clone(),
         dry_run: req.dry_run,
@@ -446,6 +568,15 @@ impl Hosts {
     }
 }
 
+/// What [`deliver`] needs besides the peer: shells, the lock directory
+/// (None: no lock, a dry run), and the steps owed from earlier runs.
+struct PeerCtx<'a> {
+    hosts: &'a Hosts,
+    connector: &'a Connector,
+    locks: Option<&'a std::path::Path>,
+    owed: Owed,
+}
+
 /// Everything one peer's delivery needs.
 struct PeerRun<'a> {
     repo: &'a gix::Repository,
@@ -457,6 +588,14 @@ struct PeerRun<'a> {
     local: std::cell::OnceCell<Option<gix::Repository>>,
     /// The peer's HEAD as soon as a check has read it.
     head_seen: std::cell::Cell<Option<ObjectId>>,
+    /// Steps owed from earlier runs (a move this run owes all of them).
+    owed_before: Owed,
+    /// The peer's HEAD was moved by this run.
+    moved: std::cell::Cell<bool>,
+    /// The runtime steps ran (so their statuses say what is still owed).
+    runtime_ran: std::cell::Cell<bool>,
+    /// The tip of the peer's branch on its remote, once asked.
+    tip: std::cell::OnceCell<Option<ObjectId>>,
 }
 
 /// Early exit from the per-peer checks: the outcome and its reason.
@@ -470,10 +609,10 @@ fn deliver(
     repo: &gix::Repository,
     req: &Request,
     peer: &Peer,
-    hosts: &Hosts,
-    connector: &Connector,
+    ctx: &PeerCtx<'_>,
     stage: &dyn Fn(Stage),
 ) -> PeerReport {
+    let (hosts, connector) = (ctx.hosts, ctx.connector);
     let start = Instant::now();
     let branch = peer.branch.clone().unwrap_or_else(|| req.branch.clone());
     let mut report = PeerReport {
@@ -485,7 +624,31 @@ fn deliver(
         before: None,
         after: None,
         runtime: Runtime::for_peer(peer),
+        owed: ctx.owed.and(Owed::declared(peer)),
         elapsed: Duration::ZERO,
+    };
+    // One fanout per peer at a time; held until this delivery is recorded
+    // in the report (dropped at the end of this function).
+    let _lock = match ctx.locks {
+        None => None,
+        Some(dir) => match super::lock::PeerLock::try_take(dir, &lock_key(peer)) {
+            Ok(lock) => Some(lock),
+            Err(not) => {
+                report.outcome = Outcome::Blocked(Blocker::Busy);
+                report.reason = match not {
+                    super::lock::NotTaken::Busy(pid) => format!(
+                        "another fanout{} is delivering to this peer right now; nothing was touched (run fanout again when it is done)",
+                        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+                    ),
+                    super::lock::NotTaken::Io(path, e) => one_line(&format!(
+                        "cannot take the fanout lock {}: {e}; nothing was touched",
+                        path.display()
+                    )),
+                };
+                report.elapsed = start.elapsed();
+                return report;
+            }
+        },
     };
     if matches!(peer.location, Location::Ssh(_)) {
         stage(Stage::Connecting);
@@ -511,15 +674,64 @@ fn deliver(
         branch,
         local: std::cell::OnceCell::new(),
         head_seen: std::cell::Cell::new(None),
+        owed_before: ctx.owed.and(Owed::declared(peer)),
+        moved: std::cell::Cell::new(false),
+        runtime_ran: std::cell::Cell::new(false),
+        tip: std::cell::OnceCell::new(),
     };
     let Stop(outcome, reason) = match run.deliver(&mut report, stage) {
         Ok(stop) | Err(stop) => stop,
     };
+    report.owed = run.owed_after(&report.runtime);
     report.before = report.before.or(run.head_seen.get());
     report.outcome = outcome;
     report.reason = one_line(&reason);
     report.elapsed = start.elapsed();
     report
+}
+
+/// The key of a peer's fanout lock: its location, as precisely as known.
+fn lock_key(peer: &Peer) -> String {
+    match &peer.location {
+        Location::Local(p) => {
+            let p = p.canonicalize().unwrap_or_else(|_| p.clone());
+            format!("local {}", p.display())
+        }
+        Location::Ssh(s) => format!("ssh {} {}", s.authority(), s.path),
+    }
+}
+
+/// A value for a shell command line in a hint, quoted so pasting it runs
+/// nothing but the command shown.
+pub fn quoted(s: &str) -> String {
+    shlex::try_quote(s)
+        .map(|q| q.into_owned())
+        .unwrap_or_else(|_| format!("{s:?}"))
+}
+
+/// `scheme://user:password@host` with the password replaced by `***`, in
+/// every URL of `s`: reasons and records never repeat a password.
+pub fn redact(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| "/?#'\"`<>".contains(c) || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) if userinfo.contains(':') => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                out.push_str(&format!("{user}:***@{host}"));
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What the read-only checks found out about a peer.
@@ -561,22 +773,42 @@ impl PeerRun<'_> {
         report.after = Some(probe.head);
         let commit = self.req.commit;
         let short_c = short(commit);
-        match self.ancestry(probe.head)? {
+        let target = match self.ancestry(probe.head)? {
             Ancestry::Equal => {
-                self.runtime(report, false, stage)?;
+                self.runtime(report, probe.head, false, stage)?;
+                let again = if self.owed_before.reload && !self.req.dry_run {
+                    "; the owed reload ran again"
+                } else {
+                    ""
+                };
                 return Ok(Stop(
                     Outcome::Current,
-                    format!("already at {short_c} on {}", self.branch),
+                    format!("already at {short_c} on {}{again}", self.branch),
                 ));
             }
             Ancestry::Ahead => {
+                // At its remote branch's tip, which holds the commit: the
+                // commit is delivered; nothing to push, nothing to move.
+                if matches!(self.remote_tip(), Ok(Some(tip)) if tip == probe.head) {
+                    self.runtime(report, probe.head, false, stage)?;
+                    return Ok(Stop(
+                        Outcome::Current,
+                        format!(
+                            "at {} on {}, the tip of {}/{}, which contains {short_c}",
+                            short(probe.head),
+                            self.branch,
+                            self.peer.remote,
+                            self.branch
+                        ),
+                    ));
+                }
                 return Err(blocked(
                     Blocker::Ahead,
                     format!(
                         "HEAD {} has commits after {short_c}; push them or deliver a newer commit",
                         short(probe.head)
                     ),
-                ))
+                ));
             }
             Ancestry::Diverged => {
                 return Err(blocked(
@@ -587,26 +819,39 @@ impl PeerRun<'_> {
                     ),
                 ))
             }
-            Ancestry::Behind => {}
-        }
-        self.check_nothing_in_the_way(probe.head)?;
+            Ancestry::Behind => self.target()?,
+        };
+        let short_t = short(target);
+        let via = if target == commit {
+            String::new()
+        } else {
+            format!(
+                " (the tip of {}/{}, which contains {short_c})",
+                self.peer.remote, self.branch
+            )
+        };
+        self.check_nothing_in_the_way(probe.head, target)?;
+        self.check_hidden_edits(probe.head, target)?;
         if self.req.dry_run {
             return Ok(Stop(
                 Outcome::WouldFastForward,
                 format!(
-                    "would fast-forward {}..{short_c} on {}",
+                    "would fast-forward {}..{short_t} on {}{via}",
                     short(probe.head),
                     self.branch
                 ),
             ));
         }
         stage(Stage::Fetching);
-        self.fetch()?;
+        self.fetch(target)?;
         stage(Stage::Merging);
-        let merged = self.merge(probe.head);
+        let merged = self.merge(probe.head, target);
         // Read back whatever happened: the host proof, or proof nothing moved.
         let (head, on_branch) = self.read_head()?;
         report.after = Some(head);
+        if head != probe.head {
+            self.moved.set(true);
+        }
         if let Err(stop) = merged {
             return Err(if head == probe.head {
                 stop
@@ -617,9 +862,9 @@ impl PeerRun<'_> {
                 )
             });
         }
-        if head != commit || !on_branch {
+        if head != target || !on_branch {
             let why = if on_branch {
-                format!("HEAD read back as {} after the fast-forward, not {short_c} (the peer moved meanwhile)", short(head))
+                format!("HEAD read back as {} after the fast-forward, not {short_t} (the peer moved meanwhile)", short(head))
             } else {
                 format!(
                     "the peer left {} during the fast-forward (HEAD {})",
@@ -636,15 +881,164 @@ impl PeerRun<'_> {
             };
             return Err(blocked(blocker, why));
         }
-        self.runtime(report, true, stage)?;
+        self.runtime(report, target, true, stage)?;
         Ok(Stop(
             Outcome::FastForwarded,
             format!(
-                "{}..{short_c} on {}, HEAD read back",
+                "{}..{short_t} on {}, HEAD read back{via}",
                 short(probe.head),
                 self.branch
             ),
         ))
+    }
+
+    /// The tip of the peer's branch as the peer's own remote has it (`git
+    /// ls-remote`, which writes nothing), asked once. None: no such branch.
+    fn remote_tip(&self) -> std::result::Result<Option<ObjectId>, Stop> {
+        if let Some(tip) = self.tip.get() {
+            return Ok(*tip);
+        }
+        let want = format!("refs/heads/{}", self.branch);
+        let out = self.git(&["ls-remote", "--", &self.peer.remote, &want])?;
+        if !out.success() {
+            return Err(blocked(
+                Blocker::FetchFailed,
+                format!(
+                    "git ls-remote {} {want} failed: {}",
+                    quoted(&self.peer.remote),
+                    first_line(out.stderr.trim())
+                ),
+            ));
+        }
+        let tip = out
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .find(|(_, name)| name.trim() == want)
+            .and_then(|(id, _)| ObjectId::from_hex(id.trim().as_bytes()).ok());
+        let _ = self.tip.set(tip);
+        Ok(tip)
+    }
+
+    /// Where a peer behind the commit moves: its remote branch's tip, when
+    /// that is the commit or a descendant of it. Writes nothing to the peer
+    /// unless this repository lacks the tip (then objects only, no ref).
+    fn target(&self) -> std::result::Result<ObjectId, Stop> {
+        let commit = self.req.commit;
+        let tip = self.remote_tip()?.ok_or_else(|| {
+            blocked(
+                Blocker::NotOnRemote,
+                format!(
+                    "{} has no branch {}, so {} is not there to deliver (push it first)",
+                    self.peer.remote,
+                    self.branch,
+                    short(commit)
+                ),
+            )
+        })?;
+        if tip == commit {
+            return Ok(tip);
+        }
+        if self.repo.has_object(tip) {
+            return match self.repo.merge_base(commit, tip) {
+                Ok(Some(base)) if base.detach() == commit => Ok(tip),
+                _ => Err(self.not_on_branch(tip)),
+            };
+        }
+        if self.req.dry_run {
+            return Ok(tip); // a real run checks it in the peer
+        }
+        // Only the peer can tell: objects only (no FETCH_HEAD, no ref).
+        let out = self.git(&[
+            "-c",
+            "maintenance.auto=false",
+            "-c",
+            "gc.auto=0",
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--refmap=",
+            "--",
+            &self.peer.remote,
+            &format!("refs/heads/{}", self.branch),
+        ])?;
+        if !out.success() {
+            return Err(self.fetch_failed(&out));
+        }
+        let out = self.git(&[
+            "merge-base",
+            "--is-ancestor",
+            &commit.to_string(),
+            &tip.to_string(),
+        ])?;
+        if out.success() {
+            Ok(tip)
+        } else {
+            Err(self.not_on_branch(tip))
+        }
+    }
+
+    /// The remote branch does not hold the commit: another branch's commit
+    /// (`wrong-branch`), or one never pushed (`not-on-remote`).
+    fn not_on_branch(&self, tip: ObjectId) -> Stop {
+        let c = short(self.req.commit);
+        // A detached delivery ("HEAD") names no branch to compare with.
+        if self.branch != self.req.branch && self.req.branch != "HEAD" {
+            blocked(
+                Blocker::WrongBranch,
+                format!(
+                    "{c} is not on {}/{} (at {}): the peer follows {}, and {c} was delivered from {}",
+                    self.peer.remote,
+                    self.branch,
+                    short(tip),
+                    self.branch,
+                    self.req.branch
+                ),
+            )
+        } else {
+            blocked(
+                Blocker::NotOnRemote,
+                format!(
+                    "{}/{} is at {}, which does not contain {c} (push it first)",
+                    self.peer.remote,
+                    self.branch,
+                    short(tip)
+                ),
+            )
+        }
+    }
+
+    fn fetch_failed(&self, out: &CmdOutput) -> Stop {
+        blocked(
+            Blocker::FetchFailed,
+            format!(
+                "git fetch {} {} failed: {}",
+                quoted(&self.peer.remote),
+                self.branch,
+                first_line(out.stderr.trim())
+            ),
+        )
+    }
+
+    /// What is owed after this run: what the steps left unpassed when they
+    /// ran; everything declared after a move; else what was owed before.
+    fn owed_after(&self, rt: &Runtime) -> Owed {
+        let declared = Owed::declared(self.peer);
+        let before = if self.moved.get() {
+            declared
+        } else {
+            self.owed_before
+        };
+        if !self.runtime_ran.get() {
+            return before;
+        }
+        let open = |s: &Step| s.status != StepStatus::Ok;
+        Owed {
+            reload: before.reload && open(&rt.reload),
+            health: declared.health && open(&rt.health),
+            readback: declared.readback && open(&rt.readback),
+        }
     }
 
     /// Exists, is a repository (at its top level), nothing in progress, on
@@ -763,6 +1157,22 @@ impl PeerRun<'_> {
 
     fn classify_probe_failure(&self, out: &CmdOutput, lines: &[&str]) -> Stop {
         let err = out.stderr.trim();
+        // A bare repository has no work tree to deliver to.
+        if let Ok(o) = self.shell.run(
+            &self.dir,
+            &["git", "rev-parse", "--is-bare-repository"],
+            self.timeout(),
+        ) {
+            if o.success() && o.stdout.trim() == "true" {
+                return blocked(
+                    Blocker::NotARepo,
+                    format!(
+                        "{} is a bare repository: it has no work tree to deliver to (a peer is a checkout)",
+                        self.dir
+                    ),
+                );
+            }
+        }
         if err.contains("not a git repository") {
             return blocked(
                 Blocker::NotARepo,
@@ -782,7 +1192,15 @@ impl PeerRun<'_> {
         match self.shell.run(&self.dir, &["true"], self.timeout()) {
             Ok(o) if o.success() => blocked(
                 Blocker::NotARepo,
-                format!("cannot read the repository: {}", first_line(err)),
+                if first_line(err).is_empty() {
+                    format!(
+                        "{} is not a checkout git can read (git rev-parse printed {} lines, no error)",
+                        self.dir,
+                        lines.len()
+                    )
+                } else {
+                    format!("cannot read the repository: {}", first_line(err))
+                },
             ),
             Ok(o) => blocked(
                 Blocker::Missing,
@@ -876,8 +1294,12 @@ impl PeerRun<'_> {
     /// untracked file there would make git refuse (after it has already
     /// rewritten ORIG_HEAD), and an *ignored* one git would silently
     /// overwrite. Checked before anything is written.
-    fn check_nothing_in_the_way(&self, head: ObjectId) -> std::result::Result<(), Stop> {
-        let Ok(added) = added_paths(self.repo, head, self.req.commit) else {
+    fn check_nothing_in_the_way(
+        &self,
+        head: ObjectId,
+        target: ObjectId,
+    ) -> std::result::Result<(), Stop> {
+        let Ok(added) = added_paths(self.repo, head, self.known(target)) else {
             return Ok(()); // git merge --ff-only still refuses what it must
         };
         if added.is_empty() || added.len() > MAX_IN_THE_WAY_PATHS {
@@ -924,10 +1346,118 @@ impl PeerRun<'_> {
             Blocker::Dirty,
             format!(
                 "untracked or ignored files are where {} adds files (left untouched): {}",
-                short(self.req.commit),
+                short(target),
                 names.join(", ")
             ),
         ))
+    }
+
+    /// `target` when this repository has it, else the delivered commit (the
+    /// part of the move this repository can see).
+    fn known(&self, target: ObjectId) -> ObjectId {
+        if self.repo.has_object(target) {
+            target
+        } else {
+            self.req.commit
+        }
+    }
+
+    /// A file marked skip-worktree or assume-unchanged hides its local edits
+    /// from `git status`, but `git merge --ff-only` refuses to overwrite it
+    /// (after writing ORIG_HEAD). Found here first, before any write: such a
+    /// file with local edits that the move changes blocks the peer (`dirty`).
+    fn check_hidden_edits(
+        &self,
+        head: ObjectId,
+        target: ObjectId,
+    ) -> std::result::Result<(), Stop> {
+        let Ok(changed) = changed_paths(self.repo, head, self.known(target)) else {
+            return Ok(()); // git merge --ff-only still refuses what it must
+        };
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let hidden = match self.local_repo().and_then(local::hidden_entries) {
+            Some(all) => {
+                let changed: HashSet<&str> = changed.iter().map(String::as_str).collect();
+                all.into_iter()
+                    .filter(|(p, _)| changed.contains(p.as_str()))
+                    .collect()
+            }
+            None => self.hidden_via_git(&changed)?,
+        };
+        if hidden.is_empty() {
+            return Ok(());
+        }
+        let paths: Vec<&str> = hidden.iter().map(|(p, _)| p.as_str()).collect();
+        let present = self.existing(&paths)?;
+        let present: Vec<&(String, ObjectId)> = hidden
+            .iter()
+            .zip(present)
+            .filter(|(_, there)| *there)
+            .map(|(h, _)| h)
+            .collect();
+        if present.is_empty() {
+            return Ok(()); // not in the work tree: nothing local to lose
+        }
+        let mut argv = vec!["hash-object", "--"];
+        argv.extend(present.iter().map(|(p, _)| p.as_str()));
+        let out = self.git(&argv)?;
+        let ids: Vec<Option<ObjectId>> = out
+            .stdout
+            .lines()
+            .map(|l| ObjectId::from_hex(l.trim().as_bytes()).ok())
+            .collect();
+        let edited: Vec<&str> = present
+            .iter()
+            .enumerate()
+            .filter(|(i, (_, id))| !out.success() || ids.get(*i).copied().flatten() != Some(*id))
+            .map(|(_, (p, _))| p.as_str())
+            .collect();
+        if edited.is_empty() {
+            return Ok(());
+        }
+        let mut names: Vec<&str> = edited.iter().take(3).copied().collect();
+        if edited.len() > 3 {
+            names.push("...");
+        }
+        Err(blocked(
+            Blocker::Dirty,
+            format!(
+                "{} file{} marked skip-worktree or assume-unchanged {} local edits that {} changes (left untouched; `git update-index --no-skip-worktree --no-assume-unchanged` shows them): {}",
+                edited.len(),
+                if edited.len() == 1 { "" } else { "s" },
+                if edited.len() == 1 { "has" } else { "have" },
+                short(target),
+                names.join(", ")
+            ),
+        ))
+    }
+
+    /// Index entries among `paths` marked skip-worktree or assume-unchanged,
+    /// with their blob ids, as git lists them (`ls-files -v -s`).
+    fn hidden_via_git(
+        &self,
+        paths: &[String],
+    ) -> std::result::Result<Vec<(String, ObjectId)>, Stop> {
+        let mut argv = vec!["--literal-pathspecs", "ls-files", "-v", "-s", "-z", "--"];
+        argv.extend(paths.iter().map(String::as_str));
+        let out = self.git(&argv)?;
+        if !out.success() {
+            return Ok(Vec::new()); // git merge --ff-only still refuses
+        }
+        Ok(out
+            .stdout
+            .split('\0')
+            .filter_map(|rec| {
+                let (meta, path) = rec.split_once('\t')?;
+                let mut f = meta.split(' ');
+                let tag = f.next()?;
+                let hidden = tag == "S" || tag.chars().all(|c| c.is_ascii_lowercase());
+                let id = ObjectId::from_hex(f.nth(1)?.as_bytes()).ok()?;
+                hidden.then(|| (path.to_string(), id))
+            })
+            .collect())
     }
 
     /// Where the peer's HEAD stands relative to the commit. Answered in this
@@ -962,62 +1492,45 @@ impl PeerRun<'_> {
         })
     }
 
-    fn fetch(&self) -> std::result::Result<(), Stop> {
-        let commit = self.req.commit;
-        match &self.peer.location {
-            Location::Local(_) if self.local_repo().is_some() => {
-                let peer = self.local_repo().expect("checked");
-                local::copy_objects(self.repo, peer, commit)
-                    .map(|_| ())
-                    .map_err(|e| {
-                        blocked(
-                            Blocker::FetchFailed,
-                            format!("cannot copy objects into the peer: {e}"),
-                        )
-                    })
-            }
-            _ => {
-                let out = self.git(&[
-                    "fetch",
-                    "--quiet",
-                    "--no-tags",
-                    "--",
-                    &self.peer.remote,
-                    &self.branch,
-                ])?;
-                if !out.success() {
-                    return Err(blocked(
-                        Blocker::FetchFailed,
-                        format!(
-                            "git fetch {} {} failed: {}",
-                            self.peer.remote,
-                            self.branch,
-                            first_line(out.stderr.trim())
-                        ),
-                    ));
-                }
-                let spec = format!("{commit}^{{commit}}");
-                let out = self.git(&["cat-file", "-e", &spec])?;
-                if !out.success() {
-                    return Err(blocked(
-                        Blocker::FetchFailed,
-                        format!(
-                            "{}/{} does not contain {} yet (push it first)",
-                            self.peer.remote,
-                            self.branch,
-                            short(commit)
-                        ),
-                    ));
-                }
-                Ok(())
-            }
+    /// `git fetch <remote> <branch>` in the peer, from its own remote (as
+    /// `git pull` would, updating its remote-tracking branch), then make sure
+    /// the target arrived.
+    fn fetch(&self, target: ObjectId) -> std::result::Result<(), Stop> {
+        let out = self.git(&[
+            "-c",
+            "maintenance.auto=false",
+            "-c",
+            "gc.auto=0",
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--",
+            &self.peer.remote,
+            &self.branch,
+        ])?;
+        if !out.success() {
+            return Err(self.fetch_failed(&out));
         }
+        let spec = format!("{target}^{{commit}}");
+        let out = self.git(&["cat-file", "-e", &spec])?;
+        if !out.success() {
+            return Err(blocked(
+                Blocker::FetchFailed,
+                format!(
+                    "{}/{} no longer has {} (it was rewound during fanout)",
+                    self.peer.remote,
+                    self.branch,
+                    short(target)
+                ),
+            ));
+        }
+        Ok(())
     }
 
-    /// `git merge --ff-only C`, with autostash forced off (a peer's
+    /// `git merge --ff-only T`, with autostash forced off (a peer's
     /// `merge.autoStash` must never stash anything) and no auto-gc.
-    fn merge(&self, before: ObjectId) -> std::result::Result<(), Stop> {
-        let hex = self.req.commit.to_string();
+    fn merge(&self, before: ObjectId, target: ObjectId) -> std::result::Result<(), Stop> {
+        let hex = target.to_string();
         let out = self.git(&[
             "-c",
             "merge.autoStash=false",
@@ -1094,18 +1607,23 @@ impl PeerRun<'_> {
     }
 
     /// reload (only after a fast-forward), health, readback.
+    /// The reload runs after a move, and again on every later run while it
+    /// is owed (it failed, or never ran); health and readback run each time.
+    /// The readback must print `expected`, the commit the peer is at.
     fn runtime(
         &self,
         report: &mut PeerReport,
+        expected: ObjectId,
         moved: bool,
         stage: &dyn Fn(Stage),
     ) -> std::result::Result<(), Stop> {
         if self.req.dry_run {
             return Ok(());
         }
-        let commit = self.req.commit;
+        self.runtime_ran.set(true);
+        let commit = expected;
         if let Some(script) = &self.peer.reload {
-            if moved {
+            if moved || self.owed_before.reload {
                 stage(Stage::Reloading);
                 let (ok, detail) = self.script(script);
                 report.runtime.reload = Step {
@@ -1120,7 +1638,8 @@ impl PeerRun<'_> {
                     return Err(blocked(Blocker::ReloadFailed, format!("reload: {detail}")));
                 }
             } else {
-                report.runtime.reload.detail = Some("already current; not reloaded".into());
+                report.runtime.reload.detail =
+                    Some("already current and nothing owed; not reloaded".into());
             }
         }
         if let Some(script) = &self.peer.health {
@@ -1194,6 +1713,10 @@ pub fn readback_matches(printed: &str, commit: ObjectId) -> bool {
 }
 
 fn exit_text(o: &CmdOutput) -> String {
+    redact(&exit_text_raw(o))
+}
+
+fn exit_text_raw(o: &CmdOutput) -> String {
     let code = match o.code {
         Some(c) => format!("exited {c}"),
         None => "killed by a signal".into(),
@@ -1211,11 +1734,11 @@ fn exit_text(o: &CmdOutput) -> String {
 }
 
 fn shell_error_text(e: &ShellError) -> String {
-    match e {
+    redact(&match e {
         ShellError::Unreachable(m) => m.clone(),
         ShellError::Timeout(m) => format!("timed out ({m})"),
         ShellError::Other(m) => m.clone(),
-    }
+    })
 }
 
 /// The file names git lists (indented) after "would be overwritten".
@@ -1334,6 +1857,82 @@ fn walk_added(
     Ok(())
 }
 
+/// Paths of files (and symlinks, submodules) that differ between `from`'s
+/// and `to`'s trees: changed, added or removed.
+fn changed_paths(
+    repo: &gix::Repository,
+    from: ObjectId,
+    to: ObjectId,
+) -> std::result::Result<Vec<String>, String> {
+    let tree_of = |c: ObjectId| -> std::result::Result<ObjectId, String> {
+        let commit = repo.find_commit(c).map_err(|e| e.to_string())?;
+        commit
+            .tree_id()
+            .map(|t| t.detach())
+            .map_err(|e| e.to_string())
+    };
+    let mut out = Vec::new();
+    walk_changed(repo, Some(tree_of(from)?), Some(tree_of(to)?), "", &mut out)?;
+    Ok(out)
+}
+
+type TreeEntries = Vec<(String, ObjectId, bool)>;
+
+fn walk_changed(
+    repo: &gix::Repository,
+    old: Option<ObjectId>,
+    new: Option<ObjectId>,
+    prefix: &str,
+    out: &mut Vec<String>,
+) -> std::result::Result<(), String> {
+    if old == new || out.len() > MAX_IN_THE_WAY_PATHS {
+        return Ok(());
+    }
+    let hash = repo.object_hash();
+    let read = |id: Option<ObjectId>| -> std::result::Result<TreeEntries, String> {
+        let Some(id) = id else {
+            return Ok(Vec::new());
+        };
+        let obj = repo.find_object(id).map_err(|e| e.to_string())?;
+        gix::objs::TreeRefIter::from_bytes(&obj.data, hash)
+            .map(|e| {
+                e.map(|e| (e.filename.to_string(), e.oid.to_owned(), e.mode.is_tree()))
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    };
+    let (a, b) = (read(old)?, read(new)?);
+    let mut names: Vec<&String> = a.iter().chain(&b).map(|(n, _, _)| n).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let path = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let find = |v: &TreeEntries| {
+            v.iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, id, t)| (*id, *t))
+        };
+        let (x, y) = (find(&a), find(&b));
+        if x == y {
+            continue;
+        }
+        let tree = |e: Option<(ObjectId, bool)>| e.filter(|(_, t)| *t).map(|(id, _)| id);
+        let (xt, yt) = (tree(x), tree(y));
+        if xt.is_some() || yt.is_some() {
+            walk_changed(repo, xt, yt, &path, out)?;
+        }
+        let file = |e: Option<(ObjectId, bool)>| e.filter(|(_, t)| !*t);
+        if file(x) != file(y) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
 /// The first 12 hex digits.
 pub fn short(id: ObjectId) -> String {
     id.to_string()[..12].to_string()
@@ -1348,7 +1947,7 @@ fn first_line(s: &str) -> &str {
 
 /// Text made safe for one trailer line: no line breaks, bounded length.
 pub fn one_line(s: &str) -> String {
-    let flat: String = s
+    let flat: String = redact(s)
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")

@@ -5,10 +5,9 @@
 //! repository, on a branch, with nothing in progress and certainly clean. When
 //! anything is unusual or uncertain, the caller falls back to asking git
 //! through the peer's shell, which also words the reason. Nothing here writes
-//! to the peer except [`copy_objects`], which adds objects only.
+//! to the peer.
 
 use gix::ObjectId;
-use std::collections::HashSet;
 use std::path::Path;
 
 /// Git's in-progress markers in a work tree's git dir, and what they mean.
@@ -170,58 +169,24 @@ fn certainly_clean_inner(repo: &gix::Repository, head: ObjectId) -> Option<bool>
     Some(true)
 }
 
-/// Copy the objects `commit` needs that `peer` lacks from `src`,
-/// dependencies first, so a crash never leaves a commit without its tree.
-/// Returns how many were written. Writes objects only: no refs, no index.
-pub fn copy_objects(
-    src: &gix::Repository,
-    peer: &gix::Repository,
-    commit: ObjectId,
-) -> Result<usize, String> {
-    if peer.object_hash() != src.object_hash() {
-        return Err("the peer uses a different object hash".into());
+/// Index entries marked skip-worktree or assume-unchanged (their work tree
+/// files are not compared by `git status`), with their blob ids. `None` when
+/// the index cannot be read here (the caller asks git).
+pub fn hidden_entries(repo: &gix::Repository) -> Option<Vec<(String, ObjectId)>> {
+    use gix::index::entry::Flags;
+    let index = repo.open_index().ok()?;
+    if index.is_sparse() {
+        return None;
     }
-    let hash = src.object_hash();
-    let mut todo = vec![commit];
-    let mut seen = HashSet::new();
-    let mut found: Vec<(gix::objs::Kind, Vec<u8>)> = Vec::new();
-    while let Some(id) = todo.pop() {
-        if !seen.insert(id) || peer.has_object(id) {
-            continue;
-        }
-        let obj = src
-            .find_object(id)
-            .map_err(|e| format!("cannot read {id}: {e}"))?;
-        match obj.kind {
-            gix::objs::Kind::Commit => {
-                let c = obj
-                    .try_to_commit_ref()
-                    .map_err(|e| format!("cannot decode commit {id}: {e}"))?;
-                todo.push(c.tree());
-                todo.extend(c.parents());
-            }
-            gix::objs::Kind::Tree => {
-                for entry in gix::objs::TreeRefIter::from_bytes(&obj.data, hash) {
-                    let entry = entry.map_err(|e| format!("cannot decode tree {id}: {e}"))?;
-                    if !entry.mode.is_commit() {
-                        todo.push(entry.oid.to_owned());
-                    }
-                }
-            }
-            gix::objs::Kind::Tag => {
-                let t = obj
-                    .try_to_tag_ref()
-                    .map_err(|e| format!("cannot decode tag {id}: {e}"))?;
-                todo.push(t.target());
-            }
-            gix::objs::Kind::Blob => {}
-        }
-        found.push((obj.kind, obj.data.clone()));
-    }
-    use gix::objs::Write;
-    for (kind, data) in found.iter().rev() {
-        peer.write_buf(*kind, data)
-            .map_err(|e| format!("cannot write an object: {e}"))?;
-    }
-    Ok(found.len())
+    Some(
+        index
+            .entries()
+            .iter()
+            .filter(|e| {
+                e.flags
+                    .intersects(Flags::SKIP_WORKTREE | Flags::ASSUME_VALID)
+            })
+            .map(|e| (e.path(&index).to_string(), e.id))
+            .collect(),
+    )
 }

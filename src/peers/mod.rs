@@ -3,6 +3,7 @@
 //! * [`config`]: `[peers.<name>]` tables and their locations.
 //! * [`fanout`]: deliver a commit to every peer that can fast-forward to it.
 //! * [`record`]: the note block each fanout run leaves on the commit.
+//! * [`lock`]: one fanout per peer at a time.
 //! * [`proof`]: the delivery closeout of a commit.
 //! * [`shell`]: the [`shell::PeerShell`] trait every peer command goes through.
 //! * [`ssh`]: the SSH transport.
@@ -10,6 +11,7 @@
 pub mod config;
 pub mod fanout;
 pub mod local;
+pub mod lock;
 pub mod proof;
 pub mod record;
 pub mod shell;

@@ -1,10 +1,16 @@
 //! The delivery closeout of one commit: it exists here, the remote has it,
 //! every peer is current (or listed with its blocker), and each runtime
 //! surface was reloaded, checked and read back, or is explicitly out of scope.
+//!
+//! A peer is ok only when its latest record says it is at the commit (or at
+//! its remote branch's tip, which contains it), owes no runtime step (every
+//! step after its last move has passed, readback included), and that record
+//! is complete (a run killed after its write-ahead block proves nothing).
 
 use super::config::Peer;
+use super::fanout::quoted;
 use super::fanout::{Outcome, StepStatus, NOTES_REF};
-use super::record::{latest_by_peer, parse_note, PeerRecord, Record};
+use super::record::{latest_by_peer, parse_note, PeerRecord, Record, PENDING};
 use crate::error::Result;
 use crate::store::Store;
 use gix::ObjectId;
@@ -116,9 +122,39 @@ fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>
     let runtime_ok = [rec.reload, rec.health, rec.readback]
         .iter()
         .all(|s| !matches!(s, Some(StepStatus::Failed)));
-    let ok = delivered && runtime_ok;
+    let owed = rec.owed();
+    let ok = delivered && runtime_ok && owed.is_empty();
     let detail = if ok {
         format!("{}; {}", rec.outcome, runtime_text(rec))
+    } else if rec.outcome == PENDING {
+        format!(
+            "fanout run {} started at {} and never completed its record (killed, or it could not write): the peer may have moved; run git fleet fanout again",
+            run.run, run.time
+        )
+    } else if delivered {
+        format!(
+            "{}, but {} still owed: {}; the next fanout runs {}",
+            rec.outcome,
+            owed.names().join(", "),
+            runtime_text(rec),
+            if owed.names().len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
+        )
+    } else if !owed.is_empty() {
+        format!(
+            "{}: {}; still owed: {} (the next fanout runs {} again)",
+            rec.outcome,
+            rec.reason,
+            owed.names().join(", "),
+            if owed.names().len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
+        )
     } else {
         format!("{}: {}", rec.outcome, rec.reason)
     };
@@ -189,9 +225,15 @@ fn remote_check(
     } else if !exists_locally {
         format!("{remote}: cannot tell for a commit this repository does not have")
     } else if tracking == 0 {
-        format!("{remote} has no remote-tracking branches here (git fetch {remote}?)")
+        format!(
+            "{remote} has no remote-tracking branches here (git fetch {}?)",
+            quoted(remote)
+        )
     } else {
-        format!("no {remote}/* branch contains it (push it, or git fetch {remote})")
+        format!(
+            "no {remote}/* branch contains it (push it, or git fetch {})",
+            quoted(remote)
+        )
     };
     Ok(RemoteCheck {
         remote: Some(remote.to_string()),

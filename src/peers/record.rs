@@ -10,14 +10,24 @@
 //! Fleet-Summary: 3 peers: 1 fast-forwarded, 1 current, 1 blocked
 //! Fleet-Peer: web-1 fast-forwarded 1a2b3c4d5e6f..3f2c1d0e9f8a on main, HEAD read back
 //! Fleet-Runtime: web-1 reload=ok health=ok readback=ok
+//! Fleet-Owed: web-1 none
 //! Fleet-Peer: laptop dirty 1 change to tracked files (1 unstaged): README
 //! Fleet-Runtime: laptop reload=out-of-scope health=out-of-scope readback=out-of-scope
+//! Fleet-Owed: laptop none
 //! ```
 //!
 //! `Fleet-Peer: <name> <outcome> <reason or proof>`; the outcome is `current`,
 //! `fast-forwarded`, or the blocker (`dirty`, `diverged`, ...).
+//! `Fleet-Owed: <name> <steps>|none`: the runtime steps the peer still owes
+//! for this commit (a move owes them all; each is cleared when it passes).
+//!
+//! Write-ahead: before any peer is touched, a run appends a pending block
+//! (`Fleet-State: pending`, every peer `pending`) with its `Fleet-Run` id;
+//! the block with the results, same id, completes it. A run that cannot
+//! write its pending block moves nothing; a pending block never completed
+//! (the run was killed) tells `proof` the peers' state is unknown.
 
-use super::fanout::{one_line, Outcome, Report, StepStatus, NOTES_REF};
+use super::fanout::{one_line, Blocker, Outcome, Owed, Report, Request, StepStatus, NOTES_REF};
 use crate::error::Result;
 use crate::store::{notes, Actor, Store};
 use gix::ObjectId;
@@ -34,11 +44,44 @@ pub struct PeerRecord {
     pub reload: Option<StepStatus>,
     pub health: Option<StepStatus>,
     pub readback: Option<StepStatus>,
+    /// `Fleet-Owed`, when the block has it (older blocks do not).
+    pub owed: Option<Owed>,
 }
+
+/// The outcome a pending block gives its peers.
+pub const PENDING: &str = "pending";
 
 impl PeerRecord {
     pub fn outcome(&self) -> Option<Outcome> {
         Outcome::parse(&self.outcome)
+    }
+
+    /// The steps still owed: as recorded, or for a block written before
+    /// `Fleet-Owed` existed, the failed steps and those skipped because an
+    /// earlier step failed. A pending block owes everything.
+    pub fn owed(&self) -> Owed {
+        if self.outcome == PENDING {
+            return Owed::all();
+        }
+        if let Some(owed) = self.owed {
+            return owed;
+        }
+        let runtime_failed = matches!(
+            self.outcome(),
+            Some(Outcome::Blocked(
+                Blocker::ReloadFailed | Blocker::HealthFailed | Blocker::ReadbackMismatch
+            ))
+        );
+        let open = |s: Option<StepStatus>| match s {
+            Some(StepStatus::Failed) => true,
+            Some(StepStatus::Skipped) => runtime_failed,
+            _ => false,
+        };
+        Owed {
+            reload: open(self.reload),
+            health: open(self.health),
+            readback: open(self.readback),
+        }
     }
 }
 
@@ -50,6 +93,8 @@ pub struct Record {
     pub time: String,
     pub actor: String,
     pub branch: String,
+    /// A write-ahead block whose run has not (yet) recorded its results.
+    pub pending: bool,
     pub peers: Vec<PeerRecord>,
 }
 
@@ -81,8 +126,68 @@ pub fn block(report: &Report, actor: &Actor, time: &str, run: &str) -> String {
             p.runtime.health.status.as_str(),
             p.runtime.readback.status.as_str()
         ));
+        lines.push(format!("Fleet-Owed: {} {}", p.name, p.owed.as_text()));
     }
     lines.join("\n")
+}
+
+/// The write-ahead block of a run about to deliver `req`.
+pub fn pending_block(req: &Request, actor: &Actor, time: &str, run: &str) -> String {
+    let n = req.peers.len();
+    let mut lines = vec![
+        format!("Fleet-Fanout: {}", req.commit),
+        format!("Fleet-Run: {run}"),
+        "Fleet-State: pending".to_string(),
+        format!("Fleet-Time: {}", one_line(time)),
+        format!(
+            "Fleet-Actor: {} <{}>",
+            one_line(&actor.name),
+            one_line(&actor.email)
+        ),
+        format!("Fleet-Branch: {}", req.branch),
+        format!(
+            "Fleet-Summary: {n} peer{}: delivery started, results not recorded yet",
+            if n == 1 { "" } else { "s" }
+        ),
+    ];
+    for p in &req.peers {
+        lines.push(format!(
+            "Fleet-Peer: {} {PENDING} fanout run {run} started at {} and has not recorded its result",
+            p.name,
+            one_line(time)
+        ));
+    }
+    lines.join("\n")
+}
+
+/// Write the pending block of a run about to deliver `req` (before anything
+/// moves). Returns the run id that [`append`] completes.
+pub fn begin(store: &Store, req: &Request) -> Result<String> {
+    let time = now();
+    let run = run_id(req.commit, &time);
+    let text = pending_block(req, &store.actor(), &time, &run);
+    store.note_append(NOTES_REF, req.commit, &text)?;
+    Ok(run)
+}
+
+fn now() -> String {
+    gix::date::Time::now_utc().format_or_unix(gix::date::time::format::ISO8601_STRICT)
+}
+
+/// Each configured peer's steps still owed for `commit`, from its latest
+/// record (peers without one owe nothing known).
+pub fn owed_by_peer(
+    store: &Store,
+    commit: ObjectId,
+) -> Result<std::collections::BTreeMap<String, Owed>> {
+    let records = match store.note_read(NOTES_REF, commit)? {
+        Some(note) => parse_note(&note),
+        None => Vec::new(),
+    };
+    Ok(latest_by_peer(&records)
+        .into_iter()
+        .map(|(p, _)| (p.name.clone(), p.owed()))
+        .collect())
 }
 
 /// `3 peers: 1 fast-forwarded, 1 current, 1 blocked`.
@@ -103,11 +208,11 @@ pub fn summary(report: &Report) -> String {
     )
 }
 
-/// Append the record of `report` to the note on its commit. Returns the block.
-pub fn append(store: &Store, report: &Report) -> Result<String> {
-    let time = gix::date::Time::now_utc().format_or_unix(gix::date::time::format::ISO8601_STRICT);
-    let run = run_id(report.commit, &time);
-    let text = block(report, &store.actor(), &time, &run);
+/// Append the record of `report` to the note on its commit, completing the
+/// pending block of `run` (from [`begin`]). Returns the block.
+pub fn append(store: &Store, report: &Report, run: &str) -> Result<String> {
+    let time = now();
+    let text = block(report, &store.actor(), &time, run);
     store.note_append(NOTES_REF, report.commit, &text)?;
     Ok(text)
 }
@@ -123,11 +228,20 @@ fn run_id(commit: ObjectId, time: &str) -> String {
     format!("{digest:x}")[..12].to_string()
 }
 
-/// Every fanout record in a note, in the order they were appended.
+/// Every fanout record in a note, in the order they were appended; a
+/// pending block whose run recorded its results is left out.
 pub fn parse_note(note: &str) -> Vec<Record> {
-    notes::blocks(note)
+    let all: Vec<Record> = notes::blocks(note)
         .into_iter()
         .filter_map(parse_block)
+        .collect();
+    let done: std::collections::HashSet<String> = all
+        .iter()
+        .filter(|r| !r.pending)
+        .map(|r| r.run.clone())
+        .collect();
+    all.into_iter()
+        .filter(|r| !(r.pending && done.contains(&r.run)))
         .collect()
 }
 
@@ -138,6 +252,7 @@ fn parse_block(block: &str) -> Option<Record> {
         time: String::new(),
         actor: String::new(),
         branch: String::new(),
+        pending: false,
         peers: Vec::new(),
     };
     for line in block.lines() {
@@ -150,6 +265,13 @@ fn parse_block(block: &str) -> Option<Record> {
             "Fleet-Time" => record.time = value.trim().to_string(),
             "Fleet-Actor" => record.actor = value.trim().to_string(),
             "Fleet-Branch" => record.branch = value.trim().to_string(),
+            "Fleet-State" => record.pending = value.trim() == "pending",
+            "Fleet-Owed" => {
+                let (name, steps) = value.split_once(' ').unwrap_or((value, ""));
+                if let Some(peer) = record.peers.iter_mut().rev().find(|p| p.name == name) {
+                    peer.owed = Some(Owed::parse(steps));
+                }
+            }
             "Fleet-Peer" => {
                 let mut parts = value.splitn(3, ' ');
                 let (Some(name), Some(outcome)) = (parts.next(), parts.next()) else {
@@ -162,6 +284,7 @@ fn parse_block(block: &str) -> Option<Record> {
                     reload: None,
                     health: None,
                     readback: None,
+                    owed: None,
                 });
             }
             "Fleet-Runtime" => {
@@ -219,6 +342,7 @@ mod tests {
             detail: None,
         };
         let report = Report {
+            run: None,
             commit,
             branch: "main".into(),
             dry_run: false,
@@ -235,6 +359,10 @@ mod tests {
                     reload: step(StepStatus::OutOfScope),
                     health: step(StepStatus::Skipped),
                     readback: step(StepStatus::Ok),
+                },
+                owed: Owed {
+                    health: true,
+                    ..Owed::default()
                 },
                 elapsed: Duration::ZERO,
             }],
@@ -253,5 +381,7 @@ mod tests {
         let latest = latest_by_peer(&parsed);
         assert_eq!(latest.len(), 1);
         assert_eq!(latest[0].1.run, "run2");
+        assert_eq!(latest[0].0.owed(), parsed[0].peers[0].owed.unwrap());
+        assert!(parsed[0].peers[0].owed.unwrap().health);
     }
 }

@@ -284,3 +284,55 @@ pub fn make_states(env: &TestEnv, f: &Fleet, declare: &dyn Fn(&str, &Path) -> St
         before,
     }
 }
+
+/// Everything that shows a peer moved or was written to by git: HEAD, every
+/// ref, the HEAD reflog, ORIG_HEAD and FETCH_HEAD, the index's mtime.
+pub fn moved_marks(env: &TestEnv, repo: &Path) -> String {
+    let git = repo.join(".git");
+    let read = |f: &str| std::fs::read_to_string(git.join(f)).unwrap_or_else(|_| "-".into());
+    let index_mtime = std::fs::metadata(git.join("index"))
+        .and_then(|m| m.modified())
+        .map(|t| format!("{t:?}"))
+        .unwrap_or_default();
+    format!(
+        "HEAD {}\nrefs\n{}\nreflog {}\nORIG_HEAD {}\nFETCH_HEAD {}\nindex {index_mtime}\nhash {}",
+        read("HEAD"),
+        env.refs(repo),
+        read("logs/HEAD"),
+        read("ORIG_HEAD"),
+        read("FETCH_HEAD"),
+        state_hash(env, repo)
+    )
+}
+
+impl Fleet {
+    /// A fresh clone of origin under `peers/<name>`, checked out on `branch`.
+    pub fn peer_on(&self, env: &TestEnv, name: &str, branch: &str) -> PathBuf {
+        let path = env.root().join("peers").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        env.git(
+            env.root(),
+            &[
+                "clone",
+                "-q",
+                "-b",
+                branch,
+                self.origin.to_str().unwrap(),
+                path.to_str().unwrap(),
+            ],
+        );
+        path
+    }
+
+    /// Commit a change in dev without pushing it; returns the new commit.
+    pub fn commit_only(&self, env: &TestEnv, file: &str, text: &str) -> String {
+        let path = self.dev.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        env.git(&self.dev, &["add", file]);
+        env.git(&self.dev, &["commit", "-q", "-m", &format!("local {file}")]);
+        env.git(&self.dev, &["rev-parse", "HEAD"])
+            .trim()
+            .to_string()
+    }
+}
