@@ -698,6 +698,166 @@ pub fn commit_actor(repo_dir: &Path, commit: &str) -> Result<Actor> {
     })
 }
 
+/// The bytes a review decision's signature covers: the proposal id (a hash
+/// of target, resource, change and desired content) and the transition.
+pub fn decision_payload(proposal: &str, t: &crate::proposals::Transition) -> Vec<u8> {
+    format!(
+        "git-fleet decision v1\nproposal {proposal}\nstate {}\nactor {}\ntime {}\nreason {}\n",
+        t.state.as_str(),
+        t.actor,
+        t.time,
+        t.reason.as_deref().unwrap_or("")
+    )
+    .into_bytes()
+}
+
+/// The people who approved a proposal since it last entered review.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Approvals {
+    /// Distinct people: approvals sharing a key, a principal or an email are one.
+    pub count: usize,
+    /// What told people apart: `verified signers`, `signing keys` (no allowed
+    /// signers file to name them), `emails`, joined by ` and `; or `none`.
+    pub counted: String,
+    /// One label per person: a verified principal, `key SHA256:... (email)`, an email.
+    pub people: Vec<String>,
+    /// Approvals that count for nobody, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_counted: Vec<String>,
+}
+
+impl Approvals {
+    /// `counted by email: a@x, b@x`.
+    pub fn describe(&self) -> String {
+        if self.counted == "none" {
+            return self.why_none();
+        }
+        let by = self
+            .counted
+            .replace("signers", "signer")
+            .replace("keys", "key")
+            .replace("emails", "email");
+        let mut s = format!("counted by {by}: {}", self.people.join(", "));
+        if !self.not_counted.is_empty() {
+            s.push_str(&format!("; not counted: {}", self.not_counted.join("; ")));
+        }
+        s
+    }
+
+    fn why_none(&self) -> String {
+        if self.not_counted.is_empty() {
+            "no approval".into()
+        } else {
+            format!("not counted: {}", self.not_counted.join("; "))
+        }
+    }
+}
+
+/// The email of an actor string `Name <email>` (lowercased), or the string.
+fn actor_email(actor: &str) -> String {
+    match (actor.rfind('<'), actor.rfind('>')) {
+        (Some(a), Some(b)) if a < b => actor[a + 1..b].to_ascii_lowercase(),
+        _ => actor.trim().to_ascii_lowercase(),
+    }
+}
+
+/// Count the people who approved `p` since it last entered review. A signed
+/// approval is its key (and the principals allowed signers lists for it); an
+/// unsigned one is its email, so another `user.name` is the same person. With
+/// `require_signed`, unsigned or unverifiable approvals count for nobody.
+pub fn count_approvals(
+    ssh: &crate::sign::SshConfig,
+    p: &crate::proposals::Proposal,
+    require_signed: bool,
+) -> Result<Approvals> {
+    use crate::proposals::State;
+    use crate::sign::Verdict;
+    let start = p
+        .transitions
+        .iter()
+        .rposition(|t| t.state == State::PendingReview)
+        .map_or(0, |i| i + 1);
+    // Each approval: (identity tokens, label, what identified it).
+    let mut found: Vec<(Vec<String>, String, &str)> = Vec::new();
+    let mut out = Approvals::default();
+    for t in p.transitions[start..]
+        .iter()
+        .filter(|t| t.state == State::Approved)
+    {
+        let email = actor_email(&t.actor);
+        let Some(sig) = &t.signature else {
+            if require_signed {
+                out.not_counted
+                    .push(format!("{email}: unsigned (require_signed = true)"));
+            } else {
+                found.push((vec![format!("email {email}")], email, "emails"));
+            }
+            continue;
+        };
+        match ssh.verify(&decision_payload(&p.id, t), sig, None, Some(t.time))? {
+            Verdict::Good { principal, key } => found.push((
+                vec![
+                    format!("key {key}"),
+                    format!("principal {principal}"),
+                    format!("email {email}"),
+                ],
+                principal,
+                "verified signers",
+            )),
+            Verdict::Unchecked { key } if !require_signed => found.push((
+                vec![format!("key {key}"), format!("email {email}")],
+                format!("key {key} ({email})"),
+                "signing keys",
+            )),
+            Verdict::Unchecked { key } => out.not_counted.push(format!(
+                "{email}: key {key} cannot be checked (no gpg.ssh.allowedSignersFile)"
+            )),
+            Verdict::UntrustedKey { key } | Verdict::WrongSigner { key, .. } => {
+                out.not_counted.push(format!(
+                    "{email}: signed by key {key}, which gpg.ssh.allowedSignersFile does not list"
+                ))
+            }
+            Verdict::Bad { detail } => out
+                .not_counted
+                .push(format!("{email}: bad signature ({detail})")),
+        }
+    }
+    // Approvals that share any token are one person.
+    let mut groups: Vec<(Vec<String>, String, &str)> = Vec::new();
+    for merged in found {
+        let mut merged = merged;
+        let mut i = 0;
+        while i < groups.len() {
+            if groups[i].0.iter().any(|t| merged.0.contains(t)) {
+                let g = groups.remove(i);
+                merged.0.extend(g.0);
+                // The first approval's label names the person.
+                merged.1 = g.1;
+                // The strongest evidence names how the person was told apart.
+                if g.2 == "verified signers" || merged.2 == "emails" {
+                    merged.2 = g.2;
+                }
+                i = 0;
+            } else {
+                i += 1;
+            }
+        }
+        groups.push(merged);
+    }
+    out.count = groups.len();
+    out.people = groups.iter().map(|g| g.1.clone()).collect();
+    let kinds: Vec<&str> = ["verified signers", "signing keys", "emails"]
+        .into_iter()
+        .filter(|k| groups.iter().any(|g| g.2 == *k))
+        .collect();
+    out.counted = if kinds.is_empty() {
+        "none".into()
+    } else {
+        kinds.join(" and ")
+    };
+    Ok(out)
+}
+
 /// The policy decisions for one file one commit changes.
 #[derive(Debug, Clone, Serialize)]
 pub struct CommitCheck {

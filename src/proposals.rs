@@ -74,6 +74,10 @@ pub struct Transition {
     pub time: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// An SSH signature (namespace git-fleet) over `policy::decision_payload`,
+    /// when the decider had signing configured: approvals then count keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,6 +120,7 @@ impl Proposal {
             actor: actor.to_string(),
             time,
             reason,
+            signature: None,
         });
     }
 

@@ -827,3 +827,176 @@ fn post_receive_reconciles_changed_targets_without_failing_the_push() {
         std::fs::read_to_string(&log).unwrap()
     );
 }
+
+/// `git-fleet ARGS` with extra environment (and some variables removed).
+fn fleet_env(env: &TestEnv, cwd: &Path, vars: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut cmd = env.command(bin(), cwd);
+    for (k, v) in vars {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.args(args).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A repository whose staging target needs `approvals = 2`, with one open
+/// proposal (nginx-public workers 4 -> 6); returns it and the proposal id.
+fn two_approvals(env: &TestEnv) -> (PathBuf, String) {
+    let repo = setup(env, "[targets.staging]\napprovals = 2\n");
+    assert_eq!(env.fleet(&repo, &["snapshot", "staging"]).code, 0);
+    edit(&repo, "workers: 4", "workers: 6");
+    env.git(&repo, &["commit", "-q", "-am", "more workers"]);
+    assert_eq!(env.fleet(&repo, &["reconcile"]).code, 1);
+    let id = proposal_id(env, &repo, "nginx-public");
+    (repo, id)
+}
+
+fn apply_reason(env: &TestEnv, repo: &Path, id: &str) -> String {
+    let out = env.fleet(repo, &["apply", id, "--json"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    json(&out)["outcomes"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn approvals_count_people_not_names() {
+    let env = TestEnv::new();
+    let (repo, id) = two_approvals(&env);
+    assert_eq!(env.fleet(&repo, &["approve", &id]).code, 0);
+    // The same email under another name is the same person.
+    let again = fleet_env(
+        &env,
+        &repo,
+        &[("GIT_COMMITTER_NAME", "Someone Else")],
+        &["approve", &id],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let why = apply_reason(&env, &repo, &id);
+    assert!(
+        why.contains("needs 2 distinct approvers, has 1 (counted by email: committer@example.com)"),
+        "{why}"
+    );
+    let shown = json(&env.fleet(&repo, &["show", &id, "--json"]));
+    assert_eq!(shown["proposal"]["approvals"]["count"], 1, "{shown}");
+    assert_eq!(
+        shown["proposal"]["approvals"]["counted"], "emails",
+        "{shown}"
+    );
+    let listed = json(&env.fleet(&repo, &["proposals", "--json"]));
+    assert_eq!(listed["proposals"][0]["approvals"]["count"], 1, "{listed}");
+
+    // `git -c user.email=...` names the approver as git would.
+    let other = env
+        .command("git", &repo)
+        .env_remove("GIT_COMMITTER_NAME")
+        .env_remove("GIT_COMMITTER_EMAIL")
+        .args([
+            "-c",
+            "user.name=Carol",
+            "-c",
+            "user.email=carol@example.com",
+            "fleet",
+            "approve",
+            &id,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    let shown = json(&env.fleet(&repo, &["show", &id, "--json"]));
+    let last = shown["proposal"]["transitions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["actor"], "Carol <carol@example.com>", "{shown}");
+    let applied = env.fleet(&repo, &["apply", &id]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+}
+
+#[test]
+fn signed_approvals_count_keys_not_emails() {
+    let env = TestEnv::new();
+    let (repo, id) = two_approvals(&env);
+    let (alice, alice_pub) = keygen(&env, "alice");
+    let (bob, bob_pub) = keygen(&env, "bob");
+    let signers = env.root().join("allowed_signers");
+    std::fs::write(
+        &signers,
+        format!("alice@example.com {alice_pub}\nbob@example.com {bob_pub}\n"),
+    )
+    .unwrap();
+    for (k, v) in [
+        ("gpg.format", "ssh"),
+        ("user.signingKey", alice.to_str().unwrap()),
+        ("gpg.ssh.allowedSignersFile", signers.to_str().unwrap()),
+    ] {
+        env.git(&repo, &["config", k, v]);
+    }
+    let as_alice = fleet_env(
+        &env,
+        &repo,
+        &[("GIT_COMMITTER_EMAIL", "alice@example.com")],
+        &["approve", &id],
+    );
+    assert_eq!(as_alice.code, 0, "{}", as_alice.stderr);
+    let shown = json(&env.fleet(&repo, &["show", &id, "--json"]));
+    let last = shown["proposal"]["transitions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        last["signature"]
+            .as_str()
+            .unwrap_or("")
+            .contains("BEGIN SSH SIGNATURE"),
+        "a decision is signed when signing is configured: {shown}"
+    );
+    // The same key under another email is the same person.
+    let again = fleet_env(
+        &env,
+        &repo,
+        &[("GIT_COMMITTER_EMAIL", "alice.two@example.com")],
+        &["approve", &id],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let why = apply_reason(&env, &repo, &id);
+    assert!(
+        why.contains(
+            "needs 2 distinct approvers, has 1 (counted by verified signer: alice@example.com)"
+        ),
+        "{why}"
+    );
+    let shown = json(&env.fleet(&repo, &["show", &id, "--json"]));
+    assert_eq!(shown["proposal"]["approvals"]["count"], 1, "{shown}");
+    assert_eq!(
+        shown["proposal"]["approvals"]["counted"], "verified signers",
+        "{shown}"
+    );
+    // Bob's own key makes two.
+    env.git(&repo, &["config", "user.signingKey", bob.to_str().unwrap()]);
+    let as_bob = fleet_env(
+        &env,
+        &repo,
+        &[("GIT_COMMITTER_EMAIL", "bob@example.com")],
+        &["approve", &id],
+    );
+    assert_eq!(as_bob.code, 0, "{}", as_bob.stderr);
+    let applied = env.fleet(&repo, &["apply", &id]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+}
