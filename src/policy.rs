@@ -858,6 +858,106 @@ pub fn count_approvals(
     Ok(out)
 }
 
+/// The remote-tracking ref whose content may go live on a target: the
+/// target's `branch` on its `remote` (default: origin, or the only remote;
+/// its default branch, `refs/remotes/<remote>/HEAD`, else the branch checked
+/// out here as the remote has it). Ok(None): the repository has no remote at all, so
+/// there is nothing to check against. Err(why) when it cannot be told.
+pub fn published_ref(
+    repo_dir: &Path,
+    cfg: &crate::config::TargetConfig,
+    target: &str,
+) -> std::result::Result<Option<String>, String> {
+    let out = git(repo_dir, &["remote"]).map_err(|e| e.to_string())?;
+    let remotes: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    if remotes.is_empty() && cfg.remote.is_none() && cfg.branch.is_none() {
+        return Ok(None);
+    }
+    let remote = match &cfg.remote {
+        Some(r) => r.clone(),
+        None if remotes.contains(&"origin") => "origin".into(),
+        None if remotes.len() == 1 => remotes[0].to_string(),
+        None => {
+            return Err(format!(
+                "cannot tell which remote's branch target '{target}' follows ({}): set `remote` for it in fleet.toml",
+                remotes.join(", ")
+            ))
+        }
+    };
+    let tracking = match &cfg.branch {
+        Some(b) => format!(
+            "refs/remotes/{remote}/{}",
+            b.strip_prefix("refs/heads/").unwrap_or(b)
+        ),
+        None => {
+            let head = git(
+                repo_dir,
+                &["symbolic-ref", "-q", &format!("refs/remotes/{remote}/HEAD")],
+            )
+            .map_err(|e| e.to_string())?;
+            // Without one (a remote added by hand, not cloned), the branch
+            // checked out here as the remote has it: what reconcile follows.
+            let current = git(repo_dir, &["symbolic-ref", "-q", "--short", "HEAD"])
+                .ok()
+                .filter(|o| o.success)
+                .map(|o| format!("refs/remotes/{remote}/{}", o.stdout.trim()))
+                .filter(|r| {
+                    git(repo_dir, &["rev-parse", "--verify", "-q", r]).is_ok_and(|o| o.success)
+                });
+            if let (false, Some(current)) = (head.success, current) {
+                return Ok(Some(current));
+            }
+            if !head.success {
+                return Err(format!(
+                    "cannot tell the default branch of {remote} (no refs/remotes/{remote}/HEAD): set `branch` for target '{target}' in fleet.toml, or run `git remote set-head {remote} --auto`"
+                ));
+            }
+            head.stdout.trim().to_string()
+        }
+    };
+    Ok(Some(tracking))
+}
+
+/// Why the desired content of `source` (a proposal's source commit) may not
+/// go live on `target`: it is not reachable from the remote-tracking ref
+/// `published_ref` names, so nobody else has it. None: it may (or there is
+/// no remote to check against).
+pub fn unpublished(
+    repo_dir: &Path,
+    cfg: &crate::config::TargetConfig,
+    target: &str,
+    source: Option<&str>,
+) -> Option<String> {
+    let tracking = match published_ref(repo_dir, cfg, target) {
+        Ok(Some(t)) => t,
+        Ok(None) => return None,
+        Err(why) => return Some(why),
+    };
+    let hint = "push it to the remote (and fetch here), then apply again";
+    let Some(source) = source else {
+        return Some(format!(
+            "the proposal names no source commit, so its content is not on {tracking}"
+        ));
+    };
+    let short = &source[..source.len().min(12)];
+    let exists =
+        git(repo_dir, &["rev-parse", "--verify", "-q", &tracking]).is_ok_and(|o| o.success);
+    if !exists {
+        return Some(format!(
+            "its source commit {short} is not on {tracking}: that ref does not exist here; fetch first ({hint})"
+        ));
+    }
+    match git(repo_dir, &["merge-base", "--is-ancestor", source, &tracking]) {
+        Ok(o) if o.success => None,
+        Ok(o) if o.code == Some(1) => Some(format!(
+            "its source commit {short} is not on {tracking}: only content that reached the target's branch goes live; {hint}"
+        )),
+        _ => Some(format!(
+            "its source commit {short} is not on {tracking} (it is not even in this repository); {hint}"
+        )),
+    }
+}
+
 /// The policy decisions for one file one commit changes.
 #[derive(Debug, Clone, Serialize)]
 pub struct CommitCheck {

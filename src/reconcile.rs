@@ -425,6 +425,7 @@ pub fn apply(
     let required = cfg.approvals.unwrap_or(1).max(1);
     let policy_actor = local_actor(store);
     let ssh = crate::sign::SshConfig::load(store)?;
+    let dir = store.work_dir().unwrap_or(store.git_dir()).to_path_buf();
 
     // Refuse destroys of definitions still referenced after the whole batch.
     let live_now = read_live(store, target, &cfg)?;
@@ -453,6 +454,11 @@ pub fn apply(
             Some(why.clone())
         } else if p.state() != State::Approved {
             Some(format!("not approved (state {})", p.state()))
+        } else if let Some(why) = (!opts.auto && !p.rollback)
+            .then(|| crate::policy::unpublished(&dir, &cfg, target, p.source_commit.as_deref()))
+            .flatten()
+        {
+            Some(why)
         } else if let Some(short) = (!opts.auto)
             .then(|| crate::policy::count_approvals(&ssh, &p, false))
             .transpose()?

@@ -925,6 +925,14 @@ fn approvals_count_people_not_names() {
     assert_eq!(last["actor"], "Carol <carol@example.com>", "{shown}");
     let applied = env.fleet(&repo, &["apply", &id]);
     assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    // No remote: nothing to check the source commit against, and apply says so.
+    assert!(
+        applied
+            .stderr
+            .contains("this repository has no remote, so apply cannot check"),
+        "{}",
+        applied.stderr
+    );
 }
 
 #[test]
@@ -999,4 +1007,89 @@ fn signed_approvals_count_keys_not_emails() {
     assert_eq!(as_bob.code, 0, "{}", as_bob.stderr);
     let applied = env.fleet(&repo, &["apply", &id]);
     assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+}
+
+/// A bare origin with fleet.yaml on main and a live snapshot of staging, and
+/// two clones that synced it: (env, origin, alice, bob).
+fn two_clones(toml: &str) -> (TestEnv, PathBuf, PathBuf, PathBuf) {
+    let env = TestEnv::new();
+    let origin = bare(&env);
+    let seed = setup(&env, toml);
+    env.git(
+        &seed,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    env.git(&seed, &["push", "-q", "origin", "main"]);
+    assert_eq!(env.fleet(&seed, &["snapshot", "staging"]).code, 0);
+    assert_eq!(env.fleet(&seed, &["sync"]).code, 0);
+    let clone = |name: &str| {
+        let path = env.root().join(name);
+        env.git(
+            env.root(),
+            &[
+                "clone",
+                "-q",
+                origin.to_str().unwrap(),
+                path.to_str().unwrap(),
+            ],
+        );
+        let s = env.fleet(&path, &["sync"]);
+        assert_eq!(s.code, 0, "{}", s.stderr);
+        path
+    };
+    let (alice, bob) = (clone("alice"), clone("bob"));
+    (env, origin, alice, bob)
+}
+
+#[test]
+fn only_content_on_the_remote_branch_goes_live() {
+    let (env, _origin, alice, bob) = two_clones("[targets.staging]\n");
+    // Bob commits a change he never pushes, proposes and approves it, and
+    // syncs the fleet records.
+    edit(&bob, "max_connections: 100", "max_connections: 1");
+    env.git(&bob, &["commit", "-q", "-am", "never pushed"]);
+    assert_eq!(env.fleet(&bob, &["reconcile"]).code, 1);
+    let id = proposal_id(&env, &bob, "postgres");
+    assert_eq!(env.fleet(&bob, &["approve", &id]).code, 0);
+    assert_eq!(env.fleet(&bob, &["sync"]).code, 0);
+    // Alice applies what is approved: not this, it never reached origin/main.
+    assert_eq!(env.fleet(&alice, &["sync"]).code, 0);
+    let live = env.git(&alice, &["rev-parse", "refs/fleet/live/staging"]);
+    let out = env.fleet(&alice, &["apply", "--approved", "--json"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let why = json(&out)["outcomes"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        why.contains("is not on refs/remotes/origin/main") && why.contains("push it"),
+        "{why}"
+    );
+    assert_eq!(
+        live,
+        env.git(&alice, &["rev-parse", "refs/fleet/live/staging"])
+    );
+    // Bob too: his own apply waits for the push.
+    let own = env.fleet(&bob, &["apply", &id, "--json"]);
+    assert_eq!(own.code, 1, "{}", own.stdout);
+    // Once pushed (and fetched), it goes live.
+    env.git(&bob, &["push", "-q", "origin", "main"]);
+    env.git(&alice, &["fetch", "-q", "origin"]);
+    let ok = env.fleet(&alice, &["apply", "--approved"]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+
+    // A target may name its branch: a commit on another branch is not enough.
+    let (env, _origin, alice, _bob) = two_clones("[targets.staging]\nbranch = \"release\"\n");
+    edit(&alice, "workers: 4", "workers: 8");
+    env.git(&alice, &["commit", "-q", "-am", "on main only"]);
+    env.git(&alice, &["push", "-q", "origin", "main"]);
+    assert_eq!(env.fleet(&alice, &["reconcile"]).code, 1);
+    let id = proposal_id(&env, &alice, "nginx-public");
+    assert_eq!(env.fleet(&alice, &["approve", &id]).code, 0);
+    let why = apply_reason(&env, &alice, &id);
+    assert!(why.contains("refs/remotes/origin/release"), "{why}");
+    env.git(&alice, &["push", "-q", "origin", "main:release"]);
+    env.git(&alice, &["fetch", "-q", "origin"]);
+    let ok = env.fleet(&alice, &["apply", &id]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
 }
