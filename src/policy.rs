@@ -39,6 +39,7 @@ pub struct RawRule {
     name: Option<Spanned<String>>,
     actor: Option<Spanned<String>>,
     principal: Option<Spanned<String>>,
+    pusher: Option<Spanned<String>>,
     allow: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     destroy: bool,
@@ -58,6 +59,10 @@ pub struct Rule {
     /// Glob on an SSH key principal from gpg.ssh.allowedSignersFile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
+    /// Glob on the user the git server authenticated (see `PUSHER_VARS`);
+    /// never matched by commit metadata, so only a server's hook matches it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pusher: Option<String>,
     /// Globs on `kind/name`.
     pub allow: Vec<String>,
     /// Whether this rule also allows destroying what it allows changing.
@@ -66,7 +71,9 @@ pub struct Rule {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<String>>,
     #[serde(skip)]
-    selector: Pattern,
+    selector: Option<Pattern>,
+    #[serde(skip)]
+    pusher_glob: Option<Pattern>,
     #[serde(skip)]
     globs: Vec<Pattern>,
 }
@@ -128,14 +135,48 @@ pub struct Actor {
     /// e.g. `user.email`, `verified SSH signer of 1a2b3c4d5e6f`,
     /// `committer email of 1a2b3c4d5e6f; unsigned`.
     pub source: String,
+    /// The user the git server authenticated for this push, if it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pusher: Option<Pusher>,
+}
+
+/// The authenticated pusher, and the variable the server named it in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pusher {
+    pub name: String,
+    pub variable: String,
+}
+
+/// The variables git servers set for hooks to name the authenticated user,
+/// in the order they are read: gitolite, Gitea/Forgejo, GitLab, and a web
+/// server's HTTP authentication (git http-backend).
+pub const PUSHER_VARS: [&str; 4] = ["GL_USER", "GITEA_PUSHER_NAME", "GL_USERNAME", "REMOTE_USER"];
+
+impl Pusher {
+    /// The pusher this process's environment names (None: none does).
+    pub fn from_env() -> Option<Pusher> {
+        PUSHER_VARS.iter().find_map(|v| {
+            std::env::var(v)
+                .ok()
+                .filter(|n| !n.trim().is_empty())
+                .map(|name| Pusher {
+                    name,
+                    variable: v.to_string(),
+                })
+        })
+    }
 }
 
 impl std::fmt::Display for Actor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.email, self.principals.first()) {
-            (Some(e), _) => write!(f, "{e} ({})", self.source),
-            (None, Some(p)) => write!(f, "{p} ({})", self.source),
-            (None, None) => write!(f, "an unknown actor ({})", self.source),
+            (Some(e), _) => write!(f, "{e} ({})", self.source)?,
+            (None, Some(p)) => write!(f, "{p} ({})", self.source)?,
+            (None, None) => write!(f, "an unknown actor ({})", self.source)?,
+        }
+        match &self.pusher {
+            Some(p) => write!(f, " pushed by {} ({})", p.name, p.variable),
+            None => Ok(()),
         }
     }
 }
@@ -222,6 +263,9 @@ impl Rule {
         if let Some(p) = &self.principal {
             parts.push(format!("principal = {p:?}"));
         }
+        if let Some(p) = &self.pusher {
+            parts.push(format!("pusher = {p:?}"));
+        }
         parts.push(format!("allow = {}", list(&self.allow)));
         parts.push(format!("destroy = {}", self.destroy));
         if let Some(t) = &self.targets {
@@ -243,17 +287,29 @@ impl Rule {
     /// signers principals are usually emails: a signed commit keeps the scope
     /// its author's email has); `principal` globs principals only.
     fn matches_actor(&self, actor: &Actor) -> bool {
+        if let Some(glob) = &self.pusher_glob {
+            let pushed = actor
+                .pusher
+                .as_ref()
+                .is_some_and(|p| glob.matches_with(&p.name, exact_options()));
+            if !pushed {
+                return false;
+            }
+        }
+        let Some(selector) = &self.selector else {
+            return true; // a pusher rule alone
+        };
         if self.actor.is_some() {
             actor
                 .email
                 .iter()
                 .chain(actor.principals.iter())
-                .any(|e| self.selector.matches_with(e, email_options()))
+                .any(|e| selector.matches_with(e, email_options()))
         } else {
             actor
                 .principals
                 .iter()
-                .any(|p| self.selector.matches_with(p, exact_options()))
+                .any(|p| selector.matches_with(p, exact_options()))
         }
     }
 
@@ -353,10 +409,11 @@ impl Policy {
                     ));
                     None
                 }
+                (None, None) if raw.pusher.is_some() => None,
                 (None, None) => {
                     problems.push(at(
                         table_start,
-                        format!("{label}: needs `actor` (a glob on the git email, e.g. \"*@ops.example.com\") or `principal` (an SSH key principal from gpg.ssh.allowedSignersFile)"),
+                        format!("{label}: needs `actor` (a glob on the git email, e.g. \"*@ops.example.com\"), `principal` (an SSH key principal from gpg.ssh.allowedSignersFile) or `pusher` (the user a git server authenticated)"),
                     ));
                     None
                 }
@@ -385,6 +442,27 @@ impl Policy {
                         }
                     }
                 }
+            };
+            let pusher_glob = match &raw.pusher {
+                None => None,
+                Some(p) if p.get_ref().trim().is_empty() => {
+                    problems.push(at(p.span().start, format!("{label}: `pusher` is empty")));
+                    None
+                }
+                Some(p) => match Pattern::new(p.get_ref()) {
+                    Ok(g) => Some(g),
+                    Err(e) => {
+                        problems.push(at(
+                            p.span().start,
+                            format!(
+                                "{label}: pusher '{}' is not a valid glob: {}",
+                                p.get_ref(),
+                                e.msg
+                            ),
+                        ));
+                        None
+                    }
+                },
             };
             let mut globs = Vec::new();
             let mut allow = Vec::new();
@@ -436,16 +514,18 @@ impl Policy {
             if problems.len() > before {
                 continue;
             }
-            if let Some(selector) = selector {
+            if selector.is_some() || pusher_glob.is_some() {
                 rules.push(Rule {
                     number,
                     name,
                     actor: raw.actor.map(|s| s.into_inner()),
                     principal: raw.principal.map(|s| s.into_inner()),
+                    pusher: raw.pusher.map(|s| s.into_inner()),
                     allow,
                     destroy: raw.destroy,
                     targets,
                     selector,
+                    pusher_glob,
                     globs,
                 });
             }
@@ -508,8 +588,17 @@ impl Policy {
             }
         }
         let why = if reasons.is_empty() {
+            let pusher_note =
+                if actor.pusher.is_none() && self.rules.iter().any(|r| r.pusher.is_some()) {
+                    format!(
+                        "; `pusher` rules match only where a git server names the pusher ({})",
+                        PUSHER_VARS.join(", ")
+                    )
+                } else {
+                    String::new()
+                };
             format!(
-                "no policy rule matches this actor ({} rule{} in {})",
+                "no policy rule matches this actor ({} rule{} in {}){pusher_note}",
                 self.rules.len(),
                 if self.rules.len() == 1 { "" } else { "s" },
                 self.file
@@ -549,6 +638,7 @@ pub fn local_actor(repo_dir: &Path, email: &str) -> Actor {
         email: Some(email.to_string()),
         principals: Vec::new(),
         source: "user.email".into(),
+        pusher: None,
     };
     let get = |key: &str| {
         git(repo_dir, &["config", "--get", key])
@@ -680,6 +770,7 @@ pub fn commit_actor(repo_dir: &Path, commit: &str) -> Result<Actor> {
                         email: None,
                         principals: vec![signer.to_string()],
                         source: format!("verified SSH signer of {short}"),
+                        pusher: None,
                     })
                 }
                 "N" => "SSH-signed, but gpg.ssh.allowedSignersFile is not set here".into(),
@@ -695,6 +786,7 @@ pub fn commit_actor(repo_dir: &Path, commit: &str) -> Result<Actor> {
         email: Some(committer),
         principals: Vec::new(),
         source: format!("committer email of {short}; {why}"),
+        pusher: None,
     })
 }
 
@@ -1020,6 +1112,7 @@ pub fn check_commits(
     policy: &Policy,
     files: &DesiredFiles,
     commits: &[String],
+    pusher: Option<&Pusher>,
 ) -> Result<Vec<CommitCheck>> {
     let mut out = Vec::new();
     // Read through git itself: in a pre-receive hook the pushed objects are
@@ -1048,7 +1141,9 @@ pub fn check_commits(
         let mut actor: Option<Actor> = None;
         let actor_of = |actor: &mut Option<Actor>| -> Result<Actor> {
             if actor.is_none() {
-                *actor = Some(commit_actor(repo_dir, &id)?);
+                let mut found = commit_actor(repo_dir, &id)?;
+                found.pusher = pusher.cloned();
+                *actor = Some(found);
             }
             Ok(actor.clone().unwrap_or_default())
         };
@@ -1241,6 +1336,7 @@ mod tests {
             email: Some(e.into()),
             principals: vec![],
             source: "user.email".into(),
+            pusher: None,
         }
     }
 
@@ -1288,6 +1384,7 @@ mod tests {
             email: None,
             principals: vec!["dba".into()],
             source: "verified SSH signer of 0123".into(),
+            pusher: None,
         };
         assert!(p
             .decide(&dba, Some("prod"), "modules/postgres", ChangeType::Destroy)
@@ -1320,6 +1417,7 @@ mod tests {
             email: None,
             principals: vec!["ann@web.example".into()],
             source: "verified SSH signer of 0123".into(),
+            pusher: None,
         };
         assert!(p
             .decide(&signer, None, "modules/nginx-a", ChangeType::Update)

@@ -1093,3 +1093,104 @@ fn only_content_on_the_remote_branch_goes_live() {
     let ok = env.fleet(&alice, &["apply", &id]);
     assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
 }
+
+fn push_env(s: &Server, vars: &[(&str, &str)]) -> Run {
+    let mut cmd = s.env.command("git", &s.work);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.args(["push", "origin", "main"]).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const PUSHERS: &str = "[targets.staging]
+
+[[policy]]
+name = \"web\"
+pusher = \"web\"
+allow = [\"modules/nginx-*\"]
+
+[[policy]]
+name = \"dba\"
+pusher = \"dba\"
+allow = [\"modules/*\", \"config/fleet.toml\"]
+";
+
+#[test]
+fn the_server_knows_who_pushed() {
+    let s = server(PUSHERS, &["--pre-receive"]);
+    // gitolite's user web may push nginx changes.
+    edit(&s.work, "workers: 4", "workers: 6");
+    commit(&s, "nginx");
+    let ok = push_env(&s, &[("GL_USER", "web")]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    // Not postgres, whatever the commit says about its committer.
+    edit(&s.work, "max_connections: 100", "max_connections: 1");
+    commit_as(&s, "dba@db.example", "claims to be dba");
+    let before = s.env.refs(&s.origin);
+    let refused = push_env(
+        &s,
+        &[
+            ("GL_USER", "web"),
+            ("GIT_COMMITTER_EMAIL", "dba@db.example"),
+        ],
+    );
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("pushed by web (GL_USER)")
+            && refused.stderr.contains("policy 'web' does not allow it"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(before, s.env.refs(&s.origin));
+    // Without a pusher variable, no `pusher` rule matches anything.
+    let anonymous = push_env(&s, &[]);
+    assert_ne!(anonymous.code, 0, "{}", anonymous.stderr);
+    assert!(
+        anonymous
+            .stderr
+            .contains("no policy rule matches this actor")
+            && anonymous.stderr.contains("GL_USER"),
+        "{}",
+        anonymous.stderr
+    );
+    // Gitea/Forgejo name the pusher too; dba may.
+    let ok = push_env(&s, &[("GITEA_PUSHER_NAME", "dba")]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    // As do GitLab and HTTP servers.
+    for var in ["GL_USERNAME", "REMOTE_USER"] {
+        edit(&s.work, "max_connections: 1", "max_connections: 2");
+        commit(&s, "postgres again");
+        let refused = push_env(&s, &[(var, "web")]);
+        assert!(
+            refused.stderr.contains(&format!("pushed by web ({var})")),
+            "{}",
+            refused.stderr
+        );
+        s.env
+            .git(&s.work, &["reset", "-q", "--hard", "origin/main"]);
+    }
+    // hooks status says whether a pusher variable is present.
+    let status = s
+        .env
+        .command(bin(), &s.origin)
+        .env("GL_USER", "admin")
+        .args(["hooks", "status"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("pusher: admin (GL_USER)"), "{text}");
+    let none = s.env.fleet(&s.origin, &["hooks", "status", "--json"]);
+    assert_eq!(json(&none)["pusher"], Value::Null, "{}", none.stdout);
+    let text = s.env.fleet(&s.origin, &["hooks", "status"]).stdout;
+    assert!(
+        text.contains(
+            "pusher: none of GL_USER, GITEA_PUSHER_NAME, GL_USERNAME, REMOTE_USER is set"
+        ),
+        "{text}"
+    );
+}

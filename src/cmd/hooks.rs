@@ -4,6 +4,7 @@ use super::{store_context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
 use git_fleet::cli::{HooksCommand, HooksInstallArgs};
 use git_fleet::hooks::{self, Change, Feature, State};
+use git_fleet::policy::{Pusher, PUSHER_VARS};
 use git_fleet::Result;
 use serde_json::json;
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub fn run(ui: &Ui, command: HooksCommand) -> Result<Outcome> {
             Ok(Outcome::Done)
         }
         HooksCommand::Status(args) => {
+            // The user a git server authenticated, as pre-receive would see it.
+            let pusher = Pusher::from_env();
             let mut rows = Vec::new();
             for f in Feature::ALL {
                 for file in f.files() {
@@ -66,9 +69,17 @@ pub fn run(ui: &Ui, command: HooksCommand) -> Result<Outcome> {
                     "version": JSON_VERSION,
                     "hooks_dir": dir,
                     "hooks": items,
+                    "pusher": pusher,
                 }));
             } else {
                 ui.out(format!("hooks directory: {}", dir.display()));
+                ui.out(match &pusher {
+                    Some(p) => format!("pusher: {} ({}): `pusher` rules in [[policy]] see this user", p.name, p.variable),
+                    None => format!(
+                        "pusher: none of {} is set in this environment, so `pusher` rules in [[policy]] match nothing here",
+                        PUSHER_VARS.join(", ")
+                    ),
+                });
                 for (f, s) in &rows {
                     let state = match s.state {
                         State::Installed => ui.green().apply_to("installed").to_string(),
@@ -149,7 +160,7 @@ fn report(
         ui.status("after each successful push, fanout runs in the background (log: .git/fleet/fanout.log)");
     }
     if verb == "install" && features.contains(&Feature::PreReceive) {
-        ui.status("pushes are checked against [[policy]] in fleet.toml on HEAD; a commit's actor is its verified SSH signer (set gpg.ssh.allowedSignersFile here) or else its committer email");
+        ui.status("pushes are checked against [[policy]] in fleet.toml on HEAD; a commit's actor is its verified SSH signer (set gpg.ssh.allowedSignersFile here) or else its committer email, and `pusher` rules match the user the server authenticated (GL_USER, GITEA_PUSHER_NAME, GL_USERNAME, REMOTE_USER)");
     }
     if verb == "install" && features.contains(&Feature::PostReceive) {
         ui.status("after each push to the default branch, reconcile runs in the background for every target whose desired file changed (log: fleet/reconcile.log in the git dir)");

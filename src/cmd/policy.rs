@@ -6,7 +6,7 @@ use crate::ui::{Outcome, Ui};
 use git_fleet::cli::PolicyCommand;
 use git_fleet::config::{Config, CONFIG_FILE};
 use git_fleet::gitcmd::git;
-use git_fleet::policy::{check_commits, desired_files, pushed_commits, CommitCheck};
+use git_fleet::policy::{check_commits, desired_files, pushed_commits, CommitCheck, Pusher};
 use git_fleet::{live, Error, Result};
 use serde_json::json;
 use std::io::Write;
@@ -61,6 +61,7 @@ pub fn run(ui: &Ui, command: PolicyCommand) -> Result<Outcome> {
         &config.policy,
         &desired_files(&config, &known),
         &commits,
+        None,
     )?;
     let ok = !checks.iter().any(CommitCheck::refused);
     if args.json {
@@ -166,6 +167,7 @@ pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
         &config.policy,
         &desired_files(&config, &known),
         &commits,
+        Pusher::from_env().as_ref(),
     )?;
     let refused: Vec<&CommitCheck> = checks.iter().filter(|c| c.refused()).collect();
     if refused.is_empty() {
@@ -184,7 +186,10 @@ pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
             ui.error(format!("{} {}: {d}", &c.commit[..12], c.file));
         }
     }
-    ui.hint("the actor is a commit's verified SSH signer (gpg.ssh.allowedSignersFile here), else its committer email; `git fleet policy check` runs the same check before pushing");
+    ui.hint(match Pusher::from_env() {
+        Some(p) => format!("the actor is a commit's verified SSH signer (gpg.ssh.allowedSignersFile here), else its committer email, pushed by {} (the server's {}); `git fleet policy check` runs the same check before pushing", p.name, p.variable),
+        None => "the actor is a commit's verified SSH signer (gpg.ssh.allowedSignersFile here), else its committer email; this server names no pusher; `git fleet policy check` runs the same check before pushing".into(),
+    });
     Ok(Outcome::Found)
 }
 
