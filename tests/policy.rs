@@ -1194,3 +1194,91 @@ fn the_server_knows_who_pushed() {
         "{text}"
     );
 }
+
+#[test]
+fn the_policy_cannot_be_switched_off_by_moving_head() {
+    // gitolite creates repositories with git's default branch (master) while
+    // clients push main: HEAD names a branch that never exists.
+    let env = TestEnv::new();
+    let origin = env.root().join("origin.git");
+    env.git(
+        env.root(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "master",
+            origin.to_str().unwrap(),
+        ],
+    );
+    install(&env, &origin, &["--pre-receive"]);
+    let work = setup(&env, POLICY);
+    env.git(
+        &work,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    env.git(&work, &["push", "-q", "-u", "origin", "main"]); // no branch yet: no policy
+    let s = Server { env, origin, work };
+    let status = s.env.fleet(&s.origin, &["hooks", "status"]);
+    assert!(
+        status
+            .stderr
+            .contains("HEAD names refs/heads/master, which does not exist")
+            && status.stderr.contains("fleet.policyRef"),
+        "{}{}",
+        status.stdout,
+        status.stderr
+    );
+    edit(&s.work, "max_connections: 100", "max_connections: 1");
+    commit(&s, "out of scope");
+    assert_refused(
+        &s,
+        &[
+            "the policy cannot be found",
+            "HEAD names refs/heads/master, which does not exist",
+            "git config fleet.policyRef refs/heads/main",
+        ],
+    );
+    // Configured, the policy is read from that ref, wherever HEAD points.
+    s.env
+        .git(&s.origin, &["config", "fleet.policyRef", "refs/heads/main"]);
+    let status = s.env.fleet(&s.origin, &["hooks", "status"]);
+    assert!(
+        !status.stderr.contains("does not exist"),
+        "{}",
+        status.stderr
+    );
+    edit(&s.work, "max_connections: 100", "max_connections: 1");
+    commit(&s, "out of scope");
+    assert_refused(&s, &["policy 'web-team' does not allow it"]);
+    edit(&s.work, "workers: 4", "workers: 6");
+    commit(&s, "in scope");
+    assert_eq!(push(&s).code, 0);
+    s.env
+        .git(&s.origin, &["symbolic-ref", "HEAD", "refs/heads/elsewhere"]);
+    edit(&s.work, "max_connections: 100", "max_connections: 1");
+    commit(&s, "out of scope");
+    assert_refused(&s, &["policy 'web-team' does not allow it"]);
+    // The policy ref only moves forward: no rewinding it, no deleting it.
+    let before = s.env.refs(&s.origin);
+    let rewind = push_args(&s, &["--force", "origin", "HEAD~2:main"]);
+    assert_ne!(rewind.code, 0, "{}", rewind.stderr);
+    assert!(
+        rewind.stderr.contains("only moves forward"),
+        "{}",
+        rewind.stderr
+    );
+    let delete = push_args(&s, &["origin", ":main"]);
+    assert_ne!(delete.code, 0, "{}", delete.stderr);
+    assert_eq!(before, s.env.refs(&s.origin));
+    // A policyRef that does not exist fails closed too.
+    s.env
+        .git(&s.origin, &["config", "fleet.policyRef", "refs/heads/gone"]);
+    edit(&s.work, "workers: 6", "workers: 7");
+    commit(&s, "in scope, were the policy found");
+    assert_refused(
+        &s,
+        &["fleet.policyRef names refs/heads/gone, which does not exist"],
+    );
+}
