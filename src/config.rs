@@ -46,6 +46,10 @@ pub struct TargetConfig {
     pub driver: Option<String>,
     pub live: Option<String>,
     pub apply: Option<String>,
+    /// The branch whose content may go live (default: the remote's default branch).
+    pub branch: Option<String>,
+    /// The remote that branch is read from (default: origin, or the only remote).
+    pub remote: Option<String>,
 }
 
 impl TargetConfig {

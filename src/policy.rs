@@ -39,6 +39,7 @@ pub struct RawRule {
     name: Option<Spanned<String>>,
     actor: Option<Spanned<String>>,
     principal: Option<Spanned<String>>,
+    pusher: Option<Spanned<String>>,
     allow: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     destroy: bool,
@@ -58,6 +59,10 @@ pub struct Rule {
     /// Glob on an SSH key principal from gpg.ssh.allowedSignersFile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
+    /// Glob on the user the git server authenticated (see `PUSHER_VARS`);
+    /// never matched by commit metadata, so only a server's hook matches it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pusher: Option<String>,
     /// Globs on `kind/name`.
     pub allow: Vec<String>,
     /// Whether this rule also allows destroying what it allows changing.
@@ -66,7 +71,9 @@ pub struct Rule {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<String>>,
     #[serde(skip)]
-    selector: Pattern,
+    selector: Option<Pattern>,
+    #[serde(skip)]
+    pusher_glob: Option<Pattern>,
     #[serde(skip)]
     globs: Vec<Pattern>,
 }
@@ -128,14 +135,48 @@ pub struct Actor {
     /// e.g. `user.email`, `verified SSH signer of 1a2b3c4d5e6f`,
     /// `committer email of 1a2b3c4d5e6f; unsigned`.
     pub source: String,
+    /// The user the git server authenticated for this push, if it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pusher: Option<Pusher>,
+}
+
+/// The authenticated pusher, and the variable the server named it in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pusher {
+    pub name: String,
+    pub variable: String,
+}
+
+/// The variables git servers set for hooks to name the authenticated user,
+/// in the order they are read: gitolite, Gitea/Forgejo, GitLab, and a web
+/// server's HTTP authentication (git http-backend).
+pub const PUSHER_VARS: [&str; 4] = ["GL_USER", "GITEA_PUSHER_NAME", "GL_USERNAME", "REMOTE_USER"];
+
+impl Pusher {
+    /// The pusher this process's environment names (None: none does).
+    pub fn from_env() -> Option<Pusher> {
+        PUSHER_VARS.iter().find_map(|v| {
+            std::env::var(v)
+                .ok()
+                .filter(|n| !n.trim().is_empty())
+                .map(|name| Pusher {
+                    name,
+                    variable: v.to_string(),
+                })
+        })
+    }
 }
 
 impl std::fmt::Display for Actor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.email, self.principals.first()) {
-            (Some(e), _) => write!(f, "{e} ({})", self.source),
-            (None, Some(p)) => write!(f, "{p} ({})", self.source),
-            (None, None) => write!(f, "an unknown actor ({})", self.source),
+            (Some(e), _) => write!(f, "{e} ({})", self.source)?,
+            (None, Some(p)) => write!(f, "{p} ({})", self.source)?,
+            (None, None) => write!(f, "an unknown actor ({})", self.source)?,
+        }
+        match &self.pusher {
+            Some(p) => write!(f, " pushed by {} ({})", p.name, p.variable),
+            None => Ok(()),
         }
     }
 }
@@ -222,6 +263,9 @@ impl Rule {
         if let Some(p) = &self.principal {
             parts.push(format!("principal = {p:?}"));
         }
+        if let Some(p) = &self.pusher {
+            parts.push(format!("pusher = {p:?}"));
+        }
         parts.push(format!("allow = {}", list(&self.allow)));
         parts.push(format!("destroy = {}", self.destroy));
         if let Some(t) = &self.targets {
@@ -243,17 +287,29 @@ impl Rule {
     /// signers principals are usually emails: a signed commit keeps the scope
     /// its author's email has); `principal` globs principals only.
     fn matches_actor(&self, actor: &Actor) -> bool {
+        if let Some(glob) = &self.pusher_glob {
+            let pushed = actor
+                .pusher
+                .as_ref()
+                .is_some_and(|p| glob.matches_with(&p.name, exact_options()));
+            if !pushed {
+                return false;
+            }
+        }
+        let Some(selector) = &self.selector else {
+            return true; // a pusher rule alone
+        };
         if self.actor.is_some() {
             actor
                 .email
                 .iter()
                 .chain(actor.principals.iter())
-                .any(|e| self.selector.matches_with(e, email_options()))
+                .any(|e| selector.matches_with(e, email_options()))
         } else {
             actor
                 .principals
                 .iter()
-                .any(|p| self.selector.matches_with(p, exact_options()))
+                .any(|p| selector.matches_with(p, exact_options()))
         }
     }
 
@@ -353,10 +409,11 @@ impl Policy {
                     ));
                     None
                 }
+                (None, None) if raw.pusher.is_some() => None,
                 (None, None) => {
                     problems.push(at(
                         table_start,
-                        format!("{label}: needs `actor` (a glob on the git email, e.g. \"*@ops.example.com\") or `principal` (an SSH key principal from gpg.ssh.allowedSignersFile)"),
+                        format!("{label}: needs `actor` (a glob on the git email, e.g. \"*@ops.example.com\"), `principal` (an SSH key principal from gpg.ssh.allowedSignersFile) or `pusher` (the user a git server authenticated)"),
                     ));
                     None
                 }
@@ -385,6 +442,27 @@ impl Policy {
                         }
                     }
                 }
+            };
+            let pusher_glob = match &raw.pusher {
+                None => None,
+                Some(p) if p.get_ref().trim().is_empty() => {
+                    problems.push(at(p.span().start, format!("{label}: `pusher` is empty")));
+                    None
+                }
+                Some(p) => match Pattern::new(p.get_ref()) {
+                    Ok(g) => Some(g),
+                    Err(e) => {
+                        problems.push(at(
+                            p.span().start,
+                            format!(
+                                "{label}: pusher '{}' is not a valid glob: {}",
+                                p.get_ref(),
+                                e.msg
+                            ),
+                        ));
+                        None
+                    }
+                },
             };
             let mut globs = Vec::new();
             let mut allow = Vec::new();
@@ -436,16 +514,18 @@ impl Policy {
             if problems.len() > before {
                 continue;
             }
-            if let Some(selector) = selector {
+            if selector.is_some() || pusher_glob.is_some() {
                 rules.push(Rule {
                     number,
                     name,
                     actor: raw.actor.map(|s| s.into_inner()),
                     principal: raw.principal.map(|s| s.into_inner()),
+                    pusher: raw.pusher.map(|s| s.into_inner()),
                     allow,
                     destroy: raw.destroy,
                     targets,
                     selector,
+                    pusher_glob,
                     globs,
                 });
             }
@@ -508,8 +588,17 @@ impl Policy {
             }
         }
         let why = if reasons.is_empty() {
+            let pusher_note =
+                if actor.pusher.is_none() && self.rules.iter().any(|r| r.pusher.is_some()) {
+                    format!(
+                        "; `pusher` rules match only where a git server names the pusher ({})",
+                        PUSHER_VARS.join(", ")
+                    )
+                } else {
+                    String::new()
+                };
             format!(
-                "no policy rule matches this actor ({} rule{} in {})",
+                "no policy rule matches this actor ({} rule{} in {}){pusher_note}",
                 self.rules.len(),
                 if self.rules.len() == 1 { "" } else { "s" },
                 self.file
@@ -549,6 +638,7 @@ pub fn local_actor(repo_dir: &Path, email: &str) -> Actor {
         email: Some(email.to_string()),
         principals: Vec::new(),
         source: "user.email".into(),
+        pusher: None,
     };
     let get = |key: &str| {
         git(repo_dir, &["config", "--get", key])
@@ -680,6 +770,7 @@ pub fn commit_actor(repo_dir: &Path, commit: &str) -> Result<Actor> {
                         email: None,
                         principals: vec![signer.to_string()],
                         source: format!("verified SSH signer of {short}"),
+                        pusher: None,
                     })
                 }
                 "N" => "SSH-signed, but gpg.ssh.allowedSignersFile is not set here".into(),
@@ -695,7 +786,366 @@ pub fn commit_actor(repo_dir: &Path, commit: &str) -> Result<Actor> {
         email: Some(committer),
         principals: Vec::new(),
         source: format!("committer email of {short}; {why}"),
+        pusher: None,
     })
+}
+
+/// The bytes a review decision's signature covers: the proposal id (a hash
+/// of target, resource, change and desired content) and the transition.
+pub fn decision_payload(proposal: &str, t: &crate::proposals::Transition) -> Vec<u8> {
+    format!(
+        "git-fleet decision v1\nproposal {proposal}\nstate {}\nactor {}\ntime {}\nreason {}\n",
+        t.state.as_str(),
+        t.actor,
+        t.time,
+        t.reason.as_deref().unwrap_or("")
+    )
+    .into_bytes()
+}
+
+/// The people who approved a proposal since it last entered review.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Approvals {
+    /// Distinct people: approvals sharing a key, a principal or an email are one.
+    pub count: usize,
+    /// What told people apart: `verified signers`, `signing keys` (no allowed
+    /// signers file to name them), `emails`, joined by ` and `; or `none`.
+    pub counted: String,
+    /// One label per person: a verified principal, `key SHA256:... (email)`, an email.
+    pub people: Vec<String>,
+    /// Approvals that count for nobody, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_counted: Vec<String>,
+}
+
+impl Approvals {
+    /// `counted by email: a@x, b@x`.
+    pub fn describe(&self) -> String {
+        if self.counted == "none" {
+            return self.why_none();
+        }
+        let by = self
+            .counted
+            .replace("signers", "signer")
+            .replace("keys", "key")
+            .replace("emails", "email");
+        let mut s = format!("counted by {by}: {}", self.people.join(", "));
+        if !self.not_counted.is_empty() {
+            s.push_str(&format!("; not counted: {}", self.not_counted.join("; ")));
+        }
+        s
+    }
+
+    fn why_none(&self) -> String {
+        if self.not_counted.is_empty() {
+            "no approval".into()
+        } else {
+            format!("not counted: {}", self.not_counted.join("; "))
+        }
+    }
+}
+
+/// The email of an actor string `Name <email>` (lowercased), or the string.
+fn actor_email(actor: &str) -> String {
+    match (actor.rfind('<'), actor.rfind('>')) {
+        (Some(a), Some(b)) if a < b => actor[a + 1..b].to_ascii_lowercase(),
+        _ => actor.trim().to_ascii_lowercase(),
+    }
+}
+
+/// Count the people who approved `p` since it last entered review. A signed
+/// approval is its key (and the principals allowed signers lists for it); an
+/// unsigned one is its email, so another `user.name` is the same person. With
+/// `require_signed`, unsigned or unverifiable approvals count for nobody.
+pub fn count_approvals(
+    ssh: &crate::sign::SshConfig,
+    p: &crate::proposals::Proposal,
+    require_signed: bool,
+) -> Result<Approvals> {
+    use crate::proposals::State;
+    use crate::sign::Verdict;
+    let start = p
+        .transitions
+        .iter()
+        .rposition(|t| t.state == State::PendingReview)
+        .map_or(0, |i| i + 1);
+    // Each approval: (identity tokens, label, what identified it).
+    let mut found: Vec<(Vec<String>, String, &str)> = Vec::new();
+    let mut out = Approvals::default();
+    for t in p.transitions[start..]
+        .iter()
+        .filter(|t| t.state == State::Approved)
+    {
+        let email = actor_email(&t.actor);
+        let Some(sig) = &t.signature else {
+            if require_signed {
+                out.not_counted
+                    .push(format!("{email}: unsigned (require_signed = true)"));
+            } else {
+                found.push((vec![format!("email {email}")], email, "emails"));
+            }
+            continue;
+        };
+        match ssh.verify(&decision_payload(&p.id, t), sig, None, Some(t.time))? {
+            Verdict::Good { principal, key } => found.push((
+                vec![
+                    format!("key {key}"),
+                    format!("principal {principal}"),
+                    format!("email {email}"),
+                ],
+                principal,
+                "verified signers",
+            )),
+            Verdict::Unchecked { key } if !require_signed => found.push((
+                vec![format!("key {key}"), format!("email {email}")],
+                format!("key {key} ({email})"),
+                "signing keys",
+            )),
+            Verdict::Unchecked { key } => out.not_counted.push(format!(
+                "{email}: key {key} cannot be checked (no gpg.ssh.allowedSignersFile)"
+            )),
+            Verdict::UntrustedKey { key } | Verdict::WrongSigner { key, .. } => {
+                out.not_counted.push(format!(
+                    "{email}: signed by key {key}, which gpg.ssh.allowedSignersFile does not list"
+                ))
+            }
+            Verdict::Bad { detail } => out
+                .not_counted
+                .push(format!("{email}: bad signature ({detail})")),
+        }
+    }
+    // Approvals that share any token are one person.
+    let mut groups: Vec<(Vec<String>, String, &str)> = Vec::new();
+    for merged in found {
+        let mut merged = merged;
+        let mut i = 0;
+        while i < groups.len() {
+            if groups[i].0.iter().any(|t| merged.0.contains(t)) {
+                let g = groups.remove(i);
+                merged.0.extend(g.0);
+                // The first approval's label names the person.
+                merged.1 = g.1;
+                // The strongest evidence names how the person was told apart.
+                if g.2 == "verified signers" || merged.2 == "emails" {
+                    merged.2 = g.2;
+                }
+                i = 0;
+            } else {
+                i += 1;
+            }
+        }
+        groups.push(merged);
+    }
+    out.count = groups.len();
+    out.people = groups.iter().map(|g| g.1.clone()).collect();
+    let kinds: Vec<&str> = ["verified signers", "signing keys", "emails"]
+        .into_iter()
+        .filter(|k| groups.iter().any(|g| g.2 == *k))
+        .collect();
+    out.counted = if kinds.is_empty() {
+        "none".into()
+    } else {
+        kinds.join(" and ")
+    };
+    Ok(out)
+}
+
+/// The remote-tracking ref whose content may go live on a target: the
+/// target's `branch` on its `remote` (default: origin, or the only remote;
+/// its default branch, `refs/remotes/<remote>/HEAD`, else the branch checked
+/// out here as the remote has it). Ok(None): the repository has no remote at all, so
+/// there is nothing to check against. Err(why) when it cannot be told.
+pub fn published_ref(
+    repo_dir: &Path,
+    cfg: &crate::config::TargetConfig,
+    target: &str,
+) -> std::result::Result<Option<String>, String> {
+    let out = git(repo_dir, &["remote"]).map_err(|e| e.to_string())?;
+    let remotes: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    if remotes.is_empty() && cfg.remote.is_none() && cfg.branch.is_none() {
+        return Ok(None);
+    }
+    let remote = match &cfg.remote {
+        Some(r) => r.clone(),
+        None if remotes.contains(&"origin") => "origin".into(),
+        None if remotes.len() == 1 => remotes[0].to_string(),
+        None => {
+            return Err(format!(
+                "cannot tell which remote's branch target '{target}' follows ({}): set `remote` for it in fleet.toml",
+                remotes.join(", ")
+            ))
+        }
+    };
+    let tracking = match &cfg.branch {
+        Some(b) => format!(
+            "refs/remotes/{remote}/{}",
+            b.strip_prefix("refs/heads/").unwrap_or(b)
+        ),
+        None => {
+            let head = git(
+                repo_dir,
+                &["symbolic-ref", "-q", &format!("refs/remotes/{remote}/HEAD")],
+            )
+            .map_err(|e| e.to_string())?;
+            // Without one (a remote added by hand, not cloned), the branch
+            // checked out here as the remote has it: what reconcile follows.
+            let current = git(repo_dir, &["symbolic-ref", "-q", "--short", "HEAD"])
+                .ok()
+                .filter(|o| o.success)
+                .map(|o| format!("refs/remotes/{remote}/{}", o.stdout.trim()))
+                .filter(|r| {
+                    git(repo_dir, &["rev-parse", "--verify", "-q", r]).is_ok_and(|o| o.success)
+                });
+            if let (false, Some(current)) = (head.success, current) {
+                return Ok(Some(current));
+            }
+            if !head.success {
+                return Err(format!(
+                    "cannot tell the default branch of {remote} (no refs/remotes/{remote}/HEAD): set `branch` for target '{target}' in fleet.toml, or run `git remote set-head {remote} --auto`"
+                ));
+            }
+            head.stdout.trim().to_string()
+        }
+    };
+    Ok(Some(tracking))
+}
+
+/// Why the desired content of `source` (a proposal's source commit) may not
+/// go live on `target`: it is not reachable from the remote-tracking ref
+/// `published_ref` names, so nobody else has it. None: it may (or there is
+/// no remote to check against).
+pub fn unpublished(
+    repo_dir: &Path,
+    cfg: &crate::config::TargetConfig,
+    target: &str,
+    source: Option<&str>,
+) -> Option<String> {
+    let tracking = match published_ref(repo_dir, cfg, target) {
+        Ok(Some(t)) => t,
+        Ok(None) => return None,
+        Err(why) => return Some(why),
+    };
+    let hint = "push it to the remote (and fetch here), then apply again";
+    let Some(source) = source else {
+        return Some(format!(
+            "the proposal names no source commit, so its content is not on {tracking}"
+        ));
+    };
+    let short = &source[..source.len().min(12)];
+    let exists =
+        git(repo_dir, &["rev-parse", "--verify", "-q", &tracking]).is_ok_and(|o| o.success);
+    if !exists {
+        return Some(format!(
+            "its source commit {short} is not on {tracking}: that ref does not exist here; fetch first ({hint})"
+        ));
+    }
+    match git(repo_dir, &["merge-base", "--is-ancestor", source, &tracking]) {
+        Ok(o) if o.success => None,
+        Ok(o) if o.code == Some(1) => Some(format!(
+            "its source commit {short} is not on {tracking}: only content that reached the target's branch goes live; {hint}"
+        )),
+        _ => Some(format!(
+            "its source commit {short} is not on {tracking} (it is not even in this repository); {hint}"
+        )),
+    }
+}
+
+/// Where a server reads its policy from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyRef {
+    /// This ref's fleet.toml; `configured`: named by fleet.policyRef (else HEAD).
+    Found { name: String, configured: bool },
+    /// No branch exists yet (the first push into an empty repository): no policy.
+    NoBranches,
+    /// Branches exist but the policy ref does not: fail closed, saying why.
+    Missing(String),
+}
+
+/// The policy ref of the repository at `repo_dir`: `git config
+/// fleet.policyRef` (a ref, or a branch name), else the branch HEAD names.
+/// Either missing while branches exist is `Missing`, never "no policy": a
+/// HEAD that names an unborn branch (gitolite's `master` while clients push
+/// `main`) would otherwise switch the policy off.
+pub fn policy_ref(repo_dir: &Path) -> Result<PolicyRef> {
+    let exists = |r: &str| -> Result<bool> {
+        Ok(git(
+            repo_dir,
+            &["rev-parse", "--verify", "-q", &format!("{r}^{{commit}}")],
+        )?
+        .success)
+    };
+    let branches = git(
+        repo_dir,
+        &["for-each-ref", "--format=%(refname:short)", "refs/heads/"],
+    )?;
+    let branches: Vec<&str> = branches.stdout.lines().collect();
+    let configured = git(repo_dir, &["config", "--get", "fleet.policyRef"])?;
+    let configured = configured.stdout.trim();
+    if !configured.is_empty() {
+        let name = if configured.starts_with("refs/") {
+            configured.to_string()
+        } else {
+            format!("refs/heads/{configured}")
+        };
+        if exists(&name)? {
+            return Ok(PolicyRef::Found {
+                name,
+                configured: true,
+            });
+        }
+        if branches.is_empty() {
+            return Ok(PolicyRef::NoBranches);
+        }
+        return Ok(PolicyRef::Missing(format!(
+            "fleet.policyRef names {name}, which does not exist (branches: {})",
+            branches.join(", ")
+        )));
+    }
+    let head = git(repo_dir, &["symbolic-ref", "-q", "HEAD"])?;
+    let head = head.stdout.trim();
+    let name = if head.is_empty() { "HEAD" } else { head };
+    if exists(name)? {
+        return Ok(PolicyRef::Found {
+            name: name.to_string(),
+            configured: false,
+        });
+    }
+    if branches.is_empty() {
+        return Ok(PolicyRef::NoBranches);
+    }
+    let example = branches
+        .iter()
+        .find(|b| **b == "main" || **b == "master")
+        .unwrap_or(&branches[0]);
+    Ok(PolicyRef::Missing(format!(
+        "HEAD names {name}, which does not exist, while branches do ({}); set the policy ref: git config fleet.policyRef refs/heads/{example} (or point HEAD at the default branch: git symbolic-ref HEAD refs/heads/{example})",
+        branches.join(", ")
+    )))
+}
+
+/// Why an update of `name` from `old` to `new` (pre-receive stdin) may not
+/// happen because `name` is the policy ref: it only moves forward, so a push
+/// can neither delete it nor rewind it to a laxer fleet.toml.
+pub fn policy_ref_update(
+    repo_dir: &Path,
+    policy_ref: &str,
+    old: &str,
+    new: &str,
+    name: &str,
+) -> Result<Option<String>> {
+    let zero = |s: &str| s.bytes().all(|b| b == b'0');
+    if name != policy_ref || zero(old) {
+        return Ok(None);
+    }
+    if zero(new) {
+        return Ok(Some(format!(
+            "{name} holds the policy (fleet.toml) and only moves forward: it cannot be deleted"
+        )));
+    }
+    let ff = git(repo_dir, &["merge-base", "--is-ancestor", old, new])?;
+    Ok((!ff.success).then(|| {
+        format!("{name} holds the policy (fleet.toml) and only moves forward: this push rewinds it (not a fast-forward)")
+    }))
 }
 
 /// The policy decisions for one file one commit changes.
@@ -760,6 +1210,7 @@ pub fn check_commits(
     policy: &Policy,
     files: &DesiredFiles,
     commits: &[String],
+    pusher: Option<&Pusher>,
 ) -> Result<Vec<CommitCheck>> {
     let mut out = Vec::new();
     // Read through git itself: in a pre-receive hook the pushed objects are
@@ -788,7 +1239,9 @@ pub fn check_commits(
         let mut actor: Option<Actor> = None;
         let actor_of = |actor: &mut Option<Actor>| -> Result<Actor> {
             if actor.is_none() {
-                *actor = Some(commit_actor(repo_dir, &id)?);
+                let mut found = commit_actor(repo_dir, &id)?;
+                found.pusher = pusher.cloned();
+                *actor = Some(found);
             }
             Ok(actor.clone().unwrap_or_default())
         };
@@ -981,6 +1434,7 @@ mod tests {
             email: Some(e.into()),
             principals: vec![],
             source: "user.email".into(),
+            pusher: None,
         }
     }
 
@@ -1028,6 +1482,7 @@ mod tests {
             email: None,
             principals: vec!["dba".into()],
             source: "verified SSH signer of 0123".into(),
+            pusher: None,
         };
         assert!(p
             .decide(&dba, Some("prod"), "modules/postgres", ChangeType::Destroy)
@@ -1060,6 +1515,7 @@ mod tests {
             email: None,
             principals: vec!["ann@web.example".into()],
             source: "verified SSH signer of 0123".into(),
+            pusher: None,
         };
         assert!(p
             .decide(&signer, None, "modules/nginx-a", ChangeType::Update)

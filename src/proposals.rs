@@ -94,6 +94,10 @@ pub struct Transition {
     /// previous parentless transition in the list).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parents: Vec<String>,
+    /// An SSH signature (namespace git-fleet) over `policy::decision_payload`,
+    /// when the decider had signing configured: approvals then count keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 impl Transition {
@@ -268,6 +272,7 @@ impl Proposal {
             time,
             reason,
             parents,
+            signature: None,
         });
     }
 

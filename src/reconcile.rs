@@ -453,6 +453,8 @@ pub fn apply(
     };
     let required = cfg.approvals.unwrap_or(1).max(1);
     let policy_actor = local_actor(store);
+    let ssh = crate::sign::SshConfig::load(store)?;
+    let dir = store.work_dir().unwrap_or(store.git_dir()).to_path_buf();
 
     // Refuse destroys of definitions still referenced after the whole batch.
     let live_now = read_live(store, target, &cfg)?;
@@ -481,11 +483,20 @@ pub fn apply(
             Some(why.clone())
         } else if p.state() != State::Approved {
             Some(format!("not approved (state {})", p.state()))
-        } else if !opts.auto && p.approvers().len() < required {
+        } else if let Some(why) = (!opts.auto && !p.rollback)
+            .then(|| crate::policy::unpublished(&dir, &cfg, target, p.source_commit.as_deref()))
+            .flatten()
+        {
+            Some(why)
+        } else if let Some(short) = (!opts.auto)
+            .then(|| crate::policy::count_approvals(&ssh, &p, false))
+            .transpose()?
+            .filter(|a| a.count < required)
+        {
             Some(format!(
                 "needs {required} distinct approvers, has {} ({})",
-                p.approvers().len(),
-                p.approvers().join(", ")
+                short.count,
+                short.describe()
             ))
         } else if p.change == ChangeType::Destroy
             && matches!(p.kind, Kind::Modules | Kind::Templates)
@@ -703,6 +714,7 @@ pub fn decide(
     let book = Book::open(store, target)?;
     let actor = actor_string(store);
     let policy_actor = local_actor(store);
+    let ssh = crate::sign::SshConfig::load(store)?;
     let now = runs::now();
     let mut changed = Vec::new();
     for id in ids {
@@ -729,6 +741,13 @@ pub fn decide(
             }
         }
         p.push(state, &actor, now, reason.map(str::to_string));
+        // A signed decision names its key: approvals then count keys, not names.
+        if let Some(last) = p.transitions.last() {
+            let signature = ssh.sign(&crate::policy::decision_payload(&p.id, last))?;
+            if let Some(last) = p.transitions.last_mut() {
+                last.signature = signature;
+            }
+        }
         changed.push(p);
     }
     if !changed.is_empty() {

@@ -830,3 +830,458 @@ fn post_receive_reconciles_changed_targets_without_failing_the_push() {
         std::fs::read_to_string(&log).unwrap()
     );
 }
+
+/// `git-fleet ARGS` with extra environment (and some variables removed).
+fn fleet_env(env: &TestEnv, cwd: &Path, vars: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut cmd = env.command(bin(), cwd);
+    for (k, v) in vars {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.args(args).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A repository whose staging target needs `approvals = 2`, with one open
+/// proposal (nginx-public workers 4 -> 6); returns it and the proposal id.
+fn two_approvals(env: &TestEnv) -> (PathBuf, String) {
+    let repo = setup(env, "[targets.staging]\napprovals = 2\n");
+    assert_eq!(env.fleet(&repo, &["snapshot", "staging"]).code, 0);
+    edit(&repo, "workers: 4", "workers: 6");
+    env.git(&repo, &["commit", "-q", "-am", "more workers"]);
+    assert_eq!(env.fleet(&repo, &["reconcile"]).code, 1);
+    let id = proposal_id(env, &repo, "nginx-public");
+    (repo, id)
+}
+
+fn apply_reason(env: &TestEnv, repo: &Path, id: &str) -> String {
+    let out = env.fleet(repo, &["apply", id, "--json"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    json(&out)["outcomes"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn approvals_count_people_not_names() {
+    let env = TestEnv::new();
+    let (repo, id) = two_approvals(&env);
+    assert_eq!(env.fleet(&repo, &["approve", &id]).code, 0);
+    // The same email under another name is the same person.
+    let again = fleet_env(
+        &env,
+        &repo,
+        &[("GIT_COMMITTER_NAME", "Someone Else")],
+        &["approve", &id],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let why = apply_reason(&env, &repo, &id);
+    assert!(
+        why.contains("needs 2 distinct approvers, has 1 (counted by email: committer@example.com)"),
+        "{why}"
+    );
+    let shown = json(&env.fleet(&repo, &["show", &id, "--json"]));
+    assert_eq!(shown["proposal"]["approvals"]["count"], 1, "{shown}");
+    assert_eq!(
+        shown["proposal"]["approvals"]["counted"], "emails",
+        "{shown}"
+    );
+    let listed = json(&env.fleet(&repo, &["proposals", "--json"]));
+    assert_eq!(listed["proposals"][0]["approvals"]["count"], 1, "{listed}");
+
+    // `git -c user.email=...` names the approver as git would.
+    let other = env
+        .command("git", &repo)
+        .env_remove("GIT_COMMITTER_NAME")
+        .env_remove("GIT_COMMITTER_EMAIL")
+        .args([
+            "-c",
+            "user.name=Carol",
+            "-c",
+            "user.email=carol@example.com",
+            "fleet",
+            "approve",
+            &id,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    let shown = json(&env.fleet(&repo, &["show", &id, "--json"]));
+    let last = shown["proposal"]["transitions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["actor"], "Carol <carol@example.com>", "{shown}");
+    let applied = env.fleet(&repo, &["apply", &id]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    // No remote: nothing to check the source commit against, and apply says so.
+    assert!(
+        applied
+            .stderr
+            .contains("this repository has no remote, so apply cannot check"),
+        "{}",
+        applied.stderr
+    );
+}
+
+#[test]
+fn signed_approvals_count_keys_not_emails() {
+    let env = TestEnv::new();
+    let (repo, id) = two_approvals(&env);
+    let (alice, alice_pub) = keygen(&env, "alice");
+    let (bob, bob_pub) = keygen(&env, "bob");
+    let signers = env.root().join("allowed_signers");
+    std::fs::write(
+        &signers,
+        format!("alice@example.com {alice_pub}\nbob@example.com {bob_pub}\n"),
+    )
+    .unwrap();
+    for (k, v) in [
+        ("gpg.format", "ssh"),
+        ("user.signingKey", alice.to_str().unwrap()),
+        ("gpg.ssh.allowedSignersFile", signers.to_str().unwrap()),
+    ] {
+        env.git(&repo, &["config", k, v]);
+    }
+    let as_alice = fleet_env(
+        &env,
+        &repo,
+        &[("GIT_COMMITTER_EMAIL", "alice@example.com")],
+        &["approve", &id],
+    );
+    assert_eq!(as_alice.code, 0, "{}", as_alice.stderr);
+    let shown = json(&env.fleet(&repo, &["show", &id, "--json"]));
+    let last = shown["proposal"]["transitions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        last["signature"]
+            .as_str()
+            .unwrap_or("")
+            .contains("BEGIN SSH SIGNATURE"),
+        "a decision is signed when signing is configured: {shown}"
+    );
+    // The same key under another email is the same person.
+    let again = fleet_env(
+        &env,
+        &repo,
+        &[("GIT_COMMITTER_EMAIL", "alice.two@example.com")],
+        &["approve", &id],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let why = apply_reason(&env, &repo, &id);
+    assert!(
+        why.contains(
+            "needs 2 distinct approvers, has 1 (counted by verified signer: alice@example.com)"
+        ),
+        "{why}"
+    );
+    let shown = json(&env.fleet(&repo, &["show", &id, "--json"]));
+    assert_eq!(shown["proposal"]["approvals"]["count"], 1, "{shown}");
+    assert_eq!(
+        shown["proposal"]["approvals"]["counted"], "verified signers",
+        "{shown}"
+    );
+    // Bob's own key makes two.
+    env.git(&repo, &["config", "user.signingKey", bob.to_str().unwrap()]);
+    let as_bob = fleet_env(
+        &env,
+        &repo,
+        &[("GIT_COMMITTER_EMAIL", "bob@example.com")],
+        &["approve", &id],
+    );
+    assert_eq!(as_bob.code, 0, "{}", as_bob.stderr);
+    let applied = env.fleet(&repo, &["apply", &id]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+}
+
+/// A bare origin with fleet.yaml on main and a live snapshot of staging, and
+/// two clones that synced it: (env, origin, alice, bob).
+fn two_clones(toml: &str) -> (TestEnv, PathBuf, PathBuf, PathBuf) {
+    let env = TestEnv::new();
+    let origin = bare(&env);
+    let seed = setup(&env, toml);
+    env.git(
+        &seed,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    env.git(&seed, &["push", "-q", "origin", "main"]);
+    assert_eq!(env.fleet(&seed, &["snapshot", "staging"]).code, 0);
+    assert_eq!(env.fleet(&seed, &["sync"]).code, 0);
+    let clone = |name: &str| {
+        let path = env.root().join(name);
+        env.git(
+            env.root(),
+            &[
+                "clone",
+                "-q",
+                origin.to_str().unwrap(),
+                path.to_str().unwrap(),
+            ],
+        );
+        let s = env.fleet(&path, &["sync"]);
+        assert_eq!(s.code, 0, "{}", s.stderr);
+        path
+    };
+    let (alice, bob) = (clone("alice"), clone("bob"));
+    (env, origin, alice, bob)
+}
+
+#[test]
+fn only_content_on_the_remote_branch_goes_live() {
+    let (env, _origin, alice, bob) = two_clones("[targets.staging]\n");
+    // Bob commits a change he never pushes, proposes and approves it, and
+    // syncs the fleet records.
+    edit(&bob, "max_connections: 100", "max_connections: 1");
+    env.git(&bob, &["commit", "-q", "-am", "never pushed"]);
+    assert_eq!(env.fleet(&bob, &["reconcile"]).code, 1);
+    let id = proposal_id(&env, &bob, "postgres");
+    assert_eq!(env.fleet(&bob, &["approve", &id]).code, 0);
+    assert_eq!(env.fleet(&bob, &["sync"]).code, 0);
+    // Alice applies what is approved: not this, it never reached origin/main.
+    assert_eq!(env.fleet(&alice, &["sync"]).code, 0);
+    let live = env.git(&alice, &["rev-parse", "refs/fleet/live/staging"]);
+    let out = env.fleet(&alice, &["apply", "--approved", "--json"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let why = json(&out)["outcomes"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        why.contains("is not on refs/remotes/origin/main") && why.contains("push it"),
+        "{why}"
+    );
+    assert_eq!(
+        live,
+        env.git(&alice, &["rev-parse", "refs/fleet/live/staging"])
+    );
+    // Bob too: his own apply waits for the push.
+    let own = env.fleet(&bob, &["apply", &id, "--json"]);
+    assert_eq!(own.code, 1, "{}", own.stdout);
+    // Once pushed (and fetched), it goes live.
+    env.git(&bob, &["push", "-q", "origin", "main"]);
+    env.git(&alice, &["fetch", "-q", "origin"]);
+    let ok = env.fleet(&alice, &["apply", "--approved"]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+
+    // A target may name its branch: a commit on another branch is not enough.
+    let (env, _origin, alice, _bob) = two_clones("[targets.staging]\nbranch = \"release\"\n");
+    edit(&alice, "workers: 4", "workers: 8");
+    env.git(&alice, &["commit", "-q", "-am", "on main only"]);
+    env.git(&alice, &["push", "-q", "origin", "main"]);
+    assert_eq!(env.fleet(&alice, &["reconcile"]).code, 1);
+    let id = proposal_id(&env, &alice, "nginx-public");
+    assert_eq!(env.fleet(&alice, &["approve", &id]).code, 0);
+    let why = apply_reason(&env, &alice, &id);
+    assert!(why.contains("refs/remotes/origin/release"), "{why}");
+    env.git(&alice, &["push", "-q", "origin", "main:release"]);
+    env.git(&alice, &["fetch", "-q", "origin"]);
+    let ok = env.fleet(&alice, &["apply", &id]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+}
+
+fn push_env(s: &Server, vars: &[(&str, &str)]) -> Run {
+    let mut cmd = s.env.command("git", &s.work);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.args(["push", "origin", "main"]).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const PUSHERS: &str = "[targets.staging]
+
+[[policy]]
+name = \"web\"
+pusher = \"web\"
+allow = [\"modules/nginx-*\"]
+
+[[policy]]
+name = \"dba\"
+pusher = \"dba\"
+allow = [\"modules/*\", \"config/fleet.toml\"]
+";
+
+#[test]
+fn the_server_knows_who_pushed() {
+    let s = server(PUSHERS, &["--pre-receive"]);
+    // gitolite's user web may push nginx changes.
+    edit(&s.work, "workers: 4", "workers: 6");
+    commit(&s, "nginx");
+    let ok = push_env(&s, &[("GL_USER", "web")]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    // Not postgres, whatever the commit says about its committer.
+    edit(&s.work, "max_connections: 100", "max_connections: 1");
+    commit_as(&s, "dba@db.example", "claims to be dba");
+    let before = s.env.refs(&s.origin);
+    let refused = push_env(
+        &s,
+        &[
+            ("GL_USER", "web"),
+            ("GIT_COMMITTER_EMAIL", "dba@db.example"),
+        ],
+    );
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("pushed by web (GL_USER)")
+            && refused.stderr.contains("policy 'web' does not allow it"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(before, s.env.refs(&s.origin));
+    // Without a pusher variable, no `pusher` rule matches anything.
+    let anonymous = push_env(&s, &[]);
+    assert_ne!(anonymous.code, 0, "{}", anonymous.stderr);
+    assert!(
+        anonymous
+            .stderr
+            .contains("no policy rule matches this actor")
+            && anonymous.stderr.contains("GL_USER"),
+        "{}",
+        anonymous.stderr
+    );
+    // Gitea/Forgejo name the pusher too; dba may.
+    let ok = push_env(&s, &[("GITEA_PUSHER_NAME", "dba")]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    // As do GitLab and HTTP servers.
+    for var in ["GL_USERNAME", "REMOTE_USER"] {
+        edit(&s.work, "max_connections: 1", "max_connections: 2");
+        commit(&s, "postgres again");
+        let refused = push_env(&s, &[(var, "web")]);
+        assert!(
+            refused.stderr.contains(&format!("pushed by web ({var})")),
+            "{}",
+            refused.stderr
+        );
+        s.env
+            .git(&s.work, &["reset", "-q", "--hard", "origin/main"]);
+    }
+    // hooks status says whether a pusher variable is present.
+    let status = s
+        .env
+        .command(bin(), &s.origin)
+        .env("GL_USER", "admin")
+        .args(["hooks", "status"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("pusher: admin (GL_USER)"), "{text}");
+    let none = s.env.fleet(&s.origin, &["hooks", "status", "--json"]);
+    assert_eq!(json(&none)["pusher"], Value::Null, "{}", none.stdout);
+    let text = s.env.fleet(&s.origin, &["hooks", "status"]).stdout;
+    assert!(
+        text.contains(
+            "pusher: none of GL_USER, GITEA_PUSHER_NAME, GL_USERNAME, REMOTE_USER is set"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_policy_cannot_be_switched_off_by_moving_head() {
+    // gitolite creates repositories with git's default branch (master) while
+    // clients push main: HEAD names a branch that never exists.
+    let env = TestEnv::new();
+    let origin = env.root().join("origin.git");
+    env.git(
+        env.root(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "master",
+            origin.to_str().unwrap(),
+        ],
+    );
+    install(&env, &origin, &["--pre-receive"]);
+    let work = setup(&env, POLICY);
+    env.git(
+        &work,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    env.git(&work, &["push", "-q", "-u", "origin", "main"]); // no branch yet: no policy
+    let s = Server { env, origin, work };
+    let status = s.env.fleet(&s.origin, &["hooks", "status"]);
+    assert!(
+        status
+            .stderr
+            .contains("HEAD names refs/heads/master, which does not exist")
+            && status.stderr.contains("fleet.policyRef"),
+        "{}{}",
+        status.stdout,
+        status.stderr
+    );
+    edit(&s.work, "max_connections: 100", "max_connections: 1");
+    commit(&s, "out of scope");
+    assert_refused(
+        &s,
+        &[
+            "the policy cannot be found",
+            "HEAD names refs/heads/master, which does not exist",
+            "git config fleet.policyRef refs/heads/main",
+        ],
+    );
+    // Configured, the policy is read from that ref, wherever HEAD points.
+    s.env
+        .git(&s.origin, &["config", "fleet.policyRef", "refs/heads/main"]);
+    let status = s.env.fleet(&s.origin, &["hooks", "status"]);
+    assert!(
+        !status.stderr.contains("does not exist"),
+        "{}",
+        status.stderr
+    );
+    edit(&s.work, "max_connections: 100", "max_connections: 1");
+    commit(&s, "out of scope");
+    assert_refused(&s, &["policy 'web-team' does not allow it"]);
+    edit(&s.work, "workers: 4", "workers: 6");
+    commit(&s, "in scope");
+    assert_eq!(push(&s).code, 0);
+    s.env
+        .git(&s.origin, &["symbolic-ref", "HEAD", "refs/heads/elsewhere"]);
+    edit(&s.work, "max_connections: 100", "max_connections: 1");
+    commit(&s, "out of scope");
+    assert_refused(&s, &["policy 'web-team' does not allow it"]);
+    // The policy ref only moves forward: no rewinding it, no deleting it.
+    let before = s.env.refs(&s.origin);
+    let rewind = push_args(&s, &["--force", "origin", "HEAD~2:main"]);
+    assert_ne!(rewind.code, 0, "{}", rewind.stderr);
+    assert!(
+        rewind.stderr.contains("only moves forward"),
+        "{}",
+        rewind.stderr
+    );
+    let delete = push_args(&s, &["origin", ":main"]);
+    assert_ne!(delete.code, 0, "{}", delete.stderr);
+    assert_eq!(before, s.env.refs(&s.origin));
+    // A policyRef that does not exist fails closed too.
+    s.env
+        .git(&s.origin, &["config", "fleet.policyRef", "refs/heads/gone"]);
+    edit(&s.work, "workers: 6", "workers: 7");
+    commit(&s, "in scope, were the policy found");
+    assert_refused(
+        &s,
+        &["fleet.policyRef names refs/heads/gone, which does not exist"],
+    );
+}

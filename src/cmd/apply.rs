@@ -41,6 +41,11 @@ pub fn run(ui: &Ui, args: ApplyArgs) -> Result<Outcome> {
     };
     let mut outcomes = Vec::new();
     for (target, ids) in &by_target {
+        let cfg = git_fleet::reconcile::target_config(&ctx.config, target);
+        let dir = ctx.store.work_dir().unwrap_or(ctx.store.git_dir());
+        if let Ok(None) = git_fleet::policy::published_ref(dir, &cfg, target) {
+            ui.status(format!("note: this repository has no remote, so apply cannot check that the proposals' source commits reached {target}'s branch"));
+        }
         for o in apply(&ctx.store, &ctx.config, target, ids, &opts)? {
             outcomes.push((target.clone(), o));
         }

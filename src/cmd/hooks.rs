@@ -4,6 +4,7 @@ use super::{store_context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
 use git_fleet::cli::{HooksCommand, HooksInstallArgs};
 use git_fleet::hooks::{self, Change, Feature, State};
+use git_fleet::policy::{policy_ref, PolicyRef, Pusher, PUSHER_VARS};
 use git_fleet::Result;
 use serde_json::json;
 use std::path::PathBuf;
@@ -41,6 +42,21 @@ pub fn run(ui: &Ui, command: HooksCommand) -> Result<Outcome> {
             Ok(Outcome::Done)
         }
         HooksCommand::Status(args) => {
+            // The user a git server authenticated, as pre-receive would see it.
+            let pusher = Pusher::from_env();
+            // Where pre-receive would read the policy, and whether it can.
+            let (policy_from, policy_warning) = match policy_ref(ctx.store.git_dir())? {
+                PolicyRef::Found { name, configured: true } => (Some(name), None),
+                PolicyRef::Found { name, configured: false } => (
+                    Some(name.clone()),
+                    Some(format!("the policy follows HEAD ({name}): whoever can repoint HEAD changes which fleet.toml applies; set fleet.policyRef to pin it")),
+                ),
+                PolicyRef::NoBranches => (None, None),
+                PolicyRef::Missing(why) => (
+                    None,
+                    Some(format!("pre-receive cannot find the policy, so it refuses every push: {why}")),
+                ),
+            };
             let mut rows = Vec::new();
             for f in Feature::ALL {
                 for file in f.files() {
@@ -66,9 +82,19 @@ pub fn run(ui: &Ui, command: HooksCommand) -> Result<Outcome> {
                     "version": JSON_VERSION,
                     "hooks_dir": dir,
                     "hooks": items,
+                    "pusher": pusher,
+                    "policy_ref": policy_from,
+                    "policy_warning": policy_warning,
                 }));
             } else {
                 ui.out(format!("hooks directory: {}", dir.display()));
+                ui.out(match &pusher {
+                    Some(p) => format!("pusher: {} ({}): `pusher` rules in [[policy]] see this user", p.name, p.variable),
+                    None => format!(
+                        "pusher: none of {} is set in this environment, so `pusher` rules in [[policy]] match nothing here",
+                        PUSHER_VARS.join(", ")
+                    ),
+                });
                 for (f, s) in &rows {
                     let state = match s.state {
                         State::Installed => ui.green().apply_to("installed").to_string(),
@@ -91,6 +117,12 @@ pub fn run(ui: &Ui, command: HooksCommand) -> Result<Outcome> {
                         format!(" ({})", extra.join("; "))
                     };
                     ui.out(format!("{:<13} {:<22} {state}{extra}", f.as_str(), s.hook));
+                }
+                let receiving = rows
+                    .iter()
+                    .any(|(f, s)| *f == Feature::PreReceive && s.state != State::Absent);
+                if let Some(w) = policy_warning.filter(|_| receiving) {
+                    ui.status(format!("warning: {w}"));
                 }
             }
             Ok(Outcome::Done)
@@ -149,7 +181,7 @@ fn report(
         ui.status("after each successful push, fanout runs in the background (log: .git/fleet/fanout.log)");
     }
     if verb == "install" && features.contains(&Feature::PreReceive) {
-        ui.status("pushes are checked against [[policy]] in fleet.toml on HEAD; a commit's actor is its verified SSH signer (set gpg.ssh.allowedSignersFile here) or else its committer email");
+        ui.status("pushes are checked against [[policy]] in fleet.toml on HEAD (or fleet.policyRef); a commit's actor is its verified SSH signer (set gpg.ssh.allowedSignersFile here) or else its committer email, and `pusher` rules match the user the server authenticated (GL_USER, GITEA_PUSHER_NAME, GL_USERNAME, REMOTE_USER)");
     }
     if verb == "install" && features.contains(&Feature::PostReceive) {
         ui.status("after each push to the default branch, reconcile runs in the background for every target whose desired file changed (log: fleet/reconcile.log in the git dir)");

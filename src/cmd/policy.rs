@@ -6,7 +6,10 @@ use crate::ui::{Outcome, Ui};
 use git_fleet::cli::PolicyCommand;
 use git_fleet::config::{Config, CONFIG_FILE};
 use git_fleet::gitcmd::git;
-use git_fleet::policy::{check_commits, desired_files, pushed_commits, CommitCheck};
+use git_fleet::policy::{
+    check_commits, desired_files, policy_ref, policy_ref_update, pushed_commits, CommitCheck,
+    PolicyRef, Pusher,
+};
 use git_fleet::{live, Error, Result};
 use serde_json::json;
 use std::io::Write;
@@ -61,6 +64,7 @@ pub fn run(ui: &Ui, command: PolicyCommand) -> Result<Outcome> {
         &config.policy,
         &desired_files(&config, &known),
         &commits,
+        None,
     )?;
     let ok = !checks.iter().any(CommitCheck::refused);
     if args.json {
@@ -126,18 +130,32 @@ fn report(ui: &Ui, checks: &[CommitCheck], range: &str, policy_from: &str, rules
     }
 }
 
-/// The policy that governs a push: fleet.toml as the default branch (HEAD)
-/// has it before the push. Reading it from the pushed commits would let a
-/// push widen its own scope; a change to fleet.toml itself is decided as
-/// `config/fleet.toml` under the old policy.
-fn server_config(ctx: &Ctx) -> Result<Config> {
-    let Ok(head) = ctx.store.rev_commit("HEAD") else {
-        return Ok(Config::default()); // an empty repository has no policy yet
+/// The policy that governs a push: fleet.toml as the policy ref
+/// (fleet.policyRef, else the branch HEAD names) has it before the push.
+/// Reading it from the pushed commits would let a push widen its own scope;
+/// a change to fleet.toml itself is decided as `config/fleet.toml` under the
+/// old policy. A policy ref that cannot be found while branches exist is an
+/// error (fail closed). Also returns the policy ref's name.
+fn server_config(ctx: &Ctx) -> Result<(Config, Option<String>)> {
+    let found = policy_ref(ctx.store.git_dir())?;
+    let (name, configured) = match found {
+        PolicyRef::NoBranches => return Ok((Config::default(), None)), // no policy yet
+        PolicyRef::Missing(why) => {
+            return Err(Error::usage(format!("the policy cannot be found: {why}")))
+        }
+        PolicyRef::Found { name, configured } => (name, configured),
     };
-    match ctx.store.read_path(head, CONFIG_FILE)? {
-        Some(bytes) => Config::parse(&format!("{CONFIG_FILE} (HEAD)"), &bytes),
-        None => Ok(Config::default()),
-    }
+    let commit = ctx.store.rev_commit(&name)?;
+    let label = if configured {
+        format!("{CONFIG_FILE} ({name})")
+    } else {
+        format!("{CONFIG_FILE} (HEAD)")
+    };
+    let config = match ctx.store.read_path(commit, CONFIG_FILE)? {
+        Some(bytes) => Config::parse(&label, &bytes)?,
+        None => Config::default(),
+    };
+    Ok((config, Some(name)))
 }
 
 /// pre-receive: refuse the whole push if any pushed commit changes desired
@@ -145,17 +163,27 @@ fn server_config(ctx: &Ctx) -> Result<Config> {
 /// `config/fleet.toml`, or brings a file that cannot be decided. Fails closed:
 /// a malformed policy on HEAD refuses every push.
 pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
-    let config = match server_config(ctx) {
+    let (config, policy_ref) = match server_config(ctx) {
         Ok(c) => c,
         Err(e) => {
             ui.error(format!(
                 "git-fleet: push refused: the policy cannot be read, so nothing is allowed: {e}"
             ));
-            ui.hint("fix fleet.toml on the server's default branch (for instance: git fleet hooks uninstall --pre-receive, push the fix, install again)");
+            ui.hint("fix fleet.toml on the server's default branch, or fleet.policyRef (for instance: git fleet hooks uninstall --pre-receive, push the fix, install again)");
             return Ok(Outcome::Found);
         }
     };
     let dir = ctx.store.git_dir();
+    if let Some(policy_ref) = &policy_ref {
+        for line in stdin.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let [old, new, name] = f[..] else { continue };
+            if let Some(why) = policy_ref_update(dir, policy_ref, old, new, name)? {
+                ui.error(format!("git-fleet: push refused: {why}"));
+                return Ok(Outcome::Found);
+            }
+        }
+    }
     let commits = pushed_commits(dir, stdin)?;
     if commits.is_empty() {
         return Ok(Outcome::Done);
@@ -166,13 +194,15 @@ pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
         &config.policy,
         &desired_files(&config, &known),
         &commits,
+        Pusher::from_env().as_ref(),
     )?;
     let refused: Vec<&CommitCheck> = checks.iter().filter(|c| c.refused()).collect();
     if refused.is_empty() {
         return Ok(Outcome::Done);
     }
     ui.error(format!(
-        "git-fleet: push refused by the bounded-write policy ([[policy]] in fleet.toml on HEAD, {} rule{}):",
+        "git-fleet: push refused by the bounded-write policy ([[policy]] in fleet.toml on {}, {} rule{}):",
+        policy_ref.as_deref().unwrap_or("HEAD"),
         config.policy.rules.len(),
         if config.policy.rules.len() == 1 { "" } else { "s" }
     ));
@@ -184,7 +214,10 @@ pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
             ui.error(format!("{} {}: {d}", &c.commit[..12], c.file));
         }
     }
-    ui.hint("the actor is a commit's verified SSH signer (gpg.ssh.allowedSignersFile here), else its committer email; `git fleet policy check` runs the same check before pushing");
+    ui.hint(match Pusher::from_env() {
+        Some(p) => format!("the actor is a commit's verified SSH signer (gpg.ssh.allowedSignersFile here), else its committer email, pushed by {} (the server's {}); `git fleet policy check` runs the same check before pushing", p.name, p.variable),
+        None => "the actor is a commit's verified SSH signer (gpg.ssh.allowedSignersFile here), else its committer email; this server names no pusher; `git fleet policy check` runs the same check before pushing".into(),
+    });
     Ok(Outcome::Found)
 }
 
@@ -210,7 +243,7 @@ pub fn post_receive(ctx: &Ctx, stdin: &str) -> Result<Outcome> {
     let time = gix::date::Time::now_utc().format_or_unix(gix::date::time::format::ISO8601_STRICT);
     // The config after the push: it names the targets and their desired files.
     let config = match server_config(ctx) {
-        Ok(c) => c,
+        Ok((c, _)) => c,
         Err(e) => {
             let _ = writeln!(log, "[{time}] no reconcile: {e}");
             return Ok(Outcome::Done);

@@ -3,8 +3,10 @@
 use super::{context, Ctx, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
 use git_fleet::cli::{DecideArgs, ProposalsArgs, ShowArgs};
+use git_fleet::policy::{count_approvals, Approvals};
 use git_fleet::proposals::{Book, Proposal, State};
 use git_fleet::reconcile::{decide, find, proposal_targets};
+use git_fleet::sign::SshConfig;
 use git_fleet::{Error, Result};
 use serde_json::json;
 
@@ -35,6 +37,8 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
         #[derive(serde::Serialize)]
         struct Item<'a> {
             state: State,
+            /// Distinct people who approved, and what told them apart.
+            approvals: Approvals,
             #[serde(flatten)]
             proposal: &'a Proposal,
         }
@@ -43,15 +47,18 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
             version: u32,
             proposals: Vec<Item<'a>>,
         }
+        let ssh = SshConfig::load(&ctx.store)?;
+        let mut proposals = Vec::new();
+        for p in &all {
+            proposals.push(Item {
+                state: p.state(),
+                approvals: count_approvals(&ssh, p, false)?,
+                proposal: p,
+            });
+        }
         let out = Out {
             version: JSON_VERSION,
-            proposals: all
-                .iter()
-                .map(|p| Item {
-                    state: p.state(),
-                    proposal: p,
-                })
-                .collect(),
+            proposals,
         };
         ui.json_of(&out);
         return Ok(Outcome::Done);
@@ -83,9 +90,11 @@ pub fn show(ui: &Ui, args: ShowArgs) -> Result<Outcome> {
     let p = Book::open(&ctx.store, &target)?
         .get(&ctx.store, &id)?
         .ok_or_else(|| Error::usage(format!("no proposal {id}")))?;
+    let approvals = count_approvals(&SshConfig::load(&ctx.store)?, &p, false)?;
     if args.json {
         let mut v = serde_json::to_value(&p).unwrap_or_default();
         v["state"] = json!(p.state());
+        v["approvals"] = json!(approvals);
         ui.json(&json!({ "version": JSON_VERSION, "proposal": v }));
         return Ok(Outcome::Done);
     }
@@ -93,6 +102,11 @@ pub fn show(ui: &Ui, args: ShowArgs) -> Result<Outcome> {
     ui.out(format!("target:   {}", p.target));
     ui.out(format!("change:   {} {}", p.change.as_str(), p.resource()));
     ui.out(format!("state:    {}", p.state()));
+    ui.out(format!(
+        "approvals: {} ({})",
+        approvals.count,
+        approvals.describe()
+    ));
     ui.out(format!(
         "source:   {}",
         p.source_commit.as_deref().unwrap_or("-")
@@ -135,7 +149,11 @@ pub fn show(ui: &Ui, args: ShowArgs) -> Result<Outcome> {
             "  {} {:<14} {}{}",
             super::snapshot::format_time(t.time),
             t.state.as_str(),
-            t.actor,
+            if t.signature.is_some() {
+                format!("{} (signed)", t.actor)
+            } else {
+                t.actor.clone()
+            },
             t.reason
                 .as_deref()
                 .map(|r| format!(": {r}"))

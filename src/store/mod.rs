@@ -97,6 +97,9 @@ impl Store {
     /// Committer name and email as git resolves them: environment, then
     /// `committer.*`, then `user.*`; a stable fallback when none is set.
     fn identity(&self) -> (String, String) {
+        if let Some(ident) = self.git_var_identity() {
+            return ident;
+        }
         let config = self.repo.config_snapshot();
         let pick = |env: &str, keys: [&str; 2], fallback: &str| {
             std::env::var(env)
@@ -120,6 +123,29 @@ impl Store {
                 "git-fleet@localhost",
             ),
         )
+    }
+
+    /// `git -c user.name=...` (GIT_CONFIG_PARAMETERS, GIT_CONFIG_COUNT) is
+    /// config gix does not see: then ask git itself (`git var
+    /// GIT_COMMITTER_IDENT`), once per process.
+    fn git_var_identity(&self) -> Option<(String, String)> {
+        if std::env::var_os("GIT_CONFIG_PARAMETERS").is_none()
+            && std::env::var_os("GIT_CONFIG_COUNT").is_none()
+        {
+            return None;
+        }
+        static IDENT: std::sync::OnceLock<Option<(String, String)>> = std::sync::OnceLock::new();
+        IDENT
+            .get_or_init(|| {
+                let dir = self.work_dir().unwrap_or(self.git_dir());
+                let out = crate::gitcmd::git(dir, &["var", "GIT_COMMITTER_IDENT"]).ok()?;
+                let line = out.stdout.trim();
+                let (name, rest) = line.split_once(" <")?;
+                let (email, _) = rest.split_once('>')?;
+                (out.success && !email.is_empty())
+                    .then(|| (name.trim().to_string(), email.to_string()))
+            })
+            .clone()
     }
 
     /// The object a ref points to, peeled to the first non-tag object.
