@@ -613,8 +613,15 @@ fn live_json(env: &TestEnv, clone: &Path) -> serde_json::Value {
 
 /// Change desired in `clone`, reconcile, approve and apply what it proposes.
 fn apply_desired(env: &TestEnv, clone: &Path, yaml: &str) {
+    // Only pushed content goes live: merge what origin has (keeping this
+    // clone's desired file as it is) and push before reconciling.
+    env.git(
+        clone,
+        &["pull", "-q", "--no-rebase", "--no-edit", "origin", "main"],
+    );
     std::fs::write(clone.join("fleet.yaml"), yaml).unwrap();
     env.git(clone, &["commit", "-q", "-am", "desired"]);
+    env.git(clone, &["push", "-q", "origin", "HEAD:main"]);
     assert_eq!(env.fleet(clone, &["reconcile", "staging"]).code, 1);
     let v: serde_json::Value = serde_json::from_str(
         &env.fleet(clone, &["proposals", "--state", "pending_review", "--json"])
