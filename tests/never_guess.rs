@@ -441,4 +441,27 @@ fn git_dir_and_dash_c_pick_the_repository() {
     assert!(config.contains("displayRef"), "{config}");
     let config = std::fs::read_to_string(a.join(".git/config")).unwrap();
     assert!(!config.contains("displayRef"), "{config}");
+
+    // GIT_WORK_TREE with a bare GIT_DIR: the work tree is the one named.
+    let bare = env.root().join("bare.git");
+    env.git(
+        env.root(),
+        &["init", "-q", "--bare", bare.to_str().unwrap()],
+    );
+    std::fs::create_dir(env.root().join("tree")).unwrap();
+    let out = env
+        .command(bin(), &a)
+        .env("GIT_DIR", &bare)
+        .env("GIT_WORK_TREE", "../tree")
+        .args(["init"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(env.root().join("tree/fleet.toml").exists());
+    let config = std::fs::read_to_string(bare.join("config")).unwrap();
+    assert!(config.contains("displayRef"), "{config}");
 }
