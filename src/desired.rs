@@ -27,9 +27,10 @@ impl Desired {
     /// No YAML content at all: only blank lines, comments and document
     /// markers. Such a file says nothing, which is not the same as `{}`.
     pub fn is_blank(&self) -> bool {
-        String::from_utf8_lossy(&self.bytes).lines().all(|l| {
-            let l = l.trim();
-            l.is_empty() || l.starts_with('#') || l == "---" || l == "..."
+        // Bytes, not text: stops at the first content line of a large file.
+        self.bytes.split(|b| *b == b'\n').all(|l| {
+            let l = l.trim_ascii();
+            l.is_empty() || l.starts_with(b"#") || l == b"---" || l == b"..."
         })
     }
 }

@@ -107,6 +107,11 @@ fn a_fresh_clone_diffs_against_the_fetched_snapshot_and_says_which_ref() {
     assert_eq!(v["snapshot_ref"], remote_ref, "{v}");
     assert_eq!(v["totals"]["changes"], 0, "{v}");
 
+    // render --live reads the same snapshot.
+    let r = env.fleet(&fresh, &["render", "--live", "staging", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("n1"), "{}", r.stdout);
+
     // A change shows as an update against the recorded state, not a create.
     std::fs::write(
         fresh.join("fleet.yaml"),
@@ -229,6 +234,9 @@ fn a_missing_or_empty_desired_file_is_refused_unless_allowed() {
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("missing.yaml"), "{}", r.stderr);
     assert_eq!(before, env.refs(&repo), "nothing written");
+    let r = env.fleet(&repo, &["render"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("missing.yaml"), "{}", r.stderr);
 
     // An empty desired file is refused like a missing one.
     let d = env.fleet_stdin(&repo, &["diff", "staging", "--file", "-"], b"\n");
@@ -441,4 +449,27 @@ fn git_dir_and_dash_c_pick_the_repository() {
     assert!(config.contains("displayRef"), "{config}");
     let config = std::fs::read_to_string(a.join(".git/config")).unwrap();
     assert!(!config.contains("displayRef"), "{config}");
+
+    // GIT_WORK_TREE with a bare GIT_DIR: the work tree is the one named.
+    let bare = env.root().join("bare.git");
+    env.git(
+        env.root(),
+        &["init", "-q", "--bare", bare.to_str().unwrap()],
+    );
+    std::fs::create_dir(env.root().join("tree")).unwrap();
+    let out = env
+        .command(bin(), &a)
+        .env("GIT_DIR", &bare)
+        .env("GIT_WORK_TREE", "../tree")
+        .args(["init"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(env.root().join("tree/fleet.toml").exists());
+    let config = std::fs::read_to_string(bare.join("config")).unwrap();
+    assert!(config.contains("displayRef"), "{config}");
 }

@@ -66,7 +66,16 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     let (input, parsed) = (parsed.0, parsed.1?);
     let recorded = loaded.into_inner().expect("joined above")?;
     if recorded.is_none() && !args.allow_empty_live {
-        return Err(live::no_snapshot(&ctx.store, &target));
+        return Err(match live::no_snapshot(&ctx.store, &target) {
+            Error::Usage { message, hint } => Error::usage_hint(
+                message,
+                format!(
+                    "{}; or pass --allow-empty-live to compare with an empty fleet",
+                    hint.unwrap_or_default()
+                ),
+            ),
+            other => other,
+        });
     }
     let (snapshot, snapshot_ref) = match recorded {
         Some((s, r)) => (Some(s), Some(r)),

@@ -13,10 +13,10 @@ pub fn run(ui: &Ui, args: RenderArgs) -> Result<Outcome> {
     let ctx = context()?;
     let (fleet, label): (Fleet, String) = match &args.live {
         Some(target) => {
-            let snapshot = live::latest(&ctx.store, target)?.ok_or_else(|| {
-                Error::usage(format!("no snapshot of target '{target}' (record one with `git fleet snapshot {target}`)"))
-            })?;
-            (snapshot.fleet, live::live_ref(target))
+            // Recorded here, else fetched (named in the label), as diff reads it.
+            let (snapshot, name) = live::latest_recorded(&ctx.store, target)?
+                .ok_or_else(|| live::no_snapshot(&ctx.store, target))?;
+            (snapshot.fleet, name)
         }
         None => {
             let source = match (&args.rev, &args.file) {
@@ -29,6 +29,18 @@ pub fn run(ui: &Ui, args: RenderArgs) -> Result<Outcome> {
                 _ => git_fleet::config::DEFAULT_DESIRED.to_string(),
             };
             let input = desired::read(&ctx.store, &source, &rel)?;
+            // Rendering a lost file would show an empty fleet, not the problem.
+            if !input.exists || input.is_blank() {
+                let what = if input.exists {
+                    "is empty"
+                } else {
+                    "does not exist"
+                };
+                return Err(Error::usage(format!(
+                    "{} {what}: nothing to render",
+                    input.label
+                )));
+            }
             (
                 desired::parse_cached(&ctx.store, &input)?.fleet,
                 input.label,
