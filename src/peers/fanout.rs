@@ -436,8 +436,18 @@ pub fn run_with(
     let mut busy: Vec<Option<String>> = vec![None; req.peers.len()];
     if !req.dry_run {
         let locks_dir = store.repo().common_dir().join("fleet").join("locks");
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
         for (i, peer) in req.peers.iter().enumerate() {
-            match super::lock::PeerLock::try_take(&locks_dir, &lock_key(peer)) {
+            let key = lock_key(peer);
+            if let Some(first) = seen.get(&key) {
+                // Two names for one checkout: delivered once, through the first.
+                busy[i] = Some(format!(
+                    "the same checkout as peer {first}, which this fanout delivers to; nothing was touched twice"
+                ));
+                continue;
+            }
+            seen.insert(key.clone(), &peer.name);
+            match super::lock::PeerLock::try_take(&locks_dir, &key) {
                 Ok(lock) => held.push(lock),
                 Err(super::lock::NotTaken::Busy(pid)) => {
                     busy[i] = Some(format!(
