@@ -854,3 +854,23 @@ fn hints_quote_what_the_user_typed_and_hide_passwords() {
     assert!(r.contains("'$(touch pwned)'"), "{r}");
     assert!(!f.dev.join("pwned").exists() && !peer.join("pwned").exists());
 }
+
+#[test]
+fn two_names_for_one_checkout_are_delivered_once() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let peer = f.peer(&env, "web");
+    f.declare(&env, "web", &peer);
+    f.declare(&env, "web-again", &peer);
+    let c = f.push_change(&env, "src/f1.txt", "v2\n");
+    let out = env.fleet(&f.dev, &["fanout", "--json", "--jobs", "2"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v = json(&out.stdout);
+    assert_eq!(peer_json(&v, "web")["outcome"], "fast-forwarded", "{v}");
+    assert_eq!(peer_json(&v, "web-again")["outcome"], "busy", "{v}");
+    assert!(
+        reason(&v, "web-again").contains("same checkout as peer web"),
+        "{v}"
+    );
+    assert_eq!(env.git(&peer, &["rev-parse", "HEAD"]).trim(), c);
+}

@@ -383,6 +383,9 @@ pub struct Report {
     /// The run id of the pending record written before any peer moved
     /// (None for a dry run); [`super::record::append`] completes it.
     pub run: Option<String>,
+    /// The per-peer fanout locks of this run: released when the last copy
+    /// of the report is dropped, after the caller recorded it.
+    pub locks: Arc<Vec<super::lock::PeerLock>>,
     pub commit: ObjectId,
     pub branch: String,
     pub dry_run: bool,
@@ -426,6 +429,41 @@ pub fn run_with(
     if store.repo().find_commit(req.commit).is_err() {
         return Err(Error::usage(format!("{} is not a commit here", req.commit)));
     }
+    // One fanout per peer at a time: every peer's lock is taken first and
+    // held until the caller has recorded this run (the locks live in the
+    // report), so the next fanout of a peer reads this run's record.
+    let mut held = Vec::new();
+    let mut busy: Vec<Option<String>> = vec![None; req.peers.len()];
+    if !req.dry_run {
+        let locks_dir = store.repo().common_dir().join("fleet").join("locks");
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+        for (i, peer) in req.peers.iter().enumerate() {
+            let key = lock_key(peer);
+            if let Some(first) = seen.get(&key) {
+                // Two names for one checkout: delivered once, through the first.
+                busy[i] = Some(format!(
+                    "the same checkout as peer {first}, which this fanout delivers to; nothing was touched twice"
+                ));
+                continue;
+            }
+            seen.insert(key.clone(), &peer.name);
+            match super::lock::PeerLock::try_take(&locks_dir, &key) {
+                Ok(lock) => held.push(lock),
+                Err(super::lock::NotTaken::Busy(pid)) => {
+                    busy[i] = Some(format!(
+                        "another fanout{} is delivering to this peer right now; nothing was touched (run fanout again when it is done)",
+                        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+                    ))
+                }
+                Err(super::lock::NotTaken::Io(path, source)) => {
+                    return Err(Error::Other(format!(
+                        "cannot take the fanout lock {} ({source}); nothing was delivered",
+                        path.display()
+                    )))
+                }
+            }
+        }
+    }
     // What each peer still owes from earlier runs on this commit. Read before
     // anything moves: a record that cannot be read stops the run here.
     let prior = super::record::owed_by_peer(store, req.commit).map_err(|e| {
@@ -445,8 +483,6 @@ pub fn run_with(
             ))
         })?)
     };
-    let locks_dir = store.repo().common_dir().join("fleet").join("locks");
-    let locks = (!req.dry_run).then_some(locks_dir.as_path());
     let hosts = Hosts::new(&req.peers);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<PeerReport>>> = Mutex::new(vec![None; req.peers.len()]);
@@ -456,8 +492,15 @@ pub fn run_with(
     let open_error: Mutex<Option<String>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
-            let (hosts, next, results, git_dir, open_error, prior) =
-                (&hosts, &next, &results, &git_dir, &open_error, &prior);
+            let (hosts, next, results, git_dir, open_error, prior, busy) = (
+                &hosts,
+                &next,
+                &results,
+                &git_dir,
+                &open_error,
+                &prior,
+                &busy,
+            );
             scope.spawn(move || {
                 let repo = match gix::open(git_dir) {
                     Ok(repo) => repo,
@@ -478,7 +521,7 @@ pub fn run_with(
                     let ctx = PeerCtx {
                         hosts,
                         connector,
-                        locks,
+                        busy: busy[index].clone(),
                         owed,
                     };
                     let report = deliver(&repo, req, peer, &ctx, &stage);
@@ -504,6 +547,7 @@ pub fn run_with(
         .ok_or_else(|| Error::Other("a fanout worker stopped early".into()))?;
     Ok(Report {
         run,
+        locks: Arc::new(held),
         commit: req.commit,
         branch: req.branch.clone(),
         dry_run: req.dry_run,
@@ -568,12 +612,13 @@ impl Hosts {
     }
 }
 
-/// What [`deliver`] needs besides the peer: shells, the lock directory
-/// (None: no lock, a dry run), and the steps owed from earlier runs.
+/// What [`deliver`] needs besides the peer: shells, whether another fanout
+/// holds the peer, and the steps owed from earlier runs.
 struct PeerCtx<'a> {
     hosts: &'a Hosts,
     connector: &'a Connector,
-    locks: Option<&'a std::path::Path>,
+    /// Another fanout holds this peer's lock: why it is not touched.
+    busy: Option<String>,
     owed: Owed,
 }
 
@@ -627,29 +672,11 @@ fn deliver(
         owed: ctx.owed.and(Owed::declared(peer)),
         elapsed: Duration::ZERO,
     };
-    // One fanout per peer at a time; held until this delivery is recorded
-    // in the report (dropped at the end of this function).
-    let _lock = match ctx.locks {
-        None => None,
-        Some(dir) => match super::lock::PeerLock::try_take(dir, &lock_key(peer)) {
-            Ok(lock) => Some(lock),
-            Err(not) => {
-                report.outcome = Outcome::Blocked(Blocker::Busy);
-                report.reason = match not {
-                    super::lock::NotTaken::Busy(pid) => format!(
-                        "another fanout{} is delivering to this peer right now; nothing was touched (run fanout again when it is done)",
-                        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
-                    ),
-                    super::lock::NotTaken::Io(path, e) => one_line(&format!(
-                        "cannot take the fanout lock {}: {e}; nothing was touched",
-                        path.display()
-                    )),
-                };
-                report.elapsed = start.elapsed();
-                return report;
-            }
-        },
-    };
+    if let Some(why) = &ctx.busy {
+        report.outcome = Outcome::Blocked(Blocker::Busy);
+        report.reason = why.clone();
+        return report;
+    }
     if matches!(peer.location, Location::Ssh(_)) {
         stage(Stage::Connecting);
     }

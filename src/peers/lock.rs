@@ -1,8 +1,9 @@
 //! One fanout per peer at a time, across processes.
 //!
 //! The lock is `<git dir>/fleet/locks/fanout-<key>.lock` (the key hashes the
-//! peer's location), held with an exclusive, non-blocking `flock` for as long
-//! as one delivery to that peer runs. The file says who holds it (pid and
+//! peer's location), held with an exclusive, non-blocking `flock` from before
+//! a run reads the peer's earlier records until the run is recorded (so the
+//! next run of that peer reads this run's result). The file says who holds it (pid and
 //! peer), for the "busy" reason only. The stale rule is the kernel's: a lock
 //! is released the moment its holder dies (SIGKILL included), so a dead pid
 //! never blocks the next fanout, and a live one always does. The file itself

@@ -124,16 +124,22 @@ fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>
         .all(|s| !matches!(s, Some(StepStatus::Failed)));
     let owed = rec.owed();
     let ok = delivered && runtime_ok && owed.is_empty();
+    // A pasteable command: every value from the record is shell-quoted.
+    let again = format!(
+        "git fleet fanout --commit {} --peer {}",
+        quoted(&run.commit),
+        quoted(name)
+    );
     let detail = if ok {
         format!("{}; {}", rec.outcome, runtime_text(rec))
     } else if rec.outcome == PENDING {
         format!(
-            "fanout run {} started at {} and never completed its record (killed, or it could not write): the peer may have moved; run git fleet fanout again",
+            "fanout run {} started at {} and never completed its record (killed, or it could not write): the peer may have moved; run {again}",
             run.run, run.time
         )
     } else if delivered {
         format!(
-            "{}, but {} still owed: {}; the next fanout runs {}",
+            "{}, but {} still owed: {}; the next fanout runs {} ({again})",
             rec.outcome,
             owed.names().join(", "),
             runtime_text(rec),
@@ -145,7 +151,7 @@ fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>
         )
     } else if !owed.is_empty() {
         format!(
-            "{}: {}; still owed: {} (the next fanout runs {} again)",
+            "{}: {}; still owed: {} (the next fanout runs {} again: {again})",
             rec.outcome,
             rec.reason,
             owed.names().join(", "),

@@ -343,6 +343,7 @@ mod tests {
         };
         let report = Report {
             run: None,
+            locks: Default::default(),
             commit,
             branch: "main".into(),
             dry_run: false,

@@ -81,7 +81,8 @@ impl Fleet {
 
 /// sha256 over everything a blocked peer must keep: every file of the work
 /// tree (tracked or not, path, mode and bytes), the index file, HEAD, every
-/// ref, `git ls-files -s`, and git's in-progress state files.
+/// ref, the HEAD reflog, ORIG_HEAD and FETCH_HEAD, `git ls-files -s`, and
+/// git's in-progress state files.
 pub fn state_hash(env: &TestEnv, repo: &Path) -> String {
     let mut h = Sha256::new();
     fn walk(dir: &Path, root: &Path, h: &mut Sha256) {
@@ -115,6 +116,8 @@ pub fn state_hash(env: &TestEnv, repo: &Path) -> String {
         "packed-refs",
         "MERGE_HEAD",
         "ORIG_HEAD",
+        "FETCH_HEAD",
+        "logs/HEAD",
         "index.lock",
         "rebase-merge/head-name",
         "rebase-merge/done",
