@@ -316,7 +316,7 @@ fn merge_one(
             return Ok(None);
         }
         if store.is_ancestor(ours, theirs)? {
-            outcome = Outcome::FastForward;
+            outcome = Outcome::FastForwardFrom(ours);
             return Ok(Some((theirs, theirs)));
         }
         let merged = merge_diverged(store, name, ours, theirs, report)?;
@@ -325,6 +325,12 @@ fn merge_one(
     })?;
     match outcome {
         Outcome::FastForward => report.fast_forwarded.push(name.to_string()),
+        Outcome::FastForwardFrom(old) => {
+            report.fast_forwarded.push(name.to_string());
+            if let Some(theirs) = theirs {
+                arrived_conflicts(store, name, old, theirs, report)?;
+            }
+        }
         Outcome::Merged => report.merged.push(name.to_string()),
         Outcome::Same => {}
     }
@@ -337,7 +343,76 @@ fn merge_one(
 enum Outcome {
     Same,
     FastForward,
+    /// Fast-forwarded from this local value.
+    FastForwardFrom(ObjectId),
     Merged,
+}
+
+/// Conflicts another clone's merge brought in by fast-forward (`old` ->
+/// `new`): every clone that receives one reports it once, not only the one
+/// whose sync found it.
+fn arrived_conflicts(
+    store: &Store,
+    name: &str,
+    old: ObjectId,
+    new: ObjectId,
+    report: &mut SyncReport,
+) -> Result<()> {
+    if name.starts_with(crate::live::LIVE_PREFIX) {
+        let now = conflicts_at(store, new)?;
+        if !now.is_empty() && conflicts_at(store, old)?.is_empty() {
+            report.conflicts.push(format!(
+                "{name}: {} changed differently in two clones (merged elsewhere); auto-apply is held until a new snapshot or apply",
+                now.join(", ")
+            ));
+        }
+        return Ok(());
+    }
+    if !name.starts_with(crate::proposals::PROPOSALS_PREFIX) {
+        return Ok(());
+    }
+    // Only what changed is read: equal subtrees and blobs are skipped by id.
+    let files = |tree: ObjectId| -> Result<BTreeMap<String, ObjectId>> {
+        Ok(store
+            .list_tree(tree)?
+            .into_iter()
+            .map(|i| (i.name, i.id))
+            .collect())
+    };
+    let read = |id: ObjectId| -> Result<Proposal> {
+        serde_json::from_slice(&store.read_blob(id)?)
+            .map_err(|e| Error::Other(format!("a stored proposal is unreadable: {e}")))
+    };
+    let before = files(store.commit_tree(old)?)?;
+    for (dir, tree) in files(store.commit_tree(new)?)? {
+        let was = match before.get(&dir) {
+            Some(t) if *t == tree => continue,
+            Some(t) => files(*t)?,
+            None => BTreeMap::new(),
+        };
+        for (file, blob) in files(tree)? {
+            let prior = was.get(&file);
+            if prior == Some(&blob) {
+                continue;
+            }
+            let p = read(blob)?;
+            if p.state() != State::Conflict {
+                continue;
+            }
+            if let Some(prior) = prior {
+                if read(*prior)?.state() == State::Conflict {
+                    continue;
+                }
+            }
+            report.conflicts.push(format!(
+                "{name}: proposal {} ({}) has review decisions neither side saw: {}",
+                &p.id[..p.id.len().min(12)],
+                p.resource(),
+                p.conflicting_decisions().join("; ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn merge_diverged(

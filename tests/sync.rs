@@ -565,8 +565,12 @@ fn decisions_neither_side_saw_are_a_conflict_until_decided_again() {
             "{v}"
         );
         assert_eq!(state_of(&w.env, b, &id), "conflict");
-        assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
+        // A receives the conflict by fast-forward: reported there too, once.
+        let s = w.env.fleet(a, &["sync"]);
+        assert_eq!(s.code, 1, "{}{}", s.stdout, s.stderr);
+        assert!(s.stdout.contains(&id[..12]), "{}", s.stdout);
         assert_eq!(state_of(&w.env, a, &id), "conflict");
+        assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
         // Neither clone applies it: not by id, not with --approved.
         let live = w.env.git(a, &["rev-parse", "refs/fleet/live/staging"]);
         for c in [a, b] {
@@ -694,8 +698,11 @@ fn one_resource_changed_both_ways_is_a_conflict_that_holds_auto_apply() {
             ],
         );
     }
-    // The target is held for auto-apply, in both clones, until resolved.
-    assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
+    // A receives it by fast-forward and reports it too.
+    let s = w.env.fleet(a, &["sync"]);
+    assert_eq!(s.code, 1, "{}{}", s.stdout, s.stderr);
+    assert!(s.stdout.contains("modules/m1"), "{}", s.stdout);
+    // The target is held for auto-apply until resolved.
     std::fs::write(
         b.join("fleet.toml"),
         "[targets.staging]\nauto_apply = true\n",
