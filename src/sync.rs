@@ -89,7 +89,9 @@ fn private_name(remote: &str, local: &str) -> String {
 }
 
 pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
-    let dir = store.git_dir().to_path_buf();
+    // Run git where the user would: a remote URL relative to the work tree
+    // resolves as it does for `git fetch` (the git dir in a bare repository).
+    let dir = store.work_dir().unwrap_or(store.git_dir()).to_path_buf();
     let prefix = private_prefix(remote);
     let mut report = SyncReport {
         remote: remote.to_string(),

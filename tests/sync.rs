@@ -748,3 +748,21 @@ fn one_resource_changed_both_ways_is_a_conflict_that_holds_auto_apply() {
     );
     assert_eq!(w.env.fleet(b, &["sync"]).code, 0);
 }
+
+/// A remote added with a path relative to the work tree (as `git remote add
+/// origin ../origin.git` records it) is reached as git reaches it.
+#[test]
+fn a_remote_with_a_relative_path_syncs() {
+    let w = world();
+    let clone = w.env.root().join("relative");
+    w.env
+        .git(w.env.root(), &["clone", "-q", "origin.git", "relative"]);
+    w.env
+        .git(&clone, &["remote", "set-url", "origin", "../origin.git"]);
+    let s = w.env.fleet(&clone, &["sync"]);
+    assert_eq!(s.code, 0, "{}{}", s.stdout, s.stderr);
+    assert!(!w
+        .env
+        .git(&clone, &["for-each-ref", "refs/fleet/live"])
+        .is_empty());
+}
