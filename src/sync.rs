@@ -458,23 +458,27 @@ fn merge_diverged(
     if name.starts_with(crate::live::LIVE_PREFIX) {
         return merge_live(store, name, ours, theirs, report);
     }
-    // The halt switch: one state wins, the newer; both stay in history.
-    let (o, _) = store.chain_entry(ours)?;
-    let (t, _) = store.chain_entry(theirs)?;
-    let (winner, which) = if t.time > o.time {
-        (theirs, "theirs")
-    } else {
-        (ours, "ours")
+    // The halt switch, decided causally: neither side saw the other's state.
+    // The same state on both sides merges quietly; a halt and a resume that
+    // crossed are a conflict, and the halt stands (a resume that never saw the
+    // halt must not cancel it) until someone who has seen both decides again.
+    let halted = |tip: ObjectId| -> Result<bool> {
+        Ok(store
+            .read_path(tip, "state")?
+            .is_some_and(|s| s.starts_with(b"halted")))
     };
-    report.notes.push(format!(
-        "{name}: both sides recorded new states; kept the newer ({which}, {})",
-        &winner.to_string()[..12]
-    ));
-    store.new_commit_with_parents(
-        &message(&format!("newer state kept ({which})")),
-        store.commit_tree(winner)?,
-        &[ours, theirs],
-    )
+    let (ours_halted, theirs_halted) = (halted(ours)?, halted(theirs)?);
+    let (kept, what) = if ours_halted == theirs_halted {
+        (ours, "the same state on both sides")
+    } else {
+        let kept = if ours_halted { ours } else { theirs };
+        report.conflicts.push(format!(
+            "{name}: a halt and a resume neither side saw; kept halted ({}): run `git fleet resume` or `git fleet halt` to decide",
+            &kept.to_string()[..12]
+        ));
+        (kept, "a halt and a resume crossed; halted kept")
+    };
+    store.new_commit_with_parents(&message(what), store.commit_tree(kept)?, &[ours, theirs])
 }
 
 /// The trailer a live merge commit names each conflicting resource with; the

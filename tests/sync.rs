@@ -766,3 +766,33 @@ fn a_remote_with_a_relative_path_syncs() {
         .git(&clone, &["for-each-ref", "refs/fleet/live"])
         .is_empty());
 }
+
+/// A halt in one clone and a resume in another that never saw it: the halt
+/// stands and the crossing is reported, whatever the clocks say.
+#[test]
+fn a_resume_that_never_saw_a_halt_does_not_cancel_it() {
+    let w = world();
+    let (a, b) = (&w.clones[0], &w.clones[1]);
+    assert_eq!(w.env.fleet(a, &["halt", "--reason", "incident"]).code, 0);
+    assert_eq!(w.env.fleet(b, &["halt", "--reason", "drill"]).code, 0);
+    assert_eq!(w.env.fleet(b, &["sync"]).code, 0);
+    // b resumes later than a halted, without having seen a's halt.
+    let mut resume = w.env.command(bin(), b);
+    resume
+        .args(["resume"])
+        .env("GIT_COMMITTER_DATE", "2030-01-01T00:00:00Z")
+        .env("GIT_AUTHOR_DATE", "2030-01-01T00:00:00Z");
+    assert!(resume.output().unwrap().status.success());
+    assert_eq!(w.env.fleet(b, &["sync"]).code, 0);
+    let s = w.env.fleet(a, &["sync"]);
+    assert_eq!(s.code, 1, "{}{}", s.stdout, s.stderr);
+    assert!(s.stdout.contains("halt and a resume"), "{}", s.stdout);
+    let st = w.env.git(a, &["show", "refs/fleet/halt:state"]);
+    assert!(st.starts_with("halted"), "{st}");
+    // A decision made after seeing both resolves it.
+    assert_eq!(w.env.fleet(a, &["resume"]).code, 0);
+    assert_eq!(w.env.fleet(a, &["sync"]).code, 0);
+    assert_eq!(w.env.fleet(b, &["sync"]).code, 0);
+    let st = w.env.git(b, &["show", "refs/fleet/halt:state"]);
+    assert!(st.starts_with("running"), "{st}");
+}
