@@ -4,12 +4,19 @@ use super::{context, Ctx, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
 use git_fleet::cli::{DecideArgs, ProposalsArgs, ShowArgs};
 use git_fleet::proposals::{Book, Proposal, State};
-use git_fleet::reconcile::{decide, find, proposal_targets};
+use git_fleet::reconcile::{decide, find, proposal_targets, recover, Recovered};
 use git_fleet::{Error, Result};
 use serde_json::json;
 
 pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
     let ctx = context()?;
+    // Interrupted applies are completed first, so states are true; said so.
+    let recovered = recover(&ctx.store, &ctx.config, None)?;
+    if !args.json {
+        for r in &recovered {
+            ui.status(r.to_string());
+        }
+    }
     let state = match &args.state {
         Some(s) => Some(State::parse(s).ok_or_else(|| {
             Error::usage(format!(
@@ -42,9 +49,11 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
         struct Out<'a> {
             version: u32,
             proposals: Vec<Item<'a>>,
+            recovered: &'a [Recovered],
         }
         let out = Out {
             version: JSON_VERSION,
+            recovered: &recovered,
             proposals: all
                 .iter()
                 .map(|p| Item {
