@@ -635,6 +635,7 @@ fn apply_one(
         .map_err(|e| refuse(format!("cannot write the intent receipt: {e}")))?;
     let complete = |result: &str, after: Option<ObjectId>, reason: Option<&str>| {
         base.complete(store, &intent, result, after, reason, None)
+            .map(|r| r.id)
             .map_err(|e| {
                 format!(
                     "cannot write the receipt completing intent {}: {e}",
@@ -850,7 +851,7 @@ impl ReceiptBase {
         after: Option<ObjectId>,
         reason: Option<&str>,
         recovered: Option<&str>,
-    ) -> Result<String> {
+    ) -> Result<receipts::Receipt> {
         let mut extra = vec![
             (RESULT.to_string(), result.to_string()),
             (INTENT.to_string(), intent.to_string()),
@@ -864,7 +865,7 @@ impl ReceiptBase {
         let after = after
             .map(|c| c.to_string())
             .unwrap_or_else(|| "none".into());
-        Ok(receipts::append(store, &self.input(Some(after), extra))?.id)
+        receipts::append(store, &self.input(Some(after), extra))
     }
 }
 
@@ -1095,18 +1096,14 @@ fn recover_one(
             };
             let (result, after, reason) =
                 judge(store, &cfg, &target, intent, proposal.as_ref(), before)?;
-            let id = base.complete(
+            base.complete(
                 store,
                 &intent.id,
                 result,
                 after,
                 reason.as_deref(),
                 Some(&recovered),
-            )?;
-            receipts::log(store)?
-                .into_iter()
-                .find(|r| r.id == id)
-                .ok_or_else(|| Error::Other(format!("receipt {id} is not in the log")))?
+            )?
         }
     };
     let result = completion.field(RESULT).unwrap_or("failed").to_string();
@@ -1118,7 +1115,11 @@ fn recover_one(
         // A failure found by recovery touched nothing: the proposal stays as it was.
         let untouched = result == "failed" && completion.field("Fleet-Recovered").is_some();
         if !done && !untouched {
-            let actor = actor_string(store);
+            let actor = if intent.action() == "auto-apply" {
+                AUTO_ACTOR.to_string()
+            } else {
+                actor_string(store)
+            };
             let now = runs::now();
             let reason = completion
                 .field("Fleet-Reason")
@@ -1238,22 +1239,31 @@ fn judge(
     })
 }
 
-/// The snapshot an embedded apply published under intent `intent`, searched
-/// from the live tip back to the snapshot the intent started from.
+/// The snapshot an embedded apply published under intent `intent`: among
+/// the commits reachable from the live tip but not from the snapshot the
+/// intent started from (a sync may have merged live since).
 fn snapshot_of_intent(
     store: &Store,
     target: &str,
     intent: &str,
     before: Option<ObjectId>,
 ) -> Result<Option<ObjectId>> {
+    let Some(tip) = store.resolve(&live::live_ref(target))? else {
+        return Ok(None);
+    };
     let needle = format!("Fleet-Receipt: {intent}");
-    for entry in store.chain_walk(&live::live_ref(target))? {
-        let (commit, entry) = entry?;
-        if Some(commit) == before {
-            break;
-        }
+    let walk = store
+        .repo()
+        .rev_walk([tip])
+        .with_hidden(before)
+        .all()
+        .map_err(|e| Error::Other(format!("cannot walk {}: {e}", live::live_ref(target))))?;
+    for info in walk {
+        let info =
+            info.map_err(|e| Error::Other(format!("cannot walk {}: {e}", live::live_ref(target))))?;
+        let (entry, _) = store.chain_entry(info.id)?;
         if entry.message.lines().any(|l| l.trim() == needle) {
-            return Ok(Some(commit));
+            return Ok(Some(info.id));
         }
     }
     Ok(None)

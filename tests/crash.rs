@@ -483,7 +483,8 @@ fn lock_files_left_by_a_killed_writer_do_not_block_later_writers() {
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     assert!(
-        started.elapsed() < Duration::from_millis(1500),
+        // Before: 2 s per write for our lock, 10 s for git's.
+        started.elapsed() < Duration::from_secs(4),
         "three writes after a killed writer took {:?}: its locks were not seen as dead at once",
         started.elapsed()
     );
