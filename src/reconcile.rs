@@ -930,9 +930,10 @@ pub struct Recovered {
     pub intent: String,
     pub target: String,
     pub proposal: String,
-    /// `applied`, `mismatch` or `failed`.
+    /// `applied`, `mismatch` or `failed`; `pending` when it could not be
+    /// completed yet (`why` says why; the next command tries again).
     pub result: String,
-    /// The receipt that completes it.
+    /// The receipt that completes it (empty while pending).
     pub receipt: String,
     /// Why the intent's owner is gone.
     pub why: String,
@@ -940,14 +941,24 @@ pub struct Recovered {
 
 impl std::fmt::Display for Recovered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = |s: &str| s[..s.len().min(12)].to_string();
+        if self.result == PENDING {
+            return write!(
+                f,
+                "an interrupted apply of {} to {} is still pending ({})",
+                short(&self.proposal),
+                self.target,
+                self.why
+            );
+        }
         write!(
             f,
             "completed an interrupted apply of {} to {} ({}): {} (receipt {})",
-            &self.proposal[..self.proposal.len().min(12)],
+            short(&self.proposal),
             self.target,
             self.why,
             self.result,
-            &self.receipt[..12]
+            short(&self.receipt)
         )
     }
 }
@@ -1053,8 +1064,21 @@ pub fn recover(store: &Store, config: &Config, only: Option<&str>) -> Result<Vec
             .iter()
             .find(|r| r.field(INTENT) == Some(intent.id.as_str()))
             .cloned();
-        done.push(recover_one(store, config, intent, completion, &why)?);
-        let _ = std::fs::remove_file(&m.path);
+        match recover_one(store, config, intent, completion, &why) {
+            Ok(r) => {
+                done.push(r);
+                let _ = std::fs::remove_file(&m.path);
+            }
+            // Kept for the next command; said so, never hidden.
+            Err(e) => done.push(Recovered {
+                intent: intent.id.clone(),
+                target: m.target.clone(),
+                proposal: m.proposal.clone(),
+                result: PENDING.into(),
+                receipt: String::new(),
+                why: format!("{why}; cannot complete it yet: {e}"),
+            }),
+        }
     }
     Ok(done)
 }

@@ -270,7 +270,9 @@ fn later_command(env: &TestEnv, repo: &Path, round: usize) -> usize {
         let r = env.fleet(repo, &["proposals", "--json"]);
         assert_eq!(r.code, 0, "round {round}: {}", r.stderr);
         let v: Value = serde_json::from_str(&r.stdout).unwrap();
-        let n = v["recovered"].as_array().map_or(0, Vec::len);
+        let n = v["recovered"]
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|r| r["result"] != "pending").count());
         recovered += n;
         if n == 0 && open_intents(&receipt_log(env, repo)).is_empty() {
             break;
