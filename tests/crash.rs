@@ -494,3 +494,73 @@ fn lock_files_left_by_a_killed_writer_do_not_block_later_writers() {
     let log = env.git(&repo, &["log", "--format=%s", "refs/fleet/live/staging"]);
     assert_eq!(log.lines().count(), 4);
 }
+
+/// The exec apply command changes live and then its git-fleet is SIGKILLed
+/// (the command itself does it, so the moment is exact): the next command
+/// finds the intent, reads live back, records it, completes the receipt and
+/// the transition, and says so.
+#[test]
+fn an_exec_apply_killed_after_changing_live_is_completed_by_the_next_command() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    let toml = exec_backend(env.root(), 1);
+    let apply = env.root().join("apply.sh");
+    let mut script = std::fs::read_to_string(&apply).unwrap();
+    // After the change: find the git-fleet above us and kill it.
+    script.push_str(
+        "p=$PPID\nwhile [ \"$(cat /proc/$p/comm)\" != git-fleet ]; do p=$(cut -d' ' -f4 /proc/$p/stat); done\nkill -9 $p\n",
+    );
+    std::fs::write(&apply, script).unwrap();
+    std::fs::write(
+        repo.join("fleet.toml"),
+        toml.replace("auto_apply = true", ""),
+    )
+    .unwrap();
+    let live_sh = env.root().join("live.sh");
+    let backend = env
+        .command("sh", &repo)
+        .arg(&live_sh)
+        .output()
+        .unwrap()
+        .stdout;
+    let r = env.fleet_stdin(&repo, &["snapshot", "ex", "--from", "-"], &backend);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::write(repo.join("fleet.yaml"), fleet(1, 5)).unwrap();
+    env.git(&repo, &["add", "fleet.yaml", "fleet.toml"]);
+    env.git(&repo, &["commit", "-q", "-m", "workers 5"]);
+    assert_eq!(env.fleet(&repo, &["reconcile", "ex"]).code, 1);
+    let id = proposals(&env, &repo, "ex")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(env.fleet(&repo, &["approve", &id]).code, 0);
+
+    let killed = env.fleet(&repo, &["apply", &id]);
+    assert_eq!(
+        killed.code, -1,
+        "not killed: {}{}",
+        killed.stdout, killed.stderr
+    );
+    let state = env.root().join("backend/m00");
+    assert_eq!(std::fs::read_to_string(&state).unwrap().trim(), "5");
+    assert_eq!(open_intents(&receipt_log(&env, &repo)).len(), 1);
+
+    let later = env.fleet(&repo, &["proposals"]);
+    assert_eq!(later.code, 0, "{}", later.stderr);
+    assert!(
+        later.stderr.contains("completed an interrupted apply of")
+            && later.stderr.contains(": applied (receipt "),
+        "{}",
+        later.stderr
+    );
+    check_completed(&env, &repo, &["ex"], 0);
+    assert_eq!(
+        recorded_live(&env, &repo, "ex")["modules"]["m00"]["config"]["workers"],
+        5
+    );
+    let p = &proposals(&env, &repo, "ex")[0];
+    assert_eq!(p["state"], "applied", "{p:#}");
+    // Nothing is left to complete: the next command says nothing.
+    let again = env.fleet(&repo, &["proposals"]);
+    assert!(!again.stderr.contains("interrupted"), "{}", again.stderr);
+}
