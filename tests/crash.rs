@@ -476,6 +476,19 @@ fn lock_files_left_by_a_killed_writer_do_not_block_later_writers() {
     let our_lock = repo.join(".git/fleet/locks/refs%fleet%live%staging.lock");
     std::fs::write(&git_lock, "").unwrap();
     std::fs::write(&our_lock, format!("{dead_pid} 0 0\n")).unwrap();
+    // And a writer killed while holding the advisory lock itself.
+    let flock = repo.join(".git/fleet/locks/refs%fleet%live%staging.flock");
+    let mut holder = env
+        .command("flock", &repo)
+        .args(["-o"])
+        .arg(&flock)
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(holder.try_wait().unwrap().is_none(), "flock did not start");
+    holder.kill().unwrap(); // SIGKILL
+    holder.wait().unwrap();
     let started = std::time::Instant::now();
     for i in 0..3 {
         let r = env.fleet(

@@ -147,7 +147,8 @@ impl Store {
     fn advisory_lock(&self, name: &str) -> Option<AdvisoryLock> {
         let dir = self.local_dir().join("locks");
         std::fs::create_dir_all(&dir).ok()?;
-        let path = dir.join(format!("{}.lock", name.replace('/', "%")));
+        // `.flock`, not `.lock`: lock files older versions left behind are ignored.
+        let path = dir.join(format!("{}.flock", name.replace('/', "%")));
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
