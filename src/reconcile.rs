@@ -606,9 +606,9 @@ fn apply_one(
     } else {
         None
     };
-    let parent = store
-        .resolve(&live::live_ref(target))
-        .map_err(|e| refuse(e.to_string()))?;
+    // The snapshot `next` was computed from: the CAS below publishes only
+    // over it, never over a snapshot another writer recorded meanwhile.
+    let parent = live.snapshot;
     let mut extra = vec![("Fleet-Approvers".to_string(), p.approvers().join(", "))];
     if despite_halt {
         extra.push(("Fleet-Despite-Halt".into(), "yes".into()));
