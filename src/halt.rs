@@ -2,6 +2,7 @@
 //! the message; a `state` file saying halted or running). Replicates like any ref.
 
 use crate::error::Result;
+use crate::receipts;
 use crate::store::{Store, TreeEdits};
 use gix::ObjectId;
 
@@ -45,10 +46,39 @@ pub fn state(store: &Store) -> Result<HaltState> {
     })
 }
 
-/// Record a halt (true) or resume (false); returns the new halt commit.
+/// Record a halt (true) or resume (false) with its receipt; returns the new
+/// halt commit. The receipt comes first and the halt commit names it
+/// (`Fleet-Receipt`), so a receipt log moved back is caught by `receipts
+/// verify`. (A commit cannot name its own receipt's hash and be named by it,
+/// so the receipt annotates the halt state it replaces, or HEAD at the first.)
 pub fn set(store: &Store, halted: bool, reason: Option<&str>) -> Result<ObjectId> {
     let word = if halted { "halted" } else { "running" };
     let blob = store.write_blob(format!("{word}\n").as_bytes())?;
+    let before = state(store)?;
+    let reason = reason.filter(|r| !r.trim().is_empty());
+    let source = match store.resolve(HALT_REF)? {
+        Some(tip) => tip,
+        None => match store.rev_commit("HEAD") {
+            Ok(head) => head,
+            Err(_) => blob,
+        },
+    };
+    let receipt = receipts::append(
+        store,
+        &receipts::ReceiptInput {
+            action: if halted { "halt" } else { "resume" }.into(),
+            source_commit: source,
+            target: None,
+            proposal: None,
+            change: None,
+            policy: None,
+            before: Some(if before.halted { "halted" } else { "running" }.into()),
+            after: Some(word.into()),
+            extra: reason
+                .map(|r| vec![("Fleet-Reason".to_string(), r.replace('\n', " "))])
+                .unwrap_or_default(),
+        },
+    )?;
     let actor = store.actor();
     let mut message = format!(
         "{}\n\nFleet-Action: {}\nFleet-Actor: {} <{}>\n",
@@ -61,9 +91,10 @@ pub fn set(store: &Store, halted: bool, reason: Option<&str>) -> Result<ObjectId
         actor.name,
         actor.email
     );
-    if let Some(r) = reason.filter(|r| !r.trim().is_empty()) {
+    if let Some(r) = reason {
         message.push_str(&format!("Fleet-Reason: {}\n", r.replace('\n', " ")));
     }
+    message.push_str(&format!("Fleet-Receipt: {}\n", receipt.id));
     store.chain_append(HALT_REF, |_| {
         Ok((
             TreeEdits {

@@ -68,6 +68,7 @@ pub fn record(
 }
 
 /// Write (but do not publish) the snapshot commit that would follow `parent`.
+/// `message` carries the record's trailers (an apply's `Fleet-Receipt`...).
 pub fn prepare(
     store: &Store,
     target: &str,
@@ -75,6 +76,32 @@ pub fn prepare(
     parent: Option<ObjectId>,
     message: &str,
 ) -> Result<ObjectId> {
+    let tree = snapshot_tree(store, fleet)?;
+    store.new_commit(&snapshot_message(target, message), tree, parent)
+}
+
+/// Record `fleet` as the next snapshot of `target` whatever the tip is now
+/// (a readback is what live became, so it follows any concurrent snapshot).
+pub fn append(store: &Store, target: &str, fleet: &Fleet, message: &str) -> Result<ObjectId> {
+    let tree = snapshot_tree(store, fleet)?;
+    let body = snapshot_message(target, message);
+    store
+        .update_ref(
+            &live_ref(target),
+            &format!("git-fleet: record live {target}"),
+            |tip| {
+                let commit = store.new_commit(&body, tree, tip)?;
+                Ok(Some((commit, commit)))
+            },
+        )?
+        .ok_or_else(|| Error::Other(format!("nothing was written to {}", live_ref(target))))
+}
+
+fn snapshot_message(target: &str, message: &str) -> String {
+    format!("{}\nFleet-Target: {target}\n", message.trim_end())
+}
+
+fn snapshot_tree(store: &Store, fleet: &Fleet) -> Result<ObjectId> {
     let yaml = serde_saphyr::to_string(fleet)
         .map_err(|e| Error::Other(format!("cannot render snapshot YAML: {e}")))?;
     let json = serde_json::to_vec(fleet)
@@ -89,24 +116,28 @@ pub fn prepare(
             .upsert(path, gix::object::tree::EntryKind::Blob, blob)
             .git(|| "cannot build snapshot tree".into())?;
     }
-    let tree = editor
+    Ok(editor
         .write()
         .git(|| "cannot write snapshot tree".into())?
-        .detach();
-    let body = format!("{}\n\nFleet-Target: {target}\n", message.trim_end());
-    store.new_commit(&body, tree, parent)
+        .detach())
 }
 
-/// Move `refs/fleet/live/<target>` from `from` to `to`, failing if it moved.
-pub fn advance(store: &Store, target: &str, from: Option<ObjectId>, to: ObjectId) -> Result<()> {
-    store.commit_updates(
-        &[crate::store::RefUpdate {
-            name: live_ref(target),
-            old: from,
-            new: to,
-        }],
+/// Move `refs/fleet/live/<target>` from `from` to `to`; `Ok(false)` (nothing
+/// written) if it moved meanwhile.
+pub fn advance(store: &Store, target: &str, from: Option<ObjectId>, to: ObjectId) -> Result<bool> {
+    let moved = std::cell::Cell::new(false);
+    store.update_ref(
+        &live_ref(target),
         &format!("git-fleet: apply to {target}"),
-    )
+        |current| {
+            if current != from {
+                moved.set(true);
+                return Ok(None);
+            }
+            Ok(Some((to, ())))
+        },
+    )?;
+    Ok(!moved.get())
 }
 
 /// The fleet recorded by snapshot commit `commit`.

@@ -98,6 +98,10 @@ pub struct Transition {
     /// when the decider had signing configured: approvals then count keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// The receipt of the action this transition records (an apply's), so a
+    /// receipt log moved back is caught by `receipts verify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
 }
 
 impl Transition {
@@ -273,7 +277,23 @@ impl Proposal {
             reason,
             parents,
             signature: None,
+            receipt: None,
         });
+    }
+
+    /// [`Proposal::push`] for a transition an action wrote a receipt for.
+    pub fn push_receipted(
+        &mut self,
+        state: State,
+        actor: &str,
+        time: i64,
+        reason: Option<String>,
+        receipt: &str,
+    ) {
+        self.push(state, actor, time, reason);
+        if let Some(t) = self.transitions.last_mut() {
+            t.receipt = Some(receipt.to_string());
+        }
     }
 
     /// Distinct actors who approved since the proposal last entered review.

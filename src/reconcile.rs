@@ -87,11 +87,28 @@ pub fn read_live(store: &Store, target: &str, cfg: &TargetConfig) -> Result<Live
 
 /// Run a driver command in the repository root with `sh -c`; stdout on success.
 fn run_command(store: &Store, cmd: &str, stdin: Option<&str>) -> Result<String> {
+    run_command_marked(store, cmd, stdin, None)
+}
+
+/// [`run_command`] with `GIT_FLEET_INTENT=<intent receipt id>` in its
+/// environment (and its children's): a killed git-fleet does not kill its
+/// apply command, and recovery must not judge an intent while a process of
+/// that command may still change live ([`intent_still_running`]).
+fn run_command_marked(
+    store: &Store,
+    cmd: &str,
+    stdin: Option<&str>,
+    intent: Option<&str>,
+) -> Result<String> {
     let dir = store
         .work_dir()
         .unwrap_or_else(|| store.git_dir())
         .to_path_buf();
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    if let Some(id) = intent {
+        command.env(INTENT_ENV, id);
+    }
+    let mut child = command
         .arg("-c")
         .arg(cmd)
         .current_dir(&dir)
@@ -133,6 +150,8 @@ pub struct TickReport {
     pub failed: Vec<(String, String)>,
     /// Proposals the gates kept for review, with the gate that did.
     pub held: Vec<(String, String)>,
+    /// Interrupted applies of this target this tick completed first.
+    pub recovered: Vec<Recovered>,
 }
 
 pub struct TickOptions {
@@ -173,6 +192,18 @@ pub fn tick(
         errors: vec![],
         notes: lock.took_over.iter().cloned().collect(),
     };
+    // Complete interrupted applies first: the diff then sees what live became.
+    match recover(store, config, Some(target)) {
+        Ok(done) => {
+            for r in &done {
+                run.notes.push(r.to_string());
+            }
+            report.recovered = done;
+        }
+        Err(e) => run
+            .notes
+            .push(format!("cannot complete interrupted applies: {e}")),
+    }
     match tick_inner(store, config, &cfg, target, opts, &mut run, &mut report) {
         Ok(()) => {}
         Err(e) => {
@@ -526,12 +557,13 @@ pub fn apply(
             opts.despite_halt && halt_state.halted,
             decision.policy_note(),
         ) {
-            Ok(snapshot) => {
-                p.push(
+            Ok((snapshot, receipt)) => {
+                p.push_receipted(
                     State::Applied,
                     &actor,
                     runs::now(),
                     Some(format!("live snapshot {snapshot}")),
+                    &receipt,
                 );
                 proposals::write(
                     store,
@@ -539,14 +571,18 @@ pub fn apply(
                     std::slice::from_ref(&p),
                     &format!("apply {} to {target}", &p.id[..12]),
                 )?;
+                inflight_end(store, &p.id);
                 outcomes.push(ApplyOutcome {
                     id: p.id.clone(),
                     result: Ok(snapshot.to_string()),
                 });
             }
-            Err(why) => {
+            Err((why, receipt)) => {
                 let now = runs::now();
-                p.push(State::Failed, &actor, now, Some(why.clone()));
+                match &receipt {
+                    Some(id) => p.push_receipted(State::Failed, &actor, now, Some(why.clone()), id),
+                    None => p.push(State::Failed, &actor, now, Some(why.clone())),
+                }
                 p.push(
                     State::PendingReview,
                     &actor,
@@ -559,6 +595,7 @@ pub fn apply(
                     std::slice::from_ref(&p),
                     &format!("apply {} to {target} failed", &p.id[..12]),
                 )?;
+                inflight_end(store, &p.id);
                 outcomes.push(ApplyOutcome {
                     id: p.id.clone(),
                     result: Err(why),
@@ -569,7 +606,11 @@ pub fn apply(
     Ok(outcomes)
 }
 
-/// Apply one approved proposal; Err(reason) sends it back to review.
+/// Apply one approved proposal, write-ahead: an intent receipt
+/// (`Fleet-Result: pending`) before live is touched, then live, then the
+/// completing receipt (`applied`, `mismatch` or `failed`, naming the intent).
+/// Ok: the new snapshot and the completing receipt. Err: why the proposal goes
+/// back to review, and the completing receipt when live was touched.
 fn apply_one(
     store: &Store,
     cfg: &TargetConfig,
@@ -578,92 +619,718 @@ fn apply_one(
     actor: &str,
     despite_halt: bool,
     policy_note: String,
-) -> std::result::Result<ObjectId, String> {
-    let live = read_live(store, target, cfg).map_err(|e| format!("cannot read live state: {e}"))?;
+) -> std::result::Result<(ObjectId, String), (String, Option<String>)> {
+    let refuse = |why: String| (why, None);
+    let live = read_live(store, target, cfg)
+        .map_err(|e| refuse(format!("cannot read live state: {e}")))?;
     let current = resource_json(&live.fleet, p.kind, &p.name);
     if current != p.before {
-        return Err(format!(
+        return Err(refuse(format!(
             "stale: live {} changed since the proposal was computed",
             p.resource()
-        ));
+        )));
     }
     let mut next = live.fleet.clone();
-    set_resource(&mut next, p.kind, &p.name, p.after.as_ref()).map_err(|e| e.to_string())?;
+    set_resource(&mut next, p.kind, &p.name, p.after.as_ref())
+        .map_err(|e| refuse(e.to_string()))?;
     if let Err(e) = validate(&next, &SourceMap::new(format!("{target} after apply"))) {
-        return Err(format!("the result would be invalid: {e}"));
+        return Err(refuse(format!("the result would be invalid: {e}")));
     }
-    let mut final_fleet = next;
-    if cfg.driver.as_deref() == Some("exec") {
-        let cmd = cfg
-            .apply
-            .as_deref()
-            .ok_or("exec driver has no `apply` command")?;
-        let change = serde_json::json!({
-            "target": target, "proposal": p.id, "kind": p.kind, "name": p.name,
-            "change": p.change, "before": p.before, "after": p.after,
-        });
-        run_command(store, cmd, Some(&change.to_string()))
-            .map_err(|e| format!("apply command failed: {e}"))?;
-        // Runtime proof: read live back; the resource must now be what was approved.
-        let back = read_live(store, target, cfg).map_err(|e| format!("readback failed: {e}"))?;
-        if resource_json(&back.fleet, p.kind, &p.name) != p.after {
-            return Err(format!(
-                "readback mismatch: live {} is not what was applied",
-                p.resource()
-            ));
-        }
-        final_fleet = back.fleet;
-    }
-    let parent = store
-        .resolve(&live::live_ref(target))
-        .map_err(|e| e.to_string())?;
-    let message = format!(
-        "apply {} {}\n\nFleet-Proposal: {}\nFleet-Change: {} {}\nFleet-Actor: {actor}",
-        p.change.as_str(),
-        p.resource(),
-        p.id,
-        p.change.as_str(),
-        p.resource()
-    );
-    let snapshot =
-        live::prepare(store, target, &final_fleet, parent, &message).map_err(|e| e.to_string())?;
-    // Receipt first: a crash after it leaves an unpublished snapshot that the
-    // receipt names, never a published change without a receipt.
-    let source = p
-        .source_commit
-        .as_deref()
-        .and_then(|s| ObjectId::from_hex(s.as_bytes()).ok())
-        .unwrap_or(snapshot);
+    let exec = cfg.driver.as_deref() == Some("exec");
+    let cmd = if exec {
+        Some(
+            cfg.apply
+                .as_deref()
+                .ok_or_else(|| refuse("exec driver has no `apply` command".into()))?,
+        )
+    } else {
+        None
+    };
+    // The snapshot `next` was computed from: the CAS below publishes only
+    // over it, never over a snapshot another writer recorded meanwhile.
+    let parent = live.snapshot;
     let mut extra = vec![("Fleet-Approvers".to_string(), p.approvers().join(", "))];
     if despite_halt {
         extra.push(("Fleet-Despite-Halt".into(), "yes".into()));
     }
-    receipts::append(
-        store,
-        &receipts::ReceiptInput {
-            action: if actor == AUTO_ACTOR {
-                "auto-apply".into()
-            } else {
-                "apply".into()
+    let base = ReceiptBase {
+        action: if actor == AUTO_ACTOR {
+            "auto-apply".into()
+        } else {
+            "apply".into()
+        },
+        source: source_commit(store, p, parent).map_err(|e| refuse(e.to_string()))?,
+        target: target.to_string(),
+        proposal: p.id.clone(),
+        change: format!("{} {}", p.change.as_str(), p.resource()),
+        policy: policy_note,
+        before: parent,
+        extra,
+    };
+    // 1. The intent: from here on, whatever happens to live has a receipt.
+    // The marker first, so an apply killed at any later point is found.
+    inflight_begin(store, target, &p.id).map_err(|e| refuse(e.to_string()))?;
+    let intent = base
+        .intent(store)
+        .map_err(|e| refuse(format!("cannot write the intent receipt: {e}")))?;
+    let complete = |result: &str, after: Option<ObjectId>, reason: Option<&str>| {
+        base.complete(store, &intent, result, after, reason, None)
+            .map(|r| r.id)
+            .map_err(|e| {
+                format!(
+                    "cannot write the receipt completing intent {}: {e}",
+                    &intent[..12]
+                )
+            })
+    };
+    let message = |note: &str| {
+        format!(
+            "apply {} {}{note}\n\nFleet-Proposal: {}\nFleet-Change: {} {}\nFleet-Actor: {actor}\nFleet-Receipt: {intent}\n",
+            p.change.as_str(),
+            p.resource(),
+            p.id,
+            p.change.as_str(),
+            p.resource()
+        )
+    };
+    // 2. Live.
+    let Some(cmd) = cmd else {
+        let snapshot =
+            live::prepare(store, target, &next, parent, &message("")).map_err(|e| e.to_string());
+        let advanced = snapshot
+            .clone()
+            .and_then(|s| live::advance(store, target, parent, s).map_err(|e| e.to_string()));
+        // 3. Completion.
+        return match (snapshot, advanced) {
+            (Ok(snapshot), Ok(true)) => match complete("applied", Some(snapshot), None) {
+                Ok(receipt) => Ok((snapshot, receipt)),
+                Err(e) => Err((e, None)),
             },
-            source_commit: source,
-            target: Some(target.to_string()),
-            proposal: Some(p.id.clone()),
-            change: Some(format!("{} {}", p.change.as_str(), p.resource())),
-            policy: Some(policy_note),
+            (_, Ok(false)) => {
+                let why = format!("stale: live {target} moved while applying");
+                let receipt = complete("failed", parent, Some(&why)).ok();
+                Err((why, receipt))
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                let why = format!("cannot record the live snapshot: {e}");
+                let receipt = complete("failed", parent, Some(&why)).ok();
+                Err((why, receipt))
+            }
+        };
+    };
+    let change = serde_json::json!({
+        "target": target, "proposal": p.id, "kind": p.kind, "name": p.name,
+        "change": p.change, "before": p.before, "after": p.after,
+    });
+    let ran = run_command_marked(store, cmd, Some(&change.to_string()), Some(&intent));
+    // Runtime proof: read live back, whatever the command said; live may
+    // have changed even when it failed.
+    let back = match read_live(store, target, cfg) {
+        Ok(back) => back,
+        Err(e) => {
+            let why = match &ran {
+                Ok(_) => format!("readback failed: {e}"),
+                Err(c) => format!("apply command failed: {c}; readback failed: {e}"),
+            };
+            let receipt = complete("failed", None, Some(&why)).ok();
+            return Err((why, receipt));
+        }
+    };
+    let (result, why) = match &ran {
+        Ok(_) if resource_json(&back.fleet, p.kind, &p.name) == p.after => ("applied", None),
+        Ok(_) => (
+            "mismatch",
+            Some(format!(
+                "readback mismatch: live {} is not what was applied",
+                p.resource()
+            )),
+        ),
+        Err(e) if back.fleet != live.fleet => (
+            "mismatch",
+            Some(format!(
+                "apply command failed: {e}; live changed all the same"
+            )),
+        ),
+        Err(e) => ("failed", Some(format!("apply command failed: {e}"))),
+    };
+    // Whatever live became is recorded before the receipt that names it.
+    let note = if result == "applied" {
+        ""
+    } else {
+        " (readback differs)"
+    };
+    let after = match record_readback(store, target, &back.fleet, &message(note)) {
+        Ok(after) => after,
+        Err(e) => {
+            let why = format!("cannot record the live readback: {e}");
+            let receipt = complete("failed", None, Some(&why)).ok();
+            return Err((why, receipt));
+        }
+    };
+    match (complete(result, after, why.as_deref()), why, after) {
+        (Ok(receipt), None, Some(snapshot)) => Ok((snapshot, receipt)),
+        (Ok(receipt), why, _) => Err((
+            why.unwrap_or_else(|| "live has no snapshot after apply".into()),
+            Some(receipt),
+        )),
+        (Err(e), _, _) => Err((e, None)),
+    }
+}
+
+/// Record the exec driver's readback when it differs from the last recorded
+/// snapshot; the snapshot that now describes live.
+fn record_readback(
+    store: &Store,
+    target: &str,
+    fleet: &Fleet,
+    message: &str,
+) -> Result<Option<ObjectId>> {
+    let recorded = live::latest(store, target)?;
+    match recorded {
+        Some(s) if &s.fleet == fleet => Ok(Some(s.commit)),
+        _ => live::append(store, target, fleet, message).map(Some),
+    }
+}
+
+/// The commit an apply's receipts annotate: the desired commit the proposal
+/// came from, else the live snapshot it applies to, else the proposals record.
+fn source_commit(store: &Store, p: &Proposal, parent: Option<ObjectId>) -> Result<ObjectId> {
+    if let Some(c) = p
+        .source_commit
+        .as_deref()
+        .and_then(|s| ObjectId::from_hex(s.as_bytes()).ok())
+    {
+        return Ok(c);
+    }
+    if let Some(c) = parent {
+        return Ok(c);
+    }
+    store
+        .resolve(&proposals::proposals_ref(&p.target))?
+        .ok_or_else(|| Error::Other(format!("no record of proposal {}", p.id)))
+}
+
+/// The environment variable naming the intent an apply command runs under.
+pub const INTENT_ENV: &str = "GIT_FLEET_INTENT";
+
+/// Whether a live process of this user still carries `GIT_FLEET_INTENT=<intent>`
+/// (the apply command or anything it started). Read from /proc; where there is
+/// none, an apply command outliving its git-fleet cannot be seen.
+fn intent_still_running(intent: &str) -> bool {
+    let needle = format!("{INTENT_ENV}={intent}");
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    procs.filter_map(|e| e.ok()).any(|e| {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            return false;
+        };
+        // A zombie's environment is gone with its memory: it reads empty.
+        std::fs::read(e.path().join("environ")).is_ok_and(|env| {
+            env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
+                && crate::ticklock::process_alive(pid)
+        })
+    })
+}
+
+/// What an intent and its completing receipt share.
+struct ReceiptBase {
+    action: String,
+    source: ObjectId,
+    target: String,
+    proposal: String,
+    change: String,
+    policy: String,
+    before: Option<ObjectId>,
+    extra: Vec<(String, String)>,
+}
+
+pub const RESULT: &str = "Fleet-Result";
+pub const INTENT: &str = "Fleet-Intent";
+pub const OWNER: &str = "Fleet-Owner";
+pub const PENDING: &str = "pending";
+
+impl ReceiptBase {
+    fn input(&self, after: Option<String>, extra: Vec<(String, String)>) -> receipts::ReceiptInput {
+        let mut all = self.extra.clone();
+        all.extend(extra);
+        receipts::ReceiptInput {
+            action: self.action.clone(),
+            source_commit: self.source,
+            target: Some(self.target.clone()),
+            proposal: Some(self.proposal.clone()),
+            change: Some(self.change.clone()),
+            policy: Some(self.policy.clone()).filter(|p| !p.is_empty()),
             before: Some(
-                parent
+                self.before
                     .map(|c| c.to_string())
                     .unwrap_or_else(|| "none".into()),
             ),
-            after: Some(snapshot.to_string()),
-            extra,
-        },
-    )
-    .map_err(|e| format!("cannot write the receipt: {e}"))?;
-    live::advance(store, target, parent, snapshot)
-        .map_err(|_| format!("stale: live {target} moved while applying"))?;
-    Ok(snapshot)
+            after,
+            extra: all,
+        }
+    }
+
+    /// The intent receipt; its id.
+    fn intent(&self, store: &Store) -> Result<String> {
+        let owner = Owner::of(std::process::id()).to_string();
+        let input = self.input(
+            None,
+            vec![(RESULT.into(), PENDING.into()), (OWNER.into(), owner)],
+        );
+        Ok(receipts::append(store, &input)?.id)
+    }
+
+    /// The receipt completing intent `intent`; its id.
+    fn complete(
+        &self,
+        store: &Store,
+        intent: &str,
+        result: &str,
+        after: Option<ObjectId>,
+        reason: Option<&str>,
+        recovered: Option<&str>,
+    ) -> Result<receipts::Receipt> {
+        let mut extra = vec![
+            (RESULT.to_string(), result.to_string()),
+            (INTENT.to_string(), intent.to_string()),
+        ];
+        if let Some(r) = reason {
+            extra.push(("Fleet-Reason".into(), r.to_string()));
+        }
+        if let Some(r) = recovered {
+            extra.push(("Fleet-Recovered".into(), r.to_string()));
+        }
+        let after = after
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "none".into());
+        receipts::append(store, &self.input(Some(after), extra))
+    }
+}
+
+/// Who wrote an intent: host, pid and the process's start time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Owner {
+    host: String,
+    pid: u32,
+    start: u64,
+}
+
+impl Owner {
+    fn of(pid: u32) -> Owner {
+        Owner {
+            host: host_name(),
+            pid,
+            start: crate::ticklock::process_start(pid).unwrap_or(0),
+        }
+    }
+
+    fn parse(text: &str) -> Option<Owner> {
+        let mut f = text.split_whitespace();
+        let host = f.next()?.to_string();
+        let pid = f.next()?.strip_prefix("pid=")?.parse().ok()?;
+        let start = f.next()?.strip_prefix("start=")?.parse().ok()?;
+        Some(Owner { host, pid, start })
+    }
+
+    /// Why this owner is gone, or None while it may still be working.
+    fn gone_because(&self) -> Option<String> {
+        if !crate::ticklock::process_alive(self.pid) {
+            return Some(format!("pid {} is gone", self.pid));
+        }
+        match crate::ticklock::process_start(self.pid) {
+            Some(start) if self.start != 0 && start != self.start => {
+                Some(format!("pid {} now belongs to another process", self.pid))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} pid={} start={}", self.host, self.pid, self.start)
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().replace(char::is_whitespace, "-"))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// An interrupted apply that a later command completed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Recovered {
+    /// The intent receipt (`Fleet-Result: pending`).
+    pub intent: String,
+    pub target: String,
+    pub proposal: String,
+    /// `applied`, `mismatch` or `failed`; `pending` when it could not be
+    /// completed yet (`why` says why; the next command tries again).
+    pub result: String,
+    /// The receipt that completes it (empty while pending).
+    pub receipt: String,
+    /// Why the intent's owner is gone.
+    pub why: String,
+}
+
+impl std::fmt::Display for Recovered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = |s: &str| s[..s.len().min(12)].to_string();
+        if self.result == PENDING {
+            return write!(
+                f,
+                "an interrupted apply of {} to {} is still pending ({})",
+                short(&self.proposal),
+                self.target,
+                self.why
+            );
+        }
+        write!(
+            f,
+            "completed an interrupted apply of {} to {} ({}): {} (receipt {})",
+            short(&self.proposal),
+            self.target,
+            self.why,
+            self.result,
+            short(&self.receipt)
+        )
+    }
+}
+
+/// An apply in flight, as its local marker file says: written before the
+/// intent receipt, removed after the proposal's transition, so a marker left
+/// behind by a dead process is exactly an interrupted apply of this repository.
+struct Inflight {
+    path: std::path::PathBuf,
+    owner: Owner,
+    target: String,
+    proposal: String,
+}
+
+fn inflight_dir(store: &Store) -> std::path::PathBuf {
+    store.local_dir().join("inflight")
+}
+
+/// The marker of this process's apply of `proposal`.
+fn inflight_path(store: &Store, proposal: &str) -> std::path::PathBuf {
+    inflight_dir(store).join(format!("{}-{proposal}", std::process::id()))
+}
+
+fn inflight_begin(store: &Store, target: &str, proposal: &str) -> Result<()> {
+    let path = inflight_path(store, proposal);
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(inflight_dir(store))?;
+        let owner = Owner::of(std::process::id());
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, format!("{owner}\n{target}\n{proposal}\n"))?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|source| Error::Write {
+        path: path.clone(),
+        source,
+    })
+}
+
+fn inflight_end(store: &Store, proposal: &str) {
+    let _ = std::fs::remove_file(inflight_path(store, proposal));
+}
+
+fn inflight_all(store: &Store, only: Option<&str>) -> Vec<Inflight> {
+    let Ok(dir) = std::fs::read_dir(inflight_dir(store)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Inflight> = dir
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_none())
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            let mut lines = text.lines();
+            Some(Inflight {
+                owner: Owner::parse(lines.next()?)?,
+                target: lines.next()?.to_string(),
+                proposal: lines.next()?.to_string(),
+                path: e.path(),
+            })
+        })
+        .filter(|m| only.is_none_or(|t| t == m.target))
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Complete every apply of this repository that was interrupted (its
+/// process is gone, its marker is still there): find its intent receipt;
+/// if nothing completes it, read live back and write the completing receipt;
+/// then write the proposal's transition if it is missing. An apply whose
+/// process, or whose exec apply command, still runs is left alone.
+pub fn recover(store: &Store, config: &Config, only: Option<&str>) -> Result<Vec<Recovered>> {
+    let dead = |m: &Inflight| m.owner.gone_because();
+    if !inflight_all(store, only).iter().any(|m| dead(m).is_some()) {
+        return Ok(Vec::new());
+    }
+    // One recoverer at a time; markers are read again under the lock.
+    let _lock = TickLock::acquire(
+        &store.local_dir().join("locks"),
+        "%recover",
+        std::time::Duration::from_secs(30),
+    )?;
+    let log = receipts::log(store)?;
+    let mut done = Vec::new();
+    for m in inflight_all(store, only) {
+        let Some(why) = dead(&m) else {
+            continue;
+        };
+        let owner = m.owner.to_string();
+        let intent = log.iter().find(|r| {
+            r.field(RESULT) == Some(PENDING)
+                && r.field("Fleet-Proposal") == Some(m.proposal.as_str())
+                && r.field(OWNER) == Some(owner.as_str())
+        });
+        let Some(intent) = intent else {
+            // Killed before its intent: live was not touched.
+            let _ = std::fs::remove_file(&m.path);
+            continue;
+        };
+        if intent_still_running(&intent.id) {
+            continue; // its apply command still runs
+        }
+        let completion = log
+            .iter()
+            .find(|r| r.field(INTENT) == Some(intent.id.as_str()))
+            .cloned();
+        match recover_one(store, config, intent, completion, &why) {
+            Ok(r) => {
+                done.push(r);
+                let _ = std::fs::remove_file(&m.path);
+            }
+            // Kept for the next command; said so, never hidden.
+            Err(e) => done.push(Recovered {
+                intent: intent.id.clone(),
+                target: m.target.clone(),
+                proposal: m.proposal.clone(),
+                result: PENDING.into(),
+                receipt: String::new(),
+                why: format!("{why}; cannot complete it yet: {e}"),
+            }),
+        }
+    }
+    Ok(done)
+}
+
+fn recover_one(
+    store: &Store,
+    config: &Config,
+    intent: &receipts::Receipt,
+    completion: Option<receipts::Receipt>,
+    why: &str,
+) -> Result<Recovered> {
+    let field = |k: &str| intent.field(k).unwrap_or_default().to_string();
+    let target = field("Fleet-Target");
+    let cfg = target_config(config, &target);
+    let before = ObjectId::from_hex(field("Fleet-Before").as_bytes()).ok();
+    let book = Book::open(store, &target)?;
+    let proposal = book.get(store, &field("Fleet-Proposal"))?;
+    let recovered = format!("the apply was interrupted ({why})");
+    let completion = match completion {
+        Some(c) => c,
+        None => {
+            let extra: Vec<(String, String)> = intent
+                .fields
+                .iter()
+                .filter(|(k, _)| k == "Fleet-Approvers" || k == "Fleet-Despite-Halt")
+                .cloned()
+                .collect();
+            let base = ReceiptBase {
+                action: intent.action().to_string(),
+                source: ObjectId::from_hex(intent.source_commit.as_bytes()).map_err(|e| {
+                    Error::Other(format!("intent {} names no commit: {e}", intent.id))
+                })?,
+                target: target.clone(),
+                proposal: field("Fleet-Proposal"),
+                change: field("Fleet-Change"),
+                policy: field("Fleet-Policy"),
+                before,
+                extra,
+            };
+            let (result, after, reason) =
+                judge(store, &cfg, &target, intent, proposal.as_ref(), before)?;
+            base.complete(
+                store,
+                &intent.id,
+                result,
+                after,
+                reason.as_deref(),
+                Some(&recovered),
+            )?
+        }
+    };
+    let result = completion.field(RESULT).unwrap_or("failed").to_string();
+    if let Some(mut p) = proposal {
+        let done = p
+            .transitions
+            .iter()
+            .any(|t| t.receipt.as_deref() == Some(completion.id.as_str()));
+        // A failure found by recovery touched nothing: the proposal stays as it was.
+        let untouched = result == "failed" && completion.field("Fleet-Recovered").is_some();
+        if !done && !untouched {
+            let actor = if intent.action() == "auto-apply" {
+                AUTO_ACTOR.to_string()
+            } else {
+                actor_string(store)
+            };
+            let now = runs::now();
+            let reason = completion
+                .field("Fleet-Reason")
+                .map(str::to_string)
+                .unwrap_or_default();
+            if result == "applied" {
+                if p.state() != State::Approved && intent.action() == "auto-apply" {
+                    p.push(
+                        State::Approved,
+                        AUTO_ACTOR,
+                        now,
+                        Some("auto_apply: create/update within the tick cap".into()),
+                    );
+                }
+                p.push_receipted(
+                    State::Applied,
+                    &actor,
+                    now,
+                    Some(format!(
+                        "live snapshot {}; {recovered}",
+                        completion.field("Fleet-After").unwrap_or("none")
+                    )),
+                    &completion.id,
+                );
+            } else {
+                p.push_receipted(
+                    State::Failed,
+                    &actor,
+                    now,
+                    Some(reason.clone()),
+                    &completion.id,
+                );
+                p.push(
+                    State::PendingReview,
+                    &actor,
+                    now,
+                    Some(format!("back to review: {reason}")),
+                );
+            }
+            proposals::write(
+                store,
+                &target,
+                std::slice::from_ref(&p),
+                &format!(
+                    "complete the interrupted apply of {} to {target}",
+                    &p.id[..12]
+                ),
+            )?;
+        }
+    }
+    Ok(Recovered {
+        intent: intent.id.clone(),
+        target,
+        proposal: field("Fleet-Proposal"),
+        result,
+        receipt: completion.id.clone(),
+        why: why.to_string(),
+    })
+}
+
+/// What an interrupted apply did to live: its result, the snapshot that now
+/// describes live, and why it did not apply.
+fn judge(
+    store: &Store,
+    cfg: &TargetConfig,
+    target: &str,
+    intent: &receipts::Receipt,
+    proposal: Option<&Proposal>,
+    before: Option<ObjectId>,
+) -> Result<(&'static str, Option<ObjectId>, Option<String>)> {
+    let Some(p) = proposal else {
+        return Ok((
+            "failed",
+            None,
+            Some("the proposal is not in this repository".into()),
+        ));
+    };
+    if cfg.driver.as_deref() != Some("exec") {
+        return Ok(
+            match snapshot_of_intent(store, target, &intent.id, before)? {
+                Some(s) => ("applied", Some(s), None),
+                None => (
+                    "failed",
+                    before,
+                    Some("interrupted before live changed".into()),
+                ),
+            },
+        );
+    }
+    let back = read_live(store, target, cfg)?;
+    let now = resource_json(&back.fleet, p.kind, &p.name);
+    let message = format!(
+        "apply {} {} (recovered)\n\nFleet-Proposal: {}\nFleet-Receipt: {}\n",
+        p.change.as_str(),
+        p.resource(),
+        p.id,
+        intent.id
+    );
+    let after = record_readback(store, target, &back.fleet, &message)?;
+    Ok(if now == p.after {
+        ("applied", after, None)
+    } else if now == p.before {
+        (
+            "failed",
+            after,
+            Some("interrupted before live changed".into()),
+        )
+    } else {
+        (
+            "mismatch",
+            after,
+            Some(format!(
+                "readback mismatch: live {} is not what was applied",
+                p.resource()
+            )),
+        )
+    })
+}
+
+/// The snapshot an embedded apply published under intent `intent`: among
+/// the commits reachable from the live tip but not from the snapshot the
+/// intent started from (a sync may have merged live since).
+fn snapshot_of_intent(
+    store: &Store,
+    target: &str,
+    intent: &str,
+    before: Option<ObjectId>,
+) -> Result<Option<ObjectId>> {
+    let Some(tip) = store.resolve(&live::live_ref(target))? else {
+        return Ok(None);
+    };
+    let needle = format!("Fleet-Receipt: {intent}");
+    let walk = store
+        .repo()
+        .rev_walk([tip])
+        .with_hidden(before)
+        .all()
+        .map_err(|e| Error::Other(format!("cannot walk {}: {e}", live::live_ref(target))))?;
+    for info in walk {
+        let info =
+            info.map_err(|e| Error::Other(format!("cannot walk {}: {e}", live::live_ref(target))))?;
+        let (entry, _) = store.chain_entry(info.id)?;
+        if entry.message.lines().any(|l| l.trim() == needle) {
+            return Ok(Some(info.id));
+        }
+    }
+    Ok(None)
 }
 
 /// The policy actor of whoever runs this process.

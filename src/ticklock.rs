@@ -211,21 +211,33 @@ fn now_secs() -> u64 {
 }
 
 /// Whether a process with this pid exists (signal 0; EPERM means it does).
-fn process_alive(pid: u32) -> bool {
-    let Some(pid) = i32::try_from(pid)
+pub(crate) fn process_alive(pid: u32) -> bool {
+    let Some(raw) = i32::try_from(pid)
         .ok()
         .and_then(rustix::process::Pid::from_raw)
     else {
         return false;
     };
-    match rustix::process::test_kill_process(pid) {
+    let exists = match rustix::process::test_kill_process(raw) {
         Ok(()) => true,
         Err(e) => e == rustix::io::Errno::PERM,
-    }
+    };
+    // A zombie (dead, not yet reaped: an orphan whose reaper is slow) is gone.
+    exists && !process_state(pid).is_some_and(|s| s == 'Z' || s == 'X')
+}
+
+/// A process's state letter (field 3 of /proc/<pid>/stat), where /proc exists.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
 }
 
 /// A process's start time (field 22 of /proc/<pid>/stat), where /proc exists.
-fn process_start(pid: u32) -> Option<u64> {
+pub(crate) fn process_start(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: skip past it.
     let rest = &stat[stat.rfind(')')? + 1..];

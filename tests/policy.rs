@@ -219,7 +219,7 @@ fn approve_and_apply_enforce_the_policy_and_the_receipt_names_the_rule() {
         receipts
             .matches("Fleet-Policy: policy 'dba' (fleet.toml #2: actor = \"dba@db.example\", allow = [\"modules/*\", \"config/fleet.toml\"], destroy = true)")
             .count(),
-        2,
+        4, // two applies, each an intent and its completion
         "{receipts}"
     );
 }

@@ -761,3 +761,68 @@ fn concurrent_appenders_lose_nothing_and_the_chain_verifies() {
     let fsck = fx.git(&["fsck", "--no-dangling", "--no-progress"]);
     assert!(fsck.trim().is_empty(), "{fsck}");
 }
+
+/// Moving the receipt log back drops receipts that other records name: every
+/// live snapshot commit, proposal transition and halt state an action wrote
+/// says `Fleet-Receipt: <id>`, and verify checks each is in the log.
+#[test]
+fn a_rewound_receipt_log_fails_naming_the_missing_receipts() {
+    let fx = Fx::new();
+    std::fs::write(fx.repo.join("fleet.toml"), "[targets.staging]\n").unwrap();
+    let r = fx.env.fleet_stdin(
+        &fx.repo,
+        &["snapshot", "staging", "--from", "-"],
+        b"modules:\n  m0:\n    config: {workers: 1}\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut desired = String::from("modules:\n");
+    for i in 0..3 {
+        desired.push_str(&format!("  m{i}:\n    config: {{workers: 2}}\n"));
+    }
+    std::fs::write(fx.repo.join("fleet.yaml"), &desired).unwrap();
+    fx.git(&["add", "fleet.yaml", "fleet.toml"]);
+    fx.git(&["commit", "-q", "-m", "three modules"]);
+    assert_eq!(fx.fleet(&["reconcile", "staging"]).code, 1);
+    let list = json_of(&fx.fleet(&["proposals", "--json"]));
+    let ids: Vec<String> = list["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    // Apply the first, remember the log, apply the other two and halt.
+    assert_eq!(fx.fleet(&["approve", &ids[0]]).code, 0);
+    assert_eq!(fx.fleet(&["apply", &ids[0]]).code, 0);
+    let older = fx.git(&["rev-parse", "refs/notes/fleet/receipts"]);
+    let mut approve = vec!["approve"];
+    approve.extend(ids[1..].iter().map(String::as_str));
+    assert_eq!(fx.fleet(&approve).code, 0);
+    assert_eq!(fx.fleet(&["apply", "--approved"]).code, 0);
+    assert_eq!(fx.fleet(&["halt", "--reason", "x"]).code, 0);
+    assert_eq!(fx.verify().0, 0);
+    let dropped: Vec<String> = json_of(&fx.fleet(&["receipts", "log", "--json"]))["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+
+    fx.git(&["update-ref", "refs/notes/fleet/receipts", older.trim()]);
+    let (code, v, human) = fx.verify();
+    assert_eq!(code, 1, "a rewound log verified:\n{human}");
+    let missing: Vec<&str> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "receipt_missing")
+        .map(|p| p["receipt"].as_str().unwrap())
+        .collect();
+    assert!(!missing.is_empty(), "{v:#}");
+    for id in &missing {
+        assert!(dropped.contains(&id.to_string()), "{id} was never written");
+        assert!(human.contains(&id[..12]), "{human}");
+    }
+    // The halt's receipt and the last apply's are among those named.
+    assert!(missing.contains(&dropped[0].as_str()), "{v:#}");
+}

@@ -392,6 +392,65 @@ fn exec_readback_mismatch_is_caught() {
     assert!(reason.contains("readback mismatch"), "{reason}");
 }
 
+/// The apply command changed live, but not to what was approved: live was still
+/// mutated, so the readback is recorded as a snapshot with a `mismatch` receipt
+/// before the proposal goes back to review.
+#[test]
+fn exec_readback_mismatch_records_the_readback_and_a_receipt() {
+    let env = TestEnv::new();
+    let dir = env.root().to_path_buf();
+    std::fs::write(dir.join("live.yaml"), fleet(1, 1)).unwrap();
+    let path = env.repo("work");
+    let script = dir.join("apply.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\nsed -i 's/workers: 1/workers: 7/' {}\n",
+            dir.join("live.yaml").display()
+        ),
+    )
+    .unwrap();
+    let apply = format!("sh {}", script.display());
+    std::fs::write(path.join("fleet.toml"), exec_toml(&dir, &apply)).unwrap();
+    let r = Repo { env, path };
+    assert!(std::fs::read_to_string(dir.join("live.yaml"))
+        .unwrap()
+        .contains("workers: 1"));
+    r.commit_fleet(&fleet(1, 2));
+    let tick = json(&r.fleet(&["reconcile", "--json"]));
+    let failed = &tick["ticks"][0]["failed"];
+    assert_eq!(failed.as_array().unwrap().len(), 1, "{tick}");
+    assert!(
+        failed[0][1].as_str().unwrap().contains("readback mismatch"),
+        "{tick}"
+    );
+    assert!(std::fs::read_to_string(dir.join("live.yaml"))
+        .unwrap()
+        .contains("workers: 7"));
+    // The recorded live state is what the backend became...
+    let live: Value = serde_json::from_str(&r.live()).unwrap();
+    assert_eq!(live["modules"]["m00"]["config"]["workers"], 7, "{live}");
+    let snapshot = r
+        .env
+        .git(&r.path, &["rev-parse", "refs/fleet/live/staging"]);
+    let receipts = r.receipts();
+    assert!(receipts.contains("Fleet-Result: mismatch"), "{receipts}");
+    assert!(
+        receipts.contains(&format!("Fleet-After: {}", snapshot.trim())),
+        "{receipts}"
+    );
+    // ...and the proposal is back in review, its transition naming the receipt.
+    let p = &r.in_state("pending_review")[0];
+    let last_failed = p["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|t| t["state"] == "failed")
+        .unwrap();
+    assert!(last_failed["receipt"].is_string(), "{p:#}");
+    assert_eq!(r.fleet(&["receipts", "verify"]).code, 0);
+}
+
 #[test]
 fn rollback_opens_proposals_and_sticks() {
     let r = Repo::new(AUTO);

@@ -4,13 +4,20 @@ use super::{context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
 use git_fleet::cli::ApplyArgs;
 use git_fleet::proposals::{Book, State};
-use git_fleet::reconcile::{apply, find, proposal_targets, ApplyOptions};
+use git_fleet::reconcile::{apply, find, proposal_targets, recover, ApplyOptions};
 use git_fleet::{Error, Result};
 use serde_json::json;
 use std::collections::BTreeMap;
 
 pub fn run(ui: &Ui, args: ApplyArgs) -> Result<Outcome> {
     let ctx = context()?;
+    // Interrupted applies are completed first, and said so.
+    let recovered = recover(&ctx.store, &ctx.config, None)?;
+    if !args.json {
+        for r in &recovered {
+            ui.status(r.to_string());
+        }
+    }
     let all_targets = proposal_targets(&ctx.store)?;
     let mut by_target: BTreeMap<String, Vec<String>> = BTreeMap::new();
     if args.approved {
@@ -59,7 +66,7 @@ pub fn run(ui: &Ui, args: ApplyArgs) -> Result<Outcome> {
                 Err(why) => json!({"id": o.id, "target": t, "applied": false, "reason": why}),
             })
             .collect();
-        ui.json(&json!({ "version": JSON_VERSION, "outcomes": items }));
+        ui.json(&json!({ "version": JSON_VERSION, "outcomes": items, "recovered": recovered }));
     } else {
         if outcomes.is_empty() {
             ui.status("nothing to apply");

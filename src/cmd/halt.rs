@@ -3,35 +3,13 @@
 use super::{context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
 use git_fleet::cli::HaltArgs;
-use git_fleet::{halt, receipts, Result};
+use git_fleet::{halt, Result};
 use serde_json::json;
 
 pub fn run(ui: &Ui, args: HaltArgs, halted: bool) -> Result<Outcome> {
     let ctx = context()?;
-    let before = halt::state(&ctx.store)?;
+    // The receipt is written by halt::set, before the halt state that names it.
     let commit = halt::set(&ctx.store, halted, args.reason.as_deref())?;
-    let mut extra = Vec::new();
-    if let Some(r) = &args.reason {
-        extra.push(("Fleet-Reason".to_string(), r.replace('\n', " ")));
-    }
-    receipts::append(
-        &ctx.store,
-        &receipts::ReceiptInput {
-            action: if halted {
-                "halt".into()
-            } else {
-                "resume".into()
-            },
-            source_commit: commit,
-            target: None,
-            proposal: None,
-            change: None,
-            policy: None,
-            before: Some(if before.halted { "halted" } else { "running" }.into()),
-            after: Some(if halted { "halted" } else { "running" }.into()),
-            extra,
-        },
-    )?;
     if args.json {
         ui.json(
             &json!({ "version": JSON_VERSION, "halted": halted, "commit": commit.to_string() }),

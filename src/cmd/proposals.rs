@@ -5,13 +5,20 @@ use crate::ui::{Outcome, Ui};
 use git_fleet::cli::{DecideArgs, ProposalsArgs, ShowArgs};
 use git_fleet::policy::{count_approvals, Approvals};
 use git_fleet::proposals::{Book, Proposal, State};
-use git_fleet::reconcile::{decide, find, proposal_targets};
+use git_fleet::reconcile::{decide, find, proposal_targets, recover, Recovered};
 use git_fleet::sign::SshConfig;
 use git_fleet::{Error, Result};
 use serde_json::json;
 
 pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
     let ctx = context()?;
+    // Interrupted applies are completed first, so states are true; said so.
+    let recovered = recover(&ctx.store, &ctx.config, None)?;
+    if !args.json {
+        for r in &recovered {
+            ui.status(r.to_string());
+        }
+    }
     let state = match &args.state {
         Some(s) => Some(State::parse(s).ok_or_else(|| {
             Error::usage(format!(
@@ -46,6 +53,7 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
         struct Out<'a> {
             version: u32,
             proposals: Vec<Item<'a>>,
+            recovered: &'a [Recovered],
         }
         let ssh = SshConfig::load(&ctx.store)?;
         let mut proposals = Vec::new();
@@ -58,6 +66,7 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
         }
         let out = Out {
             version: JSON_VERSION,
+            recovered: &recovered,
             proposals,
         };
         ui.json_of(&out);

@@ -202,12 +202,17 @@ fn receipt_json(r: &Receipt) -> Value {
     })
 }
 
-/// `<id12> <time> <action> [target] [change] <actor> signed|unsigned`
+/// `<id12> <time> <action>[ (result)] [target] [change] <actor> signed|unsigned`
 fn one_line(ui: &Ui, r: &Receipt) -> String {
+    // An apply writes an intent (pending) and a completion: say which.
+    let action = match r.field("Fleet-Result") {
+        Some(result) => format!("{} ({result})", r.action()),
+        None => r.action().to_string(),
+    };
     let mut parts = vec![
         format!("{}", ui.yellow().apply_to(&r.id[..12])),
         r.field(block::TIME).unwrap_or("-").to_string(),
-        format!("{}", ui.bold().apply_to(r.action())),
+        format!("{}", ui.bold().apply_to(action)),
     ];
     for key in [block::TARGET, block::CHANGE] {
         if let Some(v) = r.field(key) {

@@ -16,17 +16,21 @@
 //!      receipts are allowed; the report says so (`signers: none`): the chain
 //!      then proves order and integrity, not authorship;
 //! 5. the notes at the tip hold each receipt's block, byte for byte, on the
-//!    commit it names, and no receipt block that the log lacks.
+//!    commit it names, and no receipt block that the log lacks;
+//! 6. every receipt another record names (`Fleet-Receipt` in a live snapshot
+//!    commit, a halt state commit, a fanout note, or a proposal transition's
+//!    `receipt`) is in the log: a log moved back to an older receipt is
+//!    caught as soon as anything written after that receipt survives.
 //!
-//! Not detectable from the ref alone: the ref reset to an older receipt (the
-//! log simply ends earlier). Compare with a replica (`sync`) for that.
+//! Not detectable from the ref alone: a log moved back together with every
+//! record written since (all refs reset). Compare with a replica (`sync`).
 
 use super::{block, Receipt, RECEIPTS_REF};
 use crate::error::{GitContext, Result};
 use crate::sign::{SshConfig, Verdict};
 use crate::store::Store;
 use gix::ObjectId;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// The outcome of [`verify`].
@@ -95,6 +99,10 @@ pub enum ProblemKind {
     NoteMismatch,
     /// A receipt block in the notes that the log does not have (or on another commit).
     NoteUnknown,
+    /// A record (live snapshot, proposal transition, halt state, fanout note)
+    /// names a receipt (`Fleet-Receipt`) the log does not have: the log was
+    /// moved back or the receipt removed.
+    ReceiptMissing,
 }
 
 /// One problem, naming the receipt (id) and the commit it concerns.
@@ -159,6 +167,10 @@ pub fn verify(store: &Store) -> Result<VerifyReport> {
         problems: Vec::new(),
     };
     let Some(tip) = tip else {
+        // No log at all: any record that names a receipt names a missing one.
+        check_named(store, &HashSet::new(), &mut problems)?;
+        report.ok = problems.0.is_empty();
+        report.problems = problems.0;
         return Ok(report);
     };
 
@@ -362,6 +374,11 @@ pub fn verify(store: &Store) -> Result<VerifyReport> {
     }
     let log: Vec<Receipt> = log.into_iter().chain(side).collect();
 
+    // 6. (Before the signatures, which need the final list.) Every receipt
+    // another record names is in the log.
+    let known: HashSet<String> = log.iter().map(|r| r.id.clone()).collect();
+    check_named(store, &known, &mut problems)?;
+
     // 4. Signatures (ssh-keygen runs in parallel, bounded by the cores).
     let verdicts = check_signatures(&ssh, &log)?;
     for (r, verdict) in log.iter().zip(&verdicts) {
@@ -500,6 +517,103 @@ pub fn verify(store: &Store) -> Result<VerifyReport> {
     report.ok = problems.0.is_empty();
     report.problems = problems.0;
     Ok(report)
+}
+
+/// Report every receipt id a record names that is not in `known`, once per
+/// id, naming the first record found.
+fn check_named(store: &Store, known: &HashSet<String>, problems: &mut Problems) -> Result<()> {
+    let mut reported: HashSet<String> = HashSet::new();
+    for (id, record, commit) in named_receipts(store)? {
+        if known.contains(&id) || !reported.insert(id.clone()) {
+            continue;
+        }
+        problems.0.push(Problem {
+            kind: ProblemKind::ReceiptMissing,
+            message: format!(
+                "{record} names receipt {}, which is not in the receipt log: the log was moved back or the receipt removed",
+                short(&id)
+            ),
+            receipt: Some(id),
+            commit: Some(commit),
+            source_commit: None,
+        });
+    }
+    Ok(())
+}
+
+/// (receipt id, what names it, the commit of that record) for every
+/// `Fleet-Receipt` named by a live snapshot, a halt state, a proposal
+/// transition or a fanout note.
+fn named_receipts(store: &Store) -> Result<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    let in_text = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("Fleet-Receipt: "))
+            .map(|id| id.trim().to_string())
+            .filter(|id| !id.is_empty())
+            .collect()
+    };
+    // Chains: every commit reachable from each ref (sync may merge them).
+    let mut chains: Vec<(String, String)> = store
+        .refs_under(crate::live::LIVE_PREFIX)?
+        .into_iter()
+        .map(|r| {
+            (
+                r.clone(),
+                format!("live snapshot of {}", &r[crate::live::LIVE_PREFIX.len()..]),
+            )
+        })
+        .collect();
+    chains.push((crate::halt::HALT_REF.to_string(), "halt state".to_string()));
+    for (name, what) in chains {
+        let Some(tip) = store.resolve(&name)? else {
+            continue;
+        };
+        let walk = store
+            .repo()
+            .rev_walk([tip])
+            .all()
+            .git(|| format!("cannot walk {name}"))?;
+        for info in walk {
+            let info = info.git(|| format!("cannot walk {name}"))?;
+            let (entry, _) = store.chain_entry(info.id)?;
+            for id in in_text(&entry.message) {
+                out.push((
+                    id,
+                    format!("{what} {}", short(&entry.commit)),
+                    entry.commit.clone(),
+                ));
+            }
+        }
+    }
+    for name in store.refs_under(crate::proposals::PROPOSALS_PREFIX)? {
+        let target = &name[crate::proposals::PROPOSALS_PREFIX.len()..];
+        let book = crate::proposals::Book::open(store, target)?;
+        let tip = book.tip.map(|t| t.to_string()).unwrap_or_default();
+        for p in book.all(store)? {
+            for t in &p.transitions {
+                if let Some(id) = &t.receipt {
+                    out.push((
+                        id.clone(),
+                        format!("the {} transition of proposal {}", t.state, short(&p.id)),
+                        tip.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(tip) = store.resolve("refs/notes/fleet/fanout")? {
+        for (object, note) in store.notes_at(tip)? {
+            for id in in_text(&note) {
+                out.push((
+                    id,
+                    format!("the fanout note on {}", short(&object.to_string())),
+                    tip.to_string(),
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// One verdict per receipt (None: unsigned), checked on a few threads.

@@ -11,9 +11,15 @@ use std::time::{Duration, Instant};
 const MAX_ATTEMPTS: u32 = 500;
 /// ...or after this long, whichever comes first.
 const MAX_WAIT: Duration = Duration::from_secs(120);
-/// A lock file older than this is left over from a killed process: every
+/// A git ref lock older than this is left over from a killed process: every
 /// operation under our locks takes milliseconds.
 const STALE_LOCK: Duration = Duration::from_secs(10);
+/// ...and older than this while we hold the ref's advisory lock: every
+/// git-fleet writer of the ref holds it, so only a dead one (or a plain git
+/// command, which holds a ref lock for microseconds) can have left it.
+const STALE_LOCK_HELD: Duration = Duration::from_millis(100);
+/// How long to wait for the advisory lock before going on without it.
+const ADVISORY_WAIT: Duration = Duration::from_secs(10);
 
 /// One ref moving from `old` (None = must not exist) to `new`.
 #[derive(Debug, Clone)]
@@ -34,7 +40,7 @@ impl Store {
         log_message: &str,
         mut build: impl FnMut(Option<ObjectId>) -> Result<Option<(ObjectId, T)>>,
     ) -> Result<Option<T>> {
-        let _lock = self.advisory_lock(name);
+        let lock = self.advisory_lock(name);
         let started = Instant::now();
         let mut rng = Jitter::new();
         for attempt in 0..MAX_ATTEMPTS {
@@ -58,7 +64,7 @@ impl Store {
                     if !moved && !locked && attempt >= 2 {
                         return Err(e);
                     }
-                    self.remove_stale_ref_lock(name);
+                    self.remove_stale_ref_lock(name, lock.is_some());
                     rng.sleep(attempt)
                 }
             }
@@ -118,48 +124,60 @@ impl Store {
     }
 
     /// git leaves `<ref>.lock` behind when a writer is killed, and then refuses
-    /// every update; under refs/fleet and refs/notes/fleet an old one is removed.
-    fn remove_stale_ref_lock(&self, name: &str) {
+    /// every update; under refs/fleet and refs/notes/fleet a stale one is removed.
+    fn remove_stale_ref_lock(&self, name: &str, holding_advisory: bool) {
         if !(name.starts_with("refs/fleet/") || name.starts_with("refs/notes/fleet/")) {
             return;
         }
         let lock = self.git_dir().join(format!("{name}.lock"));
-        if is_stale(&lock) {
+        let limit = if holding_advisory {
+            STALE_LOCK_HELD
+        } else {
+            STALE_LOCK
+        };
+        if is_older(&lock, limit) {
             let _ = std::fs::remove_file(&lock);
         }
     }
 
     /// Serialise our own writers of one ref so they do not waste work racing;
-    /// correctness never depends on it (the CAS does), so failure to lock is ignored.
-    fn advisory_lock(&self, name: &str) -> Option<gix::lock::Marker> {
+    /// correctness never depends on it (the CAS does), so failure to lock is
+    /// ignored. It is an flock, which the kernel drops the moment its holder
+    /// dies: a killed writer never makes later ones wait.
+    fn advisory_lock(&self, name: &str) -> Option<AdvisoryLock> {
         let dir = self.local_dir().join("locks");
         std::fs::create_dir_all(&dir).ok()?;
-        let path = dir.join(name.replace('/', "%"));
-        let lock_file = path.with_extension("lock");
-        for _ in 0..2 {
-            match gix::lock::Marker::acquire_to_hold_resource(
-                &path,
-                gix::lock::acquire::Fail::AfterDurationWithBackoff(Duration::from_secs(2)),
-                None,
-                0,
-            ) {
-                Ok(marker) => return Some(marker),
-                Err(_) => {
-                    if !is_stale(&lock_file) {
-                        return None;
-                    }
-                    let _ = std::fs::remove_file(&lock_file);
+        // `.flock`, not `.lock`: lock files older versions left behind are ignored.
+        let path = dir.join(format!("{}.flock", name.replace('/', "%")));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .ok()?;
+        let deadline = Instant::now() + ADVISORY_WAIT;
+        let mut rng = Jitter::new();
+        let mut attempt = 0;
+        loop {
+            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Some(AdvisoryLock(file)),
+                Err(e) if e == rustix::io::Errno::WOULDBLOCK && Instant::now() < deadline => {
+                    rng.sleep(attempt.min(4));
+                    attempt += 1;
                 }
+                Err(_) => return None,
             }
         }
-        None
     }
 }
 
-fn is_stale(lock: &std::path::Path) -> bool {
+/// A held advisory lock; closing the file releases it.
+struct AdvisoryLock(#[allow(dead_code)] std::fs::File);
+
+fn is_older(lock: &std::path::Path, limit: Duration) -> bool {
     std::fs::metadata(lock)
         .and_then(|m| m.modified())
-        .map(|t| t.elapsed().unwrap_or_default() > STALE_LOCK)
+        .map(|t| t.elapsed().unwrap_or_default() > limit)
         .unwrap_or(false)
 }
 
