@@ -84,6 +84,10 @@ pub struct Policy {
     /// The file the rules came from, for messages (`fleet.toml`, `fleet.toml (HEAD)`).
     pub file: String,
     pub rules: Vec<Rule>,
+    /// `require_signed = true`: only verified SSH signers match any rule (an
+    /// email never does), and without rules only they may act at all.
+    #[serde(default)]
+    pub require_signed: bool,
 }
 
 /// The rule that allowed a change: its position, name and text.
@@ -536,11 +540,13 @@ impl Policy {
         Ok(Policy {
             file: file.to_string(),
             rules,
+            require_signed: false,
         })
     }
 
+    /// No rule and no signing requirement: everything is allowed.
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.rules.is_empty() && !self.require_signed
     }
 
     /// Decide `changes` (on `target`, when known) for `actor`, one decision each.
@@ -574,11 +580,24 @@ impl Policy {
             allowed_by: None,
             refusal: None,
         };
+        if self.require_signed && actor.principals.is_empty() {
+            decision.refusal = Some(format!(
+                "{} by {actor} refused: require_signed = true in {} and this actor is not a verified SSH signer (a signature by a key gpg.ssh.allowedSignersFile lists)",
+                decision.subject(),
+                self.file
+            ));
+            return decision;
+        }
         if self.rules.is_empty() {
             return decision;
         }
+        // With require_signed an email is a claim: only principals match.
+        let matched = Actor {
+            email: actor.email.clone().filter(|_| !self.require_signed),
+            ..actor.clone()
+        };
         let mut reasons = Vec::new();
-        for rule in self.rules.iter().filter(|r| r.matches_actor(actor)) {
+        for rule in self.rules.iter().filter(|r| r.matches_actor(&matched)) {
             match rule.why_not(resource, change, target) {
                 None => {
                     decision.allowed_by = Some(rule.reference(&self.file));
@@ -755,6 +774,14 @@ pub fn commit_actor(repo_dir: &Path, commit: &str) -> Result<Actor> {
         .lines()
         .find(|l| l.starts_with("gpgsig ") || l.starts_with("gpgsig-sha256 "));
     let short = &commit[..commit.len().min(12)];
+    // A signature that does not verify is nobody: falling back to the
+    // committer email would let a stranger's key sign as anyone.
+    let nobody = |why: &str| Actor {
+        email: None,
+        principals: Vec::new(),
+        source: format!("commit {short}: {why}, so its committer email does not count"),
+        pusher: None,
+    };
     let why = match signature {
         None => "unsigned".to_string(),
         Some(sig) if !sig.contains("BEGIN SSH SIGNATURE") => {
@@ -774,11 +801,15 @@ pub fn commit_actor(repo_dir: &Path, commit: &str) -> Result<Actor> {
                     })
                 }
                 "N" => "SSH-signed, but gpg.ssh.allowedSignersFile is not set here".into(),
-                "U" => "signed by a key gpg.ssh.allowedSignersFile does not list".into(),
-                "B" => "bad signature".into(),
-                "X" | "Y" => "expired signature or key".into(),
-                "R" => "revoked key".into(),
-                _ => "the signature could not be checked".into(),
+                "U" => {
+                    return Ok(nobody(
+                        "signed by a key gpg.ssh.allowedSignersFile does not list",
+                    ))
+                }
+                "B" => return Ok(nobody("bad signature")),
+                "X" | "Y" => return Ok(nobody("expired signature or key")),
+                "R" => return Ok(nobody("revoked key")),
+                _ => return Ok(nobody("the signature could not be checked")),
             }
         }
     };

@@ -460,7 +460,7 @@ pub fn apply(
         {
             Some(why)
         } else if let Some(short) = (!opts.auto)
-            .then(|| crate::policy::count_approvals(&ssh, &p, false))
+            .then(|| crate::policy::count_approvals(&ssh, &p, config.policy.require_signed))
             .transpose()?
             .filter(|a| a.count < required)
         {
@@ -686,6 +686,12 @@ pub fn decide(
     let actor = actor_string(store);
     let policy_actor = local_actor(store);
     let ssh = crate::sign::SshConfig::load(store)?;
+    if config.policy.require_signed && ssh.signing_key.is_none() {
+        return Err(Error::usage_hint(
+            format!("require_signed = true in fleet.toml: a {state} decision must be signed, and SSH signing is not configured here"),
+            "git config gpg.format ssh; git config user.signingKey <key> (a key gpg.ssh.allowedSignersFile lists)",
+        ));
+    }
     let now = runs::now();
     let mut changed = Vec::new();
     for id in ids {

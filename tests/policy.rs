@@ -655,7 +655,7 @@ fn a_verified_ssh_signer_is_the_actor() {
             "; unsigned) refused: no policy rule matches this actor",
         ],
     );
-    // Signed by a key the server does not list: the committer email again, and why.
+    // Signed by a key the server does not list: nobody, and why.
     s.env.git(
         &s.work,
         &["config", "user.signingKey", mallory.to_str().unwrap()],
@@ -666,8 +666,8 @@ fn a_verified_ssh_signer_is_the_actor() {
     assert_refused(
         &s,
         &[
-            "committer email of",
-            "signed by a key gpg.ssh.allowedSignersFile does not list) refused",
+            "an unknown actor (commit",
+            "signed by a key gpg.ssh.allowedSignersFile does not list, so its committer email does not count) refused",
         ],
     );
     // An `actor` email glob also matches a verified principal that is an
@@ -1280,5 +1280,146 @@ fn the_policy_cannot_be_switched_off_by_moving_head() {
     assert_refused(
         &s,
         &["fleet.policyRef names refs/heads/gone, which does not exist"],
+    );
+}
+
+const SIGNED: &str = "require_signed = true
+
+[targets.staging]
+
+[[policy]]
+name = \"web\"
+actor = \"*@example.com\"
+allow = [\"modules/nginx-*\"]
+";
+
+/// Two keys, alice's listed as alice@example.com in an allowed signers file
+/// that `repos` use; mallory's listed nowhere.
+fn signers(env: &TestEnv, repos: &[&Path]) -> (PathBuf, PathBuf) {
+    let (alice, alice_pub) = keygen(env, "alice");
+    let (mallory, _) = keygen(env, "mallory");
+    let file = env.root().join("allowed_signers");
+    std::fs::write(&file, format!("alice@example.com {alice_pub}\n")).unwrap();
+    for r in repos {
+        env.git(
+            r,
+            &[
+                "config",
+                "gpg.ssh.allowedSignersFile",
+                file.to_str().unwrap(),
+            ],
+        );
+    }
+    (alice, mallory)
+}
+
+#[test]
+fn an_unlisted_key_never_falls_back_to_the_committer_email() {
+    // No require_signed: an unsigned commit is its committer email, but a
+    // commit signed by a key the server does not list is nobody.
+    let s = server(
+        &SIGNED.replace("require_signed = true\n", ""),
+        &["--pre-receive"],
+    );
+    let (_alice, mallory) = signers(&s.env, &[&s.origin, &s.work]);
+    s.env.git(&s.work, &["config", "gpg.format", "ssh"]);
+    s.env.git(
+        &s.work,
+        &["config", "user.signingKey", mallory.to_str().unwrap()],
+    );
+    edit(&s.work, "workers: 4", "workers: 5");
+    s.env.git(
+        &s.work,
+        &[
+            "commit",
+            "-q",
+            "-S",
+            "-am",
+            "mallory as committer@example.com",
+        ],
+    );
+    assert_refused(
+        &s,
+        &["signed by a key gpg.ssh.allowedSignersFile does not list, so its committer email does not count"],
+    );
+    edit(&s.work, "workers: 4", "workers: 5");
+    s.env.git(
+        &s.work,
+        &["commit", "-q", "--no-gpg-sign", "-am", "unsigned"],
+    );
+    assert_eq!(push(&s).code, 0);
+}
+
+#[test]
+fn require_signed_refuses_unsigned_commits_decisions_and_pushes() {
+    let s = server(SIGNED, &["--pre-receive"]);
+    let (alice, mallory) = signers(&s.env, &[&s.origin, &s.work]);
+    // pre-commit: no signing key here, so nothing this clone commits is signed.
+    install(&s.env, &s.work, &["--pre-commit"]);
+    edit(&s.work, "workers: 4", "workers: 5");
+    let out = s
+        .env
+        .command("git", &s.work)
+        .args(["commit", "-q", "-am", "unsigned"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("require_signed = true"), "{err}");
+    // pre-receive: an unsigned commit is refused even where an email rule allows it.
+    s.env
+        .git(&s.work, &["commit", "-q", "--no-verify", "-am", "unsigned"]);
+    assert_refused(&s, &["require_signed = true"]);
+    // Signed by an unlisted key: refused; by alice: accepted.
+    s.env.git(&s.work, &["config", "gpg.format", "ssh"]);
+    s.env.git(
+        &s.work,
+        &["config", "user.signingKey", mallory.to_str().unwrap()],
+    );
+    edit(&s.work, "workers: 4", "workers: 5");
+    s.env.git(
+        &s.work,
+        &["commit", "-q", "--no-verify", "-S", "-am", "mallory"],
+    );
+    assert_refused(&s, &["require_signed = true"]);
+    s.env.git(
+        &s.work,
+        &["config", "user.signingKey", alice.to_str().unwrap()],
+    );
+    edit(&s.work, "workers: 4", "workers: 5");
+    s.env.git(&s.work, &["commit", "-q", "-S", "-am", "alice"]);
+    let ok = push(&s);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+
+    // approve/apply: an unsigned decision is refused; a signed one counts.
+    assert_eq!(s.env.fleet(&s.work, &["snapshot", "staging"]).code, 0);
+    edit(&s.work, "workers: 5", "workers: 6");
+    s.env
+        .git(&s.work, &["commit", "-q", "-S", "-am", "alice again"]);
+    assert_eq!(push(&s).code, 0);
+    // (the snapshot is of the old state: reconcile proposes the change)
+    s.env.git(&s.work, &["config", "--unset", "gpg.format"]);
+    assert_eq!(s.env.fleet(&s.work, &["reconcile"]).code, 1);
+    let id = proposal_id(&s.env, &s.work, "nginx-public");
+    let unsigned = s.env.fleet(&s.work, &["approve", &id]);
+    assert_eq!(unsigned.code, 2, "{}", unsigned.stderr);
+    assert!(
+        unsigned.stderr.contains("require_signed = true"),
+        "{}",
+        unsigned.stderr
+    );
+    s.env.git(&s.work, &["config", "gpg.format", "ssh"]);
+    let signed = s.env.fleet(&s.work, &["approve", &id]);
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+    let applied = s.env.fleet(&s.work, &["apply", &id]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    let receipt = s.env.fleet(&s.work, &["receipts", "show", "HEAD"]);
+    // The receipt is signed: the approver's key signs it.
+    assert!(
+        receipt
+            .stdout
+            .contains("Fleet-Signature: -----BEGIN SSH SIGNATURE-----"),
+        "{}",
+        receipt.stdout
     );
 }

@@ -52,7 +52,7 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
         for p in &all {
             proposals.push(Item {
                 state: p.state(),
-                approvals: count_approvals(&ssh, p, false)?,
+                approvals: count_approvals(&ssh, p, ctx.config.policy.require_signed)?,
                 proposal: p,
             });
         }
@@ -90,7 +90,11 @@ pub fn show(ui: &Ui, args: ShowArgs) -> Result<Outcome> {
     let p = Book::open(&ctx.store, &target)?
         .get(&ctx.store, &id)?
         .ok_or_else(|| Error::usage(format!("no proposal {id}")))?;
-    let approvals = count_approvals(&SshConfig::load(&ctx.store)?, &p, false)?;
+    let approvals = count_approvals(
+        &SshConfig::load(&ctx.store)?,
+        &p,
+        ctx.config.policy.require_signed,
+    )?;
     if args.json {
         let mut v = serde_json::to_value(&p).unwrap_or_default();
         v["state"] = json!(p.state());
