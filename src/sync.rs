@@ -129,9 +129,12 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
             }
             return Ok(report);
         }
-        let stale = pushed.stdout.contains("stale info")
-            || pushed.stderr.contains("stale info")
-            || pushed.stdout.contains("rejected");
+        // A hook that declines (the server's policy) is an answer, not a race.
+        let declined = pushed.stdout.contains("remote rejected");
+        let stale = !declined
+            && (pushed.stdout.contains("stale info")
+                || pushed.stderr.contains("stale info")
+                || pushed.stdout.contains("rejected"));
         if !stale {
             return Err(Error::Other(format!(
                 "git push {remote} failed: {}{}",

@@ -705,8 +705,25 @@ fn git_fleet_records_are_not_desired_state_but_a_branch_made_of_them_is() {
             .as_bytes(),
     );
     assert_eq!(snap.code, 0, "{}", snap.stderr);
+    // Records are checked too: this snapshot creates postgres, which the
+    // web team may not (see the_server_checks_fleet_records_too).
+    let records = push_args(&s, &["origin", "refs/fleet/live/staging"]);
+    assert_ne!(records.code, 0, "{}", records.stderr);
+    assert!(
+        records
+            .stderr
+            .contains("live snapshot: create modules/postgres"),
+        "{}",
+        records.stderr
+    );
+    // Pushed while no hook runs, the server has the commit.
+    let off = s
+        .env
+        .fleet(&s.origin, &["hooks", "uninstall", "--pre-receive"]);
+    assert_eq!(off.code, 0, "{}", off.stderr);
     let records = push_args(&s, &["origin", "refs/fleet/live/staging"]);
     assert_eq!(records.code, 0, "{}", records.stderr);
+    install(&s.env, &s.origin, &["--pre-receive"]);
     // The same commit as a branch is checked, although the server already has it.
     let before = s.env.refs(&s.origin);
     let sneaky = push_args(&s, &["origin", "refs/fleet/live/staging:refs/heads/sneaky"]);
@@ -1422,4 +1439,167 @@ fn require_signed_refuses_unsigned_commits_decisions_and_pushes() {
         "{}",
         receipt.stdout
     );
+}
+
+/// `git fleet ARGS` in the work clone with extra environment (a pusher, an identity).
+fn fleet_vars(s: &Server, vars: &[(&str, &str)], args: &[&str]) -> Run {
+    fleet_env(&s.env, &s.work, vars, args)
+}
+
+const RECORDS: &str = "[targets.staging]
+
+[[policy]]
+name = \"alice\"
+actor = \"alice@example.com\"
+allow = [\"modules/*\", \"assignments/*\", \"config/*\"]
+destroy = true
+
+[[policy]]
+name = \"web\"
+pusher = \"web\"
+allow = [\"modules/nginx-*\"]
+
+[[policy]]
+name = \"ops\"
+pusher = \"ops\"
+allow = [\"modules/*\", \"assignments/*\", \"config/*\"]
+destroy = true
+";
+
+#[test]
+fn the_server_checks_fleet_records_too() {
+    let s = server(RECORDS, &["--pre-receive"]);
+    let alice = [("GIT_COMMITTER_EMAIL", "alice@example.com")];
+    // ops records the first live snapshot and a proposal for postgres.
+    assert_eq!(fleet_vars(&s, &alice, &["snapshot", "staging"]).code, 0);
+    edit(&s.work, "max_connections: 100", "max_connections: 1");
+    commit_as(&s, "alice@example.com", "postgres");
+    assert_eq!(push_env(&s, &[("GL_USER", "ops")]).code, 0);
+    assert_eq!(fleet_vars(&s, &alice, &["reconcile"]).code, 1);
+    let synced = fleet_vars(&s, &[("GL_USER", "ops")], &["sync"]);
+    assert_eq!(synced.code, 0, "{}", synced.stderr);
+    let id = proposal_id(&s.env, &s.work, "postgres");
+
+    // web, allowed only nginx-*, hand-makes an approval "by Alice" and syncs it.
+    let forged = fleet_vars(&s, &alice, &["approve", &id]);
+    assert_eq!(forged.code, 0, "{}", forged.stderr);
+    let before = s.env.refs(&s.origin);
+    let refused = fleet_vars(&s, &[("GL_USER", "web")], &["sync"]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("refs/fleet/proposals/staging")
+            && refused.stderr.contains("approved")
+            && refused.stderr.contains("modules/postgres")
+            && refused.stderr.contains("pushed by web (GL_USER)"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        before,
+        s.env.refs(&s.origin),
+        "a refused push changes no ref"
+    );
+    // The same approval signed by alice's listed key is alice's, whoever pushes it.
+    let (key, public) = keygen(&s.env, "alice-key");
+    let file = s.env.root().join("allowed_signers");
+    std::fs::write(&file, format!("alice@example.com {public}\n")).unwrap();
+    s.env.git(
+        &s.origin,
+        &[
+            "config",
+            "gpg.ssh.allowedSignersFile",
+            file.to_str().unwrap(),
+        ],
+    );
+    for (k, v) in [
+        ("gpg.format", "ssh"),
+        ("user.signingKey", key.to_str().unwrap()),
+        ("gpg.ssh.allowedSignersFile", file.to_str().unwrap()),
+    ] {
+        s.env.git(&s.work, &["config", k, v]);
+    }
+    let signed = fleet_vars(
+        &s,
+        &[
+            ("GIT_COMMITTER_EMAIL", "alice@example.com"),
+            ("GIT_COMMITTER_NAME", "Alice"),
+        ],
+        &["approve", &id],
+    );
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+    // Still refused: the unsigned forgery is in the same chain.
+    let still = fleet_vars(&s, &[("GL_USER", "web")], &["sync"]);
+    assert_ne!(still.code, 0, "{}", still.stderr);
+    let ok = fleet_vars(&s, &[("GL_USER", "ops")], &["sync"]);
+    assert_eq!(ok.code, 0, "ops may approve postgres: {}", ok.stderr);
+
+    // web pushes a live snapshot that changes postgres, or a halt: refused.
+    let snap = s.env.fleet_stdin(
+        &s.work,
+        &["snapshot", "staging", "--from", "-"],
+        FLEET
+            .replace("max_connections: 100", "max_connections: 7")
+            .as_bytes(),
+    );
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let live = push_env_args(
+        &s,
+        &[("GL_USER", "web")],
+        &["origin", "refs/fleet/live/staging"],
+    );
+    assert_ne!(live.code, 0, "{}", live.stderr);
+    assert!(
+        live.stderr.contains("refs/fleet/live/staging") && live.stderr.contains("modules/postgres"),
+        "{}",
+        live.stderr
+    );
+    assert_eq!(s.env.fleet(&s.work, &["halt", "--reason", "stop"]).code, 0);
+    let halt = push_env_args(&s, &[("GL_USER", "web")], &["origin", "refs/fleet/halt"]);
+    assert_ne!(halt.code, 0, "{}", halt.stderr);
+    assert!(halt.stderr.contains("config/halt"), "{}", halt.stderr);
+    let ok = push_env_args(&s, &[("GL_USER", "ops")], &["origin", "refs/fleet/halt"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(s.env.fleet(&s.work, &["resume"]).code, 0);
+    let ok = push_env_args(&s, &[("GL_USER", "ops")], &["origin", "refs/fleet/halt"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+
+    // Receipts too: an unsigned halt receipt pushed by web is web's.
+    s.env.git(&s.work, &["config", "--unset", "gpg.format"]);
+    assert_eq!(s.env.fleet(&s.work, &["halt", "--reason", "again"]).code, 0);
+    let receipts = ["origin", "refs/notes/fleet/receipts"];
+    let refused = push_env_args(&s, &[("GL_USER", "web")], &receipts);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("receipt: update config/halt")
+            && refused.stderr.contains("pushed by web (GL_USER)"),
+        "{}",
+        refused.stderr
+    );
+    let ok = push_env_args(&s, &[("GL_USER", "ops")], &receipts);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+
+    // Chains only grow: no rewinding, no deleting, whoever pushes.
+    let rewind = push_env_args(
+        &s,
+        &[("GL_USER", "ops")],
+        &["--force", "origin", "refs/fleet/halt~2:refs/fleet/halt"],
+    );
+    assert_ne!(rewind.code, 0, "{}", rewind.stderr);
+    assert!(rewind.stderr.contains("only grow"), "{}", rewind.stderr);
+    let delete = push_env_args(&s, &[("GL_USER", "ops")], &["origin", ":refs/fleet/halt"]);
+    assert_ne!(delete.code, 0, "{}", delete.stderr);
+    assert!(delete.stderr.contains("only grow"), "{}", delete.stderr);
+}
+
+fn push_env_args(s: &Server, vars: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut cmd = s.env.command("git", &s.work);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.arg("push").args(args).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }

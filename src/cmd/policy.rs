@@ -7,8 +7,8 @@ use git_fleet::cli::PolicyCommand;
 use git_fleet::config::{Config, CONFIG_FILE};
 use git_fleet::gitcmd::git;
 use git_fleet::policy::{
-    check_commits, desired_files, policy_ref, policy_ref_update, pushed_commits, CommitCheck,
-    PolicyRef, Pusher,
+    check_commits, check_records, desired_files, policy_ref, policy_ref_update, pushed_commits,
+    CommitCheck, PolicyRef, Pusher,
 };
 use git_fleet::{live, Error, Result};
 use serde_json::json;
@@ -174,6 +174,19 @@ pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
         }
     };
     let dir = ctx.store.git_dir();
+    let pusher = Pusher::from_env();
+    // git-fleet's own records: chains only grow, and each new decision,
+    // snapshot, halt and receipt is made by someone the policy allows.
+    let ssh = git_fleet::sign::SshConfig::read(&ctx.store)?;
+    let records = check_records(dir, &ssh, &config.policy, stdin, pusher.as_ref())?;
+    if !records.is_empty() {
+        ui.error("git-fleet: push refused: fleet records (refs/fleet/*, refs/notes/fleet/*):");
+        for r in &records {
+            ui.error(r);
+        }
+        ui.hint("a record's actor is its verified signer (gpg.ssh.allowedSignersFile here), else the pusher the server names (GL_USER, GITEA_PUSHER_NAME, GL_USERNAME, REMOTE_USER), else the identity it claims");
+        return Ok(Outcome::Found);
+    }
     if let Some(policy_ref) = &policy_ref {
         for line in stdin.lines() {
             let f: Vec<&str> = line.split_whitespace().collect();
@@ -194,7 +207,7 @@ pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
         &config.policy,
         &desired_files(&config, &known),
         &commits,
-        Pusher::from_env().as_ref(),
+        pusher.as_ref(),
     )?;
     let refused: Vec<&CommitCheck> = checks.iter().filter(|c| c.refused()).collect();
     if refused.is_empty() {
