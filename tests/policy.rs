@@ -1418,13 +1418,15 @@ fn require_signed_refuses_unsigned_commits_decisions_and_pushes() {
     s.env.git(&s.work, &["config", "--unset", "gpg.format"]);
     assert_eq!(s.env.fleet(&s.work, &["reconcile"]).code, 1);
     let id = proposal_id(&s.env, &s.work, "nginx-public");
-    let unsigned = s.env.fleet(&s.work, &["approve", &id]);
-    assert_eq!(unsigned.code, 2, "{}", unsigned.stderr);
-    assert!(
-        unsigned.stderr.contains("require_signed = true"),
-        "{}",
-        unsigned.stderr
-    );
+    for decision in ["approve", "reject"] {
+        let unsigned = s.env.fleet(&s.work, &[decision, &id]);
+        assert_eq!(unsigned.code, 2, "{}", unsigned.stderr);
+        assert!(
+            unsigned.stderr.contains("require_signed = true"),
+            "{}",
+            unsigned.stderr
+        );
+    }
     s.env.git(&s.work, &["config", "gpg.format", "ssh"]);
     let signed = s.env.fleet(&s.work, &["approve", &id]);
     assert_eq!(signed.code, 0, "{}", signed.stderr);
