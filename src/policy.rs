@@ -1708,7 +1708,14 @@ fn check_proposals(
                     "decision",
                 )?,
                 None => {
-                    let email = actor_email(&t.actor);
+                    // Auto-apply names no person: the claim is the tick
+                    // runner's, the committer of the record commit.
+                    let email = if t.actor == crate::reconcile::AUTO_ACTOR {
+                        let ce = git(repo_dir, &["log", "-1", "--format=%ce", new])?;
+                        ce.stdout.trim().to_string()
+                    } else {
+                        actor_email(&t.actor)
+                    };
                     claimed_actor(
                         Some(&email),
                         pusher,

@@ -1605,3 +1605,34 @@ fn push_env_args(s: &Server, vars: &[(&str, &str)], args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+#[test]
+fn auto_applied_records_sync_to_a_checking_server() {
+    // Auto-apply names no person; the server judges its records as the
+    // tick runner's (the record commit's committer), here in scope.
+    let s = server(
+        &format!(
+            "{}\n[[policy]]\nname = \"admin\"\nactor = \"admin@example.org\"\nallow = [\"*/*\"]\n",
+            POLICY.replace("[targets.staging]", "[targets.staging]\nauto_apply = true")
+        ),
+        &["--pre-receive"],
+    );
+    let admin = [("GIT_COMMITTER_EMAIL", "admin@example.org")];
+    // admin records the first snapshot (creates of everything).
+    let snap = fleet_vars(&s, &admin, &["snapshot", "staging"]);
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let first = fleet_vars(&s, &admin, &["sync"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    edit(&s.work, "workers: 4", "workers: 6");
+    commit(&s, "in scope");
+    assert_eq!(push(&s).code, 0);
+    let tick = s.env.fleet(&s.work, &["reconcile", "--json"]);
+    assert_eq!(
+        json(&tick)["ticks"][0]["applied"].as_array().unwrap().len(),
+        1,
+        "{}",
+        tick.stdout
+    );
+    let synced = s.env.fleet(&s.work, &["sync"]);
+    assert_eq!(synced.code, 0, "{}", synced.stderr);
+}
