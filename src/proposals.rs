@@ -27,6 +27,8 @@ pub enum State {
     Rejected,
     Ignored,
     Failed,
+    /// Desired moved on: a newer proposal for the resource, or none needed.
+    Superseded,
 }
 
 impl State {
@@ -38,6 +40,7 @@ impl State {
             State::Rejected => "rejected",
             State::Ignored => "ignored",
             State::Failed => "failed",
+            State::Superseded => "superseded",
         }
     }
 
@@ -49,6 +52,7 @@ impl State {
             State::Rejected,
             State::Ignored,
             State::Failed,
+            State::Superseded,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)

@@ -236,9 +236,28 @@ fn tick_inner(
         let reopened = match book.get(store, &fresh.id)? {
             None => fresh,
             Some(stored) => match stored.state() {
-                State::PendingReview | State::Approved => {
+                State::PendingReview | State::Approved
+                    if stored.before == fresh.before || stored.rollback =>
+                {
                     report.already_open += 1;
                     continue;
+                }
+                State::PendingReview | State::Approved => {
+                    // Live moved under an open proposal: refresh what it
+                    // changes from (else it stays stale forever); an approval
+                    // was for the old change, so it goes back to review.
+                    let mut p = stored.clone();
+                    p.before = fresh.before.clone();
+                    p.fields = fresh.fields.clone();
+                    p.source_commit = fresh.source_commit.clone();
+                    p.live_snapshot = fresh.live_snapshot.clone();
+                    p.push(
+                        State::PendingReview,
+                        &actor,
+                        now,
+                        Some("live changed under it: before refreshed; review again".into()),
+                    );
+                    p
                 }
                 State::Rejected | State::Ignored if stored.before == fresh.before => {
                     report.not_reproposed += 1;
@@ -252,6 +271,7 @@ fn tick_inner(
                     p.live_snapshot = fresh.live_snapshot.clone();
                     let why = match state {
                         State::Applied => "drift: live differs from desired again after apply",
+                        State::Superseded => "desired asks for this content again",
                         _ => "live changed since the decision",
                     };
                     p.push(State::PendingReview, &actor, now, Some(why.into()));
@@ -265,6 +285,17 @@ fn tick_inner(
         }
         to_write.push(reopened);
     }
+    superseded(
+        store,
+        &book,
+        &d.changes,
+        &to_write,
+        target,
+        &desired_fleet,
+        &actor,
+        now,
+        run,
+    )?;
     if report.deferred > 0 {
         run.status = RunStatus::Partial;
         run.errors.push(format!(
@@ -344,6 +375,60 @@ fn tick_inner(
             run.errors
                 .push(format!("apply of {} failed: {why}", &id[..12]));
         }
+    }
+    Ok(())
+}
+
+/// Open proposals desired has moved on from become `superseded`: their
+/// resource now has a proposal with other content, or desired no longer
+/// differs from live there. Rollback proposals are left alone (they undo
+/// desired on purpose). Written in one commit; noted in the run.
+#[allow(clippy::too_many_arguments)]
+fn superseded(
+    store: &Store,
+    book: &Book,
+    changes: &[crate::fleet::diff::Change],
+    fresh: &[Proposal],
+    target: &str,
+    desired: &Fleet,
+    actor: &str,
+    now: i64,
+    run: &mut Run,
+) -> Result<()> {
+    let mut out = Vec::new();
+    for mut p in book.all(store)? {
+        if !p.state().is_open() || p.rollback || fresh.iter().any(|f| f.id == p.id) {
+            continue;
+        }
+        let current = changes
+            .iter()
+            .find(|c| c.kind == p.kind && c.name == p.name)
+            .map(|c| {
+                proposals::proposal_id(
+                    target,
+                    c.kind,
+                    &c.name,
+                    c.change,
+                    resource_json(desired, c.kind, &c.name).as_ref(),
+                )
+            });
+        let why = match current {
+            Some(id) if id == p.id => continue,
+            Some(id) => format!("superseded by {}: desired moved on", &id[..12]),
+            None => "desired no longer asks for this change".to_string(),
+        };
+        run.notes
+            .push(format!("{} {}: {why}", &p.id[..12], p.resource()));
+        p.push(State::Superseded, actor, now, Some(why));
+        out.push(p);
+    }
+    if !out.is_empty() {
+        proposals::write(
+            store,
+            target,
+            &out,
+            &format!("reconcile {target}: {} proposal(s) superseded", out.len()),
+        )?;
     }
     Ok(())
 }

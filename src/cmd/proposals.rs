@@ -15,7 +15,7 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
     let state = match &args.state {
         Some(s) => Some(State::parse(s).ok_or_else(|| {
             Error::usage(format!(
-                "unknown state '{s}' (pending_review, approved, applied, rejected, ignored, failed)"
+                "unknown state '{s}' (pending_review, approved, applied, rejected, ignored, failed, superseded)"
             ))
         })?),
         None => None,
