@@ -218,6 +218,9 @@ fn tick_inner(
         .collect();
 
     let book = Book::open(store, target)?;
+    let stored_all = book.all(store)?;
+    // Values rollbacks undid: auto-apply never brings one back.
+    let rolled = rolled_back_values(&stored_all);
     let actor = actor_string(store);
     let now = runs::now();
     let mut to_write: Vec<Proposal> = Vec::new();
@@ -240,6 +243,16 @@ fn tick_inner(
                     if stored.before == fresh.before || stored.rollback =>
                 {
                     report.already_open += 1;
+                    // Still held for a rollback: say so every tick.
+                    if let Some(why) = cfg
+                        .auto_apply
+                        .then(|| rolled_back_gate(&rolled, &stored))
+                        .flatten()
+                    {
+                        run.notes
+                            .push(format!("skipped auto-apply of {}: {why}", &stored.id[..12]));
+                        report.held.push((stored.id.clone(), why));
+                    }
                     continue;
                 }
                 State::PendingReview | State::Approved => {
@@ -287,7 +300,7 @@ fn tick_inner(
     }
     superseded(
         store,
-        &book,
+        &stored_all,
         &d.changes,
         &to_write,
         target,
@@ -326,8 +339,8 @@ fn tick_inner(
             Some("a destroy always waits for a person".to_string())
         } else if halted {
             Some("automation is halted".to_string())
-        } else if p.rolled_back_by.is_some() {
-            Some("this desired content was rolled back; it is not auto-applied until the desired file changes".to_string())
+        } else if let Some(why) = rolled_back_gate(&rolled, p) {
+            Some(why)
         } else {
             // Bounded writes: auto-apply is decided for whoever runs the tick.
             policy_actor.as_ref().and_then(|a| {
@@ -344,7 +357,8 @@ fn tick_inner(
         }
     }
     for (id, why) in &report.held {
-        if why.contains("rolled back") || why.starts_with("policy: ") {
+        let noted = run.notes.iter().any(|n| n.contains(&id[..12]));
+        if !noted && (why.contains("rolled back") || why.starts_with("policy: ")) {
             run.notes
                 .push(format!("skipped auto-apply of {}: {why}", &id[..12]));
         }
@@ -386,7 +400,7 @@ fn tick_inner(
 #[allow(clippy::too_many_arguments)]
 fn superseded(
     store: &Store,
-    book: &Book,
+    stored: &[Proposal],
     changes: &[crate::fleet::diff::Change],
     fresh: &[Proposal],
     target: &str,
@@ -396,7 +410,7 @@ fn superseded(
     run: &mut Run,
 ) -> Result<()> {
     let mut out = Vec::new();
-    for mut p in book.all(store)? {
+    for p in stored {
         if !p.state().is_open() || p.rollback || fresh.iter().any(|f| f.id == p.id) {
             continue;
         }
@@ -419,6 +433,7 @@ fn superseded(
         };
         run.notes
             .push(format!("{} {}: {why}", &p.id[..12], p.resource()));
+        let mut p = p.clone();
         p.push(State::Superseded, actor, now, Some(why));
         out.push(p);
     }
@@ -431,6 +446,63 @@ fn superseded(
         )?;
     }
     Ok(())
+}
+
+/// One value a rollback undid: `field` of `kind/name` set to `value` by an
+/// applied proposal that rollback `by` rolled back.
+struct RolledBack {
+    kind: Kind,
+    name: String,
+    field: String,
+    value: serde_json::Value,
+    by: String,
+}
+
+fn rolled_back_values(stored: &[Proposal]) -> Vec<RolledBack> {
+    let mut out = Vec::new();
+    for p in stored {
+        let Some(by) = &p.rolled_back_by else {
+            continue;
+        };
+        for f in &p.fields {
+            if let Some(value) = &f.after {
+                out.push(RolledBack {
+                    kind: p.kind,
+                    name: p.name.clone(),
+                    field: f.field.clone(),
+                    value: value.clone(),
+                    by: by.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Why auto-apply must leave `p` for review: its content was rolled back,
+/// or it sets a field to a value a rollback undid (whatever else it changes).
+fn rolled_back_gate(rolled: &[RolledBack], p: &Proposal) -> Option<String> {
+    if p.rolled_back_by.is_some() {
+        return Some("this desired content was rolled back; it is not auto-applied until the desired file changes".to_string());
+    }
+    for r in rolled
+        .iter()
+        .filter(|r| r.kind == p.kind && r.name == p.name)
+    {
+        if let Some(f) = p
+            .fields
+            .iter()
+            .find(|f| f.field == r.field && f.after.as_ref() == Some(&r.value))
+        {
+            return Some(format!(
+                "it sets {} = {} again, a value rollback {} rolled back; auto-apply never re-applies it, so it waits for review",
+                f.field,
+                r.value,
+                &r.by[..r.by.len().min(12)]
+            ));
+        }
+    }
+    None
 }
 
 pub fn desired_path(cfg: &TargetConfig) -> String {

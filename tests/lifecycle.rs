@@ -113,3 +113,49 @@ fn a_tick_refreshes_an_open_proposals_before_when_live_moved() {
     assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
     assert!(r.live().contains("\"workers\":5"), "{}", r.live());
 }
+
+fn held(tick: &Value) -> String {
+    tick["held"].to_string()
+}
+
+#[test]
+fn a_rolled_back_value_is_never_auto_applied_again() {
+    let r = Repo::new("[targets.staging]\nauto_apply = true\n");
+    r.snapshot(&fleet(1, 1));
+    let good = r
+        .env
+        .git(&r.path, &["rev-parse", "refs/fleet/live/staging"])
+        .trim()
+        .to_string();
+    r.commit_fleet(&fleet(2, 1));
+    assert_eq!(r.tick()["applied"].as_array().unwrap().len(), 1);
+    let out = json(&r.fleet(&["rollback", "staging", "--to", &good, "--json"]));
+    let rb = out["opened"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(r.fleet(&["approve", &rb]).code, 0);
+    assert_eq!(r.fleet(&["apply", &rb]).code, 0);
+    assert!(r.live().contains("\"workers\":1"));
+
+    // Another field of the module changes: workers 2 must not come back with it.
+    r.commit_fleet(&fleet(2, 3));
+    let t = r.tick();
+    assert_eq!(t["applied"].as_array().unwrap().len(), 0, "{t}");
+    assert!(
+        held(&t).contains("config.workers = 2") && held(&t).contains("rolled back"),
+        "{t}"
+    );
+    assert!(r.live().contains("\"workers\":1"), "{}", r.live());
+
+    // A new value goes live; setting the rolled-back value again is held, and said.
+    r.commit_fleet(&fleet(3, 3));
+    assert_eq!(r.tick()["applied"].as_array().unwrap().len(), 1);
+    r.commit_fleet(&fleet(2, 3));
+    let t = r.tick();
+    assert_eq!(t["applied"].as_array().unwrap().len(), 0, "{t}");
+    assert!(held(&t).contains("config.workers = 2"), "{t}");
+    let notes = t["run"]["notes"].to_string();
+    assert!(notes.contains("rolled back"), "{t}");
+    assert!(r.live().contains("\"workers\":3"), "{}", r.live());
+    // Ticks that follow keep saying why it waits.
+    let t = r.tick();
+    assert!(held(&t).contains("config.workers = 2"), "{t}");
+}
