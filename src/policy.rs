@@ -1732,6 +1732,62 @@ fn check_proposals(
     Ok(())
 }
 
+/// The commits a push of `new` brings into a ref whose policy is read per
+/// branch: those not reachable from `base` (the ref's old tip, or for a new
+/// ref the default policy branch; None: every commit). Commits already on
+/// other branches are checked again: another branch's policy may differ.
+pub fn commits_entering(repo_dir: &Path, new: &str, base: Option<&str>) -> Result<Vec<String>> {
+    let mut args = vec!["rev-list", "--reverse", new];
+    if let Some(b) = base {
+        args.extend(["--not", b]);
+    }
+    let out = git(repo_dir, &args)?;
+    if !out.success {
+        return Err(Error::Other(format!(
+            "cannot list pushed commits: {}",
+            out.stderr.trim()
+        )));
+    }
+    Ok(out.stdout.lines().map(str::to_string).collect())
+}
+
+/// A ref moved from `old` to `new` by other than a fast-forward, landing on
+/// another fleet.toml: decided as a change of `config/fleet.toml` under the
+/// old policy, for the pusher alone (no commit of the push carries it).
+pub fn rewound_policy(
+    repo_dir: &Path,
+    policy: &Policy,
+    old: &str,
+    new: &str,
+    pusher: Option<&Pusher>,
+) -> Result<Option<String>> {
+    if git(repo_dir, &["merge-base", "--is-ancestor", old, new])?.success {
+        return Ok(None);
+    }
+    let before = blob_at(repo_dir, old, CONFIG_FILE)?;
+    let after = blob_at(repo_dir, new, CONFIG_FILE)?;
+    if before == after {
+        return Ok(None);
+    }
+    let change = match (&before, &after) {
+        (None, _) => ChangeType::Create,
+        (Some(_), Some(_)) => ChangeType::Update,
+        (Some(_), None) => ChangeType::Destroy,
+    };
+    // Moving a branch is the pusher's act, whoever made the commit it lands
+    // on: without a pusher the server names, nobody may.
+    let actor = Actor {
+        email: None,
+        principals: Vec::new(),
+        source: "the pusher moves the branch back".into(),
+        pusher: pusher.cloned(),
+    };
+    Ok(policy
+        .decide(&actor, None, CONFIG_RESOURCE, change)
+        .refusal
+        .map(|why| format!("not a fast-forward, and fleet.toml differs: {why}")))
+}
+
 /// Paths `commit` changes against `parent` (every path of a root commit).
 fn changed_paths(repo_dir: &Path, commit: &str, parent: Option<&str>) -> Result<Vec<String>> {
     let mut args = vec!["diff-tree", "-r", "-z", "--no-commit-id", "--name-only"];

@@ -549,7 +549,7 @@ fn a_malformed_policy_on_the_server_refuses_every_push() {
         &s,
         &[
             "push refused: the policy cannot be read, so nothing is allowed",
-            "fleet.toml (HEAD):4:1",
+            "fleet.toml (refs/heads/main):4:1",
             "hint: fix fleet.toml",
         ],
     );
@@ -1247,16 +1247,37 @@ fn the_policy_cannot_be_switched_off_by_moving_head() {
         status.stdout,
         status.stderr
     );
+    // A push to main is decided by fleet.toml on main as it was.
     edit(&s.work, "max_connections: 100", "max_connections: 1");
     commit(&s, "out of scope");
     assert_refused(
         &s,
         &[
-            "the policy cannot be found",
-            "HEAD names refs/heads/master, which does not exist",
-            "git config fleet.policyRef refs/heads/main",
+            "fleet.toml on refs/heads/main",
+            "policy 'web-team' does not allow it",
         ],
     );
+    // A new branch (and fleet records) would take the policy HEAD names: there
+    // is none, so it is refused, saying how to fix it.
+    edit(&s.work, "workers: 4", "workers: 5");
+    commit(&s, "in scope, on a new branch");
+    let before = s.env.refs(&s.origin);
+    let new_branch = push_args(&s, &["origin", "HEAD:refs/heads/feature"]);
+    assert_ne!(new_branch.code, 0, "{}", new_branch.stderr);
+    for expected in [
+        "the policy cannot be found",
+        "HEAD names refs/heads/master, which does not exist",
+        "git config fleet.policyRef refs/heads/main",
+    ] {
+        assert!(
+            new_branch.stderr.contains(expected),
+            "{}",
+            new_branch.stderr
+        );
+    }
+    assert_eq!(before, s.env.refs(&s.origin));
+    s.env
+        .git(&s.work, &["reset", "-q", "--hard", "origin/main"]);
     // Configured, the policy is read from that ref, wherever HEAD points.
     s.env
         .git(&s.origin, &["config", "fleet.policyRef", "refs/heads/main"]);
@@ -1635,4 +1656,49 @@ fn auto_applied_records_sync_to_a_checking_server() {
     );
     let synced = s.env.fleet(&s.work, &["sync"]);
     assert_eq!(synced.code, 0, "{}", synced.stderr);
+}
+
+#[test]
+fn each_branch_keeps_its_policy_and_nothing_is_laundered_through_one() {
+    let s = server(POLICY, &["--pre-receive"]);
+    let widened = POLICY.replace(
+        "[\"modules/nginx-*\", \"assignments/app-*:*\"]",
+        "[\"modules/*\", \"assignments/app-*:*\"]",
+    );
+    // dba widens the web team on a branch of its own.
+    s.env.git(&s.work, &["checkout", "-q", "-b", "lax"]);
+    std::fs::write(s.work.join("fleet.toml"), &widened).unwrap();
+    commit_as(&s, "dba@db.example", "widen on lax");
+    let widen = s.env.git(&s.work, &["rev-parse", "HEAD"]);
+    assert_eq!(push_args(&s, &["origin", "lax"]).code, 0);
+    // On lax, lax's policy: web may change postgres there.
+    edit(&s.work, "max_connections: 100", "max_connections: 5");
+    commit(&s, "postgres on lax");
+    let ok = push_args(&s, &["origin", "lax"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    // Brought to main, every commit is decided by main's policy again.
+    let before = s.env.refs(&s.origin);
+    let main = push_args(&s, &["origin", "lax:main"]);
+    assert_ne!(main.code, 0, "{}", main.stderr);
+    assert!(
+        main.stderr.contains("fleet.toml on refs/heads/main")
+            && main.stderr.contains("update modules/postgres"),
+        "{}",
+        main.stderr
+    );
+    assert_eq!(before, s.env.refs(&s.origin));
+    // dba narrows lax again; web cannot move lax back to the wider policy.
+    std::fs::write(s.work.join("fleet.toml"), POLICY).unwrap();
+    commit_as(&s, "dba@db.example", "narrow lax");
+    assert_eq!(push_args(&s, &["origin", "lax"]).code, 0);
+    let rewind = push_args(&s, &["--force", "origin", &format!("{}:lax", widen.trim())]);
+    assert_ne!(rewind.code, 0, "{}", rewind.stderr);
+    assert!(
+        rewind
+            .stderr
+            .contains("not a fast-forward, and fleet.toml differs")
+            && rewind.stderr.contains("config/fleet.toml"),
+        "{}",
+        rewind.stderr
+    );
 }
