@@ -187,10 +187,12 @@ pub fn decide_cmd(ui: &Ui, args: DecideArgs, state: State) -> Result<Outcome> {
         )?);
     }
     if args.json {
-        let items: Vec<_> = done
-            .iter()
-            .map(|p| json!({"id": p.id, "target": p.target, "state": p.state(), "approvers": p.approvers()}))
-            .collect();
+        let ssh = SshConfig::load(&ctx.store)?;
+        let mut items = Vec::new();
+        for p in &done {
+            let approvals = count_approvals(&ssh, p, ctx.config.policy.require_signed)?;
+            items.push(json!({"id": p.id, "target": p.target, "state": p.state(), "approvers": p.approvers(), "approvals": approvals}));
+        }
         ui.json(&json!({ "version": JSON_VERSION, "decided": items }));
     } else {
         for p in &done {
