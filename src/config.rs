@@ -29,6 +29,10 @@ pub struct Config {
     /// Bounded-write rules (`[[policy]]`).
     #[serde(skip)]
     pub policy: crate::policy::Policy,
+    /// Only verified SSH signers act: unsigned or unverifiable commits,
+    /// decisions and receipts are refused where the policy is enforced.
+    #[serde(default)]
+    pub require_signed: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -93,6 +97,7 @@ impl Config {
         config.normalise();
         let tables = std::mem::take(&mut config.policy_tables);
         config.policy = crate::policy::Policy::compile(file, text, tables)?;
+        config.policy.require_signed = config.require_signed;
         Ok(config)
     }
 

@@ -84,6 +84,10 @@ pub struct Policy {
     /// The file the rules came from, for messages (`fleet.toml`, `fleet.toml (HEAD)`).
     pub file: String,
     pub rules: Vec<Rule>,
+    /// `require_signed = true`: only verified SSH signers match any rule (an
+    /// email never does), and without rules only they may act at all.
+    #[serde(default)]
+    pub require_signed: bool,
 }
 
 /// The rule that allowed a change: its position, name and text.
@@ -536,11 +540,13 @@ impl Policy {
         Ok(Policy {
             file: file.to_string(),
             rules,
+            require_signed: false,
         })
     }
 
+    /// No rule and no signing requirement: everything is allowed.
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.rules.is_empty() && !self.require_signed
     }
 
     /// Decide `changes` (on `target`, when known) for `actor`, one decision each.
@@ -574,11 +580,24 @@ impl Policy {
             allowed_by: None,
             refusal: None,
         };
+        if self.require_signed && actor.principals.is_empty() {
+            decision.refusal = Some(format!(
+                "{} by {actor} refused: require_signed = true in {} and this actor is not a verified SSH signer (a signature by a key gpg.ssh.allowedSignersFile lists)",
+                decision.subject(),
+                self.file
+            ));
+            return decision;
+        }
         if self.rules.is_empty() {
             return decision;
         }
+        // With require_signed an email is a claim: only principals match.
+        let matched = Actor {
+            email: actor.email.clone().filter(|_| !self.require_signed),
+            ..actor.clone()
+        };
         let mut reasons = Vec::new();
-        for rule in self.rules.iter().filter(|r| r.matches_actor(actor)) {
+        for rule in self.rules.iter().filter(|r| r.matches_actor(&matched)) {
             match rule.why_not(resource, change, target) {
                 None => {
                     decision.allowed_by = Some(rule.reference(&self.file));
@@ -755,6 +774,14 @@ pub fn commit_actor(repo_dir: &Path, commit: &str) -> Result<Actor> {
         .lines()
         .find(|l| l.starts_with("gpgsig ") || l.starts_with("gpgsig-sha256 "));
     let short = &commit[..commit.len().min(12)];
+    // A signature that does not verify is nobody: falling back to the
+    // committer email would let a stranger's key sign as anyone.
+    let nobody = |why: &str| Actor {
+        email: None,
+        principals: Vec::new(),
+        source: format!("commit {short}: {why}, so its committer email does not count"),
+        pusher: None,
+    };
     let why = match signature {
         None => "unsigned".to_string(),
         Some(sig) if !sig.contains("BEGIN SSH SIGNATURE") => {
@@ -774,11 +801,15 @@ pub fn commit_actor(repo_dir: &Path, commit: &str) -> Result<Actor> {
                     })
                 }
                 "N" => "SSH-signed, but gpg.ssh.allowedSignersFile is not set here".into(),
-                "U" => "signed by a key gpg.ssh.allowedSignersFile does not list".into(),
-                "B" => "bad signature".into(),
-                "X" | "Y" => "expired signature or key".into(),
-                "R" => "revoked key".into(),
-                _ => "the signature could not be checked".into(),
+                "U" => {
+                    return Ok(nobody(
+                        "signed by a key gpg.ssh.allowedSignersFile does not list",
+                    ))
+                }
+                "B" => return Ok(nobody("bad signature")),
+                "X" | "Y" => return Ok(nobody("expired signature or key")),
+                "R" => return Ok(nobody("revoked key")),
+                _ => return Ok(nobody("the signature could not be checked")),
             }
         }
     };
@@ -1212,6 +1243,20 @@ pub fn check_commits(
     commits: &[String],
     pusher: Option<&Pusher>,
 ) -> Result<Vec<CommitCheck>> {
+    check_commits_as(repo_dir, policy, files, commits, pusher, false)
+}
+
+/// `check_commits`; with `records` (git-fleet's own record commits, which
+/// are never signed), a known pusher is the actor and the committer email,
+/// a claim anyone can write, does not count.
+fn check_commits_as(
+    repo_dir: &Path,
+    policy: &Policy,
+    files: &DesiredFiles,
+    commits: &[String],
+    pusher: Option<&Pusher>,
+    records: bool,
+) -> Result<Vec<CommitCheck>> {
     let mut out = Vec::new();
     // Read through git itself: in a pre-receive hook the pushed objects are
     // only visible through the quarantine git sets up in the environment.
@@ -1241,6 +1286,10 @@ pub fn check_commits(
             if actor.is_none() {
                 let mut found = commit_actor(repo_dir, &id)?;
                 found.pusher = pusher.cloned();
+                if records && pusher.is_some() && found.principals.is_empty() {
+                    found.email = None;
+                    found.source = format!("{}; the pusher is the actor", found.source);
+                }
                 *actor = Some(found);
             }
             Ok(actor.clone().unwrap_or_default())
@@ -1338,6 +1387,405 @@ pub fn check_commits(
         }
     }
     Ok(out)
+}
+
+/// The resource a halt or resume is decided as (`allow = ["config/*"]`).
+pub const HALT_RESOURCE: &str = "config/halt";
+
+fn is_zero(id: &str) -> bool {
+    id.bytes().all(|b| b == b'0')
+}
+
+/// Pre-receive for git-fleet's own records (`refs/fleet/*`,
+/// `refs/notes/fleet/*`): chains only grow (no deletion, no rewrite), and,
+/// under a policy, every new proposal decision, live snapshot, halt and
+/// receipt is made by someone the policy allows for that change: its
+/// verified signer, else the pusher the server names, else (no pusher) the
+/// identity it claims. Returns one refusal per problem.
+pub fn check_records(
+    repo_dir: &Path,
+    ssh: &crate::sign::SshConfig,
+    policy: &Policy,
+    stdin: &str,
+    pusher: Option<&Pusher>,
+) -> Result<Vec<String>> {
+    let mut refusals = Vec::new();
+    for line in stdin.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [old, new, name] = f[..] else { continue };
+        if is_checked_ref(name) {
+            continue;
+        }
+        if is_zero(new) {
+            refusals.push(format!(
+                "{name}: fleet records only grow: a push cannot delete them"
+            ));
+            continue;
+        }
+        if !is_zero(old) && !git(repo_dir, &["merge-base", "--is-ancestor", old, new])?.success {
+            refusals.push(format!(
+                "{name}: fleet records only grow: this push rewrites the chain (not a fast-forward; `git fleet sync` merges instead)"
+            ));
+            continue;
+        }
+        if policy.is_empty() {
+            continue;
+        }
+        let commits = new_commits(repo_dir, old, new)?;
+        if let Some(target) = name.strip_prefix(crate::proposals::PROPOSALS_PREFIX) {
+            check_proposals(
+                repo_dir,
+                ssh,
+                policy,
+                pusher,
+                name,
+                target,
+                old,
+                new,
+                &mut refusals,
+            )?;
+        } else if let Some(target) = name.strip_prefix(crate::live::LIVE_PREFIX) {
+            let own: Vec<String> = commits
+                .iter()
+                .filter(|c| !c.1)
+                .map(|c| c.0.clone())
+                .collect();
+            let files = vec![(crate::live::YAML_PATH.to_string(), vec![target.to_string()])];
+            for c in check_commits_as(repo_dir, policy, &files, &own, pusher, true)? {
+                if let Some(e) = &c.error {
+                    refusals.push(format!("{name} {}: {e}", &c.commit[..12]));
+                }
+                for why in c.decisions.iter().filter_map(|d| d.refusal.as_ref()) {
+                    refusals.push(format!("{name} {}: live snapshot: {why}", &c.commit[..12]));
+                }
+            }
+        } else if name == crate::halt::HALT_REF {
+            for (c, merge) in &commits {
+                if *merge {
+                    continue;
+                }
+                let actor = record_actor(commit_actor(repo_dir, c)?, pusher);
+                let d = policy.decide(&actor, None, HALT_RESOURCE, ChangeType::Update);
+                if let Some(why) = d.refusal {
+                    refusals.push(format!("{name} {}: halt/resume: {why}", &c[..12]));
+                }
+            }
+        } else if name == crate::receipts::RECEIPTS_REF {
+            for (c, merge) in &commits {
+                if *merge {
+                    continue; // sync's merge receipt: both sides are checked on their own
+                }
+                let message = git(repo_dir, &["log", "-1", "--format=%B", c])?.stdout;
+                let r = crate::receipts::block::in_message(&message)
+                    .and_then(|t| crate::receipts::Receipt::parse(t, None));
+                let Some(r) = r else {
+                    refusals.push(format!("{name} {}: not a receipt", &c[..12]));
+                    continue;
+                };
+                let (resource, change) = match (r.field("Fleet-Change"), r.action()) {
+                    (Some(ch), _) => match ch.split_once(' ') {
+                        Some((t, res)) => {
+                            let t = [ChangeType::Create, ChangeType::Update, ChangeType::Destroy]
+                                .into_iter()
+                                .find(|c| c.as_str() == t);
+                            match t {
+                                Some(t) => (res.to_string(), t),
+                                None => continue,
+                            }
+                        }
+                        None => continue,
+                    },
+                    (None, "halt" | "resume") => (HALT_RESOURCE.to_string(), ChangeType::Update),
+                    _ => continue,
+                };
+                let actor = match &r.signature {
+                    Some(sig) => signed_actor(
+                        ssh,
+                        r.canonical().as_bytes(),
+                        sig,
+                        r.time(),
+                        pusher,
+                        "receipt",
+                    )?,
+                    None => claimed_actor(r.actor_email(), pusher, "unsigned receipt"),
+                };
+                let d = policy.decide(&actor, r.field("Fleet-Target"), &resource, change);
+                if let Some(why) = d.refusal {
+                    refusals.push(format!("{name} {}: receipt: {why}", &c[..12]));
+                }
+            }
+        }
+    }
+    Ok(refusals)
+}
+
+/// The commits `new` brings over `old` (all of them for a new ref), oldest
+/// first, each with whether it is a merge that only picks one parent's tree
+/// (what sync writes; it brings no state of its own).
+fn new_commits(repo_dir: &Path, old: &str, new: &str) -> Result<Vec<(String, bool)>> {
+    let range = if is_zero(old) {
+        new.to_string()
+    } else {
+        format!("{old}..{new}")
+    };
+    let out = git(repo_dir, &["rev-list", "--reverse", "--parents", &range])?;
+    if !out.success {
+        return Err(Error::Other(format!(
+            "cannot list {range}: {}",
+            out.stderr.trim()
+        )));
+    }
+    let mut commits = Vec::new();
+    for line in out.stdout.lines() {
+        let ids: Vec<&str> = line.split_whitespace().collect();
+        let Some((c, parents)) = ids.split_first() else {
+            continue;
+        };
+        let picks_a_side = parents.len() > 1 && {
+            let tree = |x: &str| {
+                git(repo_dir, &["rev-parse", &format!("{x}^{{tree}}")])
+                    .map(|o| o.stdout.trim().to_string())
+            };
+            let own = tree(c)?;
+            let mut same = false;
+            for p in parents {
+                same |= tree(p)? == own;
+            }
+            same
+        };
+        commits.push((c.to_string(), picks_a_side));
+    }
+    Ok(commits)
+}
+
+/// A record commit's actor: with a known pusher, the pusher (its committer
+/// email is a claim); else the commit's actor as for desired state.
+fn record_actor(mut actor: Actor, pusher: Option<&Pusher>) -> Actor {
+    if pusher.is_some() && actor.principals.is_empty() {
+        actor.email = None;
+        actor.source = format!("{}; the pusher is the actor", actor.source);
+    }
+    actor.pusher = pusher.cloned();
+    actor
+}
+
+/// The actor of an unsigned record that names `email`: the pusher when the
+/// server names one, else the email it claims.
+fn claimed_actor(email: Option<&str>, pusher: Option<&Pusher>, what: &str) -> Actor {
+    match pusher {
+        Some(p) => Actor {
+            email: None,
+            principals: Vec::new(),
+            source: format!(
+                "{what} naming {}; the pusher is the actor",
+                email.unwrap_or("nobody")
+            ),
+            pusher: Some(p.clone()),
+        },
+        None => Actor {
+            email: email.map(str::to_string),
+            principals: Vec::new(),
+            source: format!("{what}: the identity it claims"),
+            pusher: None,
+        },
+    }
+}
+
+/// The actor of a signed record: its verified signer, or nobody.
+fn signed_actor(
+    ssh: &crate::sign::SshConfig,
+    data: &[u8],
+    signature: &str,
+    time: Option<i64>,
+    pusher: Option<&Pusher>,
+    what: &str,
+) -> Result<Actor> {
+    use crate::sign::Verdict;
+    let (principals, source) = match ssh.verify(data, signature, None, time)? {
+        Verdict::Good { principal, key } => (
+            vec![principal],
+            format!("verified signer of the {what}, key {key}"),
+        ),
+        Verdict::Unchecked { .. } => (
+            vec![],
+            format!("signed {what}, but gpg.ssh.allowedSignersFile is not set here"),
+        ),
+        Verdict::UntrustedKey { .. } | Verdict::WrongSigner { .. } => (
+            vec![],
+            format!("{what} signed by a key gpg.ssh.allowedSignersFile does not list"),
+        ),
+        Verdict::Bad { detail } => (vec![], format!("bad signature on the {what}: {detail}")),
+    };
+    Ok(Actor {
+        email: None,
+        principals,
+        source,
+        pusher: pusher.cloned(),
+    })
+}
+
+/// The proposals a push changes: ids match content, transitions only grow,
+/// and each new decision (every state but pending_review) is allowed.
+#[allow(clippy::too_many_arguments)]
+fn check_proposals(
+    repo_dir: &Path,
+    ssh: &crate::sign::SshConfig,
+    policy: &Policy,
+    pusher: Option<&Pusher>,
+    name: &str,
+    target: &str,
+    old: &str,
+    new: &str,
+    refusals: &mut Vec<String>,
+) -> Result<()> {
+    use crate::proposals::{proposal_id, Proposal, State};
+    let empty = git(repo_dir, &["hash-object", "-t", "tree", "--stdin"])?.stdout;
+    let base = if is_zero(old) {
+        empty.trim().to_string()
+    } else {
+        old.to_string()
+    };
+    let out = git(repo_dir, &["diff-tree", "-r", &base, new])?;
+    if !out.success {
+        return Err(Error::Other(format!(
+            "cannot diff {name}: {}",
+            out.stderr.trim()
+        )));
+    }
+    let read = |id: &str| -> Result<Option<Proposal>> {
+        if is_zero(id) {
+            return Ok(None);
+        }
+        let bytes = git(repo_dir, &["cat-file", "blob", id])?.stdout;
+        Ok(serde_json::from_str(&bytes).ok())
+    };
+    for line in out.stdout.lines() {
+        let Some((meta, path)) = line.split_once('\t') else {
+            continue;
+        };
+        let m: Vec<&str> = meta.split_whitespace().collect();
+        let (Some(old_blob), Some(new_blob)) = (m.get(2), m.get(3)) else {
+            continue;
+        };
+        let short = path.rsplit('/').next().unwrap_or(path);
+        let short = &short[..short.len().min(12)];
+        let Some(p) = read(new_blob)? else {
+            refusals.push(format!(
+                "{name}: proposal {short} was removed or is unreadable: fleet records only grow"
+            ));
+            continue;
+        };
+        if proposal_id(target, p.kind, &p.name, p.change, p.after.as_ref()) != p.id
+            || !path.ends_with(&p.id)
+        {
+            refusals.push(format!(
+                "{name}: proposal {short}: its content does not match its id"
+            ));
+            continue;
+        }
+        let before = read(old_blob)?;
+        let known = before
+            .as_ref()
+            .map(|b| b.transitions.as_slice())
+            .unwrap_or_default();
+        if known.iter().any(|t| !p.transitions.contains(t)) {
+            refusals.push(format!(
+                "{name}: proposal {short}: transitions were removed: fleet records only grow"
+            ));
+            continue;
+        }
+        for t in p.transitions.iter().filter(|t| !known.contains(t)) {
+            if t.state == State::PendingReview {
+                continue;
+            }
+            let actor = match &t.signature {
+                Some(sig) => signed_actor(
+                    ssh,
+                    &decision_payload(&p.id, t),
+                    sig,
+                    Some(t.time),
+                    pusher,
+                    "decision",
+                )?,
+                None => {
+                    // Auto-apply names no person: the claim is the tick
+                    // runner's, the committer of the record commit.
+                    let email = if t.actor == crate::reconcile::AUTO_ACTOR {
+                        let ce = git(repo_dir, &["log", "-1", "--format=%ce", new])?;
+                        ce.stdout.trim().to_string()
+                    } else {
+                        actor_email(&t.actor)
+                    };
+                    claimed_actor(
+                        Some(&email),
+                        pusher,
+                        &format!("unsigned {} decision", t.state),
+                    )
+                }
+            };
+            let d = policy.decide(&actor, Some(target), &p.resource(), p.change);
+            if let Some(why) = d.refusal {
+                refusals.push(format!("{name}: proposal {short} {}: {why}", t.state));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The commits a push of `new` brings into a ref whose policy is read per
+/// branch: those not reachable from `base` (the ref's old tip, or for a new
+/// ref the default policy branch; None: every commit). Commits already on
+/// other branches are checked again: another branch's policy may differ.
+pub fn commits_entering(repo_dir: &Path, new: &str, base: Option<&str>) -> Result<Vec<String>> {
+    let mut args = vec!["rev-list", "--reverse", new];
+    if let Some(b) = base {
+        args.extend(["--not", b]);
+    }
+    let out = git(repo_dir, &args)?;
+    if !out.success {
+        return Err(Error::Other(format!(
+            "cannot list pushed commits: {}",
+            out.stderr.trim()
+        )));
+    }
+    Ok(out.stdout.lines().map(str::to_string).collect())
+}
+
+/// A ref moved from `old` to `new` by other than a fast-forward, landing on
+/// another fleet.toml: decided as a change of `config/fleet.toml` under the
+/// old policy, for the pusher alone (no commit of the push carries it).
+pub fn rewound_policy(
+    repo_dir: &Path,
+    policy: &Policy,
+    old: &str,
+    new: &str,
+    pusher: Option<&Pusher>,
+) -> Result<Option<String>> {
+    if git(repo_dir, &["merge-base", "--is-ancestor", old, new])?.success {
+        return Ok(None);
+    }
+    let before = blob_at(repo_dir, old, CONFIG_FILE)?;
+    let after = blob_at(repo_dir, new, CONFIG_FILE)?;
+    if before == after {
+        return Ok(None);
+    }
+    let change = match (&before, &after) {
+        (None, _) => ChangeType::Create,
+        (Some(_), Some(_)) => ChangeType::Update,
+        (Some(_), None) => ChangeType::Destroy,
+    };
+    // Moving a branch is the pusher's act, whoever made the commit it lands
+    // on: without a pusher the server names, nobody may.
+    let actor = Actor {
+        email: None,
+        principals: Vec::new(),
+        source: "the pusher moves the branch back".into(),
+        pusher: pusher.cloned(),
+    };
+    Ok(policy
+        .decide(&actor, None, CONFIG_RESOURCE, change)
+        .refusal
+        .map(|why| format!("not a fast-forward, and fleet.toml differs: {why}")))
 }
 
 /// Paths `commit` changes against `parent` (every path of a root commit).

@@ -31,6 +31,8 @@ pub enum State {
     /// (never stored: computed from the transitions). A decision made after
     /// seeing both resolves it.
     Conflict,
+    /// Desired moved on: a newer proposal for the resource, or none needed.
+    Superseded,
 }
 
 impl State {
@@ -43,6 +45,7 @@ impl State {
             State::Ignored => "ignored",
             State::Failed => "failed",
             State::Conflict => "conflict",
+            State::Superseded => "superseded",
         }
     }
 
@@ -55,6 +58,7 @@ impl State {
             State::Ignored,
             State::Failed,
             State::Conflict,
+            State::Superseded,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)

@@ -271,6 +271,9 @@ fn tick_inner(
         .collect();
 
     let book = Book::open(store, target)?;
+    let stored_all = book.all(store)?;
+    // Values rollbacks undid: auto-apply never brings one back.
+    let rolled = rolled_back_values(&stored_all);
     let actor = actor_string(store);
     let now = runs::now();
     let mut to_write: Vec<Proposal> = Vec::new();
@@ -290,9 +293,42 @@ fn tick_inner(
             None => fresh,
             Some(stored) => match stored.state() {
                 // A conflict waits for a person, like an open proposal.
-                State::PendingReview | State::Approved | State::Conflict => {
+                State::Conflict => {
                     report.already_open += 1;
                     continue;
+                }
+                State::PendingReview | State::Approved
+                    if stored.before == fresh.before || stored.rollback =>
+                {
+                    report.already_open += 1;
+                    // Still held for a rollback: say so every tick.
+                    if let Some(why) = cfg
+                        .auto_apply
+                        .then(|| rolled_back_gate(&rolled, &stored))
+                        .flatten()
+                    {
+                        run.notes
+                            .push(format!("skipped auto-apply of {}: {why}", &stored.id[..12]));
+                        report.held.push((stored.id.clone(), why));
+                    }
+                    continue;
+                }
+                State::PendingReview | State::Approved => {
+                    // Live moved under an open proposal: refresh what it
+                    // changes from (else it stays stale forever); an approval
+                    // was for the old change, so it goes back to review.
+                    let mut p = stored.clone();
+                    p.before = fresh.before.clone();
+                    p.fields = fresh.fields.clone();
+                    p.source_commit = fresh.source_commit.clone();
+                    p.live_snapshot = fresh.live_snapshot.clone();
+                    p.push(
+                        State::PendingReview,
+                        &actor,
+                        now,
+                        Some("live changed under it: before refreshed; review again".into()),
+                    );
+                    p
                 }
                 State::Rejected | State::Ignored if stored.before == fresh.before => {
                     report.not_reproposed += 1;
@@ -306,6 +342,7 @@ fn tick_inner(
                     p.live_snapshot = fresh.live_snapshot.clone();
                     let why = match state {
                         State::Applied => "drift: live differs from desired again after apply",
+                        State::Superseded => "desired asks for this content again",
                         _ => "live changed since the decision",
                     };
                     p.push(State::PendingReview, &actor, now, Some(why.into()));
@@ -319,6 +356,17 @@ fn tick_inner(
         }
         to_write.push(reopened);
     }
+    superseded(
+        store,
+        &stored_all,
+        &d.changes,
+        &to_write,
+        target,
+        &desired_fleet,
+        &actor,
+        now,
+        run,
+    )?;
     if report.deferred > 0 {
         run.status = RunStatus::Partial;
         run.errors.push(format!(
@@ -355,8 +403,8 @@ fn tick_inner(
                 "the live state is a sync conflict ({}): record a new snapshot or apply to resolve it",
                 live_conflicts.join(", ")
             ))
-        } else if p.rolled_back_by.is_some() {
-            Some("this desired content was rolled back; it is not auto-applied until the desired file changes".to_string())
+        } else if let Some(why) = rolled_back_gate(&rolled, p) {
+            Some(why)
         } else {
             // Bounded writes: auto-apply is decided for whoever runs the tick.
             policy_actor.as_ref().and_then(|a| {
@@ -373,7 +421,8 @@ fn tick_inner(
         }
     }
     for (id, why) in &report.held {
-        if why.contains("rolled back") || why.starts_with("policy: ") {
+        let noted = run.notes.iter().any(|n| n.contains(&id[..12]));
+        if !noted && (why.contains("rolled back") || why.starts_with("policy: ")) {
             run.notes
                 .push(format!("skipped auto-apply of {}: {why}", &id[..12]));
         }
@@ -406,6 +455,118 @@ fn tick_inner(
         }
     }
     Ok(())
+}
+
+/// Open proposals desired has moved on from become `superseded`: their
+/// resource now has a proposal with other content, or desired no longer
+/// differs from live there. Rollback proposals are left alone (they undo
+/// desired on purpose). Written in one commit; noted in the run.
+#[allow(clippy::too_many_arguments)]
+fn superseded(
+    store: &Store,
+    stored: &[Proposal],
+    changes: &[crate::fleet::diff::Change],
+    fresh: &[Proposal],
+    target: &str,
+    desired: &Fleet,
+    actor: &str,
+    now: i64,
+    run: &mut Run,
+) -> Result<()> {
+    let mut out = Vec::new();
+    for p in stored {
+        if !p.state().is_open() || p.rollback || fresh.iter().any(|f| f.id == p.id) {
+            continue;
+        }
+        let current = changes
+            .iter()
+            .find(|c| c.kind == p.kind && c.name == p.name)
+            .map(|c| {
+                proposals::proposal_id(
+                    target,
+                    c.kind,
+                    &c.name,
+                    c.change,
+                    resource_json(desired, c.kind, &c.name).as_ref(),
+                )
+            });
+        let why = match current {
+            Some(id) if id == p.id => continue,
+            Some(id) => format!("superseded by {}: desired moved on", &id[..12]),
+            None => "desired no longer asks for this change".to_string(),
+        };
+        run.notes
+            .push(format!("{} {}: {why}", &p.id[..12], p.resource()));
+        let mut p = p.clone();
+        p.push(State::Superseded, actor, now, Some(why));
+        out.push(p);
+    }
+    if !out.is_empty() {
+        proposals::write(
+            store,
+            target,
+            &out,
+            &format!("reconcile {target}: {} proposal(s) superseded", out.len()),
+        )?;
+    }
+    Ok(())
+}
+
+/// One value a rollback undid: `field` of `kind/name` set to `value` by an
+/// applied proposal that rollback `by` rolled back.
+struct RolledBack {
+    kind: Kind,
+    name: String,
+    field: String,
+    value: serde_json::Value,
+    by: String,
+}
+
+fn rolled_back_values(stored: &[Proposal]) -> Vec<RolledBack> {
+    let mut out = Vec::new();
+    for p in stored {
+        let Some(by) = &p.rolled_back_by else {
+            continue;
+        };
+        for f in &p.fields {
+            if let Some(value) = &f.after {
+                out.push(RolledBack {
+                    kind: p.kind,
+                    name: p.name.clone(),
+                    field: f.field.clone(),
+                    value: value.clone(),
+                    by: by.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Why auto-apply must leave `p` for review: its content was rolled back,
+/// or it sets a field to a value a rollback undid (whatever else it changes).
+fn rolled_back_gate(rolled: &[RolledBack], p: &Proposal) -> Option<String> {
+    if p.rolled_back_by.is_some() {
+        return Some("this desired content was rolled back; it is not auto-applied until the desired file changes".to_string());
+    }
+    for r in rolled
+        .iter()
+        .filter(|r| r.kind == p.kind && r.name == p.name)
+    {
+        if let Some(f) = p
+            .fields
+            .iter()
+            .find(|f| f.field == r.field && f.after.as_ref() == Some(&r.value))
+        {
+            return Some(format!(
+                "it sets {} = {} again, a value rollback {} rolled back; auto-apply never re-applies it, so it waits for review",
+                f.field,
+                r.value,
+                &r.by[..r.by.len().min(12)]
+            ));
+        }
+    }
+    None
 }
 
 pub fn desired_path(cfg: &TargetConfig) -> String {
@@ -520,7 +681,7 @@ pub fn apply(
         {
             Some(why)
         } else if let Some(short) = (!opts.auto)
-            .then(|| crate::policy::count_approvals(&ssh, &p, false))
+            .then(|| crate::policy::count_approvals(&ssh, &p, config.policy.require_signed))
             .transpose()?
             .filter(|a| a.count < required)
         {
@@ -1382,6 +1543,12 @@ pub fn decide(
     let actor = actor_string(store);
     let policy_actor = local_actor(store);
     let ssh = crate::sign::SshConfig::load(store)?;
+    if config.policy.require_signed && ssh.signing_key.is_none() {
+        return Err(Error::usage_hint(
+            format!("require_signed = true in fleet.toml: a {state} decision must be signed, and SSH signing is not configured here"),
+            "git config gpg.format ssh; git config user.signingKey <key> (a key gpg.ssh.allowedSignersFile lists)",
+        ));
+    }
     let now = runs::now();
     let mut changed = Vec::new();
     for id in ids {

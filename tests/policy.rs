@@ -549,7 +549,7 @@ fn a_malformed_policy_on_the_server_refuses_every_push() {
         &s,
         &[
             "push refused: the policy cannot be read, so nothing is allowed",
-            "fleet.toml (HEAD):4:1",
+            "fleet.toml (refs/heads/main):4:1",
             "hint: fix fleet.toml",
         ],
     );
@@ -655,7 +655,7 @@ fn a_verified_ssh_signer_is_the_actor() {
             "; unsigned) refused: no policy rule matches this actor",
         ],
     );
-    // Signed by a key the server does not list: the committer email again, and why.
+    // Signed by a key the server does not list: nobody, and why.
     s.env.git(
         &s.work,
         &["config", "user.signingKey", mallory.to_str().unwrap()],
@@ -666,8 +666,8 @@ fn a_verified_ssh_signer_is_the_actor() {
     assert_refused(
         &s,
         &[
-            "committer email of",
-            "signed by a key gpg.ssh.allowedSignersFile does not list) refused",
+            "an unknown actor (commit",
+            "signed by a key gpg.ssh.allowedSignersFile does not list, so its committer email does not count) refused",
         ],
     );
     // An `actor` email glob also matches a verified principal that is an
@@ -705,8 +705,25 @@ fn git_fleet_records_are_not_desired_state_but_a_branch_made_of_them_is() {
             .as_bytes(),
     );
     assert_eq!(snap.code, 0, "{}", snap.stderr);
+    // Records are checked too: this snapshot creates postgres, which the
+    // web team may not (see the_server_checks_fleet_records_too).
+    let records = push_args(&s, &["origin", "refs/fleet/live/staging"]);
+    assert_ne!(records.code, 0, "{}", records.stderr);
+    assert!(
+        records
+            .stderr
+            .contains("live snapshot: create modules/postgres"),
+        "{}",
+        records.stderr
+    );
+    // Pushed while no hook runs, the server has the commit.
+    let off = s
+        .env
+        .fleet(&s.origin, &["hooks", "uninstall", "--pre-receive"]);
+    assert_eq!(off.code, 0, "{}", off.stderr);
     let records = push_args(&s, &["origin", "refs/fleet/live/staging"]);
     assert_eq!(records.code, 0, "{}", records.stderr);
+    install(&s.env, &s.origin, &["--pre-receive"]);
     // The same commit as a branch is checked, although the server already has it.
     let before = s.env.refs(&s.origin);
     let sneaky = push_args(&s, &["origin", "refs/fleet/live/staging:refs/heads/sneaky"]);
@@ -1233,16 +1250,37 @@ fn the_policy_cannot_be_switched_off_by_moving_head() {
         status.stdout,
         status.stderr
     );
+    // A push to main is decided by fleet.toml on main as it was.
     edit(&s.work, "max_connections: 100", "max_connections: 1");
     commit(&s, "out of scope");
     assert_refused(
         &s,
         &[
-            "the policy cannot be found",
-            "HEAD names refs/heads/master, which does not exist",
-            "git config fleet.policyRef refs/heads/main",
+            "fleet.toml on refs/heads/main",
+            "policy 'web-team' does not allow it",
         ],
     );
+    // A new branch (and fleet records) would take the policy HEAD names: there
+    // is none, so it is refused, saying how to fix it.
+    edit(&s.work, "workers: 4", "workers: 5");
+    commit(&s, "in scope, on a new branch");
+    let before = s.env.refs(&s.origin);
+    let new_branch = push_args(&s, &["origin", "HEAD:refs/heads/feature"]);
+    assert_ne!(new_branch.code, 0, "{}", new_branch.stderr);
+    for expected in [
+        "the policy cannot be found",
+        "HEAD names refs/heads/master, which does not exist",
+        "git config fleet.policyRef refs/heads/main",
+    ] {
+        assert!(
+            new_branch.stderr.contains(expected),
+            "{}",
+            new_branch.stderr
+        );
+    }
+    assert_eq!(before, s.env.refs(&s.origin));
+    s.env
+        .git(&s.work, &["reset", "-q", "--hard", "origin/main"]);
     // Configured, the policy is read from that ref, wherever HEAD points.
     s.env
         .git(&s.origin, &["config", "fleet.policyRef", "refs/heads/main"]);
@@ -1283,5 +1321,387 @@ fn the_policy_cannot_be_switched_off_by_moving_head() {
     assert_refused(
         &s,
         &["fleet.policyRef names refs/heads/gone, which does not exist"],
+    );
+}
+
+const SIGNED: &str = "require_signed = true
+
+[targets.staging]
+
+[[policy]]
+name = \"web\"
+actor = \"*@example.com\"
+allow = [\"modules/nginx-*\"]
+";
+
+/// Two keys, alice's listed as alice@example.com in an allowed signers file
+/// that `repos` use; mallory's listed nowhere.
+fn signers(env: &TestEnv, repos: &[&Path]) -> (PathBuf, PathBuf) {
+    let (alice, alice_pub) = keygen(env, "alice");
+    let (mallory, _) = keygen(env, "mallory");
+    let file = env.root().join("allowed_signers");
+    std::fs::write(&file, format!("alice@example.com {alice_pub}\n")).unwrap();
+    for r in repos {
+        env.git(
+            r,
+            &[
+                "config",
+                "gpg.ssh.allowedSignersFile",
+                file.to_str().unwrap(),
+            ],
+        );
+    }
+    (alice, mallory)
+}
+
+#[test]
+fn an_unlisted_key_never_falls_back_to_the_committer_email() {
+    // No require_signed: an unsigned commit is its committer email, but a
+    // commit signed by a key the server does not list is nobody.
+    let s = server(
+        &SIGNED.replace("require_signed = true\n", ""),
+        &["--pre-receive"],
+    );
+    let (_alice, mallory) = signers(&s.env, &[&s.origin, &s.work]);
+    s.env.git(&s.work, &["config", "gpg.format", "ssh"]);
+    s.env.git(
+        &s.work,
+        &["config", "user.signingKey", mallory.to_str().unwrap()],
+    );
+    edit(&s.work, "workers: 4", "workers: 5");
+    s.env.git(
+        &s.work,
+        &[
+            "commit",
+            "-q",
+            "-S",
+            "-am",
+            "mallory as committer@example.com",
+        ],
+    );
+    assert_refused(
+        &s,
+        &["signed by a key gpg.ssh.allowedSignersFile does not list, so its committer email does not count"],
+    );
+    edit(&s.work, "workers: 4", "workers: 5");
+    s.env.git(
+        &s.work,
+        &["commit", "-q", "--no-gpg-sign", "-am", "unsigned"],
+    );
+    assert_eq!(push(&s).code, 0);
+}
+
+#[test]
+fn require_signed_refuses_unsigned_commits_decisions_and_pushes() {
+    let s = server(SIGNED, &["--pre-receive"]);
+    let (alice, mallory) = signers(&s.env, &[&s.origin, &s.work]);
+    // pre-commit: no signing key here, so nothing this clone commits is signed.
+    install(&s.env, &s.work, &["--pre-commit"]);
+    edit(&s.work, "workers: 4", "workers: 5");
+    let out = s
+        .env
+        .command("git", &s.work)
+        .args(["commit", "-q", "-am", "unsigned"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("require_signed = true"), "{err}");
+    // pre-receive: an unsigned commit is refused even where an email rule allows it.
+    s.env
+        .git(&s.work, &["commit", "-q", "--no-verify", "-am", "unsigned"]);
+    assert_refused(&s, &["require_signed = true"]);
+    // Signed by an unlisted key: refused; by alice: accepted.
+    s.env.git(&s.work, &["config", "gpg.format", "ssh"]);
+    s.env.git(
+        &s.work,
+        &["config", "user.signingKey", mallory.to_str().unwrap()],
+    );
+    edit(&s.work, "workers: 4", "workers: 5");
+    s.env.git(
+        &s.work,
+        &["commit", "-q", "--no-verify", "-S", "-am", "mallory"],
+    );
+    assert_refused(&s, &["require_signed = true"]);
+    s.env.git(
+        &s.work,
+        &["config", "user.signingKey", alice.to_str().unwrap()],
+    );
+    edit(&s.work, "workers: 4", "workers: 5");
+    s.env.git(&s.work, &["commit", "-q", "-S", "-am", "alice"]);
+    let ok = push(&s);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+
+    // approve/apply: an unsigned decision is refused; a signed one counts.
+    assert_eq!(s.env.fleet(&s.work, &["snapshot", "staging"]).code, 0);
+    edit(&s.work, "workers: 5", "workers: 6");
+    s.env
+        .git(&s.work, &["commit", "-q", "-S", "-am", "alice again"]);
+    assert_eq!(push(&s).code, 0);
+    // (the snapshot is of the old state: reconcile proposes the change)
+    s.env.git(&s.work, &["config", "--unset", "gpg.format"]);
+    assert_eq!(s.env.fleet(&s.work, &["reconcile"]).code, 1);
+    let id = proposal_id(&s.env, &s.work, "nginx-public");
+    for decision in ["approve", "reject"] {
+        let unsigned = s.env.fleet(&s.work, &[decision, &id]);
+        assert_eq!(unsigned.code, 2, "{}", unsigned.stderr);
+        assert!(
+            unsigned.stderr.contains("require_signed = true"),
+            "{}",
+            unsigned.stderr
+        );
+    }
+    s.env.git(&s.work, &["config", "gpg.format", "ssh"]);
+    let signed = s.env.fleet(&s.work, &["approve", &id]);
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+    let applied = s.env.fleet(&s.work, &["apply", &id]);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    let receipt = s.env.fleet(&s.work, &["receipts", "show", "HEAD"]);
+    // The receipt is signed: the approver's key signs it.
+    assert!(
+        receipt
+            .stdout
+            .contains("Fleet-Signature: -----BEGIN SSH SIGNATURE-----"),
+        "{}",
+        receipt.stdout
+    );
+}
+
+/// `git fleet ARGS` in the work clone with extra environment (a pusher, an identity).
+fn fleet_vars(s: &Server, vars: &[(&str, &str)], args: &[&str]) -> Run {
+    fleet_env(&s.env, &s.work, vars, args)
+}
+
+const RECORDS: &str = "[targets.staging]
+
+[[policy]]
+name = \"alice\"
+actor = \"alice@example.com\"
+allow = [\"modules/*\", \"assignments/*\", \"config/*\"]
+destroy = true
+
+[[policy]]
+name = \"web\"
+pusher = \"web\"
+allow = [\"modules/nginx-*\"]
+
+[[policy]]
+name = \"ops\"
+pusher = \"ops\"
+allow = [\"modules/*\", \"assignments/*\", \"config/*\"]
+destroy = true
+";
+
+#[test]
+fn the_server_checks_fleet_records_too() {
+    let s = server(RECORDS, &["--pre-receive"]);
+    let alice = [("GIT_COMMITTER_EMAIL", "alice@example.com")];
+    // ops records the first live snapshot and a proposal for postgres.
+    assert_eq!(fleet_vars(&s, &alice, &["snapshot", "staging"]).code, 0);
+    edit(&s.work, "max_connections: 100", "max_connections: 1");
+    commit_as(&s, "alice@example.com", "postgres");
+    assert_eq!(push_env(&s, &[("GL_USER", "ops")]).code, 0);
+    assert_eq!(fleet_vars(&s, &alice, &["reconcile"]).code, 1);
+    let synced = fleet_vars(&s, &[("GL_USER", "ops")], &["sync"]);
+    assert_eq!(synced.code, 0, "{}", synced.stderr);
+    let id = proposal_id(&s.env, &s.work, "postgres");
+
+    // web, allowed only nginx-*, hand-makes an approval "by Alice" and syncs it.
+    let forged = fleet_vars(&s, &alice, &["approve", &id]);
+    assert_eq!(forged.code, 0, "{}", forged.stderr);
+    let before = s.env.refs(&s.origin);
+    let refused = fleet_vars(&s, &[("GL_USER", "web")], &["sync"]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("refs/fleet/proposals/staging")
+            && refused.stderr.contains("approved")
+            && refused.stderr.contains("modules/postgres")
+            && refused.stderr.contains("pushed by web (GL_USER)"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        before,
+        s.env.refs(&s.origin),
+        "a refused push changes no ref"
+    );
+    // The same approval signed by alice's listed key is alice's, whoever pushes it.
+    let (key, public) = keygen(&s.env, "alice-key");
+    let file = s.env.root().join("allowed_signers");
+    std::fs::write(&file, format!("alice@example.com {public}\n")).unwrap();
+    s.env.git(
+        &s.origin,
+        &[
+            "config",
+            "gpg.ssh.allowedSignersFile",
+            file.to_str().unwrap(),
+        ],
+    );
+    for (k, v) in [
+        ("gpg.format", "ssh"),
+        ("user.signingKey", key.to_str().unwrap()),
+        ("gpg.ssh.allowedSignersFile", file.to_str().unwrap()),
+    ] {
+        s.env.git(&s.work, &["config", k, v]);
+    }
+    let signed = fleet_vars(
+        &s,
+        &[
+            ("GIT_COMMITTER_EMAIL", "alice@example.com"),
+            ("GIT_COMMITTER_NAME", "Alice"),
+        ],
+        &["approve", &id],
+    );
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+    // Still refused: the unsigned forgery is in the same chain.
+    let still = fleet_vars(&s, &[("GL_USER", "web")], &["sync"]);
+    assert_ne!(still.code, 0, "{}", still.stderr);
+    let ok = fleet_vars(&s, &[("GL_USER", "ops")], &["sync"]);
+    assert_eq!(ok.code, 0, "ops may approve postgres: {}", ok.stderr);
+
+    // web pushes a live snapshot that changes postgres, or a halt: refused.
+    let snap = s.env.fleet_stdin(
+        &s.work,
+        &["snapshot", "staging", "--from", "-"],
+        FLEET
+            .replace("max_connections: 100", "max_connections: 7")
+            .as_bytes(),
+    );
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let live = push_env_args(
+        &s,
+        &[("GL_USER", "web")],
+        &["origin", "refs/fleet/live/staging"],
+    );
+    assert_ne!(live.code, 0, "{}", live.stderr);
+    assert!(
+        live.stderr.contains("refs/fleet/live/staging") && live.stderr.contains("modules/postgres"),
+        "{}",
+        live.stderr
+    );
+    assert_eq!(s.env.fleet(&s.work, &["halt", "--reason", "stop"]).code, 0);
+    let halt = push_env_args(&s, &[("GL_USER", "web")], &["origin", "refs/fleet/halt"]);
+    assert_ne!(halt.code, 0, "{}", halt.stderr);
+    assert!(halt.stderr.contains("config/halt"), "{}", halt.stderr);
+    let ok = push_env_args(&s, &[("GL_USER", "ops")], &["origin", "refs/fleet/halt"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(s.env.fleet(&s.work, &["resume"]).code, 0);
+    let ok = push_env_args(&s, &[("GL_USER", "ops")], &["origin", "refs/fleet/halt"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+
+    // Receipts too: an unsigned halt receipt pushed by web is web's.
+    s.env.git(&s.work, &["config", "--unset", "gpg.format"]);
+    assert_eq!(s.env.fleet(&s.work, &["halt", "--reason", "again"]).code, 0);
+    let receipts = ["origin", "refs/notes/fleet/receipts"];
+    let refused = push_env_args(&s, &[("GL_USER", "web")], &receipts);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("receipt: update config/halt")
+            && refused.stderr.contains("pushed by web (GL_USER)"),
+        "{}",
+        refused.stderr
+    );
+    let ok = push_env_args(&s, &[("GL_USER", "ops")], &receipts);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+
+    // Chains only grow: no rewinding, no deleting, whoever pushes.
+    let rewind = push_env_args(
+        &s,
+        &[("GL_USER", "ops")],
+        &["--force", "origin", "refs/fleet/halt~2:refs/fleet/halt"],
+    );
+    assert_ne!(rewind.code, 0, "{}", rewind.stderr);
+    assert!(rewind.stderr.contains("only grow"), "{}", rewind.stderr);
+    let delete = push_env_args(&s, &[("GL_USER", "ops")], &["origin", ":refs/fleet/halt"]);
+    assert_ne!(delete.code, 0, "{}", delete.stderr);
+    assert!(delete.stderr.contains("only grow"), "{}", delete.stderr);
+}
+
+fn push_env_args(s: &Server, vars: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut cmd = s.env.command("git", &s.work);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.arg("push").args(args).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn auto_applied_records_sync_to_a_checking_server() {
+    // Auto-apply names no person; the server judges its records as the
+    // tick runner's (the record commit's committer), here in scope.
+    let s = server(
+        &format!(
+            "{}\n[[policy]]\nname = \"admin\"\nactor = \"admin@example.org\"\nallow = [\"*/*\"]\n",
+            POLICY.replace("[targets.staging]", "[targets.staging]\nauto_apply = true")
+        ),
+        &["--pre-receive"],
+    );
+    let admin = [("GIT_COMMITTER_EMAIL", "admin@example.org")];
+    // admin records the first snapshot (creates of everything).
+    let snap = fleet_vars(&s, &admin, &["snapshot", "staging"]);
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let first = fleet_vars(&s, &admin, &["sync"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    edit(&s.work, "workers: 4", "workers: 6");
+    commit(&s, "in scope");
+    assert_eq!(push(&s).code, 0);
+    let tick = s.env.fleet(&s.work, &["reconcile", "--json"]);
+    assert_eq!(
+        json(&tick)["ticks"][0]["applied"].as_array().unwrap().len(),
+        1,
+        "{}",
+        tick.stdout
+    );
+    let synced = s.env.fleet(&s.work, &["sync"]);
+    assert_eq!(synced.code, 0, "{}", synced.stderr);
+}
+
+#[test]
+fn each_branch_keeps_its_policy_and_nothing_is_laundered_through_one() {
+    let s = server(POLICY, &["--pre-receive"]);
+    let widened = POLICY.replace(
+        "[\"modules/nginx-*\", \"assignments/app-*:*\"]",
+        "[\"modules/*\", \"assignments/app-*:*\"]",
+    );
+    // dba widens the web team on a branch of its own.
+    s.env.git(&s.work, &["checkout", "-q", "-b", "lax"]);
+    std::fs::write(s.work.join("fleet.toml"), &widened).unwrap();
+    commit_as(&s, "dba@db.example", "widen on lax");
+    let widen = s.env.git(&s.work, &["rev-parse", "HEAD"]);
+    assert_eq!(push_args(&s, &["origin", "lax"]).code, 0);
+    // On lax, lax's policy: web may change postgres there.
+    edit(&s.work, "max_connections: 100", "max_connections: 5");
+    commit(&s, "postgres on lax");
+    let ok = push_args(&s, &["origin", "lax"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    // Brought to main, every commit is decided by main's policy again.
+    let before = s.env.refs(&s.origin);
+    let main = push_args(&s, &["origin", "lax:main"]);
+    assert_ne!(main.code, 0, "{}", main.stderr);
+    assert!(
+        main.stderr.contains("fleet.toml on refs/heads/main")
+            && main.stderr.contains("update modules/postgres"),
+        "{}",
+        main.stderr
+    );
+    assert_eq!(before, s.env.refs(&s.origin));
+    // dba narrows lax again; web cannot move lax back to the wider policy.
+    std::fs::write(s.work.join("fleet.toml"), POLICY).unwrap();
+    commit_as(&s, "dba@db.example", "narrow lax");
+    assert_eq!(push_args(&s, &["origin", "lax"]).code, 0);
+    let rewind = push_args(&s, &["--force", "origin", &format!("{}:lax", widen.trim())]);
+    assert_ne!(rewind.code, 0, "{}", rewind.stderr);
+    assert!(
+        rewind
+            .stderr
+            .contains("not a fast-forward, and fleet.toml differs")
+            && rewind.stderr.contains("config/fleet.toml"),
+        "{}",
+        rewind.stderr
     );
 }

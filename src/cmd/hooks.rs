@@ -181,7 +181,7 @@ fn report(
         ui.status("after each successful push, fanout runs in the background (log: .git/fleet/fanout.log)");
     }
     if verb == "install" && features.contains(&Feature::PreReceive) {
-        ui.status("pushes are checked against [[policy]] in fleet.toml on HEAD (or fleet.policyRef); a commit's actor is its verified SSH signer (set gpg.ssh.allowedSignersFile here) or else its committer email, and `pusher` rules match the user the server authenticated (GL_USER, GITEA_PUSHER_NAME, GL_USERNAME, REMOTE_USER)");
+        ui.status("pushes are checked against [[policy]] in fleet.toml (fleet.policyRef if set, else the pushed branch as it was, else HEAD's branch); a commit's actor is its verified SSH signer (set gpg.ssh.allowedSignersFile here) or else its committer email, and `pusher` rules match the user the server authenticated (GL_USER, GITEA_PUSHER_NAME, GL_USERNAME, REMOTE_USER)");
     }
     if verb == "install" && features.contains(&Feature::PostReceive) {
         ui.status("after each push to the default branch, reconcile runs in the background for every target whose desired file changed (log: fleet/reconcile.log in the git dir)");

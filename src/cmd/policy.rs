@@ -7,8 +7,8 @@ use git_fleet::cli::PolicyCommand;
 use git_fleet::config::{Config, CONFIG_FILE};
 use git_fleet::gitcmd::git;
 use git_fleet::policy::{
-    check_commits, desired_files, policy_ref, policy_ref_update, pushed_commits, CommitCheck,
-    PolicyRef, Pusher,
+    check_commits, check_records, commits_entering, desired_files, is_checked_ref, policy_ref,
+    policy_ref_update, pushed_commits, rewound_policy, CommitCheck, PolicyRef, Pusher,
 };
 use git_fleet::{live, Error, Result};
 use serde_json::json;
@@ -160,65 +160,167 @@ fn server_config(ctx: &Ctx) -> Result<(Config, Option<String>)> {
 
 /// pre-receive: refuse the whole push if any pushed commit changes desired
 /// state outside its actor's scope, changes fleet.toml without a rule allowing
-/// `config/fleet.toml`, or brings a file that cannot be decided. Fails closed:
-/// a malformed policy on HEAD refuses every push.
+/// `config/fleet.toml`, or brings a file that cannot be decided, or if a
+/// pushed fleet record is not allowed. The policy of a push to a branch is
+/// fleet.toml at `fleet.policyRef` when configured; else at the branch's own
+/// tip before the push (a new branch: at the branch HEAD names). Fails
+/// closed: a policy that cannot be found or parsed refuses the push.
 pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
-    let (config, policy_ref) = match server_config(ctx) {
-        Ok(c) => c,
-        Err(e) => {
-            ui.error(format!(
-                "git-fleet: push refused: the policy cannot be read, so nothing is allowed: {e}"
-            ));
-            ui.hint("fix fleet.toml on the server's default branch, or fleet.policyRef (for instance: git fleet hooks uninstall --pre-receive, push the fix, install again)");
-            return Ok(Outcome::Found);
+    let dir = ctx.store.git_dir();
+    let pusher = Pusher::from_env();
+    let refuse = |e: &str| {
+        ui.error(format!(
+            "git-fleet: push refused: the policy cannot be read, so nothing is allowed: {e}"
+        ));
+        ui.hint("fix fleet.toml on the server's default branch, or fleet.policyRef (for instance: git fleet hooks uninstall --pre-receive, push the fix, install again)");
+        Ok(Outcome::Found)
+    };
+    let default = policy_ref(dir)?;
+    // fleet.policyRef set: every push takes that policy (missing: none may).
+    let configured = !git(dir, &["config", "--get", "fleet.policyRef"])?
+        .stdout
+        .trim()
+        .is_empty();
+    // The default policy: for fleet records, new refs, and every push when configured.
+    let default_config: std::result::Result<(Config, String), String> = match &default {
+        PolicyRef::NoBranches => Ok((Config::default(), "no branch yet".into())), // no policy yet
+        PolicyRef::Missing(why) => Err(format!("the policy cannot be found: {why}")),
+        PolicyRef::Found { name, configured } => {
+            let label = if *configured {
+                format!("{CONFIG_FILE} ({name})")
+            } else {
+                format!("{CONFIG_FILE} (HEAD)")
+            };
+            config_at_rev(ctx, name, &label)
+                .map(|c| (c, name.clone()))
+                .map_err(|e| e.to_string())
         }
     };
-    let dir = ctx.store.git_dir();
-    if let Some(policy_ref) = &policy_ref {
-        for line in stdin.lines() {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let [old, new, name] = f[..] else { continue };
-            if let Some(why) = policy_ref_update(dir, policy_ref, old, new, name)? {
+    let lines: Vec<(&str, &str, &str)> = stdin
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f[..] {
+                [old, new, name] => Some((old, new, name)),
+                _ => None,
+            }
+        })
+        .collect();
+    let zero = |s: &str| s.bytes().all(|b| b == b'0');
+
+    // git-fleet's own records: chains only grow, and each new decision,
+    // snapshot, halt and receipt is made by someone the policy allows.
+    if lines.iter().any(|(_, _, n)| !is_checked_ref(n)) {
+        let config = match &default_config {
+            Ok((c, _)) => c,
+            Err(e) => return refuse(e),
+        };
+        let ssh = git_fleet::sign::SshConfig::read(&ctx.store)?;
+        let records = check_records(dir, &ssh, &config.policy, stdin, pusher.as_ref())?;
+        if !records.is_empty() {
+            ui.error("git-fleet: push refused: fleet records (refs/fleet/*, refs/notes/fleet/*):");
+            for r in &records {
+                ui.error(r);
+            }
+            ui.hint("a record's actor is its verified signer (gpg.ssh.allowedSignersFile here), else the pusher the server names (GL_USER, GITEA_PUSHER_NAME, GL_USERNAME, REMOTE_USER), else the identity it claims");
+            return Ok(Outcome::Found);
+        }
+    }
+    // The default policy ref only moves forward.
+    if let PolicyRef::Found { name, .. } = &default {
+        for (old, new, r) in &lines {
+            if let Some(why) = policy_ref_update(dir, name, old, new, r)? {
                 ui.error(format!("git-fleet: push refused: {why}"));
                 return Ok(Outcome::Found);
             }
         }
     }
-    let commits = pushed_commits(dir, stdin)?;
-    if commits.is_empty() {
+    let mut refusals: Vec<(String, String)> = Vec::new(); // (policy source, line)
+    for (old, new, name) in &lines {
+        if !is_checked_ref(name) || zero(new) {
+            continue; // records are checked above; a deletion changes no desired state
+        }
+        let (config, from) = if configured || zero(old) {
+            match &default_config {
+                Ok(c) => c.clone(),
+                Err(e) => return refuse(e),
+            }
+        } else {
+            match config_at_rev(ctx, old, &format!("{CONFIG_FILE} ({name})")) {
+                Ok(c) => (c, name.to_string()),
+                Err(e) => return refuse(&e.to_string()),
+            }
+        };
+        let commits = if configured {
+            pushed_commits(dir, &format!("{old} {new} {name}"))?
+        } else {
+            let base = match (zero(old), &default) {
+                (false, _) => Some(old.to_string()),
+                (true, PolicyRef::Found { name, .. }) => Some(name.clone()),
+                (true, _) => None,
+            };
+            commits_entering(dir, new, base.as_deref())?
+        };
+        let from_label = format!("{CONFIG_FILE} on {from}");
+        // A branch moved back (not a fast-forward) to a commit with another
+        // fleet.toml: that is a change of its policy, decided under the old one.
+        if !configured && !zero(old) {
+            if let Some(why) = rewound_policy(dir, &config.policy, old, new, pusher.as_ref())? {
+                refusals.push((from_label.clone(), format!("{name}: {why}")));
+            }
+        }
+        if commits.is_empty() {
+            continue;
+        }
+        let known = live::known_targets(&ctx.store, &config)?;
+        let checks = check_commits(
+            dir,
+            &config.policy,
+            &desired_files(&config, &known),
+            &commits,
+            pusher.as_ref(),
+        )?;
+        for c in checks.iter().filter(|c| c.refused()) {
+            if let Some(e) = &c.error {
+                refusals.push((
+                    from_label.clone(),
+                    format!("{} {}: {e}", &c.commit[..12], c.file),
+                ));
+            }
+            for d in c.decisions.iter().filter_map(|d| d.refusal.as_ref()) {
+                refusals.push((
+                    from_label.clone(),
+                    format!("{} {}: {d}", &c.commit[..12], c.file),
+                ));
+            }
+        }
+    }
+    if refusals.is_empty() {
         return Ok(Outcome::Done);
     }
-    let known = live::known_targets(&ctx.store, &config)?;
-    let checks = check_commits(
-        dir,
-        &config.policy,
-        &desired_files(&config, &known),
-        &commits,
-        Pusher::from_env().as_ref(),
-    )?;
-    let refused: Vec<&CommitCheck> = checks.iter().filter(|c| c.refused()).collect();
-    if refused.is_empty() {
-        return Ok(Outcome::Done);
-    }
+    let mut sources: Vec<&str> = refusals.iter().map(|(s, _)| s.as_str()).collect();
+    sources.dedup();
     ui.error(format!(
-        "git-fleet: push refused by the bounded-write policy ([[policy]] in fleet.toml on {}, {} rule{}):",
-        policy_ref.as_deref().unwrap_or("HEAD"),
-        config.policy.rules.len(),
-        if config.policy.rules.len() == 1 { "" } else { "s" }
+        "git-fleet: push refused by the bounded-write policy ([[policy]] in {}):",
+        sources.join(", ")
     ));
-    for c in refused {
-        if let Some(e) = &c.error {
-            ui.error(format!("{} {}: {e}", &c.commit[..12], c.file));
-        }
-        for d in c.decisions.iter().filter_map(|d| d.refusal.as_ref()) {
-            ui.error(format!("{} {}: {d}", &c.commit[..12], c.file));
-        }
+    for (_, line) in &refusals {
+        ui.error(line);
     }
     ui.hint(match Pusher::from_env() {
         Some(p) => format!("the actor is a commit's verified SSH signer (gpg.ssh.allowedSignersFile here), else its committer email, pushed by {} (the server's {}); `git fleet policy check` runs the same check before pushing", p.name, p.variable),
         None => "the actor is a commit's verified SSH signer (gpg.ssh.allowedSignersFile here), else its committer email; this server names no pusher; `git fleet policy check` runs the same check before pushing".into(),
     });
     Ok(Outcome::Found)
+}
+
+/// fleet.toml at `rev` (missing: the empty config), labelled `label` in errors.
+fn config_at_rev(ctx: &Ctx, rev: &str, label: &str) -> Result<Config> {
+    let commit = ctx.store.rev_commit(rev)?;
+    match ctx.store.read_path(commit, CONFIG_FILE)? {
+        Some(bytes) => Config::parse(label, &bytes),
+        None => Ok(Config::default()),
+    }
 }
 
 /// post-receive: start `git fleet reconcile <target> --rev <branch>` detached

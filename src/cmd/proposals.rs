@@ -22,7 +22,7 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
     let state = match &args.state {
         Some(s) => Some(State::parse(s).ok_or_else(|| {
             Error::usage(format!(
-                "unknown state '{s}' (pending_review, approved, applied, rejected, ignored, failed, conflict)"
+                "unknown state '{s}' (pending_review, approved, applied, rejected, ignored, failed, conflict, superseded)"
             ))
         })?),
         None => None,
@@ -60,7 +60,7 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
         for p in &all {
             proposals.push(Item {
                 state: p.state(),
-                approvals: count_approvals(&ssh, p, false)?,
+                approvals: count_approvals(&ssh, p, ctx.config.policy.require_signed)?,
                 proposal: p,
             });
         }
@@ -99,7 +99,11 @@ pub fn show(ui: &Ui, args: ShowArgs) -> Result<Outcome> {
     let p = Book::open(&ctx.store, &target)?
         .get(&ctx.store, &id)?
         .ok_or_else(|| Error::usage(format!("no proposal {id}")))?;
-    let approvals = count_approvals(&SshConfig::load(&ctx.store)?, &p, false)?;
+    let approvals = count_approvals(
+        &SshConfig::load(&ctx.store)?,
+        &p,
+        ctx.config.policy.require_signed,
+    )?;
     if args.json {
         let mut v = serde_json::to_value(&p).unwrap_or_default();
         v["state"] = json!(p.state());
@@ -192,10 +196,12 @@ pub fn decide_cmd(ui: &Ui, args: DecideArgs, state: State) -> Result<Outcome> {
         )?);
     }
     if args.json {
-        let items: Vec<_> = done
-            .iter()
-            .map(|p| json!({"id": p.id, "target": p.target, "state": p.state(), "approvers": p.approvers()}))
-            .collect();
+        let ssh = SshConfig::load(&ctx.store)?;
+        let mut items = Vec::new();
+        for p in &done {
+            let approvals = count_approvals(&ssh, p, ctx.config.policy.require_signed)?;
+            items.push(json!({"id": p.id, "target": p.target, "state": p.state(), "approvers": p.approvers(), "approvals": approvals}));
+        }
         ui.json(&json!({ "version": JSON_VERSION, "decided": items }));
     } else {
         for p in &done {
