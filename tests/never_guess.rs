@@ -19,28 +19,7 @@ fn json(run: &Run) -> serde_json::Value {
 /// A bare origin holding `main` (fleet.toml + fleet.yaml) and the staging
 /// snapshot, pushed by a seed clone.
 fn origin_with_snapshot(env: &TestEnv, toml: &str) -> PathBuf {
-    let origin = env.root().join("origin.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
-    let seed = env.repo("seed");
-    std::fs::write(seed.join("fleet.yaml"), FLEET).unwrap();
-    std::fs::write(seed.join("fleet.toml"), toml).unwrap();
-    env.git(&seed, &["add", "."]);
-    env.git(&seed, &["commit", "-q", "-m", "fleet"]);
-    env.git(
-        &seed,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    env.git(&seed, &["push", "-q", "origin", "main"]);
+    let (origin, seed) = env.seeded_origin(&[("fleet.yaml", FLEET), ("fleet.toml", toml)]);
     let s = env.fleet(&seed, &["snapshot", "staging"]);
     assert_eq!(s.code, 0, "{}", s.stderr);
     let s = env.fleet(&seed, &["sync"]);
@@ -49,17 +28,7 @@ fn origin_with_snapshot(env: &TestEnv, toml: &str) -> PathBuf {
 }
 
 fn clone(env: &TestEnv, origin: &Path, name: &str) -> PathBuf {
-    let path = env.root().join(name);
-    env.git(
-        env.root(),
-        &[
-            "clone",
-            "-q",
-            origin.to_str().unwrap(),
-            path.to_str().unwrap(),
-        ],
-    );
-    path
+    env.clone_of(origin, name)
 }
 
 /// A repository with fleet.toml `toml` and fleet.yaml committed, no snapshot.
@@ -305,18 +274,7 @@ fn a_dot_slash_desired_path_is_the_same_file() {
 #[test]
 fn a_dot_slash_desired_path_keeps_pre_receive_checks() {
     let env = TestEnv::new();
-    let origin = env.root().join("origin.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
+    let origin = env.bare("origin.git");
     let installed = env.fleet(&origin, &["hooks", "install", "--pre-receive"]);
     assert_eq!(installed.code, 0, "{}", installed.stderr);
     let policy = "[targets.staging]\ndesired = \"./fleet.yaml\"\n\n[[policy]]\nname = \"ro\"\nactor = \"*\"\nallow = [\"assignments/*\"]\ndestroy = false\n";

@@ -20,42 +20,13 @@ struct World {
 
 fn world() -> World {
     let env = TestEnv::new();
-    let origin = env.root().join("origin.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
-    let seed = env.repo("seed");
-    std::fs::write(seed.join("fleet.yaml"), FLEET).unwrap();
-    std::fs::write(seed.join("fleet.toml"), "[targets.staging]\n").unwrap();
-    env.git(&seed, &["add", "."]);
-    env.git(&seed, &["commit", "-q", "-m", "fleet"]);
-    env.git(
-        &seed,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    env.git(&seed, &["push", "-q", "origin", "main"]);
+    let (origin, seed) =
+        env.seeded_origin(&[("fleet.yaml", FLEET), ("fleet.toml", "[targets.staging]\n")]);
     assert_eq!(env.fleet(&seed, &["snapshot", "staging"]).code, 0);
     assert_eq!(env.fleet(&seed, &["sync"]).code, 0);
     let clones = (0..3)
         .map(|i| {
-            let path = env.root().join(format!("clone{i}"));
-            env.git(
-                env.root(),
-                &[
-                    "clone",
-                    "-q",
-                    origin.to_str().unwrap(),
-                    path.to_str().unwrap(),
-                ],
-            );
+            let path = env.clone_of(&origin, &format!("clone{i}"));
             let s = env.fleet(&path, &["sync"]);
             assert_eq!(s.code, 0, "{}", s.stderr);
             path

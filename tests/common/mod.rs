@@ -120,6 +120,49 @@ impl TestEnv {
         path
     }
 
+    /// An empty bare repository at `root/name` whose default branch is `main`.
+    pub fn bare(&self, name: &str) -> PathBuf {
+        let path = self.root().join(name);
+        self.git(
+            self.root(),
+            &["init", "-q", "--bare", "-b", "main", path.to_str().unwrap()],
+        );
+        path
+    }
+
+    /// A bare origin `root/origin.git` whose `main` holds `files`, pushed by a
+    /// seed clone `root/seed` (returned second, with `origin` as its remote).
+    pub fn seeded_origin(&self, files: &[(&str, &str)]) -> (PathBuf, PathBuf) {
+        let origin = self.bare("origin.git");
+        let seed = self.repo("seed");
+        for (name, text) in files {
+            std::fs::write(seed.join(name), text).unwrap();
+        }
+        self.git(&seed, &["add", "."]);
+        self.git(&seed, &["commit", "-q", "-m", "fleet"]);
+        self.git(
+            &seed,
+            &["remote", "add", "origin", origin.to_str().unwrap()],
+        );
+        self.git(&seed, &["push", "-q", "origin", "main"]);
+        (origin, seed)
+    }
+
+    /// A clone of `origin` at `root/name`.
+    pub fn clone_of(&self, origin: &Path, name: &str) -> PathBuf {
+        let path = self.root().join(name);
+        self.git(
+            self.root(),
+            &[
+                "clone",
+                "-q",
+                origin.to_str().unwrap(),
+                path.to_str().unwrap(),
+            ],
+        );
+        path
+    }
+
     /// Every ref with its value, for "nothing was written" checks.
     pub fn refs(&self, repo: &Path) -> String {
         let out = self
