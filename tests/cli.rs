@@ -397,3 +397,59 @@ fn help_has_examples() {
         );
     }
 }
+
+/// Complete `line` (cursor at its end) the way bash does after `git <TAB>`:
+/// git's own completion loaded, then ours; prints COMPREPLY one per line.
+fn complete(env: &TestEnv, cwd: &Path, line: &str) -> Vec<String> {
+    let git_completion = Path::new("/usr/share/bash-completion/completions/git");
+    assert!(
+        git_completion.exists(),
+        "git's bash completion is needed: {}",
+        git_completion.display()
+    );
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/git-fleet.bash");
+    let script = format!(
+        r#"source {git}
+source {ours}
+COMP_LINE={line:?}
+COMP_POINT=${{#COMP_LINE}}
+read -r -a COMP_WORDS <<< "$COMP_LINE"
+[[ "$COMP_LINE" == *" " ]] && COMP_WORDS+=("")
+COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+__git_wrap__git_main
+printf '%s\n' "${{COMPREPLY[@]}}"
+"#,
+        git = git_completion.display(),
+        ours = ours.display(),
+    );
+    let out = env
+        .command("bash", cwd)
+        .args(["--norc", "--noprofile", "-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.is_empty(),
+        "completing {line:?} printed errors: {stderr}"
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.trim_end().to_string())
+        .collect()
+}
+
+#[test]
+fn bash_completes_subcommands_and_their_flags_under_git() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    let subcommands = complete(&env, &repo, "git fleet di");
+    assert_eq!(subcommands, ["diff"], "{subcommands:?}");
+    let flags = complete(&env, &repo, "git fleet diff --ex");
+    assert_eq!(flags, ["--exit-code"], "{flags:?}");
+    let nested = complete(&env, &repo, "git fleet peers a");
+    assert_eq!(nested, ["add"], "{nested:?}");
+    // git's own options before the subcommand do not confuse it.
+    let after_c = complete(&env, &repo, "git -C . fleet rec");
+    assert!(after_c.contains(&"reconcile".to_string()), "{after_c:?}");
+}
