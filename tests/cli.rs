@@ -453,3 +453,64 @@ fn bash_completes_subcommands_and_their_flags_under_git() {
     let after_c = complete(&env, &repo, "git -C . fleet rec");
     assert!(after_c.contains(&"reconcile".to_string()), "{after_c:?}");
 }
+
+#[test]
+fn json_errors_are_one_json_object_on_stdout() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    // A located problem: the bad file, line and column.
+    std::fs::write(repo.join("fleet.toml"), "[targets.x]\nbogus = 1\n").unwrap();
+    let out = env.fleet(&repo, &["diff", "--json"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let v = json(&out.stdout);
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["error"]["code"], "invalid", "{v}");
+    assert_eq!(v["error"]["location"]["file"], "fleet.toml", "{v}");
+    assert_eq!(v["error"]["location"]["line"], 2, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("bogus"),
+        "{v}"
+    );
+    // The person reading stderr still sees the error.
+    assert!(out.stderr.contains("error:"), "{}", out.stderr);
+    std::fs::remove_file(repo.join("fleet.toml")).unwrap();
+
+    // An unknown target, in a subcommand of a subcommand too.
+    let out = env.fleet(&repo, &["diff", "nosuch", "--json"]);
+    assert_eq!(out.code, 2);
+    let v = json(&out.stdout);
+    assert_eq!(v["version"], 1);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("nosuch"),
+        "{v}"
+    );
+    assert_eq!(v["error"]["location"], serde_json::Value::Null, "{v}");
+    let out = env.fleet(&repo, &["receipts", "show", "nosuch", "--json"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(json(&out.stdout)["version"], 1);
+
+    // A command line clap refuses, and -C to nowhere.
+    let out = env.fleet(&repo, &["diff", "--json", "--no-such-flag"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(json(&out.stdout)["error"]["code"], "usage");
+    let out = env.fleet(&repo, &["-C", "nowhere", "proposals", "--json"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(json(&out.stdout)["error"]["code"], "usage");
+    // Without --json, stdout stays empty.
+    let out = env.fleet(&repo, &["diff", "nosuch"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stdout, "");
+}
+
+#[test]
+fn demo_json_prints_only_json_on_stdout() {
+    let env = TestEnv::new();
+    let out = env.fleet(env.root(), &["demo", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = json(&out.stdout);
+    assert_eq!(v["version"], 1);
+    assert!(
+        out.stderr.contains("fan-out"),
+        "the walk-through goes to stderr"
+    );
+}
