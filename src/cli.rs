@@ -461,7 +461,8 @@ pub struct ReceiptsAppendArgs {
 ///
 /// Writes fleet.toml if absent (every section commented out), adds fetch
 /// refspecs for refs/fleet/* and refs/notes/fleet/* to the default remote,
-/// and sets notes.displayRef so fleet notes show in `git log`. Idempotent:
+/// and sets notes.displayRef so receipts show in `git log` (fanout notes,
+/// one line per peer, on request: `git log --notes=fleet/fanout`). Idempotent:
 /// running it again changes nothing and says so.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  git fleet init\n  git fleet init --push-refspecs --json")]

@@ -53,9 +53,10 @@ fn init_is_idempotent_and_adds_refspecs_to_origin() {
         fetch.contains("+refs/notes/fleet/*:refs/fleet-remote/origin/notes/fleet/*"),
         "{fetch}"
     );
-    assert!(env
-        .git(&repo, &["config", "--get-all", "notes.displayRef"])
-        .contains("refs/notes/fleet/*"));
+    assert_eq!(
+        env.git(&repo, &["config", "--get-all", "notes.displayRef"]),
+        "refs/notes/fleet/receipts\n"
+    );
 
     // fleet.toml as written parses (everything commented out).
     let toml = std::fs::read_to_string(repo.join("fleet.toml")).unwrap();
@@ -513,4 +514,49 @@ fn demo_json_prints_only_json_on_stdout() {
         out.stderr.contains("fan-out"),
         "the walk-through goes to stderr"
     );
+}
+
+#[test]
+fn git_log_shows_receipts_by_default_and_fanout_notes_on_request() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    // A repository set up by an older init shows every fleet note; init moves it.
+    env.git(
+        &repo,
+        &["config", "--add", "notes.displayRef", "refs/notes/fleet/*"],
+    );
+    let out = env.fleet(&repo, &["init"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        env.git(&repo, &["config", "--get-all", "notes.displayRef"]),
+        "refs/notes/fleet/receipts\n"
+    );
+    env.git(
+        &repo,
+        &[
+            "notes",
+            "--ref=fleet/receipts",
+            "add",
+            "-m",
+            "Fleet-Action: apply",
+        ],
+    );
+    let fanout: String = (0..20)
+        .map(|i| format!("peer-{i}: fast-forwarded\n"))
+        .collect();
+    env.git(
+        &repo,
+        &["notes", "--ref=fleet/fanout", "add", "-m", &fanout],
+    );
+    let log = env.git(&repo, &["log", "-1"]);
+    assert!(log.contains("Fleet-Action: apply"), "{log}");
+    assert!(
+        !log.contains("peer-7"),
+        "fanout notes shown by default:\n{log}"
+    );
+    let log = env.git(&repo, &["log", "-1", "--notes=fleet/fanout"]);
+    assert!(log.contains("peer-7"), "{log}");
+    // Idempotent: a second run changes nothing.
+    let again = env.fleet(&repo, &["init", "--json"]);
+    assert_eq!(json(&again.stdout)["changed"], serde_json::json!([]));
 }
