@@ -834,7 +834,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__reconcile)
-            opts="-q -h -V --all --rev --max-proposals --allow-empty --watch --wait --interval --json --color --quiet --help --version"
+            opts="-v -q -h -V --all --rev --max-proposals --allow-empty --watch --wait --interval --verbose --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

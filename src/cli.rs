@@ -18,7 +18,9 @@ pub struct Cli {
     /// When to color human output.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-    /// Print only data and errors, no status lines.
+    /// Quiet, like git: no status lines, and reports of what a command did
+    /// (init, reconcile) are not printed; errors, data you asked for (listings,
+    /// --json) and the exit code still tell.
     #[arg(long, short, global = true)]
     pub quiet: bool,
     /// Run as if started in PATH (like `git -C`; repeatable, each relative to the previous).
@@ -211,6 +213,10 @@ pub struct ReconcileArgs {
         requires = "watch"
     )]
     pub interval: String,
+    /// List every proposal applied, failed or held for review (default:
+    /// counts per kind and change, and the first few).
+    #[arg(long, short)]
+    pub verbose: bool,
     /// Print one JSON object (with --watch: one per tick, a line each).
     #[arg(long)]
     pub json: bool,

@@ -23,8 +23,10 @@ fn main() {
         // Asked for JSON on a line clap refuses: still one JSON object.
         Err(e) => refuse(e, args.iter().any(|a| a == "--json")),
     };
+    // After -C, so git's color.ui is read in the repository it names.
+    let moved = chdir(&cli.chdir);
     let ui = Ui::new(cli.color, cli.quiet);
-    if let Err(e) = chdir(&cli.chdir) {
+    if let Err(e) = moved {
         fail(&ui, &e, json);
     }
     let result = match cli.command {

@@ -19,15 +19,21 @@ pub enum Outcome {
 
 impl Ui {
     pub fn new(choice: ColorChoice, quiet: bool) -> Ui {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let (out, err) = match choice {
             ColorChoice::Always => (true, true),
             ColorChoice::Never => (false, false),
-            ColorChoice::Auto if no_color => (false, false),
-            ColorChoice::Auto => (
-                console::Term::stdout().is_term(),
-                console::Term::stderr().is_term(),
-            ),
+            ColorChoice::Auto => {
+                let (out, err) = (
+                    console::Term::stdout().is_term(),
+                    console::Term::stderr().is_term(),
+                );
+                // Only ask the environment and git when a terminal would see it.
+                if (out || err) && auto_color_allowed() {
+                    (out, err)
+                } else {
+                    (false, false)
+                }
+            }
         };
         Ui {
             color_out: out,
@@ -116,5 +122,36 @@ impl Ui {
     }
     pub fn dim(&self) -> Style {
         self.paint(Style::new().dim())
+    }
+}
+
+/// `--color=auto` on a terminal: off for `NO_COLOR`, `CLICOLOR=0`,
+/// `TERM=dumb`, and git's `color.ui` set to never/false (as `git` itself
+/// decides; `git -c color.ui=...` reaches us through the environment).
+fn auto_color_allowed() -> bool {
+    let var = |k: &str| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned());
+    if var("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    if var("CLICOLOR").as_deref() == Some("0") {
+        return false;
+    }
+    if var("TERM").as_deref() == Some("dumb") {
+        return false;
+    }
+    let config = std::process::Command::new("git")
+        .args(["config", "--get", "color.ui"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    match config {
+        Ok(out) if out.status.success() => {
+            let value = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .to_ascii_lowercase();
+            !matches!(value.as_str(), "never" | "false" | "no" | "off" | "0")
+        }
+        // Unset, or no git: color, as git's default (auto) does.
+        _ => true,
     }
 }

@@ -560,3 +560,143 @@ fn git_log_shows_receipts_by_default_and_fanout_notes_on_request() {
     let again = env.fleet(&repo, &["init", "--json"]);
     assert_eq!(json(&again.stdout)["changed"], serde_json::json!([]));
 }
+
+/// A committed fleet of `n` modules, each assigned to node n1, against an
+/// empty live snapshot of staging: 2n proposals on the first tick.
+fn many_changes(env: &TestEnv, n: usize) -> std::path::PathBuf {
+    let repo = env.repo("many");
+    let mut s = String::from("modules:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "  m{i:03}:\n    priority: 50\n    config: {{workers: 1}}\n"
+        ));
+    }
+    s.push_str("assignments:\n");
+    for i in 0..n {
+        s.push_str(&format!("  n1:m{i:03}: {{enabled: true}}\n"));
+    }
+    std::fs::write(repo.join("fleet.yaml"), s).unwrap();
+    std::fs::write(repo.join("fleet.toml"), "[targets.staging]\n").unwrap();
+    env.git(&repo, &["add", "fleet.yaml", "fleet.toml"]);
+    env.git(&repo, &["commit", "-q", "-m", "fleet"]);
+    let r = env.fleet_stdin(
+        &repo,
+        &["snapshot", "staging", "--from", "-", "--allow-empty"],
+        b"",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    repo
+}
+
+#[test]
+fn reconcile_summarises_many_proposals_and_lists_them_with_verbose() {
+    let env = TestEnv::new();
+    let repo = many_changes(&env, 150);
+    let out = env.fleet(&repo, &["reconcile", "staging", "--max-proposals", "1000"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lines = out.stdout.lines().count();
+    assert!(
+        lines <= 12,
+        "{lines} lines for 300 proposals:\n{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("300 opened"), "{}", out.stdout);
+    assert!(out.stdout.contains("150 create modules"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("150 create assignments"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("--verbose"), "{}", out.stdout);
+
+    // --verbose lists every one (the open ones are "already open" now: a
+    // fresh fleet again).
+    let env = TestEnv::new();
+    let repo = many_changes(&env, 150);
+    let out = env.fleet(
+        &repo,
+        &[
+            "reconcile",
+            "staging",
+            "--max-proposals",
+            "1000",
+            "--verbose",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let listed = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("modules/m"))
+        .count();
+    assert_eq!(listed, 150, "{}", out.stdout);
+}
+
+#[test]
+fn quiet_is_quiet_like_git() {
+    let env = TestEnv::new();
+    let repo = many_changes(&env, 3);
+    let out = env.fleet(&repo, &["-q", "reconcile", "staging"]);
+    assert_eq!(out.code, 1, "the exit code still tells: {}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, "");
+    // Errors still show.
+    let out = env.fleet(&repo, &["reconcile", "nosuch", "--quiet"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("nosuch"), "{}", out.stderr);
+}
+
+/// Run git-fleet on a terminal (util-linux `script` gives it a pty) with
+/// `--color=auto`; whether ANSI color reached the terminal.
+fn colored_on_a_tty(env: &TestEnv, repo: &Path, vars: &[(&str, &str)]) -> bool {
+    let bin = common::bin();
+    let line = format!("{} diff nosuch", bin.display());
+    let mut cmd = env.command("script", repo);
+    cmd.env_remove("NO_COLOR").env("TERM", "xterm");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.args(["-qec", &line, "/dev/null"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("nosuch"), "{text}");
+    text.contains('\u{1b}')
+}
+
+#[test]
+fn color_honours_git_config_term_dumb_and_clicolor() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    assert!(colored_on_a_tty(&env, &repo, &[]), "auto on a tty colors");
+    assert!(!colored_on_a_tty(&env, &repo, &[("TERM", "dumb")]));
+    assert!(!colored_on_a_tty(&env, &repo, &[("CLICOLOR", "0")]));
+    assert!(!colored_on_a_tty(&env, &repo, &[("NO_COLOR", "1")]));
+    env.git(&repo, &["config", "color.ui", "never"]);
+    assert!(!colored_on_a_tty(&env, &repo, &[]), "color.ui=never");
+    env.git(&repo, &["config", "color.ui", "auto"]);
+    assert!(colored_on_a_tty(&env, &repo, &[]));
+    // `git -c color.ui=false fleet ...` passes it in the environment.
+    assert!(!colored_on_a_tty(
+        &env,
+        &repo,
+        &[("GIT_CONFIG_PARAMETERS", "'color.ui'='false'")]
+    ));
+}
+
+#[test]
+fn demo_prints_commands_quoted_for_pasting() {
+    let env = TestEnv::new();
+    let out = env.fleet(env.root(), &["demo"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("git commit -m 'nginx: 6 workers; retire legacy-cron'"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("git-fleet snapshot staging -m 'live export'"),
+        "{}",
+        out.stdout
+    );
+}

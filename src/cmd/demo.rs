@@ -93,7 +93,11 @@ impl Sandbox<'_> {
     /// Run a command in `dir` (relative to the sandbox), show it and its output.
     fn run(&self, dir: &str, program: &str, args: &[&str]) -> Result<(i32, String)> {
         let cwd = self.root.join(dir);
-        let shown = format!("{program} {}", args.join(" "));
+        let shown = std::iter::once(program)
+            .chain(args.iter().copied())
+            .map(shell_quote)
+            .collect::<Vec<_>>()
+            .join(" ");
         self.say(format!(
             "   {} {}",
             self.ui.dim().apply_to(format!("{dir}$")),
@@ -224,6 +228,18 @@ pub fn run(ui: &Ui, args: DemoArgs) -> Result<Outcome> {
         );
     }
     Ok(Outcome::Done)
+}
+
+/// A word as a POSIX shell reads it back: as is when only safe characters,
+/// else in single quotes (a `'` inside written as `'\''`), so a shown command
+/// can be pasted.
+fn shell_quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 struct RemoveOnDrop {

@@ -92,7 +92,7 @@ pub fn run(ui: &Ui, args: InitArgs) -> Result<Outcome> {
             "changed": changed,
             "unchanged": unchanged,
         }));
-    } else {
+    } else if !ui.quiet {
         for c in &changed {
             ui.out(format!("{} {c}", ui.green().apply_to("changed:")));
         }
