@@ -83,6 +83,16 @@ impl Ui {
         );
     }
 
+    /// `warning: ...` on stderr, even with --quiet (as git does).
+    pub fn warn(&self, line: impl AsRef<str>) {
+        eprintln!(
+            "{} {}",
+            self.err_style(Style::new().yellow().bold())
+                .apply_to("warning:"),
+            line.as_ref()
+        );
+    }
+
     pub fn hint(&self, line: impl AsRef<str>) {
         eprintln!(
             "{} {}",

@@ -700,3 +700,38 @@ fn demo_prints_commands_quoted_for_pasting() {
         out.stdout
     );
 }
+
+#[test]
+fn peers_add_appends_at_the_end_and_warns_on_a_missing_path() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    assert_eq!(env.fleet(&repo, &["init"]).code, 0);
+    let header = std::fs::read_to_string(repo.join("fleet.toml")).unwrap();
+    let laptop = env.repo("laptop");
+    let out = env.fleet(&repo, &["peers", "add", "laptop", laptop.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    let text = std::fs::read_to_string(repo.join("fleet.toml")).unwrap();
+    assert!(
+        text.starts_with(&header),
+        "the commented header comes first, then the new table:\n{text}"
+    );
+    assert!(text[header.len()..].contains("[peers.laptop]"), "{text}");
+
+    // A second peer after the first, also after a table declared later by hand.
+    let mut edited = text.clone();
+    edited.push_str("\n[targets.staging]\nauto_apply = false\n# the end\n");
+    std::fs::write(repo.join("fleet.toml"), &edited).unwrap();
+    let out = env.fleet(&repo, &["peers", "add", "box", "/no/such/dir"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("warning") && out.stderr.contains("/no/such/dir"),
+        "{}",
+        out.stderr
+    );
+    let text = std::fs::read_to_string(repo.join("fleet.toml")).unwrap();
+    assert!(text.starts_with(&edited), "appended at the end:\n{text}");
+    assert!(text[edited.len()..].contains("[peers.box]"), "{text}");
+    let list = env.fleet(&repo, &["peers", "list", "--json"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+}
