@@ -91,6 +91,9 @@ _gitfleet() {
             gitfleet,snapshot)
                 cmd="gitfleet__subcmd__snapshot"
                 ;;
+            gitfleet,status)
+                cmd="gitfleet__subcmd__status"
+                ;;
             gitfleet,sync)
                 cmd="gitfleet__subcmd__sync"
                 ;;
@@ -140,7 +143,7 @@ _gitfleet() {
 
     case "${cmd}" in
         gitfleet)
-            opts="-q -C -h -V --color --quiet --help --version init snapshot diff render notes peers fanout proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
+            opts="-q -C -h -V --color --quiet --help --version status init snapshot diff render notes peers fanout proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1018,6 +1021,24 @@ _gitfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gitfleet__subcmd__status)
+            opts="-q -h -V --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

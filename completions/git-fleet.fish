@@ -31,6 +31,7 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -s C -d 'Run as if sta
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "status" -d 'One screen: is automation halted, what waits per target, the last fanout'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "init" -d 'Set up git-fleet in this repository: a commented fleet.toml, refspecs, notes display'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "snapshot" -d 'Record live state as the next snapshot of a target (refs/fleet/live/<target>)'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "diff" -d 'Compare desired fleet.yaml with a target\'s latest live snapshot'
@@ -57,6 +58,13 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "demo" -d 'Build
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "receipts" -d 'The receipt log: list, show, verify (and append, for scripts)'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "policy" -d 'Bounded writes: check changes to desired state against fleet.toml\'s [[policy]]'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "sync" -d 'Share fleet records with another clone: fetch, merge, push with a lease'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"

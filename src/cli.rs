@@ -39,6 +39,7 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Status(StatusArgs),
     Init(InitArgs),
     Snapshot(SnapshotArgs),
     Diff(DiffArgs),
@@ -458,6 +459,23 @@ pub struct ReceiptsAppendArgs {
     /// Another trailer, KEY=VALUE (KEY gets a Fleet- prefix if it lacks one). Repeatable.
     #[arg(long = "trailer", value_name = "KEY=VALUE")]
     pub trailers: Vec<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One screen: is automation halted, what waits per target, the last fanout.
+///
+/// Shows whether automation is halted (and by whom, why), per known target
+/// the proposals pending review, approved and failed, conflicting review
+/// decisions and the last reconcile run, and the last fanout run with what it
+/// still owes (peers not delivered, runtime steps not done; as `git fleet
+/// proof` of that commit). Reads only; changes nothing.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet status\n  git fleet status --json\n\nExit codes: 0 nothing needs attention, 1 halted, a conflict, or the last fanout is incomplete, 2 error."
+)]
+pub struct StatusArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -30,6 +30,7 @@ fn main() {
         fail(&ui, &e, json);
     }
     let result = match cli.command {
+        Command::Status(args) => cmd::status::run(&ui, args),
         Command::Init(args) => cmd::init::run(&ui, args),
         Command::Snapshot(args) => cmd::snapshot::run(&ui, args),
         Command::Diff(args) => cmd::diff::run(&ui, args),

@@ -735,3 +735,79 @@ fn peers_add_appends_at_the_end_and_warns_on_a_missing_path() {
     let list = env.fleet(&repo, &["peers", "list", "--json"]);
     assert_eq!(list.code, 0, "{}", list.stderr);
 }
+
+#[test]
+fn status_shows_halt_pending_runs_and_what_fanout_still_owes() {
+    let env = TestEnv::new();
+    let repo = many_changes(&env, 2);
+    // Nothing happened yet: a clean screen, exit 0.
+    let out = env.fleet(&repo, &["status", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = json(&out.stdout);
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["halt"]["halted"], false);
+    assert_eq!(v["targets"][0]["target"], "staging");
+    assert_eq!(v["targets"][0]["pending_review"], 0);
+    assert_eq!(v["targets"][0]["last_run"], serde_json::Value::Null);
+    assert_eq!(v["fanout"], serde_json::Value::Null);
+
+    assert_eq!(env.fleet(&repo, &["reconcile", "staging"]).code, 1);
+    let peer = env.root().join("peer");
+    env.git(
+        env.root(),
+        &[
+            "clone",
+            "-q",
+            repo.to_str().unwrap(),
+            peer.to_str().unwrap(),
+        ],
+    );
+    env.git(&repo, &["commit", "-q", "--allow-empty", "-m", "next"]);
+    for (name, path) in [("good", peer.to_str().unwrap()), ("gone", "/no/such/peer")] {
+        let out = env.fleet(&repo, &["peers", "add", name, path, "--local"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let out = env.fleet(&repo, &["fanout"]);
+    assert!(out.code <= 1, "{}", out.stderr);
+    assert_eq!(
+        env.fleet(&repo, &["halt", "--reason", "incident 4711"])
+            .code,
+        0
+    );
+
+    let out = env.fleet(&repo, &["status", "--json"]);
+    assert_eq!(out.code, 1, "something to see: {}", out.stderr);
+    let v = json(&out.stdout);
+    assert_eq!(v["halt"]["halted"], true, "{v}");
+    assert_eq!(v["halt"]["reason"], "incident 4711", "{v}");
+    let staging = &v["targets"][0];
+    assert_eq!(staging["pending_review"], 4, "{v}");
+    assert_eq!(staging["conflicts"], serde_json::json!([]), "{v}");
+    assert_eq!(staging["last_run"]["status"], "success", "{v}");
+    let head = env.git(&repo, &["rev-parse", "HEAD"]);
+    assert_eq!(v["fanout"]["commit"], head.trim(), "{v}");
+    assert_eq!(v["fanout"]["complete"], false, "{v}");
+    let owed = v["fanout"]["owed"].to_string();
+    assert!(owed.contains("gone"), "{v}");
+    assert!(!owed.contains("good"), "{v}");
+
+    // The same on one screen for people.
+    let out = env.fleet(&repo, &["status"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let text = &out.stdout;
+    assert!(text.lines().count() <= 15, "{text}");
+    for expected in [
+        "halted",
+        "incident 4711",
+        "staging",
+        "4 pending review",
+        "success",
+        "gone",
+        "resume",
+    ] {
+        assert!(
+            text.contains(expected),
+            "status lacks {expected:?}:\n{text}"
+        );
+    }
+}
