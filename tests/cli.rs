@@ -811,3 +811,60 @@ fn status_shows_halt_pending_runs_and_what_fanout_still_owes() {
         );
     }
 }
+
+/// `./install.sh` honours `CARGO_TARGET_DIR` (it used to look in ./target and
+/// fail after the build), installs into `--prefix`, and the installed
+/// `git fleet` runs. Builds a release binary (cheapened through cargo's own
+/// profile variables, kept in target/install-test so reruns are quick), so
+/// it is run on request: `cargo test --test cli -- --ignored install_sh`.
+#[test]
+#[ignore = "builds a release binary; run with --ignored"]
+fn install_sh_honours_cargo_target_dir_and_installs_a_working_git_fleet() {
+    let env = TestEnv::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = root.join("target/install-test");
+    let prefix = env.root().join("prefix");
+    let out = env
+        .command("sh", env.root())
+        .arg(root.join("install.sh"))
+        .args(["--prefix", prefix.to_str().unwrap()])
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "64")
+        .env(
+            "CARGO_HOME",
+            std::env::var_os("CARGO_HOME").unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
+                    .join(".cargo")
+                    .into()
+            }),
+        )
+        .env(
+            "RUSTUP_HOME",
+            std::env::var_os("RUSTUP_HOME").unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
+                    .join(".rustup")
+                    .into()
+            }),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "install.sh failed:\n{stdout}\n{stderr}"
+    );
+    assert!(target.join("release/git-fleet").exists());
+    let installed = prefix.join("bin/git-fleet");
+    assert!(installed.exists(), "{stdout}");
+    assert!(prefix.join("share/man/man1/git-fleet-status.1").exists());
+    let version = env
+        .command(&installed, env.root())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).contains("git-fleet"));
+}
