@@ -107,7 +107,8 @@ fn refuse(e: clap::Error, json: bool) -> ! {
 /// Report on stderr, with `--json` also the error object on stdout; exit 2.
 fn fail(ui: &Ui, e: &Error, json: bool) -> ! {
     report(ui, e);
-    if json {
+    // Exactly one object: a command may have printed its own error object.
+    if json && !ui.printed_json() {
         let (code, location, problems) = match e {
             Error::Invalid(problems) => (
                 "invalid",

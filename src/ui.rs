@@ -8,6 +8,9 @@ pub struct Ui {
     color_out: bool,
     color_err: bool,
     pub quiet: bool,
+    /// A JSON object went to stdout: a failing command that already printed
+    /// its own (error) object gets no second one.
+    printed_json: std::cell::Cell<bool>,
 }
 
 /// What a successful command found: nothing to see (0) or something to see (1).
@@ -39,6 +42,7 @@ impl Ui {
             color_out: out,
             color_err: err,
             quiet,
+            printed_json: std::cell::Cell::new(false),
         }
     }
 
@@ -50,6 +54,7 @@ impl Ui {
 
     /// Exactly one JSON object on stdout, never colored.
     pub fn json(&self, value: &serde_json::Value) {
+        self.printed_json.set(true);
         let mut stdout = std::io::stdout().lock();
         let _ = serde_json::to_writer_pretty(&mut stdout, value);
         let _ = writeln!(stdout);
@@ -58,6 +63,7 @@ impl Ui {
     /// Like [`Ui::json`] for any serializable value, without building a `Value`
     /// (large listings); compact when stdout is not a terminal.
     pub fn json_of<T: serde::Serialize>(&self, value: &T) {
+        self.printed_json.set(true);
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         let _ = if console::Term::stdout().is_term() {
@@ -66,6 +72,10 @@ impl Ui {
             serde_json::to_writer(&mut out, value)
         };
         let _ = writeln!(out);
+    }
+
+    pub fn printed_json(&self) -> bool {
+        self.printed_json.get()
     }
 
     /// A status line on stderr, unless --quiet.
