@@ -868,3 +868,65 @@ fn install_sh_honours_cargo_target_dir_and_installs_a_working_git_fleet() {
     assert!(version.status.success());
     assert!(String::from_utf8_lossy(&version.stdout).contains("git-fleet"));
 }
+
+#[test]
+fn status_names_a_conflicting_review_decision() {
+    let env = TestEnv::new();
+    let origin = env.root().join("origin.git");
+    let origin_s = origin.to_str().unwrap();
+    env.git(
+        env.root(),
+        &["init", "-q", "--bare", "-b", "main", origin_s],
+    );
+    let seed = env.repo("seed");
+    let fleet =
+        "modules:\n  m1:\n    config: {workers: 1}\nassignments:\n  n1:m1: {enabled: true}\n";
+    std::fs::write(seed.join("fleet.yaml"), fleet).unwrap();
+    std::fs::write(seed.join("fleet.toml"), "[targets.staging]\n").unwrap();
+    env.git(&seed, &["add", "."]);
+    env.git(&seed, &["commit", "-q", "-m", "fleet"]);
+    env.git(&seed, &["remote", "add", "origin", origin_s]);
+    env.git(&seed, &["push", "-q", "origin", "main"]);
+    assert_eq!(env.fleet(&seed, &["snapshot", "staging"]).code, 0);
+    assert_eq!(env.fleet(&seed, &["sync"]).code, 0);
+    let clone = |name: &str| {
+        let path = env.root().join(name);
+        env.git(
+            env.root(),
+            &["clone", "-q", origin_s, path.to_str().unwrap()],
+        );
+        assert_eq!(env.fleet(&path, &["sync"]).code, 0);
+        path
+    };
+    let (a, b) = (clone("a"), clone("b"));
+    std::fs::write(
+        a.join("fleet.yaml"),
+        fleet.replace("workers: 1", "workers: 5"),
+    )
+    .unwrap();
+    env.git(&a, &["commit", "-q", "-am", "workers 5"]);
+    env.git(&a, &["push", "-q", "origin", "main"]);
+    assert_eq!(env.fleet(&a, &["reconcile", "staging"]).code, 1);
+    assert_eq!(env.fleet(&a, &["sync"]).code, 0);
+    env.git(&b, &["pull", "-q", "origin", "main"]);
+    assert_eq!(env.fleet(&b, &["sync"]).code, 0);
+    let props = json(&env.fleet(&a, &["proposals", "--json"]).stdout);
+    let id = props["proposals"][0]["id"].as_str().unwrap().to_string();
+    // Approved in A, rejected in B, neither seeing the other.
+    assert_eq!(env.fleet(&a, &["approve", &id]).code, 0);
+    assert_eq!(env.fleet(&b, &["reject", &id, "--reason", "no"]).code, 0);
+    assert_eq!(env.fleet(&a, &["sync"]).code, 0);
+    assert_eq!(env.fleet(&b, &["sync"]).code, 1);
+
+    let out = env.fleet(&b, &["status", "--json"]);
+    assert_eq!(
+        out.code, 1,
+        "a conflict is something to see: {}",
+        out.stderr
+    );
+    let v = json(&out.stdout);
+    assert_eq!(v["targets"][0]["conflicts"], serde_json::json!([id]), "{v}");
+    let out = env.fleet(&b, &["status"]);
+    assert!(out.stdout.contains("conflict"), "{}", out.stdout);
+    assert!(out.stdout.contains(&id[..12]), "{}", out.stdout);
+}
