@@ -2,6 +2,9 @@
 # Build git-fleet in release mode and install it without sudo.
 #   ./install.sh [--prefix DIR]     (or PREFIX=DIR ./install.sh; default ~/.local)
 # Installs bin/git-fleet, share/man/man1/git-fleet*.1 and shell completions.
+# Needs cargo, and (ssh2 builds libssh2 against the system OpenSSL) the OpenSSL
+# headers and pkg-config: Debian/Ubuntu `apt-get install libssl-dev pkg-config`,
+# Fedora `dnf install openssl-devel pkgconf`. Honours CARGO_TARGET_DIR.
 set -eu
 
 prefix="${PREFIX:-$HOME/.local}"
@@ -10,22 +13,40 @@ while [ $# -gt 0 ]; do
         --prefix) [ $# -ge 2 ] || { echo "install.sh: --prefix needs a directory" >&2; exit 2; }
                   prefix="$2"; shift 2 ;;
         --prefix=*) prefix="${1#--prefix=}"; shift ;;
-        -h|--help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "install.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
-command -v cargo >/dev/null || { echo "install.sh: cargo not found; install Rust first" >&2; exit 2; }
-cargo build --release --locked --quiet
+command -v cargo >/dev/null || { echo "install.sh: cargo not found; install Rust first (https://rustup.rs)" >&2; exit 2; }
+# Say so before a long build rather than fail in the middle of it.
+if [ "$(uname -s)" = Linux ] && [ -z "${OPENSSL_DIR:-}" ]; then
+    if ! command -v pkg-config >/dev/null || ! pkg-config --exists openssl; then
+        echo "install.sh: building needs the OpenSSL headers and pkg-config (for libssh2):" >&2
+        echo "  Debian/Ubuntu: sudo apt-get install libssl-dev pkg-config" >&2
+        echo "  Fedora:        sudo dnf install openssl-devel pkgconf" >&2
+        exit 2
+    fi
+fi
+
+# Where cargo puts the binary: CARGO_TARGET_DIR, build.target-dir, or ./target.
+target_dir="$(cargo metadata --format-version 1 --no-deps --locked 2>/dev/null |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+[ -n "$target_dir" ] || target_dir="${CARGO_TARGET_DIR:-$here/target}"
+
+echo "building git-fleet (release) in $target_dir; a first build takes a few minutes"
+cargo build --release --locked
+binary="$target_dir/release/git-fleet"
+[ -x "$binary" ] || { echo "install.sh: the build left no $binary" >&2; exit 2; }
 
 mkdir -p "$prefix/bin" "$prefix/share/man/man1" \
     "$prefix/share/bash-completion/completions" \
     "$prefix/share/zsh/site-functions" \
     "$prefix/share/fish/vendor_completions.d"
 
-install -m 755 target/release/git-fleet "$prefix/bin/git-fleet"
+install -m 755 "$binary" "$prefix/bin/git-fleet"
 echo "installed $prefix/bin/git-fleet"
 for page in man/*.1; do
     install -m 644 "$page" "$prefix/share/man/man1/"
@@ -39,6 +60,7 @@ install -m 644 completions/git-fleet.fish "$prefix/share/fish/vendor_completions
 echo "installed fish completion in $prefix/share/fish/vendor_completions.d/git-fleet.fish"
 
 case ":$PATH:" in
-    *":$prefix/bin:"*) ;;
-    *) echo "note: $prefix/bin is not on PATH; add it so that 'git fleet' finds git-fleet" ;;
+    *":$prefix/bin:"*) echo "next: git fleet demo" ;;
+    *) echo "note: $prefix/bin is not on PATH; add it so that 'git fleet' finds git-fleet:"
+       echo "  export PATH=\"$prefix/bin:\$PATH\"; git fleet demo" ;;
 esac

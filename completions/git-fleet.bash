@@ -1,4 +1,4 @@
-_git__fleet() {
+_gitfleet() {
     local i cur prev opts cmd
     COMPREPLY=()
     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
@@ -14,124 +14,127 @@ _git__fleet() {
     do
         case "${cmd},${i}" in
             ",$1")
-                cmd="git__fleet"
+                cmd="gitfleet"
                 ;;
-            git__fleet,apply)
-                cmd="git__fleet__subcmd__apply"
+            gitfleet,apply)
+                cmd="gitfleet__subcmd__apply"
                 ;;
-            git__fleet,approve)
-                cmd="git__fleet__subcmd__approve"
+            gitfleet,approve)
+                cmd="gitfleet__subcmd__approve"
                 ;;
-            git__fleet,demo)
-                cmd="git__fleet__subcmd__demo"
+            gitfleet,demo)
+                cmd="gitfleet__subcmd__demo"
                 ;;
-            git__fleet,diff)
-                cmd="git__fleet__subcmd__diff"
+            gitfleet,diff)
+                cmd="gitfleet__subcmd__diff"
                 ;;
-            git__fleet,fanout)
-                cmd="git__fleet__subcmd__fanout"
+            gitfleet,fanout)
+                cmd="gitfleet__subcmd__fanout"
                 ;;
-            git__fleet,gc)
-                cmd="git__fleet__subcmd__gc"
+            gitfleet,gc)
+                cmd="gitfleet__subcmd__gc"
                 ;;
-            git__fleet,halt)
-                cmd="git__fleet__subcmd__halt"
+            gitfleet,halt)
+                cmd="gitfleet__subcmd__halt"
                 ;;
-            git__fleet,hook)
-                cmd="git__fleet__subcmd__hook"
+            gitfleet,hook)
+                cmd="gitfleet__subcmd__hook"
                 ;;
-            git__fleet,hooks)
-                cmd="git__fleet__subcmd__hooks"
+            gitfleet,hooks)
+                cmd="gitfleet__subcmd__hooks"
                 ;;
-            git__fleet,ignore)
-                cmd="git__fleet__subcmd__ignore"
+            gitfleet,ignore)
+                cmd="gitfleet__subcmd__ignore"
                 ;;
-            git__fleet,init)
-                cmd="git__fleet__subcmd__init"
+            gitfleet,init)
+                cmd="gitfleet__subcmd__init"
                 ;;
-            git__fleet,notes)
-                cmd="git__fleet__subcmd__notes"
+            gitfleet,notes)
+                cmd="gitfleet__subcmd__notes"
                 ;;
-            git__fleet,peers)
-                cmd="git__fleet__subcmd__peers"
+            gitfleet,peers)
+                cmd="gitfleet__subcmd__peers"
                 ;;
-            git__fleet,policy)
-                cmd="git__fleet__subcmd__policy"
+            gitfleet,policy)
+                cmd="gitfleet__subcmd__policy"
                 ;;
-            git__fleet,proof)
-                cmd="git__fleet__subcmd__proof"
+            gitfleet,proof)
+                cmd="gitfleet__subcmd__proof"
                 ;;
-            git__fleet,proposals)
-                cmd="git__fleet__subcmd__proposals"
+            gitfleet,proposals)
+                cmd="gitfleet__subcmd__proposals"
                 ;;
-            git__fleet,receipts)
-                cmd="git__fleet__subcmd__receipts"
+            gitfleet,receipts)
+                cmd="gitfleet__subcmd__receipts"
                 ;;
-            git__fleet,reconcile)
-                cmd="git__fleet__subcmd__reconcile"
+            gitfleet,reconcile)
+                cmd="gitfleet__subcmd__reconcile"
                 ;;
-            git__fleet,reject)
-                cmd="git__fleet__subcmd__reject"
+            gitfleet,reject)
+                cmd="gitfleet__subcmd__reject"
                 ;;
-            git__fleet,render)
-                cmd="git__fleet__subcmd__render"
+            gitfleet,render)
+                cmd="gitfleet__subcmd__render"
                 ;;
-            git__fleet,resume)
-                cmd="git__fleet__subcmd__resume"
+            gitfleet,resume)
+                cmd="gitfleet__subcmd__resume"
                 ;;
-            git__fleet,rollback)
-                cmd="git__fleet__subcmd__rollback"
+            gitfleet,rollback)
+                cmd="gitfleet__subcmd__rollback"
                 ;;
-            git__fleet,runs)
-                cmd="git__fleet__subcmd__runs"
+            gitfleet,runs)
+                cmd="gitfleet__subcmd__runs"
                 ;;
-            git__fleet,show)
-                cmd="git__fleet__subcmd__show"
+            gitfleet,show)
+                cmd="gitfleet__subcmd__show"
                 ;;
-            git__fleet,snapshot)
-                cmd="git__fleet__subcmd__snapshot"
+            gitfleet,snapshot)
+                cmd="gitfleet__subcmd__snapshot"
                 ;;
-            git__fleet,sync)
-                cmd="git__fleet__subcmd__sync"
+            gitfleet,status)
+                cmd="gitfleet__subcmd__status"
                 ;;
-            git__fleet__subcmd__hooks,install)
-                cmd="git__fleet__subcmd__hooks__subcmd__install"
+            gitfleet,sync)
+                cmd="gitfleet__subcmd__sync"
                 ;;
-            git__fleet__subcmd__hooks,status)
-                cmd="git__fleet__subcmd__hooks__subcmd__status"
+            gitfleet__subcmd__hooks,install)
+                cmd="gitfleet__subcmd__hooks__subcmd__install"
                 ;;
-            git__fleet__subcmd__hooks,uninstall)
-                cmd="git__fleet__subcmd__hooks__subcmd__uninstall"
+            gitfleet__subcmd__hooks,status)
+                cmd="gitfleet__subcmd__hooks__subcmd__status"
                 ;;
-            git__fleet__subcmd__notes,append)
-                cmd="git__fleet__subcmd__notes__subcmd__append"
+            gitfleet__subcmd__hooks,uninstall)
+                cmd="gitfleet__subcmd__hooks__subcmd__uninstall"
                 ;;
-            git__fleet__subcmd__notes,show)
-                cmd="git__fleet__subcmd__notes__subcmd__show"
+            gitfleet__subcmd__notes,append)
+                cmd="gitfleet__subcmd__notes__subcmd__append"
                 ;;
-            git__fleet__subcmd__peers,add)
-                cmd="git__fleet__subcmd__peers__subcmd__add"
+            gitfleet__subcmd__notes,show)
+                cmd="gitfleet__subcmd__notes__subcmd__show"
                 ;;
-            git__fleet__subcmd__peers,list)
-                cmd="git__fleet__subcmd__peers__subcmd__list"
+            gitfleet__subcmd__peers,add)
+                cmd="gitfleet__subcmd__peers__subcmd__add"
                 ;;
-            git__fleet__subcmd__peers,remove)
-                cmd="git__fleet__subcmd__peers__subcmd__remove"
+            gitfleet__subcmd__peers,list)
+                cmd="gitfleet__subcmd__peers__subcmd__list"
                 ;;
-            git__fleet__subcmd__policy,check)
-                cmd="git__fleet__subcmd__policy__subcmd__check"
+            gitfleet__subcmd__peers,remove)
+                cmd="gitfleet__subcmd__peers__subcmd__remove"
                 ;;
-            git__fleet__subcmd__receipts,append)
-                cmd="git__fleet__subcmd__receipts__subcmd__append"
+            gitfleet__subcmd__policy,check)
+                cmd="gitfleet__subcmd__policy__subcmd__check"
                 ;;
-            git__fleet__subcmd__receipts,log)
-                cmd="git__fleet__subcmd__receipts__subcmd__log"
+            gitfleet__subcmd__receipts,append)
+                cmd="gitfleet__subcmd__receipts__subcmd__append"
                 ;;
-            git__fleet__subcmd__receipts,show)
-                cmd="git__fleet__subcmd__receipts__subcmd__show"
+            gitfleet__subcmd__receipts,log)
+                cmd="gitfleet__subcmd__receipts__subcmd__log"
                 ;;
-            git__fleet__subcmd__receipts,verify)
-                cmd="git__fleet__subcmd__receipts__subcmd__verify"
+            gitfleet__subcmd__receipts,show)
+                cmd="gitfleet__subcmd__receipts__subcmd__show"
+                ;;
+            gitfleet__subcmd__receipts,verify)
+                cmd="gitfleet__subcmd__receipts__subcmd__verify"
                 ;;
             *)
                 ;;
@@ -139,8 +142,8 @@ _git__fleet() {
     done
 
     case "${cmd}" in
-        git__fleet)
-            opts="-q -C -h -V --color --quiet --help --version init snapshot diff render notes peers fanout proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
+        gitfleet)
+            opts="-q -C -h -V --color --quiet --help --version status init snapshot diff render notes peers fanout proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -161,7 +164,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__apply)
+        gitfleet__subcmd__apply)
             opts="-q -h -V --approved --target --despite-halt --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -183,7 +186,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__approve)
+        gitfleet__subcmd__approve)
             opts="-q -h -V --reason --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -205,7 +208,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__demo)
+        gitfleet__subcmd__demo)
             opts="-q -h -V --dir --keep --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -227,7 +230,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__diff)
+        gitfleet__subcmd__diff)
             opts="-q -h -V --staged --rev --file --check --stat --exit-code --allow-empty-live --allow-empty --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -253,7 +256,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__fanout)
+        gitfleet__subcmd__fanout)
             opts="-j -q -h -V --commit --branch --peer --jobs --dry-run --accept-new-host-keys --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -291,7 +294,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__gc)
+        gitfleet__subcmd__gc)
             opts="-q -h -V --dry-run --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -309,7 +312,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__halt)
+        gitfleet__subcmd__halt)
             opts="-q -h -V --reason --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -331,7 +334,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__hook)
+        gitfleet__subcmd__hook)
             opts="-q -h -V --color --quiet --help --version pre-commit pre-push reference-transaction pre-receive post-receive"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -349,7 +352,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__hooks)
+        gitfleet__subcmd__hooks)
             opts="-q -h -V --color --quiet --help --version install uninstall status"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -367,7 +370,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__hooks__subcmd__install)
+        gitfleet__subcmd__hooks__subcmd__install)
             opts="-q -h -V --pre-commit --post-push --pre-receive --post-receive --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -385,7 +388,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__hooks__subcmd__status)
+        gitfleet__subcmd__hooks__subcmd__status)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -403,7 +406,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__hooks__subcmd__uninstall)
+        gitfleet__subcmd__hooks__subcmd__uninstall)
             opts="-q -h -V --pre-commit --post-push --pre-receive --post-receive --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -421,7 +424,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__ignore)
+        gitfleet__subcmd__ignore)
             opts="-q -h -V --reason --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -443,7 +446,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__init)
+        gitfleet__subcmd__init)
             opts="-q -h -V --push-refspecs --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -461,7 +464,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__notes)
+        gitfleet__subcmd__notes)
             opts="-q -h -V --color --quiet --help --version append show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -479,7 +482,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__notes__subcmd__append)
+        gitfleet__subcmd__notes__subcmd__append)
             opts="-m -q -h -V --ref --message --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -509,7 +512,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__notes__subcmd__show)
+        gitfleet__subcmd__notes__subcmd__show)
             opts="-q -h -V --ref --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -531,7 +534,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__peers)
+        gitfleet__subcmd__peers)
             opts="-q -h -V --color --quiet --help --version add remove list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -549,7 +552,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__peers__subcmd__add)
+        gitfleet__subcmd__peers__subcmd__add)
             opts="-q -h -V --branch --local --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -571,7 +574,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__peers__subcmd__list)
+        gitfleet__subcmd__peers__subcmd__list)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -589,7 +592,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__peers__subcmd__remove)
+        gitfleet__subcmd__peers__subcmd__remove)
             opts="-q -h -V --local --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -607,7 +610,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__policy)
+        gitfleet__subcmd__policy)
             opts="-q -h -V --color --quiet --help --version check"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -625,7 +628,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__policy__subcmd__check)
+        gitfleet__subcmd__policy__subcmd__check)
             opts="-q -h -V --rev --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -647,7 +650,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__proof)
+        gitfleet__subcmd__proof)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -665,7 +668,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__proposals)
+        gitfleet__subcmd__proposals)
             opts="-q -h -V --target --state --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -691,7 +694,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__receipts)
+        gitfleet__subcmd__receipts)
             opts="-n -q -h -V --max-count --json --color --quiet --help --version log show verify append"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -717,7 +720,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__receipts__subcmd__append)
+        gitfleet__subcmd__receipts__subcmd__append)
             opts="-q -h -V --action --commit --target --proposal --change --policy --before --after --trailer --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -771,7 +774,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__receipts__subcmd__log)
+        gitfleet__subcmd__receipts__subcmd__log)
             opts="-n -q -h -V --max-count --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -797,7 +800,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__receipts__subcmd__show)
+        gitfleet__subcmd__receipts__subcmd__show)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -815,7 +818,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__receipts__subcmd__verify)
+        gitfleet__subcmd__receipts__subcmd__verify)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -833,8 +836,8 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__reconcile)
-            opts="-q -h -V --all --rev --max-proposals --allow-empty --watch --wait --interval --json --color --quiet --help --version"
+        gitfleet__subcmd__reconcile)
+            opts="-v -q -h -V --all --rev --max-proposals --allow-empty --watch --wait --interval --verbose --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -867,7 +870,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__reject)
+        gitfleet__subcmd__reject)
             opts="-q -h -V --reason --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -889,7 +892,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__render)
+        gitfleet__subcmd__render)
             opts="-q -h -V --rev --file --live --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -919,7 +922,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__resume)
+        gitfleet__subcmd__resume)
             opts="-q -h -V --reason --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -941,7 +944,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__rollback)
+        gitfleet__subcmd__rollback)
             opts="-q -h -V --to --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -963,7 +966,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__runs)
+        gitfleet__subcmd__runs)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -981,7 +984,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__show)
+        gitfleet__subcmd__show)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -999,7 +1002,7 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__snapshot)
+        gitfleet__subcmd__snapshot)
             opts="-m -q -h -V --from --message --log --allow-empty --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1029,7 +1032,25 @@ _git__fleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        git__subcmd__fleet__subcmd__sync)
+        gitfleet__subcmd__status)
+            opts="-q -h -V --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gitfleet__subcmd__sync)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1051,15 +1072,18 @@ _git__fleet() {
 }
 
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
-    complete -F _git__fleet -o nosort -o bashdefault -o default git-fleet
+    complete -F _gitfleet -o nosort -o bashdefault -o default git-fleet
 else
-    complete -F _git__fleet -o bashdefault -o default git-fleet
+    complete -F _gitfleet -o bashdefault -o default git-fleet
 fi
 
 _git_fleet() {
-    local cur words cword prev
-    _get_comp_words_by_ref -n =: cur words cword prev 2>/dev/null
-    COMP_WORDS=(git-fleet "${words[@]:2}")
-    COMP_CWORD=$((cword - 1))
-    _git-fleet git-fleet "$cur" "$prev"
+    local idx=${__git_cmd_idx:-1}
+    local COMP_WORDS=(git-fleet "${words[@]:idx+1}")
+    local COMP_CWORD=$((cword - idx))
+    _gitfleet git-fleet "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+    local i
+    for i in "${!COMPREPLY[@]}"; do
+        [[ -d "${COMPREPLY[i]}" || "${COMPREPLY[i]}" == *= ]] || COMPREPLY[i]+=" "
+    done
 }

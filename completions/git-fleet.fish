@@ -28,9 +28,10 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -l color -d 'When to c
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -s C -d 'Run as if started in PATH (like `git -C`; repeatable, each relative to the previous)' -r -F
-complete -c git-fleet -n "__fish_git_fleet_needs_command" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "status" -d 'One screen: is automation halted, what waits per target, the last fanout'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "init" -d 'Set up git-fleet in this repository: a commented fleet.toml, refspecs, notes display'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "snapshot" -d 'Record live state as the next snapshot of a target (refs/fleet/live/<target>)'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "diff" -d 'Compare desired fleet.yaml with a target\'s latest live snapshot'
@@ -57,12 +58,19 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "demo" -d 'Build
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "receipts" -d 'The receipt log: list, show, verify (and append, for scripts)'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "policy" -d 'Bounded writes: check changes to desired state against fleet.toml\'s [[policy]]'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "sync" -d 'Share fleet records with another clone: fetch, merge, push with a lease'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -l push-refspecs -d 'Also add push refspecs for fleet refs (this changes what a bare `git push` sends)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -l json -d 'Print one JSON object describing what was changed'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand init" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -l from -d 'Read the live state from FILE (\'-\' for stdin)' -r -F
@@ -73,7 +81,7 @@ never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -l log -d 'List the target\'s snapshot history instead of recording one'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -l allow-empty -d 'Record an empty live state on purpose (default: an empty export is refused)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l rev -d 'Use the desired file as of revision REV' -r
@@ -88,7 +96,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l exit-code -
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l allow-empty-live -d 'Compare with an empty fleet when the target has no live snapshot, neither recorded here nor fetched (default: refuse)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l allow-empty -d 'Read a missing or empty desired file as an empty fleet, on purpose (default: refuse; every resource would be a destroy)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l rev -d 'Render the desired file as of revision REV' -r
@@ -98,13 +106,13 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l color -d 
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -f -a "append" -d 'Append a block to the note on a commit, keeping every block already there'
@@ -114,7 +122,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_se
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -l ref -d 'Notes ref: NAME means refs/notes/fleet/NAME' -r
@@ -122,13 +130,13 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_se
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and not __fish_seen_subcommand_from add remove list" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and not __fish_seen_subcommand_from add remove list" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and not __fish_seen_subcommand_from add remove list" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and not __fish_seen_subcommand_from add remove list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and not __fish_seen_subcommand_from add remove list" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and not __fish_seen_subcommand_from add remove list" -f -a "add" -d 'Declare a peer checkout'
@@ -139,21 +147,21 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_se
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -l local -d 'Write to .git/fleet.local.toml (this machine only) instead of fleet.toml'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from remove" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from remove" -l local -d 'Only remove it from .git/fleet.local.toml'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from list" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from list" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -l commit -d 'The commit to deliver' -r
@@ -166,20 +174,20 @@ never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -l dry-run -d 'Check every peer and say what would happen; change nothing, record nothing'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -l accept-new-host-keys -d 'Trust and remember SSH host keys seen for the first time (never a changed key)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand proof" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand proof" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand proof" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand proof" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand proof" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand proof" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and not __fish_seen_subcommand_from install uninstall status" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and not __fish_seen_subcommand_from install uninstall status" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and not __fish_seen_subcommand_from install uninstall status" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and not __fish_seen_subcommand_from install uninstall status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and not __fish_seen_subcommand_from install uninstall status" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and not __fish_seen_subcommand_from install uninstall status" -f -a "install" -d 'Install git-fleet\'s hooks (default: --pre-commit --post-push)'
@@ -193,7 +201,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_se
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from install" -l pre-receive -d 'Server side: bounded writes on push'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from install" -l post-receive -d 'Server side: reconcile after a push changes a desired file'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from install" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from install" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from install" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from install" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from uninstall" -l color -d 'When to color human output' -r -f -a "auto\t''
@@ -204,20 +212,20 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_se
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from uninstall" -l pre-receive -d 'Server side: bounded writes on push'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from uninstall" -l post-receive -d 'Server side: reconcile after a push changes a desired file'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from uninstall" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from uninstall" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from uninstall" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from uninstall" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from status" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from status" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hooks; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hook" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand hook" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand hook" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hook" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand hook" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l rev -d 'Read the desired file at this revision' -r
@@ -230,8 +238,9 @@ never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l all -d 'Reconcile every known target'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l allow-empty -d 'Read a missing or empty desired file as an empty fleet, on purpose (default: refuse; every resource would be proposed for destruction)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l watch -d 'Keep reconciling: one tick per target every --interval, until SIGINT/SIGTERM'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s v -l verbose -d 'List every proposal applied, failed or held for review (default: counts per kind and change, and the first few)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -l json -d 'Print one JSON object (with --watch: one per tick, a line each)'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -l target -d 'Only this target\'s proposals' -r
@@ -240,14 +249,14 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -l color 
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand show" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand show" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand show" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand show" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand show" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand show" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -l reason -d 'Why (recorded with the transition)' -r
@@ -255,7 +264,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -l color -d
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand approve" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -l reason -d 'Why (recorded with the transition)' -r
@@ -263,7 +272,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -l color -d 
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reject" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -l reason -d 'Why (recorded with the transition)' -r
@@ -271,7 +280,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -l color -d 
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand ignore" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -l target -d 'Limit --approved to one target' -r
@@ -281,7 +290,7 @@ never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -l approved -d 'Apply every approved proposal (of --target, or of every target)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -l despite-halt -d 'Apply although automation is halted; the receipt records it'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand apply" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -l reason -d 'Why (recorded in refs/fleet/halt and the receipt)' -r
@@ -289,7 +298,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -l color -d 'W
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand halt" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -l reason -d 'Why (recorded in refs/fleet/halt and the receipt)' -r
@@ -297,14 +306,14 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -l color -d 
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand resume" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand runs" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand runs" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand runs" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand runs" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand runs" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand runs" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -l color -d 'When to color human output' -r -f -a "auto\t''
@@ -312,7 +321,7 @@ always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -l dry-run -d 'Say what would be dropped; change nothing'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand gc" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -l to -d 'The snapshot commit (from `git fleet snapshot --log`) to return to' -r
@@ -320,7 +329,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -l color -
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand rollback" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -l dir -d 'Build the sandbox in DIR (new or empty) and keep it' -r -F
@@ -329,7 +338,7 @@ always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -l keep -d 'Keep the temporary sandbox and print its path'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -l json -d 'Also print one JSON object at the end (path, seconds)'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -s n -l max-count -d 'Show at most N receipts (the newest)' -r
@@ -337,7 +346,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -f -a "log" -d 'List receipts, newest first'
@@ -349,21 +358,21 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l action -d 'What happened (Fleet-Action), e.g. apply, halt, deploy' -r
@@ -379,13 +388,13 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -f -a "check" -d 'Check commits against the policy, as the pre-receive hook does'
@@ -394,13 +403,13 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_s
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -l json -d 'Print one JSON object'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -s q -l quiet -d 'Print only data and errors, no status lines'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -s V -l version -d 'Print version'

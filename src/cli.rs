@@ -18,7 +18,9 @@ pub struct Cli {
     /// When to color human output.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-    /// Print only data and errors, no status lines.
+    /// Quiet, like git: no status lines, and reports of what a command did
+    /// (init, reconcile) are not printed; errors, data you asked for (listings,
+    /// --json) and the exit code still tell.
     #[arg(long, short, global = true)]
     pub quiet: bool,
     /// Run as if started in PATH (like `git -C`; repeatable, each relative to the previous).
@@ -37,6 +39,7 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Status(StatusArgs),
     Init(InitArgs),
     Snapshot(SnapshotArgs),
     Diff(DiffArgs),
@@ -211,6 +214,10 @@ pub struct ReconcileArgs {
         requires = "watch"
     )]
     pub interval: String,
+    /// List every proposal applied, failed or held for review (default:
+    /// counts per kind and change, and the first few).
+    #[arg(long, short)]
+    pub verbose: bool,
     /// Print one JSON object (with --watch: one per tick, a line each).
     #[arg(long)]
     pub json: bool,
@@ -457,11 +464,29 @@ pub struct ReceiptsAppendArgs {
     pub json: bool,
 }
 
+/// One screen: is automation halted, what waits per target, the last fanout.
+///
+/// Shows whether automation is halted (and by whom, why), per known target
+/// the proposals pending review, approved and failed, conflicting review
+/// decisions and the last reconcile run, and the last fanout run with what it
+/// still owes (peers not delivered, runtime steps not done; as `git fleet
+/// proof` of that commit). Reads only; changes nothing.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet status\n  git fleet status --json\n\nExit codes: 0 nothing needs attention, 1 halted, a conflict, or the last fanout is incomplete, 2 error."
+)]
+pub struct StatusArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Set up git-fleet in this repository: a commented fleet.toml, refspecs, notes display.
 ///
 /// Writes fleet.toml if absent (every section commented out), adds fetch
 /// refspecs for refs/fleet/* and refs/notes/fleet/* to the default remote,
-/// and sets notes.displayRef so fleet notes show in `git log`. Idempotent:
+/// and sets notes.displayRef so receipts show in `git log` (fanout notes,
+/// one line per peer, on request: `git log --notes=fleet/fanout`). Idempotent:
 /// running it again changes nothing and says so.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  git fleet init\n  git fleet init --push-refspecs --json")]

@@ -20,6 +20,7 @@ pub mod receipts;
 pub mod reconcile;
 pub mod runs;
 pub mod sign;
+pub mod status;
 pub mod store;
 pub mod sync;
 pub mod ticklock;

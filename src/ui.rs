@@ -8,6 +8,9 @@ pub struct Ui {
     color_out: bool,
     color_err: bool,
     pub quiet: bool,
+    /// A JSON object went to stdout: a failing command that already printed
+    /// its own (error) object gets no second one.
+    printed_json: std::cell::Cell<bool>,
 }
 
 /// What a successful command found: nothing to see (0) or something to see (1).
@@ -19,20 +22,27 @@ pub enum Outcome {
 
 impl Ui {
     pub fn new(choice: ColorChoice, quiet: bool) -> Ui {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let (out, err) = match choice {
             ColorChoice::Always => (true, true),
             ColorChoice::Never => (false, false),
-            ColorChoice::Auto if no_color => (false, false),
-            ColorChoice::Auto => (
-                console::Term::stdout().is_term(),
-                console::Term::stderr().is_term(),
-            ),
+            ColorChoice::Auto => {
+                let (out, err) = (
+                    console::Term::stdout().is_term(),
+                    console::Term::stderr().is_term(),
+                );
+                // Only ask the environment and git when a terminal would see it.
+                if (out || err) && auto_color_allowed() {
+                    (out, err)
+                } else {
+                    (false, false)
+                }
+            }
         };
         Ui {
             color_out: out,
             color_err: err,
             quiet,
+            printed_json: std::cell::Cell::new(false),
         }
     }
 
@@ -44,6 +54,7 @@ impl Ui {
 
     /// Exactly one JSON object on stdout, never colored.
     pub fn json(&self, value: &serde_json::Value) {
+        self.printed_json.set(true);
         let mut stdout = std::io::stdout().lock();
         let _ = serde_json::to_writer_pretty(&mut stdout, value);
         let _ = writeln!(stdout);
@@ -52,6 +63,7 @@ impl Ui {
     /// Like [`Ui::json`] for any serializable value, without building a `Value`
     /// (large listings); compact when stdout is not a terminal.
     pub fn json_of<T: serde::Serialize>(&self, value: &T) {
+        self.printed_json.set(true);
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         let _ = if console::Term::stdout().is_term() {
@@ -60,6 +72,10 @@ impl Ui {
             serde_json::to_writer(&mut out, value)
         };
         let _ = writeln!(out);
+    }
+
+    pub fn printed_json(&self) -> bool {
+        self.printed_json.get()
     }
 
     /// A status line on stderr, unless --quiet.
@@ -73,6 +89,16 @@ impl Ui {
         eprintln!(
             "{} {}",
             self.err_style(Style::new().red().bold()).apply_to("error:"),
+            line.as_ref()
+        );
+    }
+
+    /// `warning: ...` on stderr, even with --quiet (as git does).
+    pub fn warn(&self, line: impl AsRef<str>) {
+        eprintln!(
+            "{} {}",
+            self.err_style(Style::new().yellow().bold())
+                .apply_to("warning:"),
             line.as_ref()
         );
     }
@@ -116,5 +142,36 @@ impl Ui {
     }
     pub fn dim(&self) -> Style {
         self.paint(Style::new().dim())
+    }
+}
+
+/// `--color=auto` on a terminal: off for `NO_COLOR`, `CLICOLOR=0`,
+/// `TERM=dumb`, and git's `color.ui` set to never/false (as `git` itself
+/// decides; `git -c color.ui=...` reaches us through the environment).
+fn auto_color_allowed() -> bool {
+    let var = |k: &str| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned());
+    if var("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    if var("CLICOLOR").as_deref() == Some("0") {
+        return false;
+    }
+    if var("TERM").as_deref() == Some("dumb") {
+        return false;
+    }
+    let config = std::process::Command::new("git")
+        .args(["config", "--get", "color.ui"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    match config {
+        Ok(out) if out.status.success() => {
+            let value = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .to_ascii_lowercase();
+            !matches!(value.as_str(), "never" | "false" | "no" | "off" | "0")
+        }
+        // Unset, or no git: color, as git's default (auto) does.
+        _ => true,
     }
 }

@@ -28,15 +28,39 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         (clap_complete::Shell::Fish, "completions/git-fleet.fish"),
     ] {
         let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), "git-fleet", &mut buf);
         if shell == clap_complete::Shell::Bash {
-            // `git fleet <TAB>`: git's completion calls _git_fleet.
-            buf.extend_from_slice(b"\n_git_fleet() {\n    local cur words cword prev\n    _get_comp_words_by_ref -n =: cur words cword prev 2>/dev/null\n    COMP_WORDS=(git-fleet \"${words[@]:2}\")\n    COMP_CWORD=$((cword - 1))\n    _git-fleet git-fleet \"$cur\" \"$prev\"\n}\n");
+            // clap_complete's bash script names a subcommand's case after its
+            // bin_name with '-' mangled, but matches it with '-' kept, so a
+            // hyphenated name never completes flags: generate under a name
+            // without one and register it for `git-fleet`.
+            clap_complete::generate(shell, &mut Cli::command(), "gitfleet", &mut buf);
+            let text = String::from_utf8(buf).unwrap();
+            buf = text.replace(" gitfleet\n", " git-fleet\n").into_bytes();
+            buf.extend_from_slice(GIT_SHIM.as_bytes());
+        } else {
+            clap_complete::generate(shell, &mut Cli::command(), "git-fleet", &mut buf);
         }
         files.insert(file.to_string(), buf);
     }
     files
 }
+
+/// `git fleet <TAB>`: git's completion calls `_git_fleet` with `cur`, `words`,
+/// `cword` and `__git_cmd_idx` (the index of "fleet") set; hand clap's function
+/// the words from "fleet" on, as if `git-fleet` had been typed. git registers
+/// its completion with `-o nospace`, so a finished word gets its space here.
+const GIT_SHIM: &str = r#"
+_git_fleet() {
+    local idx=${__git_cmd_idx:-1}
+    local COMP_WORDS=(git-fleet "${words[@]:idx+1}")
+    local COMP_CWORD=$((cword - idx))
+    _gitfleet git-fleet "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+    local i
+    for i in "${!COMPREPLY[@]}"; do
+        [[ -d "${COMPREPLY[i]}" || "${COMPREPLY[i]}" == *= ]] || COMPREPLY[i]+=" "
+    done
+}
+"#;
 
 #[test]
 fn man_pages_and_completions_are_current() {

@@ -46,9 +46,19 @@ struct Sandbox<'a> {
     root: PathBuf,
     exe: PathBuf,
     step: usize,
+    /// `--json`: the walk-through goes to stderr, stdout holds only the JSON.
+    json: bool,
 }
 
 impl Sandbox<'_> {
+    fn say(&self, line: impl AsRef<str>) {
+        if self.json {
+            eprintln!("{}", line.as_ref());
+        } else {
+            self.ui.out(line);
+        }
+    }
+
     fn env(&self, cmd: &mut Command) {
         cmd.env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", self.root.join("gitconfig"))
@@ -72,8 +82,8 @@ impl Sandbox<'_> {
 
     fn explain(&mut self, text: &str) {
         self.step += 1;
-        self.ui.out(String::new());
-        self.ui.out(format!(
+        self.say("");
+        self.say(format!(
             "{} {}",
             self.ui.bold().apply_to(format!("{:>2}.", self.step)),
             text
@@ -83,8 +93,12 @@ impl Sandbox<'_> {
     /// Run a command in `dir` (relative to the sandbox), show it and its output.
     fn run(&self, dir: &str, program: &str, args: &[&str]) -> Result<(i32, String)> {
         let cwd = self.root.join(dir);
-        let shown = format!("{program} {}", args.join(" "));
-        self.ui.out(format!(
+        let shown = std::iter::once(program)
+            .chain(args.iter().copied())
+            .map(shell_quote)
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.say(format!(
             "   {} {}",
             self.ui.dim().apply_to(format!("{dir}$")),
             self.ui.green().apply_to(&shown)
@@ -109,7 +123,7 @@ impl Sandbox<'_> {
             String::from_utf8_lossy(&out.stderr)
         );
         for line in text.lines() {
-            self.ui.out(format!("     {line}"));
+            self.say(format!("     {line}"));
         }
         Ok((out.status.code().unwrap_or(-1), text))
     }
@@ -188,31 +202,44 @@ pub fn run(ui: &Ui, args: DemoArgs) -> Result<Outcome> {
         root: root.clone(),
         exe,
         step: 0,
+        json: args.json,
     };
     walk(&mut s)?;
     let secs = started.elapsed().as_secs_f64();
     if args.json {
         ui.json(&serde_json::json!({"version": JSON_VERSION, "dir": root, "kept": args.keep || args.dir.is_some(), "seconds": secs}));
     }
-    ui.out(String::new());
-    ui.out(format!(
+    s.say(String::new());
+    s.say(format!(
         "{} in {secs:.1} s. Explore the sandbox:",
         ui.bold().apply_to("Done")
     ));
     let kept = args.keep || args.dir.is_some();
     let at = root.display();
     if kept {
-        ui.out(format!("   cd {at}/work"));
-        ui.out("   git log --notes=fleet/* --oneline -5       # receipts and fanout notes");
-        ui.out("   git fleet proposals; git fleet runs; git fleet proof");
-        ui.out("   git fleet snapshot --log staging; git fleet render app-01");
-        ui.out("   git -C ../peer-wrong-branch status           # the blocked peer, untouched");
+        s.say(format!("   cd {at}/work"));
+        s.say("   git log --notes=fleet/* --oneline -5       # receipts and fanout notes");
+        s.say("   git fleet proposals; git fleet runs; git fleet proof");
+        s.say("   git fleet snapshot --log staging; git fleet render app-01");
+        s.say("   git -C ../peer-wrong-branch status           # the blocked peer, untouched");
     } else {
-        ui.out(
+        s.say(
             "   (the sandbox was removed; run `git fleet demo --keep` or `--dir DIR` to keep it)",
         );
     }
     Ok(Outcome::Done)
+}
+
+/// A word as a POSIX shell reads it back: as is when only safe characters,
+/// else in single quotes (a `'` inside written as `'\''`), so a shown command
+/// can be pasted.
+fn shell_quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 struct RemoveOnDrop {

@@ -7,6 +7,8 @@ use git_fleet::gitcmd::{git, git_ok};
 use git_fleet::{Error, Result};
 use serde_json::json;
 
+const RECEIPTS_NOTES: &str = "refs/notes/fleet/receipts";
+const ALL_FLEET_NOTES: &str = "refs/notes/fleet/*";
 const FLEET_TOML: &str = include_str!("../../examples/fleet.toml.template");
 
 pub fn run(ui: &Ui, args: InitArgs) -> Result<Outcome> {
@@ -30,6 +32,25 @@ pub fn run(ui: &Ui, args: InitArgs) -> Result<Outcome> {
         changed.push("wrote fleet.toml (every section commented out)".into());
     }
 
+    // `git log` shows receipts; fanout notes (one line per peer) only on request
+    // (`git log --notes=fleet/fanout`). An older init showed every fleet note.
+    let shown = git(&root, &["config", "--get-all", "notes.displayRef"])?;
+    if shown.stdout.lines().any(|l| l.trim() == ALL_FLEET_NOTES) {
+        git_ok(
+            &root,
+            &[
+                "config",
+                "--fixed-value",
+                "--unset-all",
+                "notes.displayRef",
+                ALL_FLEET_NOTES,
+            ],
+        )?;
+        changed.push(format!(
+            "notes.displayRef -= {ALL_FLEET_NOTES} (fanout notes: git log --notes=fleet/fanout)"
+        ));
+    }
+
     let mut add_config = |key: &str, value: &str| -> Result<()> {
         let existing = git(&root, &["config", "--get-all", key])?;
         if existing.stdout.lines().any(|l| l.trim() == value) {
@@ -40,7 +61,7 @@ pub fn run(ui: &Ui, args: InitArgs) -> Result<Outcome> {
         }
         Ok(())
     };
-    add_config("notes.displayRef", "refs/notes/fleet/*")?;
+    add_config("notes.displayRef", RECEIPTS_NOTES)?;
 
     let remote = default_remote(&root)?;
     match &remote {
@@ -71,7 +92,7 @@ pub fn run(ui: &Ui, args: InitArgs) -> Result<Outcome> {
             "changed": changed,
             "unchanged": unchanged,
         }));
-    } else {
+    } else if !ui.quiet {
         for c in &changed {
             ui.out(format!("{} {c}", ui.green().apply_to("changed:")));
         }

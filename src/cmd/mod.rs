@@ -19,6 +19,7 @@ pub mod render;
 pub mod rollback;
 pub mod runs;
 pub mod snapshot;
+pub mod status;
 pub mod sync;
 
 use git_fleet::config::Config;

@@ -111,6 +111,25 @@ fn write_doc(file: &PeersFile, text: &str) -> Result<()> {
         })
 }
 
+/// The highest table position in the document (0 if none).
+fn last_position(item: &Item) -> isize {
+    let Some(table) = item.as_table_like() else {
+        return 0;
+    };
+    let own = item.as_table().and_then(Table::position).unwrap_or(0);
+    table
+        .iter()
+        .map(|(_, child)| match child {
+            Item::ArrayOfTables(a) => a
+                .iter()
+                .map(|t| t.position().unwrap_or(0))
+                .max()
+                .unwrap_or(0),
+            other => last_position(other),
+        })
+        .fold(own, isize::max)
+}
+
 fn has_peer(doc: &DocumentMut, name: &str) -> bool {
     doc.get("peers")
         .and_then(Item::as_table_like)
@@ -124,7 +143,7 @@ fn add(ui: &Ui, ctx: &Ctx, args: PeersAddArgs) -> Result<Outcome> {
             printable(&args.name)
         )));
     }
-    peers_config::parse_location(&args.location, home().as_deref())
+    let location = peers_config::parse_location(&args.location, home().as_deref())
         .map_err(|why| Error::usage(format!("location {why}")))?;
     if let Some(b) = &args.branch {
         if let Some(why) = bad_branch(b) {
@@ -148,6 +167,9 @@ fn add(ui: &Ui, ctx: &Ctx, args: PeersAddArgs) -> Result<Outcome> {
             ),
         ));
     }
+    let end = last_position(doc.as_item()) + 1;
+    let trailing = doc.trailing().as_str().unwrap_or_default().to_string();
+    doc.set_trailing("");
     let peers = doc.entry("peers").or_insert_with(|| {
         let mut t = Table::new();
         t.set_implicit(true);
@@ -164,8 +186,25 @@ fn add(ui: &Ui, ctx: &Ctx, args: PeersAddArgs) -> Result<Outcome> {
     if let Some(b) = &args.branch {
         table["branch"] = value(b.as_str());
     }
+    // At the end of the file: after every table, and after the comments that
+    // follow the last one (toml_edit keeps those as the document's trailing
+    // text, which would otherwise stay below the new table).
+    table.set_position(end);
+    let trailing = trailing.trim_end_matches([' ', '\t', '\n', '\r']);
+    if !trailing.is_empty() {
+        table.decor_mut().set_prefix(format!("{trailing}\n\n"));
+    }
     peers.insert(&args.name, Item::Table(table));
     write_doc(&file, &doc.to_string())?;
+    if let git_fleet::peers::config::Location::Local(path) = &location {
+        if !path.exists() {
+            ui.warn(format!(
+                "{} does not exist (yet): fanout reports peer '{}' as missing until it does",
+                path.display(),
+                args.name
+            ));
+        }
+    }
     ui.out(format!(
         "added peer {} ({}) to {}",
         ui.bold().apply_to(&args.name),

@@ -3,11 +3,17 @@
 use super::{context, Ctx, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
 use git_fleet::cli::ReconcileArgs;
+use git_fleet::proposals::Book;
 use git_fleet::reconcile::{tick, TickOptions, TickReport};
+use git_fleet::store::Store;
 use git_fleet::{live, Result};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// Without --verbose: how many proposals of each list are shown by id.
+const FIRST: usize = 5;
 
 pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
     if args.watch {
@@ -40,9 +46,9 @@ pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
     }
     if args.json {
         ui.json(&json!({ "version": JSON_VERSION, "ticks": reports }));
-    } else {
+    } else if !ui.quiet {
         for r in &reports {
-            print_report(ui, r);
+            print_report(ui, &ctx.store, r, args.verbose);
         }
     }
     if let Some(e) = first_error {
@@ -61,7 +67,7 @@ pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
     })
 }
 
-fn print_report(ui: &Ui, r: &TickReport) {
+fn print_report(ui: &Ui, store: &Store, r: &TickReport, verbose: bool) {
     let status = r
         .run
         .as_ref()
@@ -78,26 +84,65 @@ fn print_report(ui: &Ui, r: &TickReport) {
         r.applied.len(),
         r.failed.len()
     ));
-    for id in &r.applied {
+    // Read back only what is listed: kind, change and name of each proposal.
+    let book = Book::open(store, &r.target).ok();
+    let describe = |id: &str| -> Option<(String, String)> {
+        let p = book.as_ref()?.get(store, id).ok()??;
+        Some((
+            format!("{} {}", p.change.as_str(), p.kind),
+            format!("{} {}", p.change.as_str(), p.resource()),
+        ))
+    };
+    let applied: Vec<(String, Option<String>)> =
+        r.applied.iter().map(|id| (id.clone(), None)).collect();
+    let failed: Vec<(String, Option<String>)> = r
+        .failed
+        .iter()
+        .map(|(id, why)| (id.clone(), Some(why.clone())))
+        .collect();
+    let held: Vec<(String, Option<String>)> = r
+        .held
+        .iter()
+        .map(|(id, why)| (id.clone(), Some(why.clone())))
+        .collect();
+    let groups = [
+        ("applied", ui.green(), applied),
+        ("failed", ui.red(), failed),
+        ("review", ui.yellow(), held),
+    ];
+    for (label, style, items) in groups {
+        if items.is_empty() {
+            continue;
+        }
+        let described: Vec<_> = items
+            .iter()
+            .map(|(id, why)| (id, why, describe(id)))
+            .collect();
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, _, d) in &described {
+            let key = d.as_ref().map_or("unknown", |(k, _)| k.as_str());
+            *counts.entry(key).or_default() += 1;
+        }
+        let by_kind: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
         ui.out(format!(
-            "  {} {}",
-            ui.green().apply_to("applied"),
-            &id[..12]
+            "  {} {}: {}",
+            style.apply_to(label),
+            items.len(),
+            by_kind.join(", ")
         ));
-    }
-    for (id, why) in &r.failed {
-        ui.out(format!(
-            "  {} {}: {why}",
-            ui.red().apply_to("failed"),
-            &id[..12]
-        ));
-    }
-    for (id, why) in &r.held {
-        ui.out(format!(
-            "  {} {}: {why}",
-            ui.yellow().apply_to("review"),
-            &id[..12]
-        ));
+        let shown = if verbose { described.len() } else { FIRST };
+        for (id, why, d) in described.iter().take(shown) {
+            let what = d.as_ref().map_or("", |(_, w)| w.as_str());
+            let why = why.as_deref().map(|w| format!(": {w}")).unwrap_or_default();
+            ui.out(format!("    {} {what}{why}", &id[..12.min(id.len())]));
+        }
+        if described.len() > shown {
+            ui.out(format!(
+                "    ... and {} more (--verbose lists them; or `git fleet proposals --target {}`)",
+                described.len() - shown,
+                r.target
+            ));
+        }
     }
     if let Some(run) = &r.run {
         for note in &run.notes {
@@ -170,7 +215,8 @@ fn watch(ui: &Ui, args: &ReconcileArgs) -> Result<Outcome> {
                         Ok(r) if args.json => {
                             ui.json_of(&json!({ "version": JSON_VERSION, "ticks": [r] }))
                         }
-                        Ok(r) => print_report(ui, &r),
+                        Ok(_) if ui.quiet => {}
+                        Ok(r) => print_report(ui, &ctx.store, &r, args.verbose),
                         Err(e) => ui.error(format!("reconcile {target}: {e}")),
                     }
                 }
