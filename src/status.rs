@@ -94,7 +94,7 @@ fn target_status(store: &Store, target: &str) -> Result<TargetStatus> {
             State::Approved => t.approved += 1,
             State::Failed => t.failed += 1,
             State::Conflict => t.conflicts.push(p.id.clone()),
-            State::Applied | State::Rejected | State::Ignored => {}
+            State::Applied | State::Rejected | State::Ignored | State::Superseded => {}
         }
     }
     Ok(t)
