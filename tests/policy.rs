@@ -1431,6 +1431,16 @@ fn require_signed_refuses_unsigned_commits_decisions_and_pushes() {
 
     // approve/apply: an unsigned decision is refused; a signed one counts.
     assert_eq!(s.env.fleet(&s.work, &["snapshot", "staging"]).code, 0);
+    // A manual snapshot has no receipt, so nothing signs it: it reaches the
+    // server while no hook runs.
+    assert_eq!(
+        s.env
+            .fleet(&s.origin, &["hooks", "uninstall", "--pre-receive"])
+            .code,
+        0
+    );
+    assert_eq!(s.env.fleet(&s.work, &["sync"]).code, 0);
+    install(&s.env, &s.origin, &["--pre-receive"]);
     edit(&s.work, "workers: 5", "workers: 6");
     s.env
         .git(&s.work, &["commit", "-q", "-S", "-am", "alice again"]);
@@ -1461,6 +1471,22 @@ fn require_signed_refuses_unsigned_commits_decisions_and_pushes() {
             .contains("Fleet-Signature: -----BEGIN SSH SIGNATURE-----"),
         "{}",
         receipt.stdout
+    );
+    // The signed approval, and the apply its signed receipt vouches for
+    // (live snapshot and applied transition), are accepted by the server.
+    let synced = s.env.fleet(&s.work, &["sync"]);
+    assert_eq!(synced.code, 0, "{}", synced.stderr);
+    // An unsigned halt receipt is not.
+    s.env.git(&s.work, &["config", "--unset", "gpg.format"]);
+    assert_eq!(s.env.fleet(&s.work, &["halt", "--reason", "x"]).code, 0);
+    let halted = s.env.fleet(&s.work, &["sync"]);
+    assert_ne!(halted.code, 0, "{}", halted.stderr);
+    assert!(
+        halted
+            .stderr
+            .contains("unsigned, and require_signed = true"),
+        "{}",
+        halted.stderr
     );
 }
 
