@@ -891,8 +891,9 @@ fn actor_email(actor: &str) -> String {
 pub fn count_approvals(
     ssh: &crate::sign::SshConfig,
     p: &crate::proposals::Proposal,
-    require_signed: bool,
+    policy: &Policy,
 ) -> Result<Approvals> {
+    let require_signed = policy.require_signed;
     use crate::proposals::State;
     use crate::sign::Verdict;
     let start = p
@@ -908,30 +909,66 @@ pub fn count_approvals(
         .filter(|t| t.state == State::Approved)
     {
         let email = actor_email(&t.actor);
+        // An approval counts only from someone the policy allows to make
+        // this change (a hand-made approval by anyone else counts for nobody).
+        let allowed = |actor: &Actor| {
+            policy
+                .decide(actor, Some(&p.target), &p.resource(), p.change)
+                .refusal
+        };
         let Some(sig) = &t.signature else {
             if require_signed {
                 out.not_counted
                     .push(format!("{email}: unsigned (require_signed = true)"));
+            } else if let Some(why) = allowed(&Actor {
+                email: Some(email.clone()),
+                principals: vec![],
+                source: "approval".into(),
+                pusher: None,
+            }) {
+                out.not_counted.push(format!("{email}: {why}"));
             } else {
                 found.push((vec![format!("email {email}")], email, "emails"));
             }
             continue;
         };
         match ssh.verify(&decision_payload(&p.id, t), sig, None, Some(t.time))? {
-            Verdict::Good { principal, key } => found.push((
-                vec![
-                    format!("key {key}"),
-                    format!("principal {principal}"),
-                    format!("email {email}"),
-                ],
-                principal,
-                "verified signers",
-            )),
-            Verdict::Unchecked { key } if !require_signed => found.push((
-                vec![format!("key {key}"), format!("email {email}")],
-                format!("key {key} ({email})"),
-                "signing keys",
-            )),
+            Verdict::Good { principal, key } => {
+                let signer = Actor {
+                    email: None,
+                    principals: vec![principal.clone()],
+                    source: "signed approval".into(),
+                    pusher: None,
+                };
+                match allowed(&signer) {
+                    Some(why) => out.not_counted.push(format!("{principal}: {why}")),
+                    None => found.push((
+                        vec![
+                            format!("key {key}"),
+                            format!("principal {principal}"),
+                            format!("email {email}"),
+                        ],
+                        principal,
+                        "verified signers",
+                    )),
+                }
+            }
+            Verdict::Unchecked { key } if !require_signed => {
+                let claim = Actor {
+                    email: Some(email.clone()),
+                    principals: vec![],
+                    source: "approval".into(),
+                    pusher: None,
+                };
+                match allowed(&claim) {
+                    Some(why) => out.not_counted.push(format!("{email}: {why}")),
+                    None => found.push((
+                        vec![format!("key {key}"), format!("email {email}")],
+                        format!("key {key} ({email})"),
+                        "signing keys",
+                    )),
+                }
+            }
             Verdict::Unchecked { key } => out.not_counted.push(format!(
                 "{email}: key {key} cannot be checked (no gpg.ssh.allowedSignersFile)"
             )),
