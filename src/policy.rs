@@ -2094,6 +2094,38 @@ mod tests {
     }
 
     #[test]
+    fn pusher_rules_match_only_the_pusher() {
+        let p = policy("[[policy]]\npusher = \"web\"\nallow = [\"modules/nginx-*\"]\n\n[[policy]]\npusher = \"ops\"\nactor = \"*@ops.example\"\nallow = [\"modules/*\"]\n").unwrap();
+        let mut web = email("web@ops.example");
+        assert!(!p
+            .decide(&web, None, "modules/nginx-a", ChangeType::Update)
+            .allowed());
+        web.pusher = Some(Pusher {
+            name: "web".into(),
+            variable: "GL_USER".into(),
+        });
+        let d = p.decide(&web, None, "modules/nginx-a", ChangeType::Update);
+        assert!(d.allowed() && d.policy_note().contains("pusher = \"web\""));
+        // pusher and actor together: both must match.
+        let mut ops = email("eve@elsewhere");
+        ops.pusher = Some(Pusher {
+            name: "ops".into(),
+            variable: "GL_USER".into(),
+        });
+        assert!(!p
+            .decide(&ops, None, "modules/postgres", ChangeType::Update)
+            .allowed());
+        ops.email = Some("ann@ops.example".into());
+        assert!(p
+            .decide(&ops, None, "modules/postgres", ChangeType::Update)
+            .allowed());
+        let err = policy("[[policy]]\npusher = \"\"\nallow = [\"modules/*\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`pusher` is empty"), "{err}");
+    }
+
+    #[test]
     fn globs_stay_within_kind_and_name() {
         let p =
             policy("[[policy]]\nactor = \"*\"\nallow = [\"*/nginx-*\", \"config/*\"]\n").unwrap();
