@@ -891,8 +891,9 @@ fn actor_email(actor: &str) -> String {
 pub fn count_approvals(
     ssh: &crate::sign::SshConfig,
     p: &crate::proposals::Proposal,
-    require_signed: bool,
+    policy: &Policy,
 ) -> Result<Approvals> {
+    let require_signed = policy.require_signed;
     use crate::proposals::State;
     use crate::sign::Verdict;
     let start = p
@@ -908,30 +909,66 @@ pub fn count_approvals(
         .filter(|t| t.state == State::Approved)
     {
         let email = actor_email(&t.actor);
+        // An approval counts only from someone the policy allows to make
+        // this change (a hand-made approval by anyone else counts for nobody).
+        let allowed = |actor: &Actor| {
+            policy
+                .decide(actor, Some(&p.target), &p.resource(), p.change)
+                .refusal
+        };
         let Some(sig) = &t.signature else {
             if require_signed {
                 out.not_counted
                     .push(format!("{email}: unsigned (require_signed = true)"));
+            } else if let Some(why) = allowed(&Actor {
+                email: Some(email.clone()),
+                principals: vec![],
+                source: "approval".into(),
+                pusher: None,
+            }) {
+                out.not_counted.push(format!("{email}: {why}"));
             } else {
                 found.push((vec![format!("email {email}")], email, "emails"));
             }
             continue;
         };
         match ssh.verify(&decision_payload(&p.id, t), sig, None, Some(t.time))? {
-            Verdict::Good { principal, key } => found.push((
-                vec![
-                    format!("key {key}"),
-                    format!("principal {principal}"),
-                    format!("email {email}"),
-                ],
-                principal,
-                "verified signers",
-            )),
-            Verdict::Unchecked { key } if !require_signed => found.push((
-                vec![format!("key {key}"), format!("email {email}")],
-                format!("key {key} ({email})"),
-                "signing keys",
-            )),
+            Verdict::Good { principal, key } => {
+                let signer = Actor {
+                    email: None,
+                    principals: vec![principal.clone()],
+                    source: "signed approval".into(),
+                    pusher: None,
+                };
+                match allowed(&signer) {
+                    Some(why) => out.not_counted.push(format!("{principal}: {why}")),
+                    None => found.push((
+                        vec![
+                            format!("key {key}"),
+                            format!("principal {principal}"),
+                            format!("email {email}"),
+                        ],
+                        principal,
+                        "verified signers",
+                    )),
+                }
+            }
+            Verdict::Unchecked { key } if !require_signed => {
+                let claim = Actor {
+                    email: Some(email.clone()),
+                    principals: vec![],
+                    source: "approval".into(),
+                    pusher: None,
+                };
+                match allowed(&claim) {
+                    Some(why) => out.not_counted.push(format!("{email}: {why}")),
+                    None => found.push((
+                        vec![format!("key {key}"), format!("email {email}")],
+                        format!("key {key} ({email})"),
+                        "signing keys",
+                    )),
+                }
+            }
             Verdict::Unchecked { key } => out.not_counted.push(format!(
                 "{email}: key {key} cannot be checked (no gpg.ssh.allowedSignersFile)"
             )),
@@ -1243,19 +1280,20 @@ pub fn check_commits(
     commits: &[String],
     pusher: Option<&Pusher>,
 ) -> Result<Vec<CommitCheck>> {
-    check_commits_as(repo_dir, policy, files, commits, pusher, false)
+    check_commits_as(repo_dir, policy, files, commits, pusher, None)
 }
 
 /// `check_commits`; with `records` (git-fleet's own record commits, which
 /// are never signed), a known pusher is the actor and the committer email,
-/// a claim anyone can write, does not count.
+/// a claim anyone can write, does not count; a record commit a pushed signed
+/// receipt names (`signed`) is its verified signer's.
 fn check_commits_as(
     repo_dir: &Path,
     policy: &Policy,
     files: &DesiredFiles,
     commits: &[String],
     pusher: Option<&Pusher>,
-    records: bool,
+    records: Option<&std::collections::HashMap<String, Actor>>,
 ) -> Result<Vec<CommitCheck>> {
     let mut out = Vec::new();
     // Read through git itself: in a pre-receive hook the pushed objects are
@@ -1283,10 +1321,13 @@ fn check_commits_as(
         let changed = changed_paths(repo_dir, &id, parent.as_deref())?;
         let mut actor: Option<Actor> = None;
         let actor_of = |actor: &mut Option<Actor>| -> Result<Actor> {
+            if let Some(signer) = records.and_then(|m| m.get(&id)) {
+                *actor = Some(signer.clone());
+            }
             if actor.is_none() {
                 let mut found = commit_actor(repo_dir, &id)?;
                 found.pusher = pusher.cloned();
-                if records && pusher.is_some() && found.principals.is_empty() {
+                if records.is_some() && pusher.is_some() && found.principals.is_empty() {
                     found.email = None;
                     found.source = format!("{}; the pusher is the actor", found.source);
                 }
@@ -1410,6 +1451,7 @@ pub fn check_records(
     pusher: Option<&Pusher>,
 ) -> Result<Vec<String>> {
     let mut refusals = Vec::new();
+    let signed = signed_by_receipts(repo_dir, ssh, stdin, pusher)?;
     for line in stdin.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         let [old, new, name] = f[..] else { continue };
@@ -1442,6 +1484,7 @@ pub fn check_records(
                 target,
                 old,
                 new,
+                &signed,
                 &mut refusals,
             )?;
         } else if let Some(target) = name.strip_prefix(crate::live::LIVE_PREFIX) {
@@ -1451,7 +1494,7 @@ pub fn check_records(
                 .map(|c| c.0.clone())
                 .collect();
             let files = vec![(crate::live::YAML_PATH.to_string(), vec![target.to_string()])];
-            for c in check_commits_as(repo_dir, policy, &files, &own, pusher, true)? {
+            for c in check_commits_as(repo_dir, policy, &files, &own, pusher, Some(&signed))? {
                 if let Some(e) = &c.error {
                     refusals.push(format!("{name} {}: {e}", &c.commit[..12]));
                 }
@@ -1464,7 +1507,10 @@ pub fn check_records(
                 if *merge {
                     continue;
                 }
-                let actor = record_actor(commit_actor(repo_dir, c)?, pusher);
+                let actor = match signed.get(c) {
+                    Some(signer) => signer.clone(),
+                    None => record_actor(commit_actor(repo_dir, c)?, pusher),
+                };
                 let d = policy.decide(&actor, None, HALT_RESOURCE, ChangeType::Update);
                 if let Some(why) = d.refusal {
                     refusals.push(format!("{name} {}: halt/resume: {why}", &c[..12]));
@@ -1482,6 +1528,14 @@ pub fn check_records(
                     refusals.push(format!("{name} {}: not a receipt", &c[..12]));
                     continue;
                 };
+                if policy.require_signed && r.signature.is_none() {
+                    refusals.push(format!(
+                        "{name} {}: receipt: unsigned, and require_signed = true in {}",
+                        &c[..12],
+                        policy.file
+                    ));
+                    continue;
+                }
                 let (resource, change) = match (r.field("Fleet-Change"), r.action()) {
                     (Some(ch), _) => match ch.split_once(' ') {
                         Some((t, res)) => {
@@ -1517,6 +1571,55 @@ pub fn check_records(
         }
     }
     Ok(refusals)
+}
+
+/// The record commits (live snapshots by `Fleet-After`, halt commits by
+/// `Fleet-Commit`) named by signed receipts this push brings, each with the
+/// receipt's verified signer: record commits are never signed themselves,
+/// the receipt written with them is.
+fn signed_by_receipts(
+    repo_dir: &Path,
+    ssh: &crate::sign::SshConfig,
+    stdin: &str,
+    pusher: Option<&Pusher>,
+) -> Result<std::collections::HashMap<String, Actor>> {
+    let mut out = std::collections::HashMap::new();
+    for line in stdin.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [old, new, name] = f[..] else { continue };
+        if name != crate::receipts::RECEIPTS_REF || is_zero(new) {
+            continue;
+        }
+        if !is_zero(old) && !git(repo_dir, &["merge-base", "--is-ancestor", old, new])?.success {
+            continue; // refused as a rewrite
+        }
+        for (c, _) in new_commits(repo_dir, old, new)? {
+            let message = git(repo_dir, &["log", "-1", "--format=%B", &c])?.stdout;
+            let Some(r) = crate::receipts::block::in_message(&message)
+                .and_then(|t| crate::receipts::Receipt::parse(t, None))
+            else {
+                continue;
+            };
+            let Some(sig) = &r.signature else { continue };
+            let actor = signed_actor(
+                ssh,
+                r.canonical().as_bytes(),
+                sig,
+                r.time(),
+                pusher,
+                "receipt",
+            )?;
+            if actor.principals.is_empty() {
+                continue;
+            }
+            for key in ["Fleet-After", "Fleet-Commit"] {
+                if let Some(v) = r.field(key) {
+                    out.insert(v.to_string(), actor.clone());
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The commits `new` brings over `old` (all of them for a new ref), oldest
@@ -1636,6 +1739,7 @@ fn check_proposals(
     target: &str,
     old: &str,
     new: &str,
+    signed: &std::collections::HashMap<String, Actor>,
     refusals: &mut Vec<String>,
 ) -> Result<()> {
     use crate::proposals::{proposal_id, Proposal, State};
@@ -1694,34 +1798,53 @@ fn check_proposals(
             ));
             continue;
         }
-        for t in p.transitions.iter().filter(|t| !known.contains(t)) {
-            if t.state == State::PendingReview {
+        for (i, t) in p.transitions.iter().enumerate() {
+            // Outcomes, not decisions: a proposal opened, sent back to
+            // review, failed, or superseded changes nothing live.
+            if known.contains(t)
+                || matches!(
+                    t.state,
+                    State::PendingReview | State::Failed | State::Superseded
+                )
+            {
                 continue;
             }
-            let actor = match &t.signature {
-                Some(sig) => signed_actor(
-                    ssh,
-                    &decision_payload(&p.id, t),
-                    sig,
-                    Some(t.time),
-                    pusher,
-                    "decision",
-                )?,
-                None => {
-                    // Auto-apply names no person: the claim is the tick
-                    // runner's, the committer of the record commit.
-                    let email = if t.actor == crate::reconcile::AUTO_ACTOR {
-                        let ce = git(repo_dir, &["log", "-1", "--format=%ce", new])?;
-                        ce.stdout.trim().to_string()
-                    } else {
-                        actor_email(&t.actor)
-                    };
-                    claimed_actor(
-                        Some(&email),
+            // An apply (and auto-apply's approval right before it) is vouched
+            // for by the signed receipt of the live snapshot it names.
+            let vouched = p.transitions[i..]
+                .iter()
+                .take(2)
+                .find(|x| x.state == State::Applied)
+                .filter(|x| x.state == t.state || x.actor == t.actor)
+                .and_then(|x| x.reason.as_deref()?.strip_prefix("live snapshot "))
+                .and_then(|snapshot| signed.get(snapshot.trim()));
+            let actor = match (&t.signature, vouched) {
+                (None, Some(signer)) => signer.clone(),
+                _ => match &t.signature {
+                    Some(sig) => signed_actor(
+                        ssh,
+                        &decision_payload(&p.id, t),
+                        sig,
+                        Some(t.time),
                         pusher,
-                        &format!("unsigned {} decision", t.state),
-                    )
-                }
+                        "decision",
+                    )?,
+                    None => {
+                        // Auto-apply names no person: the claim is the tick
+                        // runner's, the committer of the record commit.
+                        let email = if t.actor == crate::reconcile::AUTO_ACTOR {
+                            let ce = git(repo_dir, &["log", "-1", "--format=%ce", new])?;
+                            ce.stdout.trim().to_string()
+                        } else {
+                            actor_email(&t.actor)
+                        };
+                        claimed_actor(
+                            Some(&email),
+                            pusher,
+                            &format!("unsigned {} decision", t.state),
+                        )
+                    }
+                },
             };
             let d = policy.decide(&actor, Some(target), &p.resource(), p.change);
             if let Some(why) = d.refusal {
@@ -1968,6 +2091,38 @@ mod tests {
         assert!(p
             .decide(&signer, None, "modules/nginx-a", ChangeType::Update)
             .allowed());
+    }
+
+    #[test]
+    fn pusher_rules_match_only_the_pusher() {
+        let p = policy("[[policy]]\npusher = \"web\"\nallow = [\"modules/nginx-*\"]\n\n[[policy]]\npusher = \"ops\"\nactor = \"*@ops.example\"\nallow = [\"modules/*\"]\n").unwrap();
+        let mut web = email("web@ops.example");
+        assert!(!p
+            .decide(&web, None, "modules/nginx-a", ChangeType::Update)
+            .allowed());
+        web.pusher = Some(Pusher {
+            name: "web".into(),
+            variable: "GL_USER".into(),
+        });
+        let d = p.decide(&web, None, "modules/nginx-a", ChangeType::Update);
+        assert!(d.allowed() && d.policy_note().contains("pusher = \"web\""));
+        // pusher and actor together: both must match.
+        let mut ops = email("eve@elsewhere");
+        ops.pusher = Some(Pusher {
+            name: "ops".into(),
+            variable: "GL_USER".into(),
+        });
+        assert!(!p
+            .decide(&ops, None, "modules/postgres", ChangeType::Update)
+            .allowed());
+        ops.email = Some("ann@ops.example".into());
+        assert!(p
+            .decide(&ops, None, "modules/postgres", ChangeType::Update)
+            .allowed());
+        let err = policy("[[policy]]\npusher = \"\"\nallow = [\"modules/*\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`pusher` is empty"), "{err}");
     }
 
     #[test]

@@ -681,7 +681,7 @@ pub fn apply(
         {
             Some(why)
         } else if let Some(short) = (!opts.auto)
-            .then(|| crate::policy::count_approvals(&ssh, &p, config.policy.require_signed))
+            .then(|| crate::policy::count_approvals(&ssh, &p, &config.policy))
             .transpose()?
             .filter(|a| a.count < required)
         {

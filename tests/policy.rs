@@ -1434,6 +1434,16 @@ fn require_signed_refuses_unsigned_commits_decisions_and_pushes() {
 
     // approve/apply: an unsigned decision is refused; a signed one counts.
     assert_eq!(s.env.fleet(&s.work, &["snapshot", "staging"]).code, 0);
+    // A manual snapshot has no receipt, so nothing signs it: it reaches the
+    // server while no hook runs.
+    assert_eq!(
+        s.env
+            .fleet(&s.origin, &["hooks", "uninstall", "--pre-receive"])
+            .code,
+        0
+    );
+    assert_eq!(s.env.fleet(&s.work, &["sync"]).code, 0);
+    install(&s.env, &s.origin, &["--pre-receive"]);
     edit(&s.work, "workers: 5", "workers: 6");
     s.env
         .git(&s.work, &["commit", "-q", "-S", "-am", "alice again"]);
@@ -1464,6 +1474,22 @@ fn require_signed_refuses_unsigned_commits_decisions_and_pushes() {
             .contains("Fleet-Signature: -----BEGIN SSH SIGNATURE-----"),
         "{}",
         receipt.stdout
+    );
+    // The signed approval, and the apply its signed receipt vouches for
+    // (live snapshot and applied transition), are accepted by the server.
+    let synced = s.env.fleet(&s.work, &["sync"]);
+    assert_eq!(synced.code, 0, "{}", synced.stderr);
+    // An unsigned halt receipt is not.
+    s.env.git(&s.work, &["config", "--unset", "gpg.format"]);
+    assert_eq!(s.env.fleet(&s.work, &["halt", "--reason", "x"]).code, 0);
+    let halted = s.env.fleet(&s.work, &["sync"]);
+    assert_ne!(halted.code, 0, "{}", halted.stderr);
+    assert!(
+        halted
+            .stderr
+            .contains("unsigned, and require_signed = true"),
+        "{}",
+        halted.stderr
     );
 }
 
@@ -1704,4 +1730,38 @@ fn each_branch_keeps_its_policy_and_nothing_is_laundered_through_one() {
         "{}",
         rewind.stderr
     );
+}
+
+#[test]
+fn an_approval_counts_only_from_someone_the_policy_allows() {
+    // Approved while there was no policy; then fleet.toml names who may change
+    // postgres. The earlier approval by someone outside that scope is nobody's.
+    let env = TestEnv::new();
+    let repo = setup(&env, "[targets.staging]\n");
+    assert_eq!(env.fleet(&repo, &["snapshot", "staging"]).code, 0);
+    edit(&repo, "max_connections: 100", "max_connections: 200");
+    env.git(&repo, &["commit", "-q", "-am", "postgres"]);
+    assert_eq!(env.fleet(&repo, &["reconcile"]).code, 1);
+    let id = proposal_id(&env, &repo, "postgres");
+    assert_eq!(env.fleet(&repo, &["approve", &id]).code, 0);
+    std::fs::write(repo.join("fleet.toml"), POLICY).unwrap();
+    env.git(&repo, &["commit", "-q", "-am", "policy"]);
+    let out = fleet_as(&env, "dba@db.example", &repo, &["apply", &id, "--json"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let why = json(&out)["outcomes"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        why.contains("needs 1 distinct approvers, has 0")
+            && why.contains("committer@example.com: update modules/postgres on staging"),
+        "{why}"
+    );
+    // dba's own approval counts.
+    assert_eq!(
+        fleet_as(&env, "dba@db.example", &repo, &["approve", &id]).code,
+        0
+    );
+    let ok = fleet_as(&env, "dba@db.example", &repo, &["apply", &id]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
 }

@@ -60,7 +60,7 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
         for p in &all {
             proposals.push(Item {
                 state: p.state(),
-                approvals: count_approvals(&ssh, p, ctx.config.policy.require_signed)?,
+                approvals: count_approvals(&ssh, p, &ctx.config.policy)?,
                 proposal: p,
             });
         }
@@ -99,11 +99,7 @@ pub fn show(ui: &Ui, args: ShowArgs) -> Result<Outcome> {
     let p = Book::open(&ctx.store, &target)?
         .get(&ctx.store, &id)?
         .ok_or_else(|| Error::usage(format!("no proposal {id}")))?;
-    let approvals = count_approvals(
-        &SshConfig::load(&ctx.store)?,
-        &p,
-        ctx.config.policy.require_signed,
-    )?;
+    let approvals = count_approvals(&SshConfig::load(&ctx.store)?, &p, &ctx.config.policy)?;
     if args.json {
         let mut v = serde_json::to_value(&p).unwrap_or_default();
         v["state"] = json!(p.state());
@@ -199,7 +195,7 @@ pub fn decide_cmd(ui: &Ui, args: DecideArgs, state: State) -> Result<Outcome> {
         let ssh = SshConfig::load(&ctx.store)?;
         let mut items = Vec::new();
         for p in &done {
-            let approvals = count_approvals(&ssh, p, ctx.config.policy.require_signed)?;
+            let approvals = count_approvals(&ssh, p, &ctx.config.policy)?;
             items.push(json!({"id": p.id, "target": p.target, "state": p.state(), "approvers": p.approvers(), "approvals": approvals}));
         }
         ui.json(&json!({ "version": JSON_VERSION, "decided": items }));
