@@ -1817,7 +1817,9 @@ fn check_proposals(
                 .find(|x| x.state == State::Applied)
                 .filter(|x| x.state == t.state || x.actor == t.actor)
                 .and_then(|x| x.reason.as_deref()?.strip_prefix("live snapshot "))
-                .and_then(|snapshot| signed.get(snapshot.trim()));
+                // "live snapshot <id>" or, after a recovery, "live snapshot <id>; ...".
+                .and_then(|rest| rest.split(|c: char| c == ';' || c.is_whitespace()).next())
+                .and_then(|snapshot| signed.get(snapshot));
             let actor = match (&t.signature, vouched) {
                 (None, Some(signer)) => signer.clone(),
                 _ => match &t.signature {
