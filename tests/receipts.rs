@@ -1054,3 +1054,57 @@ fn a_malformed_allowed_signers_line_is_an_error_naming_file_and_line() {
     }
     assert_eq!(fx.env.refs(&fx.repo), before);
 }
+
+#[test]
+fn a_plain_key_file_signs_in_process_and_an_agent_key_still_uses_ssh_keygen() {
+    // PATH holds git and git-fleet but no ssh-keygen: a plain key file signs
+    // and verifies anyway (in-process), and ssh-keygen accepts the signature.
+    let fx = Fx::signed();
+    let only_git = fx.env.root().join("only-git");
+    std::fs::create_dir_all(&only_git).unwrap();
+    let git = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .unwrap();
+    let git = String::from_utf8_lossy(&git.stdout).trim().to_string();
+    std::os::unix::fs::symlink(&git, only_git.join("git")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin().parent().unwrap().display(),
+        only_git.display()
+    );
+    let run = |args: &[&str]| {
+        fx.env
+            .command(bin(), &fx.repo)
+            .env("PATH", &path)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "receipts", "append", "--action", "apply", "--commit", "HEAD",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = run(&["receipts", "verify", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["receipts"][0]["signature"]["status"], "good", "{v:#}");
+    let allowed = fx.keys().join("allowed_signers");
+    let message = fx.git(&["log", "-1", "--format=%B", "refs/notes/fleet/receipts"]);
+    assert_eq!(keygen_verdict(&fx, &allowed, &message).0, "good");
+
+    // A literal key (private half in the agent) is ssh-keygen's: without it
+    // on PATH, the append fails naming the program, and writes nothing.
+    let alice = fx.public(&fx.keys().join("alice"));
+    fx.git(&["config", "user.signingKey", &format!("key::{alice}")]);
+    let before = fx.env.refs(&fx.repo);
+    let out = run(&[
+        "receipts", "append", "--action", "apply", "--commit", "HEAD",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ssh-keygen"),
+        "{out:?}"
+    );
+    assert_eq!(fx.env.refs(&fx.repo), before);
+}
