@@ -825,4 +825,350 @@ fn a_rewound_receipt_log_fails_naming_the_missing_receipts() {
     }
     // The halt's receipt and the last apply's are among those named.
     assert!(missing.contains(&dropped[0].as_str()), "{v:#}");
+
+/// What `ssh-keygen -Y` says of one receipt's signature, by the steps git-fleet
+/// took before it verified in-process: verify as the actor, else as each
+/// principal find-principals lists, else check-novalidate.
+/// Returns (status, principal it is good or wrong for).
+fn keygen_verdict(
+    fx: &Fx,
+    allowed: &Path,
+    message: &str,
+) -> (&'static str, Option<String>, Option<String>) {
+    let text = &message[message.find("Fleet-Receipt: ").unwrap()..];
+    let (mut canonical, mut signature) = (String::new(), String::new());
+    let mut in_sig = false;
+    for line in text.lines() {
+        if let Some(first) = line.strip_prefix("Fleet-Signature: ") {
+            signature = format!("{first}\n");
+            in_sig = true;
+        } else if in_sig && line.starts_with(' ') {
+            signature.push_str(&line[1..]);
+            signature.push('\n');
+        } else if line.starts_with("Fleet-") && !line.starts_with("Fleet-Receipt: ") {
+            in_sig = false;
+            canonical.push_str(line);
+            canonical.push('\n');
+        }
+    }
+    let field = |key: &str| {
+        canonical
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+            .unwrap()
+            .to_string()
+    };
+    let actor = field("Fleet-Actor");
+    let email = &actor[actor.rfind('<').unwrap() + 1..actor.len() - 1];
+    let time = field("Fleet-Time");
+    assert!(time.ends_with("+00:00"), "{time}");
+    let time: String = time[..19].chars().filter(char::is_ascii_digit).collect();
+    let at = format!("-Overify-time={time}Z");
+    let sig = fx.env.root().join("cross.sig");
+    std::fs::write(&sig, &signature).unwrap();
+    let keygen = |args: &[&str]| {
+        use std::io::Write;
+        let mut child = std::process::Command::new("ssh-keygen")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(canonical.as_bytes());
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let key = stdout
+            .split_whitespace()
+            .find(|w| w.starts_with("SHA256:"))
+            .map(str::to_string);
+        (out.status.success(), stdout, key)
+    };
+    let (allowed, sig) = (allowed.to_str().unwrap(), sig.to_str().unwrap());
+    let verify_as = |who: &str| {
+        keygen(&[
+            "-Y",
+            "verify",
+            "-n",
+            "git-fleet",
+            "-f",
+            allowed,
+            "-I",
+            who,
+            "-s",
+            sig,
+            &at,
+        ])
+    };
+    if let (true, _, key) = verify_as(email) {
+        return ("good", Some(email.to_string()), key);
+    }
+    let (found, listed, _) = keygen(&["-Y", "find-principals", "-f", allowed, "-s", sig, &at]);
+    if found {
+        for who in listed.lines().filter(|l| !l.trim().is_empty()) {
+            if let (true, _, key) = verify_as(who.trim()) {
+                return ("wrong_signer", Some(who.trim().to_string()), key);
+            }
+        }
+    }
+    match keygen(&["-Y", "check-novalidate", "-n", "git-fleet", "-s", sig]) {
+        (true, _, key) => ("untrusted_key", None, key),
+        (false, _, _) => ("bad", None, None),
+    }
+}
+
+#[test]
+fn in_process_verdicts_agree_with_ssh_keygen_on_every_receipt() {
+    // One log with every kind of signature, signed in-process (plain key
+    // files) and, for the certificate, by ssh-keygen; then two receipts are
+    // tampered with. `receipts verify` (in-process) must give each receipt the
+    // verdict the real ssh-keygen gives it.
+    let fx = Fx::new();
+    let k: std::collections::HashMap<&str, PathBuf> = [
+        "alice", "bob", "carol", "dave", "erin", "mallory", "ca", "frank",
+    ]
+    .into_iter()
+    .map(|n| (n, fx.keygen(n)))
+    .collect();
+    // frank signs with a certificate from `ca` for the actor.
+    let cert = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&k["ca"])
+        .args(["-I", "frank", "-n", ACTOR_EMAIL, "-V", "20250101:20270101"])
+        .arg(k["frank"].with_extension("pub"))
+        .output()
+        .unwrap();
+    assert!(cert.status.success(), "{cert:?}");
+    let frank_cert = fx.keys().join("frank-cert.pub");
+    let allowed = fx.keys().join("allowed_signers");
+    let p = |n: &str| fx.public(&k[n]);
+    std::fs::write(
+        &allowed,
+        format!(
+            "# every rule the cross-check exercises\n\
+             {ACTOR_EMAIL} namespaces=\"git-fleet\" {}\n\
+             bob@example.com namespaces=\"git-fleet\" {}\n\
+             {ACTOR_EMAIL} namespaces=\"git-fleet\",valid-before=\"20251231Z\" {}\n\
+             {ACTOR_EMAIL} namespaces=\"git\" {}\n\
+             *@example.com,!{ACTOR_EMAIL} namespaces=\"git-fleet\" {}\n\
+             \"ops@example.com\" valid-after=\"20250101\" {}\n\
+             *@example.com cert-authority,namespaces=\"git-fleet\" {}\n",
+            p("alice"),
+            p("bob"),
+            p("carol"),
+            p("dave"),
+            p("erin"),
+            p("alice"),
+            p("ca"),
+        ),
+    )
+    .unwrap();
+    fx.git(&[
+        "config",
+        "gpg.ssh.allowedSignersFile",
+        allowed.to_str().unwrap(),
+    ]);
+
+    let mut expect: Vec<(String, &str)> = Vec::new();
+    for (signer, status) in [
+        ("alice", "good"),
+        ("bob", "wrong_signer"),      // listed, for someone else
+        ("carol", "untrusted_key"),   // valid-before passed at the receipt time
+        ("dave", "untrusted_key"),    // listed for namespace git only
+        ("erin", "wrong_signer"),     // the actor is negated on its line
+        ("mallory", "untrusted_key"), // not listed
+        ("alice", "good"),            // to be tampered: a byte of the message
+        ("alice", "good"),            // to be tampered: namespace git
+    ] {
+        fx.sign_with(&k[signer]);
+        expect.push((fx.append("apply", "HEAD", &["--target", signer]), status));
+    }
+    fx.sign_with(&frank_cert);
+    expect.push((fx.append("apply", "HEAD", &["--target", "frank"]), "good"));
+    // A receipt whose actor is not the key's principal (alice is listed as
+    // ops@example.com too, and as the committer: the actor is someone else).
+    fx.sign_with(&k["alice"]);
+    let out = fx
+        .env
+        .command(bin(), &fx.repo)
+        .env("GIT_COMMITTER_EMAIL", "someone@example.org")
+        .args([
+            "receipts", "append", "--action", "apply", "--commit", "HEAD",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    expect.push((id, "wrong_signer"));
+
+    // Tamper with receipts 7 and 8 in the log with plain git.
+    let commits = fx.log_commits();
+    let mut parent: Option<String> = None;
+    for (i, c) in commits.iter().enumerate() {
+        let mut msg = fx.git(&["log", "-1", "--format=%B", c]);
+        if i == 6 {
+            msg = msg.replacen("Fleet-Target: alice", "Fleet-Target: alicf", 1);
+        }
+        if i == 7 {
+            let text = &msg[msg.find("Fleet-Receipt: ").unwrap()..];
+            let canonical: String = text
+                .lines()
+                .filter(|l| l.starts_with("Fleet-") && !l.starts_with("Fleet-Receipt: "))
+                .filter(|l| !l.starts_with("Fleet-Signature: "))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let data = fx.env.root().join("data");
+            std::fs::write(&data, canonical).unwrap();
+            let out = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-Y", "sign", "-n", "git", "-f"])
+                .arg(&k["alice"])
+                .arg(&data)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            let sig = std::fs::read_to_string(data.with_extension("sig")).unwrap();
+            let start = msg.find("Fleet-Signature: ").unwrap();
+            let armored: Vec<&str> = sig.trim().lines().collect();
+            msg = format!(
+                "{}Fleet-Signature: {}\n",
+                &msg[..start],
+                armored.join("\n ")
+            );
+        }
+        let file = fx.env.root().join("msg");
+        std::fs::write(&file, &msg).unwrap();
+        let tree = fx.git(&["rev-parse", &format!("{c}^{{tree}}")]);
+        let mut args = vec!["commit-tree".to_string(), tree.trim().to_string()];
+        if let Some(p) = &parent {
+            args.extend(["-p".to_string(), p.clone()]);
+        }
+        args.extend(["-F".to_string(), file.to_str().unwrap().to_string()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        parent = Some(fx.git(&args).trim().to_string());
+    }
+    fx.git(&[
+        "update-ref",
+        "refs/notes/fleet/receipts",
+        parent.as_deref().unwrap(),
+    ]);
+    expect[6].1 = "bad";
+    expect[7].1 = "bad";
+
+    let (code, v, human) = fx.verify();
+    assert_eq!(code, 1, "{human}");
+    let checks = v["receipts"].as_array().unwrap();
+    assert_eq!(checks.len(), expect.len(), "{v:#}");
+    let mut seen = Vec::new();
+    for (check, (id, want)) in checks.iter().rev().zip(&expect) {
+        assert_eq!(check["id"], id.as_str());
+        let message = fx.git(&[
+            "log",
+            "-1",
+            "--format=%B",
+            check["commit"].as_str().unwrap(),
+        ]);
+        let (status, principal, key) = keygen_verdict(&fx, &allowed, &message);
+        let sig = &check["signature"];
+        assert_eq!(
+            sig["status"], status,
+            "ssh-keygen disagrees on {id}: {check:#}"
+        );
+        assert_eq!(status, *want, "{check:#}");
+        match status {
+            "good" => assert_eq!(sig["principal"].as_str(), principal.as_deref()),
+            "wrong_signer" => assert_eq!(sig["principals"][0].as_str(), principal.as_deref()),
+            _ => {}
+        }
+        if status != "bad" {
+            assert_eq!(sig["key"].as_str(), key.as_deref(), "{check:#}");
+        }
+        seen.push(status);
+    }
+    for kind in ["good", "bad", "wrong_signer", "untrusted_key"] {
+        assert!(seen.contains(&kind), "no {kind} receipt: {seen:?}");
+    }
+}
+
+#[test]
+fn a_malformed_allowed_signers_line_is_an_error_naming_file_and_line() {
+    let fx = Fx::signed();
+    fx.append("apply", "HEAD", &[]);
+    let file = fx.keys().join("allowed_signers");
+    let good = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "{good}# fine\nops@example.com namespaces=\"git-fleet {}\n",
+            fx.public(&fx.keys().join("alice"))
+        ),
+    )
+    .unwrap();
+    let before = fx.env.refs(&fx.repo);
+    for args in [
+        &["receipts", "verify"][..],
+        &["receipts", "verify", "--json"],
+    ] {
+        let r = fx.fleet(args);
+        assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains(&format!("{}:3:", file.display())),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(fx.env.refs(&fx.repo), before);
+}
+
+#[test]
+fn a_plain_key_file_signs_in_process_and_an_agent_key_still_uses_ssh_keygen() {
+    // PATH holds git and git-fleet but no ssh-keygen: a plain key file signs
+    // and verifies anyway (in-process), and ssh-keygen accepts the signature.
+    let fx = Fx::signed();
+    let only_git = fx.env.root().join("only-git");
+    std::fs::create_dir_all(&only_git).unwrap();
+    let git = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .unwrap();
+    let git = String::from_utf8_lossy(&git.stdout).trim().to_string();
+    std::os::unix::fs::symlink(&git, only_git.join("git")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin().parent().unwrap().display(),
+        only_git.display()
+    );
+    let run = |args: &[&str]| {
+        fx.env
+            .command(bin(), &fx.repo)
+            .env("PATH", &path)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "receipts", "append", "--action", "apply", "--commit", "HEAD",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = run(&["receipts", "verify", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["receipts"][0]["signature"]["status"], "good", "{v:#}");
+    let allowed = fx.keys().join("allowed_signers");
+    let message = fx.git(&["log", "-1", "--format=%B", "refs/notes/fleet/receipts"]);
+    assert_eq!(keygen_verdict(&fx, &allowed, &message).0, "good");
+
+    // A literal key (private half in the agent) is ssh-keygen's: without it
+    // on PATH, the append fails naming the program, and writes nothing.
+    let alice = fx.public(&fx.keys().join("alice"));
+    fx.git(&["config", "user.signingKey", &format!("key::{alice}")]);
+    let before = fx.env.refs(&fx.repo);
+    let out = run(&[
+        "receipts", "append", "--action", "apply", "--commit", "HEAD",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ssh-keygen"),
+        "{out:?}"
+    );
+    assert_eq!(fx.env.refs(&fx.repo), before);
 }
