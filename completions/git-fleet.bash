@@ -16,6 +16,9 @@ _git__fleet() {
             ",$1")
                 cmd="git__fleet"
                 ;;
+            git__fleet,agent)
+                cmd="git__fleet__subcmd__agent"
+                ;;
             git__fleet,apply)
                 cmd="git__fleet__subcmd__apply"
                 ;;
@@ -140,7 +143,7 @@ _git__fleet() {
 
     case "${cmd}" in
         git__fleet)
-            opts="-q -C -h -V --color --quiet --help --version init snapshot diff render notes peers fanout proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
+            opts="-q -C -h -V --color --quiet --help --version init snapshot diff render notes peers fanout agent proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -152,6 +155,52 @@ _git__fleet() {
                     ;;
                 -C)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__subcmd__fleet__subcmd__agent)
+            opts="-q -h -V --name --remote --branch --reload --health --readback --dry-run --no-push --install-timer --interval --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reload)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --readback)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -254,7 +303,7 @@ _git__fleet() {
             return 0
             ;;
         git__subcmd__fleet__subcmd__fanout)
-            opts="-j -q -h -V --commit --branch --peer --jobs --dry-run --accept-new-host-keys --json --color --quiet --help --version"
+            opts="-j -q -h -V --commit --branch --peer --jobs --dry-run --accept-new-host-keys --status --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
