@@ -392,3 +392,48 @@ fn two_hundred_agents_report_concurrently_and_proof_is_complete() {
     drop(env);
     eprintln!("cleaned up: {:?}", started.elapsed());
 }
+
+#[test]
+fn an_overlapping_run_is_busy_touches_nothing_and_does_not_report_over_the_first() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let peer = f.clone_peer(&env, "web-1");
+    let c = f.push_commit(&env, "app.conf", "v2\n");
+    let started = env.root().join("reload-started");
+    let reload = format!("touch '{}' && sleep 3", started.display());
+    let first = env
+        .command(common::bin(), &peer)
+        .args(["agent", "--name", "web-1", "--json", "--reload", &reload])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !started.exists() {
+        assert!(t0.elapsed().as_secs() < 30, "the first run never reloaded");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = env.fleet(&peer, &["agent", "--name", "web-1", "--json"]);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    let v = json(&second.stdout);
+    assert_eq!(v["outcome"], "busy", "{v}");
+    assert_eq!(v["report"]["pushed"], false);
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Only the first run's report is on the remote.
+    let log = env.git(
+        &f.origin,
+        &["log", "--format=%s", "refs/fleet/reports/web-1/log"],
+    );
+    assert_eq!(
+        log.trim(),
+        format!("fleet report: web-1 fast-forwarded at {}", &c[..12])
+    );
+    let (code, p) = f.proof(&env, &c);
+    assert_eq!(code, 0, "{p}");
+}

@@ -121,6 +121,7 @@ pub fn run(ui: &Ui, args: AgentArgs) -> Result<Outcome> {
         }
         match &result.published {
             None => ui.status("dry run: nothing changed, recorded or pushed"),
+            Some(pub_) if pub_.commit.is_empty() => ui.status(&pub_.detail),
             Some(pub_) => ui.status(format!("report {}: {}", &pub_.commit[..12], pub_.detail)),
         }
     }

@@ -189,6 +189,25 @@ pub fn run(store: &Store, req: &AgentRequest) -> Result<AgentRun> {
             published: None,
         });
     }
+    // An overlapping run (a slow timer run still going) holds this peer: it
+    // reports the delivery itself, so this one publishes nothing over it.
+    let p = &report.peers[0];
+    if p.outcome == Outcome::Blocked(fanout::Blocker::Busy)
+        && p.reason.starts_with("another fanout")
+    {
+        return Ok(AgentRun {
+            message,
+            published: Some(Published {
+                commit: String::new(),
+                reference: report_ref(&req.name),
+                pushed: false,
+                detail:
+                    "not reported: another agent run is delivering to this checkout and reports it"
+                        .into(),
+            }),
+            report,
+        });
+    }
     let published = publish(&store, &root, req, &message)?;
     // The fanout locks are released once the run is on record.
     report.locks = Default::default();
