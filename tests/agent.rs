@@ -51,7 +51,11 @@ fn fleet(env: &TestEnv) -> Fleet {
 
 impl Fleet {
     fn clone_peer(&self, env: &TestEnv, name: &str) -> PathBuf {
-        let path = env.root().join(name);
+        self.clone_peer_in(env, env.root(), name)
+    }
+
+    fn clone_peer_in(&self, env: &TestEnv, dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(name);
         env.git(
             env.root(),
             &[
@@ -333,8 +337,21 @@ fn two_hundred_agents_report_concurrently_and_proof_is_complete() {
             }
         });
     };
+    // 200 checkouts are tens of thousands of small files: on tmpfs when the
+    // machine has one, so creating and removing them is not the test's cost.
+    let shm = std::path::Path::new("/dev/shm");
+    let peers_dir = if shm.is_dir() {
+        tempfile::Builder::new()
+            .prefix("fleet-agents")
+            .tempdir_in(shm)
+    } else {
+        tempfile::Builder::new()
+            .prefix("fleet-agents")
+            .tempdir_in(env.root())
+    }
+    .unwrap();
     pool(&|i| {
-        let p = f.clone_peer(&env, &names[i]);
+        let p = f.clone_peer_in(&env, peers_dir.path(), &names[i]);
         paths.lock().unwrap()[i] = Some(p);
     });
     let paths: Vec<PathBuf> = paths.into_inner().unwrap().into_iter().flatten().collect();
@@ -389,6 +406,7 @@ fn two_hundred_agents_report_concurrently_and_proof_is_complete() {
         .count();
     assert_eq!(ok, PEERS);
     eprintln!("with proof: {:?}", started.elapsed());
+    drop(peers_dir);
     drop(env);
     eprintln!("cleaned up: {:?}", started.elapsed());
 }
