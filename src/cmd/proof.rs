@@ -54,6 +54,8 @@ pub fn run(ui: &Ui, args: ProofArgs) -> Result<Outcome> {
             ));
         }
         let width = proof.peers.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        // One write for all peer lines: thousands of agents, one syscall.
+        let mut lines = String::new();
         for p in &proof.peers {
             let line = match &p.record {
                 Some(rec) if p.ok => format!(
@@ -80,11 +82,15 @@ pub fn run(ui: &Ui, args: ProofArgs) -> Result<Outcome> {
                 "  [no longer declared]"
             };
             let mode = format!("  [{}]", p.mode);
-            ui.out(format!(
-                "{head} {line}{}{}{note}",
+            lines.push_str(&format!(
+                "{head} {line}{}{}{note}\n",
                 ui.dim().apply_to(when),
                 ui.dim().apply_to(mode)
             ));
+        }
+        if !lines.is_empty() {
+            lines.pop();
+            ui.out(lines);
         }
         if proof.complete {
             ui.status(format!(

@@ -516,21 +516,8 @@ pub fn read_reports(store: &Store) -> Result<Vec<PullReport>> {
     let platform = repo
         .references()
         .map_err(|e| Error::Other(format!("cannot list refs: {e}")))?;
-    let mut latest: std::collections::BTreeMap<String, PullReport> = Default::default();
-    let mut consider = |name: &str, id: ObjectId| {
-        let Some(peer) = peer_of_ref(name) else {
-            return;
-        };
-        let Some(r) = parse_report(repo, name, id, peer) else {
-            return;
-        };
-        match latest.get(peer) {
-            Some(old) if old.record.time > r.record.time => {}
-            _ => {
-                latest.insert(peer.to_string(), r);
-            }
-        }
-    };
+    // First the refs (one pass over packed-refs and the loose files)...
+    let mut found: Vec<(String, ObjectId)> = Vec::new();
     for prefix in [REPORTS_PREFIX, crate::live::FETCHED_PREFIX] {
         let iter = platform
             .prefixed(prefix)
@@ -539,8 +526,63 @@ pub fn read_reports(store: &Store) -> Result<Vec<PullReport>> {
             let Ok(r) = r else { continue };
             let name = r.name().as_bstr().to_string();
             // Reports are commits, never tags: the ref's own id, no peeling.
-            if let Some(id) = r.target().try_id() {
-                consider(&name, id.to_owned());
+            if let (Some(id), Some(_)) = (r.target().try_id(), peer_of_ref(&name)) {
+                found.push((name, id.to_owned()));
+            }
+        }
+    }
+    // ...then the report commits, read in-process by a few threads (each
+    // object is one small inflate; there can be thousands).
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4)
+        .min(found.len() / 512 + 1);
+    let chunk = found.len().div_ceil(threads.max(1)).max(1);
+    let parsed: Vec<PullReport> = if threads <= 1 {
+        found
+            .iter()
+            .filter_map(|(name, id)| parse_report(repo, name, *id))
+            .collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = found
+                .chunks(chunk)
+                .map(|part| {
+                    let git_dir = store.git_dir();
+                    // gix handles are not Send here: each thread opens its own.
+                    scope.spawn(move || {
+                        let Ok(repo) = gix::open(git_dir) else {
+                            return None;
+                        };
+                        part.iter()
+                            .filter_map(|(name, id)| parse_report(&repo, name, *id))
+                            .collect::<Vec<_>>()
+                            .into()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().ok().flatten())
+                .collect::<Option<Vec<Vec<PullReport>>>>()
+        })
+        .ok_or_else(|| {
+            Error::Other(format!(
+                "cannot read the reports in {}",
+                store.git_dir().display()
+            ))
+        })?
+        .into_iter()
+        .flatten()
+        .collect()
+    };
+    let mut latest: std::collections::BTreeMap<String, PullReport> = Default::default();
+    for r in parsed {
+        match latest.get(&r.peer) {
+            Some(old) if old.record.time > r.record.time => {}
+            _ => {
+                latest.insert(r.peer.clone(), r);
             }
         }
     }
@@ -560,28 +602,81 @@ fn peer_of_ref(name: &str) -> Option<&str> {
     rest.strip_suffix("/log").filter(|p| !p.contains('/'))
 }
 
-fn parse_report(
-    repo: &gix::Repository,
-    name: &str,
-    id: ObjectId,
-    peer: &str,
-) -> Option<PullReport> {
-    let commit = repo.find_commit(id).ok()?;
-    let message = commit.message_raw().ok()?.to_string();
-    let mut record = record::parse_note(&message).into_iter().next()?;
-    // One writer per ref: a report about another peer is not this peer's.
-    record.peers.retain(|p| p.name == peer);
-    if record.peers.is_empty() {
-        return None;
-    }
+/// One report commit, parsed in one pass over its message: the fanout
+/// block's trailers (as [`record::parse_note`] reads them) and the pull-mode ones.
+fn parse_report(repo: &gix::Repository, name: &str, id: ObjectId) -> Option<PullReport> {
+    let peer = peer_of_ref(name)?;
+    let object = repo.find_object(id).ok()?;
+    let commit = gix::objs::CommitRefIter::from_bytes(&object.data, repo.object_hash());
+    let message = commit.message().ok()?;
+    let message = std::str::from_utf8(message.as_ref()).ok()?;
+    let mut record = Record {
+        commit: String::new(),
+        run: String::new(),
+        time: String::new(),
+        actor: String::new(),
+        branch: String::new(),
+        pending: false,
+        peers: Vec::new(),
+    };
+    let mut peer_rec: Option<record::PeerRecord> = None;
     let (mut head, mut agent) = (None, None);
+    // Lines about another peer are not this peer's (one writer per ref).
+    let mine = |v: &str| v.split(' ').next() == Some(peer);
     for line in message.lines() {
-        if let Some(v) = line.strip_prefix("Fleet-Head: ") {
-            head = Some(v.trim().to_string());
-        } else if let Some(v) = line.strip_prefix("Fleet-Agent: ") {
-            agent = Some(v.trim().to_string());
+        let Some((key, value)) = line.split_once(": ") else {
+            continue;
+        };
+        let value = value.trim();
+        match key {
+            "Fleet-Fanout" => record.commit = value.to_string(),
+            "Fleet-Run" => record.run = value.to_string(),
+            "Fleet-Time" => record.time = value.to_string(),
+            "Fleet-Actor" => record.actor = value.to_string(),
+            "Fleet-Branch" => record.branch = value.to_string(),
+            "Fleet-State" => record.pending = value == "pending",
+            "Fleet-Head" => head = Some(value.to_string()),
+            "Fleet-Agent" => agent = Some(value.to_string()),
+            "Fleet-Peer" if mine(value) => {
+                let mut parts = value.splitn(3, ' ');
+                let _ = parts.next();
+                peer_rec = Some(record::PeerRecord {
+                    name: peer.to_string(),
+                    outcome: parts.next()?.to_string(),
+                    reason: parts.next().unwrap_or("").to_string(),
+                    reload: None,
+                    health: None,
+                    readback: None,
+                    owed: None,
+                });
+            }
+            "Fleet-Runtime" if mine(value) => {
+                let p = peer_rec.as_mut()?;
+                for part in value.split(' ').skip(1) {
+                    if let Some((step, status)) = part.split_once('=') {
+                        let status = fanout::StepStatus::parse(status);
+                        match step {
+                            "reload" => p.reload = status,
+                            "health" => p.health = status,
+                            "readback" => p.readback = status,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            "Fleet-Owed" if mine(value) => {
+                let p = peer_rec.as_mut()?;
+                p.owed = Some(fanout::Owed::parse(
+                    value.split_once(' ').map(|(_, s)| s).unwrap_or(""),
+                ));
+            }
+            _ => {}
         }
     }
+    if record.commit.is_empty() {
+        return None;
+    }
+    record.peers.push(peer_rec?);
     Some(PullReport {
         peer: peer.to_string(),
         reference: name.to_string(),
