@@ -16,6 +16,9 @@ _gitfleet() {
             ",$1")
                 cmd="gitfleet"
                 ;;
+            gitfleet,agent)
+                cmd="gitfleet__subcmd__agent"
+                ;;
             gitfleet,apply)
                 cmd="gitfleet__subcmd__apply"
                 ;;
@@ -143,7 +146,7 @@ _gitfleet() {
 
     case "${cmd}" in
         gitfleet)
-            opts="-q -C -h -V --color --quiet --help --version status init snapshot diff render notes peers fanout proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
+            opts="-q -C -h -V --color --quiet --help --version status init snapshot diff render notes peers fanout agent proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -155,6 +158,52 @@ _gitfleet() {
                     ;;
                 -C)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gitfleet__subcmd__agent)
+            opts="-q -h -V --name --remote --branch --reload --health --readback --dry-run --no-push --install-timer --interval --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reload)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --readback)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -257,7 +306,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__fanout)
-            opts="-j -q -h -V --commit --branch --peer --jobs --dry-run --accept-new-host-keys --json --color --quiet --help --version"
+            opts="-j -q -h -V --commit --branch --peer --jobs --dry-run --accept-new-host-keys --status --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -39,6 +39,7 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "render" -d 'Pri
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "notes" -d 'Read and append git-fleet notes (plumbing for scripts and hooks)'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "peers" -d 'Declare, remove and list peer checkouts that `fanout` delivers to'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "fanout" -d 'Fast-forward every peer checkout to a commit, where that is safe'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "agent" -d 'Pull mode: deliver to this peer checkout itself, then report'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "proof" -d 'The delivery closeout of a commit'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "hooks" -d 'Install, remove or inspect git-fleet\'s git hooks'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "hook" -d 'Run a git-fleet hook (what the installed hook shims call)'
@@ -173,10 +174,28 @@ always\t''
 never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -l dry-run -d 'Check every peer and say what would happen; change nothing, record nothing'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -l accept-new-host-keys -d 'Trust and remember SSH host keys seen for the first time (never a changed key)'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -l status -d 'Deliver nothing: show each peer\'s latest evidence for the commit, push-mode notes and pull-mode agent reports merged'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -l name -d 'The peer\'s name, its report ref (default: git config fleet.peerName, else the host name)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -l remote -d 'The remote to fetch from and report to (default: the peer\'s declared remote, else origin)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -l branch -d 'The branch this peer follows (default: the declared branch, else the current branch)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -l reload -d 'Command run after a move (and again while owed); default: the peer\'s declared reload, if any' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -l health -d 'Health check command (default: the peer\'s declared health)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -l readback -d 'Command that must print the commit (default: the declared readback)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -l interval -d 'The timer\'s interval (systemd time span)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -l dry-run -d 'Check and say what would happen; change, record and push nothing'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -l no-push -d 'Record the report here only; do not push it'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -l install-timer -d 'Write a systemd user service and timer running the agent in this checkout, print where, and exit (enable with systemctl --user)'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand agent" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand proof" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"

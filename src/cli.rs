@@ -49,6 +49,7 @@ pub enum Command {
     #[command(subcommand)]
     Peers(PeersCommand),
     Fanout(FanoutArgs),
+    Agent(AgentArgs),
     Proof(ProofArgs),
     #[command(subcommand)]
     Hooks(HooksCommand),
@@ -743,6 +744,72 @@ pub struct FanoutArgs {
     /// Trust and remember SSH host keys seen for the first time (never a changed key).
     #[arg(long)]
     pub accept_new_host_keys: bool,
+    /// Deliver nothing: show each peer's latest evidence for the commit,
+    /// push-mode notes and pull-mode agent reports merged.
+    #[arg(long, conflicts_with_all = ["dry_run", "peers", "jobs"])]
+    pub status: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Pull mode: deliver to this peer checkout itself, then report.
+///
+/// Run in a peer's checkout from a systemd timer or cron. Fetches the
+/// branch from the remote, applies fanout's safety contract to this checkout
+/// (the same checks and outcomes: current, fast-forwarded, dirty, diverged,
+/// ahead, wrong-branch, not-on-remote, ...; the same reload, health and
+/// readback steps, owed steps run again until they pass), records the run
+/// like fanout does, and pushes a report commit to the peer's own ref
+/// refs/fleet/reports/<name>/log on the remote (fast-forward only, never
+/// forced). `git fleet proof` and `git fleet fanout --status` read these
+/// reports. Nothing is ever stashed, reset, rebased, cleaned, checked out or
+/// forced. Exit 1 if the peer is blocked or the report could not be pushed.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet agent\n  git fleet agent --name web-1 --reload 'systemctl reload app'\n  git -C /srv/app fleet agent --json\n  git fleet agent --install-timer --interval 5min"
+)]
+pub struct AgentArgs {
+    /// The peer's name, its report ref (default: git config fleet.peerName,
+    /// else the host name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The remote to fetch from and report to (default: the peer's
+    /// declared remote, else origin).
+    #[arg(long, value_name = "REMOTE")]
+    pub remote: Option<String>,
+    /// The branch this peer follows (default: the declared branch, else the
+    /// current branch).
+    #[arg(long, value_name = "B")]
+    pub branch: Option<String>,
+    /// Command run after a move (and again while owed); default: the
+    /// peer's declared reload, if any.
+    #[arg(long, value_name = "CMD")]
+    pub reload: Option<String>,
+    /// Health check command (default: the peer's declared health).
+    #[arg(long, value_name = "CMD")]
+    pub health: Option<String>,
+    /// Command that must print the commit (default: the declared readback).
+    #[arg(long, value_name = "CMD")]
+    pub readback: Option<String>,
+    /// Check and say what would happen; change, record and push nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record the report here only; do not push it.
+    #[arg(long)]
+    pub no_push: bool,
+    /// Write a systemd user service and timer running the agent in this
+    /// checkout, print where, and exit (enable with systemctl --user).
+    #[arg(long)]
+    pub install_timer: bool,
+    /// The timer's interval (systemd time span).
+    #[arg(
+        long,
+        value_name = "SPAN",
+        default_value = "5min",
+        requires = "install_timer"
+    )]
+    pub interval: String,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

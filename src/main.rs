@@ -38,6 +38,7 @@ fn main() {
         Command::Notes(command) => cmd::notes::run(&ui, command),
         Command::Peers(command) => cmd::peers::run(&ui, command),
         Command::Fanout(args) => cmd::fanout::run(&ui, args),
+        Command::Agent(args) => cmd::agent::run(&ui, args),
         Command::Proof(args) => cmd::proof::run(&ui, args),
         Command::Hooks(command) => cmd::hooks::run(&ui, command),
         Command::Hook(args) => cmd::hook::run(&ui, args),

@@ -20,6 +20,9 @@ pub const DEFAULT_JOBS: usize = 8;
 
 pub fn run(ui: &Ui, args: FanoutArgs) -> Result<Outcome> {
     let ctx = context()?;
+    if args.status {
+        return status(ui, &ctx, &args);
+    }
     let all = super::peers::load(&ctx)?;
     let peers = select(&all, &args.peers)?;
     let commit = ctx.store.rev_commit(&args.commit)?;
@@ -299,5 +302,71 @@ fn report_json(report: &Report, recorded: bool) -> serde_json::Value {
         },
         "elapsed_ms": report.elapsed.as_millis() as u64,
         "peers": peers,
+    })
+}
+
+/// `--status`: each peer's latest evidence for the commit, push-mode notes
+/// and pull-mode reports merged (the later wins), without delivering.
+fn status(ui: &Ui, ctx: &Ctx, args: &FanoutArgs) -> Result<Outcome> {
+    let peers = super::peers::load(ctx)?;
+    let commit = ctx.store.rev_commit(&args.commit)?;
+    let remote = super::proof::default_remote(&ctx.store);
+    let proof =
+        git_fleet::peers::proof::prove(&ctx.store, commit, true, remote.as_deref(), &peers)?;
+    let counted: Vec<_> = proof
+        .peers
+        .iter()
+        .filter(|p| p.configured || p.mode == "pull")
+        .collect();
+    let ok = counted.iter().filter(|p| p.ok).count();
+    if args.json {
+        ui.json(&json!({
+            "version": JSON_VERSION,
+            "commit": proof.commit,
+            "peers": proof.peers,
+            "summary": {
+                "peers": counted.len(),
+                "ok": ok,
+                "push": counted.iter().filter(|p| p.mode == "push").count(),
+                "pull": counted.iter().filter(|p| p.mode == "pull").count(),
+                "none": counted.iter().filter(|p| p.mode == "none").count(),
+            },
+        }));
+    } else {
+        let width = proof
+            .peers
+            .iter()
+            .map(|p| p.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        ui.out(
+            ui.bold()
+                .apply_to(format!("{:<width$}  MODE  OK   DETAIL", "PEER"))
+                .to_string(),
+        );
+        for p in &proof.peers {
+            let mark = if p.ok {
+                ui.green().apply_to("ok ").to_string()
+            } else {
+                ui.red().apply_to("no ").to_string()
+            };
+            ui.out(format!(
+                "{:<width$}  {:<4}  {mark}  {}",
+                p.name, p.mode, p.detail
+            ));
+        }
+        ui.status(format!(
+            "{} of {} peer{} delivered {} (push notes and agent reports merged)",
+            ok,
+            counted.len(),
+            if counted.len() == 1 { "" } else { "s" },
+            fanout::short(commit)
+        ));
+    }
+    Ok(if ok == counted.len() {
+        Outcome::Done
+    } else {
+        Outcome::Found
     })
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand; each `run` calls the library and reports through `Ui`.
 
+pub mod agent;
 pub mod apply;
 pub mod demo;
 pub mod diff;

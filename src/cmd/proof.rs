@@ -54,6 +54,8 @@ pub fn run(ui: &Ui, args: ProofArgs) -> Result<Outcome> {
             ));
         }
         let width = proof.peers.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        // One write for all peer lines: thousands of agents, one syscall.
+        let mut lines = String::new();
         for p in &proof.peers {
             let line = match &p.record {
                 Some(rec) if p.ok => format!(
@@ -68,24 +70,36 @@ pub fn run(ui: &Ui, args: ProofArgs) -> Result<Outcome> {
                 (Some(t), Some(a)) => format!("  ({t}, {a})"),
                 _ => String::new(),
             };
-            let head = if p.configured {
+            // Agents report themselves: they count without being declared.
+            let head = if p.configured || p.mode == "pull" {
                 mark(p.ok)
             } else {
                 ui.dim().apply_to("gone").to_string()
             };
-            let note = if p.configured {
+            let note = if p.configured || p.mode == "pull" {
                 ""
             } else {
                 "  [no longer declared]"
             };
-            ui.out(format!("{head} {line}{}{note}", ui.dim().apply_to(when)));
+            let mode = format!("  [{}]", p.mode);
+            lines.push_str(&format!(
+                "{head} {line}{}{}{note}\n",
+                ui.dim().apply_to(when),
+                ui.dim().apply_to(mode)
+            ));
+        }
+        if !lines.is_empty() {
+            lines.pop();
+            ui.out(lines);
         }
         if proof.complete {
             ui.status(format!(
-                "delivery of {} is complete ({} fanout run{} recorded)",
+                "delivery of {} is complete ({} fanout run{} recorded, {} agent report{} read)",
                 &proof.commit[..12],
                 proof.runs,
-                if proof.runs == 1 { "" } else { "s" }
+                if proof.runs == 1 { "" } else { "s" },
+                proof.reports,
+                if proof.reports == 1 { "" } else { "s" }
             ));
         } else {
             ui.status(format!(
@@ -104,7 +118,7 @@ pub fn run(ui: &Ui, args: ProofArgs) -> Result<Outcome> {
 }
 
 /// `origin` if it exists, else the only remote, else none.
-fn default_remote(store: &git_fleet::store::Store) -> Option<String> {
+pub(super) fn default_remote(store: &git_fleet::store::Store) -> Option<String> {
     let names: Vec<String> = store
         .repo()
         .remote_names()

@@ -6,7 +6,15 @@
 //! its remote branch's tip, which contains it), owes no runtime step (every
 //! step after its last move has passed, readback included), and that record
 //! is complete (a run killed after its write-ahead block proves nothing).
+//!
+//! Evidence comes in two modes: push (fanout notes on the commit) and pull
+//! (each agent's latest report, [`super::agent::read_reports`]). Per peer the
+//! later of the two wins, and the proof says which mode it came from. Every
+//! peer that reports counts, declared or not (agents are not listed in
+//! fleet.toml); a report is about the tip its agent fetched, so it proves a
+//! commit that tip (or the peer's HEAD) contains.
 
+use super::agent::{read_reports, PullReport};
 use super::config::Peer;
 use super::fanout::quoted;
 use super::fanout::{Outcome, StepStatus, NOTES_REF};
@@ -41,6 +49,12 @@ pub struct PeerProof {
     pub ok: bool,
     /// One line for people.
     pub detail: String,
+    /// Where the evidence came from: `push` (a fanout note), `pull` (the
+    /// peer's own report), or `none`.
+    pub mode: &'static str,
+    /// Pull mode: the report commit and the agent that wrote it.
+    pub report: Option<String>,
+    pub agent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +65,8 @@ pub struct Proof {
     pub peers: Vec<PeerProof>,
     /// Runs recorded for this commit.
     pub runs: usize,
+    /// Pull-mode reports read (each peer's latest).
+    pub reports: usize,
     pub complete: bool,
     /// Why not complete, one line each.
     pub missing: Vec<String>,
@@ -78,18 +94,35 @@ pub fn prove(
         None => Vec::new(),
     };
     let latest = latest_by_peer(&records);
+    let reports = read_reports(store)?;
+    let pulled: std::collections::HashMap<&str, &PullReport> =
+        reports.iter().map(|r| (r.peer.as_str(), r)).collect();
     let mut out = Vec::new();
-    for peer in peers {
-        let found = latest.iter().find(|(p, _)| p.name == peer.name);
-        let proof = peer_proof(&peer.name, true, found);
-        if !proof.ok {
-            missing.push(format!("peer {}: {}", peer.name, proof.detail));
+    let mut judge = |name: &str, configured: bool| {
+        let pushed = latest.iter().find(|(p, _)| p.name == name);
+        let proof = match (pushed, pulled.get(name)) {
+            // The later evidence wins; on a tie, the push record.
+            (Some(push), Some(pull)) if pull.record.time > push.1.time => {
+                pull_proof(store, commit, name, configured, pull)
+            }
+            (None, Some(pull)) => pull_proof(store, commit, name, configured, pull),
+            (push, _) => peer_proof(name, configured, push),
+        };
+        // Undeclared peers count when they report themselves (pull mode).
+        if !proof.ok && (configured || proof.mode == "pull") {
+            missing.push(format!("peer {name}: {}", proof.detail));
         }
         out.push(proof);
+    };
+    for peer in peers {
+        judge(&peer.name, true);
     }
-    for (p, r) in &latest {
-        if !peers.iter().any(|peer| peer.name == p.name) {
-            out.push(peer_proof(&p.name, false, Some(&(p.clone(), r.clone()))));
+    let mut others: std::collections::BTreeSet<&str> =
+        latest.iter().map(|(p, _)| p.name.as_str()).collect();
+    others.extend(pulled.keys().copied());
+    for name in others {
+        if !peers.iter().any(|peer| peer.name == name) {
+            judge(name, false);
         }
     }
     Ok(Proof {
@@ -98,6 +131,7 @@ pub fn prove(
         remote: remote_check,
         peers: out,
         runs: records.len(),
+        reports: reports.len(),
         complete: missing.is_empty(),
         missing,
     })
@@ -112,7 +146,10 @@ fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>
             recorded_at: None,
             recorded_by: None,
             ok: false,
-            detail: "no fanout recorded for this commit".into(),
+            detail: "no fanout recorded for this commit (and no agent report)".into(),
+            mode: "none",
+            report: None,
+            agent: None,
         };
     };
     let delivered = matches!(
@@ -172,7 +209,81 @@ fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>
         recorded_by: Some(run.actor.clone()),
         ok,
         detail,
+        mode: "push",
+        report: None,
+        agent: None,
     }
+}
+
+/// A peer's standing from its own latest report (pull mode).
+fn pull_proof(
+    store: &Store,
+    commit: ObjectId,
+    name: &str,
+    configured: bool,
+    pull: &PullReport,
+) -> PeerProof {
+    let rec = &pull.record.peers[0];
+    let reported = ObjectId::from_hex(pull.record.commit.as_bytes()).ok();
+    let head = pull
+        .head
+        .as_deref()
+        .and_then(|h| ObjectId::from_hex(h.as_bytes()).ok());
+    let delivered = matches!(
+        rec.outcome(),
+        Some(Outcome::Current) | Some(Outcome::FastForwarded)
+    );
+    let runtime_ok = [rec.reload, rec.health, rec.readback]
+        .iter()
+        .all(|s| !matches!(s, Some(StepStatus::Failed)));
+    let owed = rec.owed();
+    // The report is about the tip its agent fetched: it proves `commit`
+    // when that tip (or the HEAD it reported) contains it.
+    let contains = |c: Option<ObjectId>| {
+        c.is_some_and(|c| c == commit || store.is_ancestor(commit, c).unwrap_or(false))
+    };
+    let covers = contains(reported) || (delivered && contains(head));
+    let ok = delivered && runtime_ok && owed.is_empty() && covers;
+    let at = short_hex(&pull.record.commit);
+    let detail = if ok {
+        format!("{} at {at}; {}", rec.outcome, runtime_text(rec))
+    } else if !covers && delivered {
+        format!(
+            "its agent last reported {} at {at}, which does not contain {}: not delivered yet (the agent's next run fetches it)",
+            rec.outcome,
+            short_hex(&commit.to_string())
+        )
+    } else if !owed.is_empty() {
+        format!(
+            "{} at {at}: {}; still owed: {} (the agent's next run runs {} again)",
+            rec.outcome,
+            rec.reason,
+            owed.names().join(", "),
+            if owed.names().len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
+        )
+    } else {
+        format!("{} at {at}: {}", rec.outcome, rec.reason)
+    };
+    PeerProof {
+        name: name.to_string(),
+        configured,
+        record: Some(rec.clone()),
+        recorded_at: Some(pull.record.time.clone()),
+        recorded_by: Some(pull.record.actor.clone()),
+        ok,
+        detail,
+        mode: "pull",
+        report: Some(pull.id.clone()),
+        agent: pull.agent.clone(),
+    }
+}
+
+fn short_hex(s: &str) -> &str {
+    &s[..s.len().min(12)]
 }
 
 /// `reloaded, healthy, read back` or `reload out of scope, ...`.

@@ -1,0 +1,705 @@
+//! Pull mode: a peer delivers to itself (`git fleet agent`, from a timer).
+//!
+//! The agent runs in the peer's own checkout: it fetches its branch from its
+//! remote, then hands the fetched tip to the same per-peer delivery as
+//! fanout ([`super::fanout::run`] with the checkout as its only peer), so the
+//! checks, outcomes, runtime steps and owed-step retries are fanout's own.
+//! Fanout's record (with its write-ahead block) goes to the checkout's
+//! `refs/notes/fleet/fanout`, which is also where the next run finds the
+//! steps still owed.
+//!
+//! The result is then published as a report: a commit on the peer's own
+//! ref `refs/fleet/reports/<peer>/log` (one writer per ref, so agents never
+//! contend), whose message is the fanout block plus `Fleet-Mode: pull`,
+//! `Fleet-Head` and `Fleet-Agent` trailers. Each report's parent is the
+//! previous one (a chain per peer) and it is pushed as a fast-forward only,
+//! never forced; when the remote has reports this checkout lacks (a re-cloned
+//! peer), the new report merges them instead of replacing them.
+//!
+//! [`read_reports`] reads every report a repository holds (its own
+//! `refs/fleet/reports/` and the fetched `refs/fleet-remote/<r>/fleet/reports/`)
+//! in one pass over the refs, in-process.
+
+use super::config::{Location, Origin, Peer, DEFAULT_TIMEOUT_SECS};
+use super::fanout::{self, Outcome, PeerReport, Report, Request, NOTES_REF};
+use super::record::{self, Record};
+use super::shell::SshOptions;
+use crate::error::{Error, Result};
+use crate::gitcmd::git;
+use crate::store::Store;
+use gix::ObjectId;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where a peer's reports live, on the remote and here.
+pub const REPORTS_PREFIX: &str = "refs/fleet/reports/";
+
+/// The report chain of `peer`.
+pub fn report_ref(peer: &str) -> String {
+    format!("{REPORTS_PREFIX}{peer}/log")
+}
+
+/// The agent's version, as reports name it.
+pub fn agent_version() -> String {
+    format!("git-fleet {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// What to deliver to this checkout.
+#[derive(Debug, Clone)]
+pub struct AgentRequest {
+    /// The peer's name (its report ref).
+    pub name: String,
+    pub remote: String,
+    /// The branch to follow; None: the checkout's current branch, else the
+    /// remote's default branch.
+    pub branch: Option<String>,
+    pub reload: Option<String>,
+    pub health: Option<String>,
+    pub readback: Option<String>,
+    pub timeout: Option<Duration>,
+    /// Check and report what would happen; change, record and push nothing.
+    pub dry_run: bool,
+    /// Publish the report to the remote.
+    pub push: bool,
+}
+
+/// How the report reached the remote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    /// The report commit.
+    pub commit: String,
+    /// `refs/fleet/reports/<peer>/log`.
+    pub reference: String,
+    pub pushed: bool,
+    /// One line: pushed, merged with the remote's chain, or why not.
+    pub detail: String,
+}
+
+/// One agent run.
+#[derive(Debug, Clone)]
+pub struct AgentRun {
+    /// What fanout did to this checkout (its peer report is `peers[0]`).
+    pub report: Report,
+    /// The report's commit message (trailers).
+    pub message: String,
+    /// None for a dry run.
+    pub published: Option<Published>,
+}
+
+impl AgentRun {
+    pub fn peer(&self) -> &PeerReport {
+        &self.report.peers[0]
+    }
+}
+
+/// A peer name that can be a ref component and a trailer word.
+pub fn check_name(name: &str) -> Result<()> {
+    if let Some(why) = crate::fleet::validate::unsafe_name(name) {
+        return Err(Error::usage_hint(
+            format!(
+                "peer name '{}' {why}",
+                crate::fleet::validate::printable(name)
+            ),
+            "name the peer with --name (or git config fleet.peerName)",
+        ));
+    }
+    Ok(())
+}
+
+/// This machine's host name (the default peer name), if it can be read.
+pub fn hostname() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Fetch, deliver to this checkout as fanout would, record, report.
+pub fn run(store: &Store, req: &AgentRequest) -> Result<AgentRun> {
+    check_name(&req.name)?;
+    let root = store
+        .work_dir()
+        .ok_or_else(|| {
+            Error::usage("git fleet agent runs in a peer's checkout; this repository is bare")
+        })?
+        .to_path_buf();
+    let branch = match &req.branch {
+        Some(b) => b.clone(),
+        None => default_branch(store, &req.remote)?,
+    };
+    let peer = Peer {
+        name: req.name.clone(),
+        location_text: root.display().to_string(),
+        location: Location::Local(root.clone()),
+        branch: Some(branch.clone()),
+        remote: req.remote.clone(),
+        reload: req.reload.clone(),
+        health: req.health.clone(),
+        readback: req.readback.clone(),
+        timeout: req
+            .timeout
+            .unwrap_or(Duration::from_secs(DEFAULT_TIMEOUT_SECS)),
+        origin: Origin::Local,
+    };
+    // What the remote has on the branch: fetched as `git pull` would (objects
+    // and the remote-tracking branch only; HEAD and the work tree untouched).
+    let tip = fetch_tip(&root, &req.remote, &branch);
+    let (commit, fetch_problem) = match tip {
+        Ok(tip) => (tip, None),
+        Err(why) => match store.resolve("HEAD")? {
+            Some(head) => (head, Some(why)),
+            None => {
+                return Err(Error::Other(format!(
+                    "{why}; and HEAD cannot be read, so there is nothing to report on"
+                )))
+            }
+        },
+    };
+    // Reopened: the fetch may have added packs the first handle never saw.
+    let store = Store::open(&root)?;
+    let fanout_req = Request {
+        commit,
+        branch: branch.clone(),
+        peers: vec![peer],
+        jobs: 1,
+        dry_run: req.dry_run,
+        ssh: SshOptions::default(),
+    };
+    let mut report = match &fetch_problem {
+        None => fanout::run(&store, &fanout_req, &|_| {})?,
+        // Nothing fetched, nothing to check against: reported, not moved.
+        Some(why) => fetch_failed_report(&fanout_req, why),
+    };
+    if let Some(run) = report.run.clone() {
+        record::append(&store, &report, &run).map_err(|e| {
+            Error::Other(format!(
+                "the agent ran but could not record its result in {NOTES_REF} ({e}); its pending record says so"
+            ))
+        })?;
+    }
+    let time = now();
+    let run_id = report.run.clone().unwrap_or_else(|| "dry-run".into());
+    let message = message(&store, &report, &time, &run_id, &req.remote);
+    if req.dry_run {
+        return Ok(AgentRun {
+            report,
+            message,
+            published: None,
+        });
+    }
+    // An overlapping run (a slow timer run still going) holds this peer: it
+    // reports the delivery itself, so this one publishes nothing over it.
+    let p = &report.peers[0];
+    if p.outcome == Outcome::Blocked(fanout::Blocker::Busy)
+        && p.reason.starts_with("another fanout")
+    {
+        return Ok(AgentRun {
+            message,
+            published: Some(Published {
+                commit: String::new(),
+                reference: report_ref(&req.name),
+                pushed: false,
+                detail:
+                    "not reported: another agent run is delivering to this checkout and reports it"
+                        .into(),
+            }),
+            report,
+        });
+    }
+    let published = publish(&store, &root, req, &message)?;
+    // The fanout locks are released once the run is on record.
+    report.locks = Default::default();
+    Ok(AgentRun {
+        report,
+        message,
+        published: Some(published),
+    })
+}
+
+fn now() -> String {
+    gix::date::Time::now_utc().format_or_unix(gix::date::time::format::ISO8601_STRICT)
+}
+
+/// The checkout's current branch, else the remote's default branch.
+fn default_branch(store: &Store, remote: &str) -> Result<String> {
+    if let Ok(Some(head)) = store.repo().head_name() {
+        if let Some(b) = head.as_bstr().to_string().strip_prefix("refs/heads/") {
+            return Ok(b.to_string());
+        }
+    }
+    let sym = format!("refs/remotes/{remote}/HEAD");
+    if let Ok(r) = store.repo().find_reference(sym.as_str()) {
+        if let Some(name) = r.target().try_name() {
+            let prefix = format!("refs/remotes/{remote}/");
+            if let Some(b) = name.as_bstr().to_string().strip_prefix(&prefix) {
+                return Ok(b.to_string());
+            }
+        }
+    }
+    Err(Error::usage_hint(
+        "HEAD is detached and the remote's default branch is unknown: which branch does this peer follow?",
+        "name it with --branch",
+    ))
+}
+
+/// `git fetch <remote> <branch>`; the fetched tip, or why not.
+fn fetch_tip(root: &Path, remote: &str, branch: &str) -> std::result::Result<ObjectId, String> {
+    let out = git(
+        root,
+        &[
+            "-c",
+            "maintenance.auto=false",
+            "-c",
+            "gc.auto=0",
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--",
+            remote,
+            &format!("refs/heads/{branch}"),
+        ],
+    )
+    .map_err(|e| e.to_string())?;
+    if !out.success {
+        return Err(format!(
+            "git fetch {} {branch} failed: {}",
+            fanout::quoted(remote),
+            fanout::one_line(out.stderr.trim())
+        ));
+    }
+    let out = git(
+        root,
+        &["rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"],
+    )
+    .map_err(|e| e.to_string())?;
+    ObjectId::from_hex(out.stdout.trim().as_bytes())
+        .map_err(|_| format!("git fetch {remote} {branch} left no FETCH_HEAD to read"))
+}
+
+fn fetch_failed_report(req: &Request, why: &str) -> Report {
+    let peer = &req.peers[0];
+    let step = |d: &Option<String>| fanout::Step {
+        status: if d.is_some() {
+            fanout::StepStatus::Skipped
+        } else {
+            fanout::StepStatus::OutOfScope
+        },
+        detail: None,
+    };
+    Report {
+        run: None,
+        locks: Default::default(),
+        commit: req.commit,
+        branch: req.branch.clone(),
+        dry_run: req.dry_run,
+        peers: vec![PeerReport {
+            name: peer.name.clone(),
+            location: peer.location_text.clone(),
+            branch: req.branch.clone(),
+            outcome: Outcome::Blocked(fanout::Blocker::FetchFailed),
+            reason: fanout::one_line(why),
+            before: None,
+            after: None,
+            runtime: fanout::Runtime {
+                reload: step(&peer.reload),
+                health: step(&peer.health),
+                readback: step(&peer.readback),
+            },
+            owed: Default::default(),
+            elapsed: Duration::ZERO,
+        }],
+        elapsed: Duration::ZERO,
+    }
+}
+
+/// The report's commit message: a subject line, then fanout's block with
+/// the pull-mode trailers.
+fn message(store: &Store, report: &Report, time: &str, run: &str, remote: &str) -> String {
+    let p = &report.peers[0];
+    let subject = format!(
+        "fleet report: {} {} at {}",
+        p.name,
+        p.outcome.as_str(),
+        fanout::short(report.commit)
+    );
+    let mut block = record::block(report, &store.actor(), time, run);
+    block.push_str("\nFleet-Mode: pull");
+    if let Some(head) = p.after.or(p.before) {
+        block.push_str(&format!("\nFleet-Head: {head}"));
+    }
+    block.push_str(&format!("\nFleet-Remote: {}", fanout::one_line(remote)));
+    block.push_str(&format!("\nFleet-Agent: {}", agent_version()));
+    format!("{subject}\n\n{block}\n")
+}
+
+/// Commit the report on the local chain and push it, fast-forward only.
+fn publish(store: &Store, root: &Path, req: &AgentRequest, message: &str) -> Result<Published> {
+    let name = report_ref(&req.name);
+    let tree = empty_tree(store)?;
+    let new = store
+        .update_ref(&name, "fleet agent: report", |old| {
+            let parents: Vec<ObjectId> = old.into_iter().collect();
+            let c = store.new_commit_with_parents(message, tree, &parents)?;
+            Ok(Some((c, c)))
+        })?
+        .ok_or_else(|| Error::Other(format!("cannot write {name}")))?;
+    if !req.push {
+        return Ok(Published {
+            commit: new.to_string(),
+            reference: name,
+            pushed: false,
+            detail: "not pushed (--no-push)".into(),
+        });
+    }
+    let mut merged = false;
+    // Bounded: one writer per ref, so a rejection means this checkout's chain
+    // lacks reports the remote has (it was re-cloned), merged once.
+    for _ in 0..3 {
+        let out = push(root, &req.remote, &name)?;
+        if out.success {
+            return Ok(Published {
+                commit: store.resolve(&name)?.unwrap_or(new).to_string(),
+                reference: name.clone(),
+                pushed: true,
+                detail: if merged {
+                    format!(
+                        "pushed to {} {name} (merged with the reports the remote had)",
+                        req.remote
+                    )
+                } else {
+                    format!("pushed to {} {name}", req.remote)
+                },
+            });
+        }
+        let rejected = out.stdout.contains("[rejected]") || out.stderr.contains("rejected");
+        if !rejected {
+            return not_pushed(store, &name, new, &req.remote, &out.stderr);
+        }
+        let Some(theirs) = fetch_remote_report(root, &req.remote, &name) else {
+            return not_pushed(store, &name, new, &req.remote, &out.stderr);
+        };
+        // Keep both chains: a merge whose first parent is the remote's tip.
+        store.update_ref(&name, "fleet agent: merge remote reports", |old| {
+            let ours = old.unwrap_or(new);
+            if store.is_ancestor(theirs, ours)? {
+                return Ok(None);
+            }
+            let c = store.new_commit_with_parents(message, tree, &[theirs, ours])?;
+            Ok(Some((c, ())))
+        })?;
+        merged = true;
+    }
+    not_pushed(
+        store,
+        &name,
+        new,
+        &req.remote,
+        "the remote kept rejecting it",
+    )
+}
+
+fn not_pushed(
+    store: &Store,
+    name: &str,
+    new: ObjectId,
+    remote: &str,
+    why: &str,
+) -> Result<Published> {
+    Ok(Published {
+        commit: store.resolve(name)?.unwrap_or(new).to_string(),
+        reference: name.to_string(),
+        pushed: false,
+        detail: format!(
+            "not pushed to {} ({}); kept in {name} here, the next run pushes it",
+            fanout::redact(remote),
+            fanout::one_line(why)
+        ),
+    })
+}
+
+fn push(root: &Path, remote: &str, name: &str) -> Result<crate::gitcmd::GitOutput> {
+    // No '+': a push that is not a fast-forward is refused, never forced.
+    git(
+        root,
+        &[
+            "push",
+            "--quiet",
+            "--porcelain",
+            "--no-verify",
+            "--",
+            remote,
+            &format!("{name}:{name}"),
+        ],
+    )
+}
+
+/// The remote's tip of `name`, fetched (objects only, no ref written).
+fn fetch_remote_report(root: &Path, remote: &str, name: &str) -> Option<ObjectId> {
+    let out = git(
+        root,
+        &[
+            "-c",
+            "maintenance.auto=false",
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--refmap=",
+            "--",
+            remote,
+            name,
+        ],
+    )
+    .ok()?;
+    if !out.success {
+        return None;
+    }
+    let out = git(root, &["ls-remote", "--", remote, name]).ok()?;
+    let line = out.stdout.lines().find(|l| l.ends_with(name))?;
+    ObjectId::from_hex(line.split('\t').next()?.trim().as_bytes()).ok()
+}
+
+fn empty_tree(store: &Store) -> Result<ObjectId> {
+    store
+        .repo()
+        .write_object(gix::objs::Tree::empty())
+        .map(|id| id.detach())
+        .map_err(|e| Error::Other(format!("cannot write the empty tree: {e}")))
+}
+
+/// The user unit and timer `--install-timer` writes.
+pub fn timer_units(exe: &Path, checkout: &Path, name: &str, interval: &str) -> (String, String) {
+    let service = format!(
+        "[Unit]\nDescription=git-fleet agent for peer {name} ({dir})\n\n[Service]\nType=oneshot\nWorkingDirectory={dir}\nExecStart={exe} agent --name {name}\n",
+        dir = checkout.display(),
+        exe = exe.display(),
+    );
+    let timer = format!(
+        "[Unit]\nDescription=Run the git-fleet agent for peer {name} every {interval}\n\n[Timer]\nOnBootSec=1min\nOnUnitActiveSec={interval}\nRandomizedDelaySec=30s\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n"
+    );
+    (service, timer)
+}
+
+/// Where the user units go: `$XDG_CONFIG_HOME/systemd/user`, else
+/// `~/.config/systemd/user`.
+pub fn user_unit_dir() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(x).join("systemd/user"));
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|h| PathBuf::from(h).join(".config/systemd/user"))
+}
+
+/// One peer's latest pull-mode report, as found in this repository.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullReport {
+    pub peer: String,
+    /// The ref it was read from.
+    pub reference: String,
+    /// The report commit.
+    pub id: String,
+    /// The fanout block inside (its one peer is `record.peers[0]`).
+    pub record: Record,
+    /// The peer's HEAD when it reported.
+    pub head: Option<String>,
+    pub agent: Option<String>,
+}
+
+/// Every peer's latest report: one pass over `refs/fleet/reports/` and
+/// `refs/fleet-remote/*/fleet/reports/`, reading each tip in-process. When
+/// a peer's chain is found twice (here and fetched), the later report wins.
+pub fn read_reports(store: &Store) -> Result<Vec<PullReport>> {
+    let repo = store.repo();
+    let platform = repo
+        .references()
+        .map_err(|e| Error::Other(format!("cannot list refs: {e}")))?;
+    // First the refs (one pass over packed-refs and the loose files)...
+    let mut found: Vec<(String, ObjectId)> = Vec::new();
+    for prefix in [REPORTS_PREFIX, crate::live::FETCHED_PREFIX] {
+        let iter = platform
+            .prefixed(prefix)
+            .map_err(|e| Error::Other(format!("cannot list {prefix}: {e}")))?;
+        for r in iter {
+            let Ok(r) = r else { continue };
+            let name = r.name().as_bstr().to_string();
+            // Reports are commits, never tags: the ref's own id, no peeling.
+            if let (Some(id), Some(_)) = (r.target().try_id(), peer_of_ref(&name)) {
+                found.push((name, id.to_owned()));
+            }
+        }
+    }
+    // ...then the report commits, read in-process by a few threads (each
+    // object is one small inflate; there can be thousands).
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4)
+        .min(found.len() / 512 + 1);
+    let chunk = found.len().div_ceil(threads.max(1)).max(1);
+    let parsed: Vec<PullReport> = if threads <= 1 {
+        found
+            .iter()
+            .filter_map(|(name, id)| parse_report(repo, name, *id))
+            .collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = found
+                .chunks(chunk)
+                .map(|part| {
+                    let git_dir = store.git_dir();
+                    // gix handles are not Send here: each thread opens its own.
+                    scope.spawn(move || {
+                        let Ok(repo) = gix::open(git_dir) else {
+                            return None;
+                        };
+                        part.iter()
+                            .filter_map(|(name, id)| parse_report(&repo, name, *id))
+                            .collect::<Vec<_>>()
+                            .into()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().ok().flatten())
+                .collect::<Option<Vec<Vec<PullReport>>>>()
+        })
+        .ok_or_else(|| {
+            Error::Other(format!(
+                "cannot read the reports in {}",
+                store.git_dir().display()
+            ))
+        })?
+        .into_iter()
+        .flatten()
+        .collect()
+    };
+    let mut latest: std::collections::BTreeMap<String, PullReport> = Default::default();
+    for r in parsed {
+        match latest.get(&r.peer) {
+            Some(old) if old.record.time > r.record.time => {}
+            _ => {
+                latest.insert(r.peer.clone(), r);
+            }
+        }
+    }
+    Ok(latest.into_values().collect())
+}
+
+/// `refs/fleet/reports/<peer>/log` or `refs/fleet-remote/<r>/fleet/reports/<peer>/log`.
+fn peer_of_ref(name: &str) -> Option<&str> {
+    let rest = match name.strip_prefix(REPORTS_PREFIX) {
+        Some(rest) => rest,
+        None => {
+            let after = name.strip_prefix(crate::live::FETCHED_PREFIX)?;
+            let (_, tail) = after.split_once('/')?;
+            tail.strip_prefix("fleet/reports/")?
+        }
+    };
+    rest.strip_suffix("/log").filter(|p| !p.contains('/'))
+}
+
+/// One report commit, parsed in one pass over its message: the fanout
+/// block's trailers (as [`record::parse_note`] reads them) and the pull-mode ones.
+fn parse_report(repo: &gix::Repository, name: &str, id: ObjectId) -> Option<PullReport> {
+    let peer = peer_of_ref(name)?;
+    let object = repo.find_object(id).ok()?;
+    let commit = gix::objs::CommitRefIter::from_bytes(&object.data, repo.object_hash());
+    let message = commit.message().ok()?;
+    let message = std::str::from_utf8(message.as_ref()).ok()?;
+    let mut record = Record {
+        commit: String::new(),
+        run: String::new(),
+        time: String::new(),
+        actor: String::new(),
+        branch: String::new(),
+        pending: false,
+        peers: Vec::new(),
+    };
+    let mut peer_rec: Option<record::PeerRecord> = None;
+    let (mut head, mut agent) = (None, None);
+    // Lines about another peer are not this peer's (one writer per ref).
+    let mine = |v: &str| v.split(' ').next() == Some(peer);
+    for line in message.lines() {
+        let Some((key, value)) = line.split_once(": ") else {
+            continue;
+        };
+        let value = value.trim();
+        match key {
+            "Fleet-Fanout" => record.commit = value.to_string(),
+            "Fleet-Run" => record.run = value.to_string(),
+            "Fleet-Time" => record.time = value.to_string(),
+            "Fleet-Actor" => record.actor = value.to_string(),
+            "Fleet-Branch" => record.branch = value.to_string(),
+            "Fleet-State" => record.pending = value == "pending",
+            "Fleet-Head" => head = Some(value.to_string()),
+            "Fleet-Agent" => agent = Some(value.to_string()),
+            "Fleet-Peer" if mine(value) => {
+                let mut parts = value.splitn(3, ' ');
+                let _ = parts.next();
+                peer_rec = Some(record::PeerRecord {
+                    name: peer.to_string(),
+                    outcome: parts.next()?.to_string(),
+                    reason: parts.next().unwrap_or("").to_string(),
+                    reload: None,
+                    health: None,
+                    readback: None,
+                    owed: None,
+                });
+            }
+            "Fleet-Runtime" if mine(value) => {
+                let p = peer_rec.as_mut()?;
+                for part in value.split(' ').skip(1) {
+                    if let Some((step, status)) = part.split_once('=') {
+                        let status = fanout::StepStatus::parse(status);
+                        match step {
+                            "reload" => p.reload = status,
+                            "health" => p.health = status,
+                            "readback" => p.readback = status,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            "Fleet-Owed" if mine(value) => {
+                let p = peer_rec.as_mut()?;
+                p.owed = Some(fanout::Owed::parse(
+                    value.split_once(' ').map(|(_, s)| s).unwrap_or(""),
+                ));
+            }
+            _ => {}
+        }
+    }
+    if record.commit.is_empty() {
+        return None;
+    }
+    record.peers.push(peer_rec?);
+    Some(PullReport {
+        peer: peer.to_string(),
+        reference: name.to_string(),
+        id: id.to_string(),
+        record,
+        head,
+        agent,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_refs_name_their_peer() {
+        assert_eq!(peer_of_ref("refs/fleet/reports/web-1/log"), Some("web-1"));
+        assert_eq!(
+            peer_of_ref("refs/fleet-remote/origin/fleet/reports/web-1/log"),
+            Some("web-1")
+        );
+        assert_eq!(peer_of_ref("refs/fleet-remote/origin/fleet/live/x"), None);
+        assert_eq!(peer_of_ref("refs/fleet/reports/a/b/log"), None);
+        assert_eq!(report_ref("w"), "refs/fleet/reports/w/log");
+    }
+}
