@@ -825,6 +825,7 @@ fn a_rewound_receipt_log_fails_naming_the_missing_receipts() {
     }
     // The halt's receipt and the last apply's are among those named.
     assert!(missing.contains(&dropped[0].as_str()), "{v:#}");
+}
 
 /// What `ssh-keygen -Y` says of one receipt's signature, by the steps git-fleet
 /// took before it verified in-process: verify as the actor, else as each
