@@ -569,4 +569,37 @@ mod tests {
         assert!(!s.allows(&k, "a@x", "n", from - 1));
         assert!(!s.allows(&k, "a@x", "n", to + 1));
     }
+
+    /// A throwaway test key (not used anywhere else).
+    const TEST_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACAwltUDHlIm++EdyiRlV8s+RHOOAGyRKFBSBs2raXhlIAAAAIhcZ7bmXGe2\n5gAAAAtzc2gtZWQyNTUxOQAAACAwltUDHlIm++EdyiRlV8s+RHOOAGyRKFBSBs2raXhlIA\nAAAEC4DIB3Q/lwf1kLBHnfegbPD1/IUTiLyxLzouXooOeqBDCW1QMeUib74R3KJGVXyz5E\nc44AbJEoUFIGzatpeGUgAAAABHRlc3QB\n-----END OPENSSH PRIVATE KEY-----\n";
+
+    #[test]
+    fn signatures_made_here_check_here_and_tampering_is_bad() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("id_ed25519");
+        std::fs::write(&path, TEST_KEY).unwrap();
+        // Group-readable: ssh-keygen refuses it, so we leave it to ssh-keygen.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(sign_file(&path, "git-fleet", b"data"), None);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let sig = sign_file(&path, "git-fleet", b"data\n").unwrap();
+        assert!(sig.starts_with("-----BEGIN SSH SIGNATURE-----\n"), "{sig}");
+        match check(&sig, "git-fleet", b"data\n") {
+            Checked::Valid { fingerprint, .. } => assert!(fingerprint.starts_with("SHA256:")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            check(&sig, "git-fleet", b"datb\n"),
+            Checked::Bad(_)
+        ));
+        assert!(matches!(check(&sig, "git", b"data\n"), Checked::Bad(_)));
+        assert_eq!(
+            check("not a signature", "git-fleet", b""),
+            Checked::Unsupported
+        );
+        // No private key in the file (a public key: the agent signs): ssh-keygen's.
+        std::fs::write(&path, ED).unwrap();
+        assert_eq!(sign_file(&path, "git-fleet", b"data"), None);
+    }
 }

@@ -42,12 +42,21 @@ impl Store {
                 "run git-fleet inside a git repository (or `git init` one first)",
             )
         })?;
-        Ok(Store { repo })
+        Ok(Store::with_caches(repo))
     }
 
     pub fn open(dir: &Path) -> Result<Store> {
         let repo = gix::open(dir).git(|| format!("cannot open repository {}", dir.display()))?;
-        Ok(Store { repo })
+        Ok(Store::with_caches(repo))
+    }
+
+    /// A delta-base cache, as git keeps one: without it every object at the
+    /// end of a delta chain in a pack re-inflates the whole chain (notes blobs
+    /// of similar receipts, in a packed repository).
+    fn with_caches(mut repo: gix::Repository) -> Store {
+        repo.objects
+            .set_pack_cache(|| Box::<gix::odb::pack::cache::lru::StaticLinkedList<64>>::default());
+        Store { repo }
     }
 
     pub fn repo(&self) -> &gix::Repository {
