@@ -8,7 +8,8 @@
 //! 3. each `Fleet-Prev` is the id of the receipt before it in the log, the
 //!    first one's is `none` (a removed, inserted or reordered receipt is caught
 //!    and the message says which of them it looks like);
-//! 4. signatures, with `ssh-keygen -Y` ([`crate::sign`]):
+//! 4. signatures, in-process SSHSIG checks against allowed_signers ([`crate::sign`];
+//!    `ssh-keygen -Y` only for certificates and hardware keys):
 //!    - with `gpg.ssh.allowedSignersFile` set, every receipt must be signed, by
 //!      a key the file lists for the receipt's `Fleet-Actor` email (unsigned,
 //!      unknown key, someone else's key, bad signature: each a problem);
@@ -379,7 +380,7 @@ pub fn verify(store: &Store) -> Result<VerifyReport> {
     let known: HashSet<String> = log.iter().map(|r| r.id.clone()).collect();
     check_named(store, &known, &mut problems)?;
 
-    // 4. Signatures (ssh-keygen runs in parallel, bounded by the cores).
+    // 4. Signatures (checked in parallel, bounded by the cores).
     let verdicts = check_signatures(&ssh, &log)?;
     for (r, verdict) in log.iter().zip(&verdicts) {
         match verdict {
