@@ -540,3 +540,25 @@ fn a_recloned_peer_extends_its_report_chain_on_the_remote_without_forcing() {
         .report(&env, "web-1")
         .contains("Fleet-Peer: web-1 current"));
 }
+
+#[test]
+fn a_bad_peer_name_is_exit_2_and_nothing_is_fetched_moved_or_pushed() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let peer = f.clone_peer(&env, "web-1");
+    f.push_commit(&env, "app.conf", "v2\n");
+    let (peer_refs, origin_refs, head_before) =
+        (env.refs(&peer), env.refs(&f.origin), head(&env, &peer));
+    for bad in ["a/b", "$(touch x)", "..", "-rf"] {
+        let out = env.fleet(&peer, &["agent", &format!("--name={bad}")]);
+        assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
+        assert!(out.stderr.contains("peer name"), "{}", out.stderr);
+    }
+    env.git(&peer, &["config", "fleet.peerName", "no spaces allowed"]);
+    let out = env.fleet(&peer, &["agent"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(env.refs(&peer), peer_refs);
+    assert_eq!(env.refs(&f.origin), origin_refs);
+    assert_eq!(head(&env, &peer), head_before);
+    assert!(!peer.join("x").exists());
+}
