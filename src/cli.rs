@@ -818,10 +818,12 @@ pub struct AgentArgs {
 /// The delivery closeout of a commit.
 ///
 /// Shows whether the commit exists here, whether origin has it (a
-/// remote-tracking branch contains it), each peer's latest recorded fanout
-/// outcome, and whether each runtime surface was reloaded, found healthy and
-/// read back, or is out of scope (not configured). Exit 1 if anything is
-/// missing.
+/// remote-tracking branch contains it), each peer's latest evidence (the
+/// fanout note on the commit, push mode, or the peer's own agent report in
+/// refs/fleet/reports, pull mode, whichever is later; the output names the
+/// mode), and whether each runtime surface was reloaded, found healthy and
+/// read back, or is out of scope (not configured). Peers that report
+/// themselves count whether declared or not. Exit 1 if anything is missing.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  git fleet proof\n  git fleet proof v1.4.2 --json")]
 pub struct ProofArgs {

@@ -455,3 +455,110 @@ fn an_overlapping_run_is_busy_touches_nothing_and_does_not_report_over_the_first
     let (code, p) = f.proof(&env, &c);
     assert_eq!(code, 0, "{p}");
 }
+
+#[test]
+fn proof_takes_each_peers_later_evidence_push_note_or_pull_report_and_names_the_mode() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let peer = f.clone_peer(&env, "web-1");
+    std::fs::write(
+        f.dev.join(".git/fleet.local.toml"),
+        format!("[peers.web-1]\nlocation = \"{}\"\n", peer.display()),
+    )
+    .unwrap();
+    let c1 = f.push_commit(&env, "app.conf", "v2\n");
+    let out = env.fleet(&f.dev, &["fanout"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (code, p) = f.proof(&env, &c1);
+    assert_eq!(code, 0, "{p}");
+    assert_eq!(peer_json(&p, "web-1")["mode"], "push");
+
+    // Records carry whole seconds: the agent's report is strictly later.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = env.fleet(&peer, &["agent", "--name", "web-1", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json(&out.stdout)["outcome"], "current");
+    let (code, p) = f.proof(&env, &c1);
+    assert_eq!(code, 0, "{p}");
+    let web = peer_json(&p, "web-1");
+    assert_eq!(web["mode"], "pull", "{web}");
+    assert_eq!(web["configured"], true);
+
+    // A newer commit, delivered by fanout: the push note is the later evidence
+    // (the agent's last report is about c1, which does not contain c2).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let c2 = f.push_commit(&env, "app.conf", "v3\n");
+    let (code, p) = f.proof(&env, &c2);
+    assert_eq!(code, 1, "{p}");
+    let detail = peer_json(&p, "web-1")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(detail.contains("not delivered yet"), "{detail}");
+    let out = env.fleet(&f.dev, &["fanout"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (code, p) = f.proof(&env, &c2);
+    assert_eq!(code, 0, "{p}");
+    assert_eq!(peer_json(&p, "web-1")["mode"], "push");
+    let st = env.fleet(&f.dev, &["fanout", "--status", "--commit", &c2]);
+    assert_eq!(st.code, 0, "{}", st.stderr);
+    assert!(st.stdout.contains("web-1  push  ok"), "{}", st.stdout);
+}
+
+#[test]
+fn a_recloned_peer_extends_its_report_chain_on_the_remote_without_forcing() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let old = f.clone_peer(&env, "old");
+    f.push_commit(&env, "app.conf", "v2\n");
+    let out = env.fleet(&old, &["agent", "--name", "web-1"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let first = env.git(&f.origin, &["rev-parse", "refs/fleet/reports/web-1/log"]);
+    // The host is rebuilt: a fresh clone has no local report chain.
+    let new = f.clone_peer(&env, "new");
+    let out = env.fleet(&new, &["agent", "--name", "web-1", "--json"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let v = json(&out.stdout);
+    assert_eq!(v["report"]["pushed"], true, "{v}");
+    assert!(
+        v["report"]["detail"].as_str().unwrap().contains("merged"),
+        "{v}"
+    );
+    // The earlier report is still in the chain: nothing was overwritten.
+    let out = env
+        .command("git", &f.origin)
+        .args([
+            "merge-base",
+            "--is-ancestor",
+            first.trim(),
+            "refs/fleet/reports/web-1/log",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the first report was dropped");
+    assert!(f
+        .report(&env, "web-1")
+        .contains("Fleet-Peer: web-1 current"));
+}
+
+#[test]
+fn a_bad_peer_name_is_exit_2_and_nothing_is_fetched_moved_or_pushed() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let peer = f.clone_peer(&env, "web-1");
+    f.push_commit(&env, "app.conf", "v2\n");
+    let (peer_refs, origin_refs, head_before) =
+        (env.refs(&peer), env.refs(&f.origin), head(&env, &peer));
+    for bad in ["a/b", "$(touch x)", "..", "-rf"] {
+        let out = env.fleet(&peer, &["agent", &format!("--name={bad}")]);
+        assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
+        assert!(out.stderr.contains("peer name"), "{}", out.stderr);
+    }
+    env.git(&peer, &["config", "fleet.peerName", "no spaces allowed"]);
+    let out = env.fleet(&peer, &["agent"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(env.refs(&peer), peer_refs);
+    assert_eq!(env.refs(&f.origin), origin_refs);
+    assert_eq!(head(&env, &peer), head_before);
+    assert!(!peer.join("x").exists());
+}
