@@ -61,9 +61,8 @@ printf '%-10s-+-%s\n' "----------" "--------------------------------------"
 for name in $ONLY; do
     out=$LOGS/$name.out
     [ -f "$out" ] || continue
-    grep -iE 'ratio|/ xargs|/ sequential' "$out" | sed 's/^ *//' | while IFS= read -r line; do
-        printf '%-10s | %s\n' "$name" "$line"
-    done
+    { grep -iE '\bratio\b|/ xargs|/ sequential' "$out" || true; } | sed 's/^ *//' |
+        while IFS= read -r line; do printf '%-10s | %s\n' "$name" "$line"; done
 done
 for name in "${FAILED[@]}"; do printf '%-10s | FAILED (see %s)\n' "$name" "$LOGS/$name.err"; done
 echo "# each script's output: $LOGS/<name>.out; rerun: (cd $ROOT && bench/all.sh)"

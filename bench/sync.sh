@@ -33,6 +33,9 @@ git -C "$A" commit -q -m fleet
 git -C "$A" remote add origin "$TMP/origin.git"
 git -C "$A" push -q origin main
 cd "$A"
+# Live is empty, on record: diff and reconcile refuse a target without a snapshot.
+: >"$TMP/empty.yaml"
+"$BIN" snapshot bench --from "$TMP/empty.yaml" --allow-empty >/dev/null
 "$BIN" reconcile bench --max-proposals 100000 >/dev/null || true
 PROPOSALS=$(git ls-tree -r refs/fleet/proposals/bench | wc -l)
 say "writing $RECEIPTS receipts on as many commits (one process each; this takes a while)"
