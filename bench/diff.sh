@@ -75,8 +75,8 @@ mutation() { # seed -> path of a fresh mutation of A
 }
 fleet_diff() { # [--env K=V] [args] -> ms; the work tree's fleet.yaml
     local envopt=()
-    if [ "$1" = --env ]; then envopt=(--env "$2"); shift 2; fi
-    $T run --cwd "$REPO" --ok 0,1 "${envopt[@]}" -- "$BIN" diff staging "$@"
+    if [ "${1:-}" = --env ]; then envopt=(--env "$2"); shift 2; fi
+    $T run --cwd "$REPO" --ok 0,1 ${envopt[@]+"${envopt[@]}"} -- "$BIN" diff staging "$@"
 }
 git_diff() { $T run --cwd "$REPO" --ok 0,1 -- git diff --no-index "$A" "$1"; }
 

@@ -18,7 +18,7 @@ if [ -z "${SKIP_BUILD:-}" ]; then
     (cd "$ROOT" && cargo build --release >&2)
 fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-sync.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+trap 'rm -rf "$TMP" 2>/dev/null || true' EXIT
 export HOME=$TMP/home GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null NO_COLOR=1
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.invalid
 export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.invalid
