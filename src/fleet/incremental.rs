@@ -26,11 +26,40 @@ pub struct ChunkCache {
     /// The git blob id the cached fleet has as a snapshot's fleet.json, so a
     /// caller holding a snapshot with that id can lend its fleet instead.
     fleet_blob: Option<String>,
-    /// The cached fleet as JSON (`raw[json_at..]`), decoded only when no
-    /// equal fleet is lent: kept as read, never copied or checked up front.
-    raw: Vec<u8>,
-    json_at: usize,
+    /// The cached fleet as JSON, decoded only when no equal fleet is lent.
+    json: Json,
     chunks: HashMap<u128, (Kind, String), BuildHasherDefault<TakeBits>>,
+}
+
+/// Where the cached fleet's JSON is.
+#[derive(Debug, Default)]
+enum Json {
+    #[default]
+    None,
+    /// Just built (a full parse), to be saved.
+    Bytes(Vec<u8>),
+    /// After the table in the cache file: read only if needed, and only if
+    /// the file still starts with the table that was read (`head`).
+    File {
+        path: std::path::PathBuf,
+        head: Vec<u8>,
+    },
+}
+
+impl Json {
+    fn bytes(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Json::None => None,
+            Json::Bytes(b) => Some(std::borrow::Cow::Borrowed(b)),
+            Json::File { path, head } => {
+                let mut all = std::fs::read(path).ok()?;
+                if !all.starts_with(head) {
+                    return None; // replaced meanwhile
+                }
+                Some(std::borrow::Cow::Owned(all.split_off(head.len())))
+            }
+        }
+    }
 }
 
 /// The table's keys are already SHA-256 bits: hashing them again is waste.
@@ -94,29 +123,42 @@ fn kind_letter(k: Kind) -> char {
 impl ChunkCache {
     /// Load the cache at `path`; a missing, unreadable or old cache is an empty one.
     pub fn load(path: &Path) -> ChunkCache {
-        std::fs::read(path)
-            .ok()
-            .and_then(ChunkCache::decode)
-            .unwrap_or_default()
+        ChunkCache::read_table(path).unwrap_or_default()
     }
 
-    fn decode(raw: Vec<u8>) -> Option<ChunkCache> {
-        // The second line gives the table's length, so the JSON after it is
-        // neither searched nor checked here: serde_json reads (and checks) it
-        // if it is ever needed.
-        let eol = |from: usize| raw.get(from..)?.iter().position(|b| *b == b'\n');
-        let first = eol(0)?;
+    /// Read the header and the chunk table only: the second line gives the
+    /// table's length, so the fleet JSON after it (most of the file) is not
+    /// read unless it is needed.
+    fn read_table(path: &Path) -> Option<ChunkCache> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut raw = Vec::with_capacity(512);
+        (&mut file).take(512).read_to_end(&mut raw).ok()?;
+        let eol = |raw: &[u8], from: usize| raw.get(from..)?.iter().position(|b| *b == b'\n');
+        let first = eol(&raw, 0)?;
         if raw.get(..first)? != CACHE_HEADER.as_bytes() {
             return None;
         }
-        let second = first + 1 + eol(first + 1)?;
+        let second = first + 1 + eol(&raw, first + 1)?;
         let (blob, len) = std::str::from_utf8(&raw[first + 1..second])
             .ok()?
             .strip_prefix("blob ")?
             .split_once(' ')?;
+        let blob = blob.to_string();
         let start = second + 1;
         let end = start.checked_add(len.parse().ok()?)?;
-        if raw.get(end) != Some(&b'\n') {
+        // A damaged length must not make us allocate past the file.
+        if end >= usize::try_from(file.metadata().ok()?.len()).ok()? {
+            return None;
+        }
+        if raw.len() > end + 1 {
+            raw.truncate(end + 1);
+        } else {
+            let have = raw.len();
+            raw.resize(end + 1, 0);
+            file.read_exact(&mut raw[have..]).ok()?;
+        }
+        if raw[end] != b'\n' {
             return None;
         }
         let table = std::str::from_utf8(&raw[start..end]).ok()?;
@@ -136,9 +178,11 @@ impl ChunkCache {
             );
         }
         Some(ChunkCache {
-            fleet_blob: Some(blob.to_string()),
-            json_at: end + 1,
-            raw,
+            fleet_blob: Some(blob),
+            json: Json::File {
+                path: path.to_path_buf(),
+                head: raw,
+            },
             chunks,
         })
     }
@@ -160,7 +204,7 @@ impl ChunkCache {
         .into_bytes();
         out.extend_from_slice(table.as_bytes());
         out.push(b'\n');
-        out.extend_from_slice(self.raw.get(self.json_at..)?);
+        out.extend_from_slice(&self.json.bytes()?);
         Some(out)
     }
 
@@ -354,9 +398,13 @@ pub fn parse_with_cache_lazy<'a>(
         Some(l) if cache.fleet_blob.as_deref() == Some(l.json_blob.as_str()) => {
             Base::Borrowed(l.fleet)
         }
-        _ => match serde_json::from_slice::<Fleet>(&cache.raw[cache.json_at..]) {
-            Ok(f) => Base::Owned(f),
-            Err(_) => return full(chunks.len()),
+        _ => match cache
+            .json
+            .bytes()
+            .and_then(|b| serde_json::from_slice::<Fleet>(&b).ok())
+        {
+            Some(f) => Base::Owned(f),
+            None => return full(chunks.len()),
         },
     };
     let mut base = base;
@@ -609,8 +657,7 @@ fn fill_cache(chunks: &[Chunk<'_>], hashes: &[u128], parsed: &Parsed) -> ChunkCa
     .map(|id| id.to_string());
     ChunkCache {
         fleet_blob,
-        raw: fleet_json.into_bytes(),
-        json_at: 0,
+        json: Json::Bytes(fleet_json.into_bytes()),
         chunks: map,
     }
 }
