@@ -7,6 +7,15 @@
 #   SKIP_BUILD=1 bench/diff.sh     use the binary as it is
 #   BIN=/path/to/git-fleet bench/diff.sh
 #   KEEP=1 bench/diff.sh           keep the temp dir (its path is printed)
+#   SHAPES=small bench/diff.sh     one shape only (default: "default small")
+#   FULL=1 bench/diff.sh           also time GIT_FLEET_NO_CACHE=1 (full parse)
+#
+# Shapes (gen_fleet.py --shape): "default" is ~80 modules and ~3 assignments
+# per node (11,088 assignments); "small" is many small resources, fewer large
+# ones: 120 modules, 4 assignments per node (14,800 assignments). Each timed
+# iteration writes a new mutation into the work tree's fleet.yaml and times,
+# interleaved: `diff staging` (human output), `diff staging --json`, and
+# `git diff --no-index A B`; ratios are medians over iterations.
 #
 # Every timed diff sees a mutation the tool has never seen (mutation seed =
 # iteration number), so a cache can only help with the unchanged part.
@@ -16,6 +25,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 ITER=${ITER:-10}
+SHAPES=${SHAPES:-default small}
 BIN=${BIN:-$ROOT/target/release/git-fleet}
 GEN="python3 $HERE/gen_fleet.py"
 T="python3 $HERE/timeit.py"
@@ -31,26 +41,31 @@ fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-diff.XXXXXX")
 if [ -n "${KEEP:-}" ]; then say "keeping $TMP"; else trap 'rm -rf "$TMP"' EXIT; fi
-REPO=$TMP/repo
-DATA=$TMP/data
-mkdir -p "$REPO" "$DATA" "$TMP/home"
+mkdir -p "$TMP/home"
 
 # isolated, reproducible git environment
 export HOME=$TMP/home GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null NO_COLOR=1
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.invalid
 export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.invalid
+
+echo "# $(git --version); binary $BIN; $ITER iterations per shape; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+for SHAPE in $SHAPES; do
+REPO=$TMP/$SHAPE/repo
+DATA=$TMP/$SHAPE/data
+mkdir -p "$REPO" "$DATA"
 git init -q -b main "$REPO"
 git -C "$REPO" config user.name Bench
 git -C "$REPO" config user.email bench@example.invalid
 
 A=$DATA/A.yaml
-$GEN --seed 1 --out "$A" 2>"$TMP/gen.log" || { cat "$TMP/gen.log" >&2; die "gen_fleet.py failed"; }
+$GEN --seed 1 --shape "$SHAPE" --out "$A" 2>"$TMP/gen.log" || { cat "$TMP/gen.log" >&2; die "gen_fleet.py failed"; }
 A_INFO=$(sed -n 's/^gen_fleet: wrote [^:]*: //p' "$TMP/gen.log")
 cp "$A" "$REPO/fleet.yaml"
 git -C "$REPO" add fleet.yaml
-git -C "$REPO" commit -q -m "fleet.yaml (bench seed 1)"
+git -C "$REPO" commit -q -m "fleet.yaml (bench seed 1, shape $SHAPE)"
 
-say "snapshot staging --from A"
+say "[$SHAPE] snapshot staging --from A"
 (cd "$REPO" && "$BIN" snapshot staging --from "$A" >/dev/null) || die "\`git-fleet snapshot staging --from A\` failed"
 
 mutation() { # seed -> path of a fresh mutation of A
@@ -58,27 +73,28 @@ mutation() { # seed -> path of a fresh mutation of A
     $GEN --mutate "$A" --seed "$1" --out "$out" 2>"$TMP/gen.log" || { cat "$TMP/gen.log" >&2; die "gen_fleet.py --mutate failed"; }
     echo "$out"
 }
-fleet_diff() { # [--env K=V] file -> ms
+fleet_diff() { # [--env K=V] [args] -> ms; the work tree's fleet.yaml
     local envopt=()
-    if [ "$1" = --env ]; then envopt=(--env "$2"); shift 2; fi
-    $T run --cwd "$REPO" --ok 0,1 "${envopt[@]}" -- "$BIN" diff staging --file "$1" --json
+    if [ "${1:-}" = --env ]; then envopt=(--env "$2"); shift 2; fi
+    $T run --cwd "$REPO" --ok 0,1 ${envopt[@]+"${envopt[@]}"} -- "$BIN" diff staging "$@"
 }
 git_diff() { $T run --cwd "$REPO" --ok 0,1 -- git diff --no-index "$A" "$1"; }
 
 # cold: the first diff after the snapshot, on an edit never seen
 B=$(mutation 1000) || exit 2
 B_INFO=$(sed -n 's/^gen_fleet: mutated [^:]*: //p' "$TMP/gen.log")
-say "cold diff"
-COLD=$(fleet_diff "$B") || die "\`git-fleet diff staging --file B --json\` failed"
+cp "$B" "$REPO/fleet.yaml"
+say "[$SHAPE] cold diff"
+COLD=$(fleet_diff) || die "\`git-fleet diff staging\` failed"
 
 # sanity (untimed): one JSON object on stdout, reporting as many changes as
 # the generator made (exit 0 or 1: 1 only means "diffs" with --exit-code)
 set +e
-(cd "$REPO" && "$BIN" diff staging --file "$B" --json >"$TMP/out.json" 2>"$TMP/err.txt")
+(cd "$REPO" && "$BIN" diff staging --json >"$TMP/out.json" 2>"$TMP/err.txt")
 CODE=$?
 set -e
 EXPECTED=$(printf '%s' "$B_INFO" | sed -n 's/^\([0-9]*\) of .*/\1/p')
-SANITY=$(python3 - "$TMP/out.json" "$CODE" "$EXPECTED" <<'EOF'
+SANITY=$(python3 - "$TMP/out.json" "$CODE" "$EXPECTED" <<'EOF2'
 import json, sys
 path, code, expected = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 try:
@@ -98,39 +114,41 @@ elif str(n) == expected:
 else:
     seen = "WARNING: %s changes reported, the generator made %s" % (n, expected)
 print("exit %d, %d bytes of JSON, version=%s, %s" % (code, len(open(path, "rb").read()), doc.get("version"), seen))
-EOF
+EOF2
 )
 
-NO_CACHE=
-if grep -qa GIT_FLEET_NO_CACHE "$BIN"; then NO_CACHE=1; fi
-
-FLEET=() GIT=() FULL=()
+HUMAN=() JSON=() GIT=() FULL_=() RH=() RJ=()
 for i in $(seq 1 "$ITER"); do
-    say "iteration $i/$ITER"
+    say "[$SHAPE] iteration $i/$ITER"
     B=$(mutation "$i") || exit 2
-    ms=$(fleet_diff "$B") || die "\`git-fleet diff staging --file $B --json\` failed"
-    FLEET+=("$ms")
-    ms=$(git_diff "$B") || die "git diff --no-index failed"
-    GIT+=("$ms")
-    if [ -n "$NO_CACHE" ]; then
-        ms=$(fleet_diff --env GIT_FLEET_NO_CACHE=1 "$B") || die "git-fleet diff (GIT_FLEET_NO_CACHE=1) failed"
-        FULL+=("$ms")
+    cp "$B" "$REPO/fleet.yaml"
+    h=$(fleet_diff) || die "\`git-fleet diff staging\` failed"
+    g=$(git_diff "$B") || die "git diff --no-index failed"
+    j=$(fleet_diff --json) || die "\`git-fleet diff staging --json\` failed"
+    HUMAN+=("$h") GIT+=("$g") JSON+=("$j")
+    RH+=("$($T ratio "$h" "$g")") RJ+=("$($T ratio "$j" "$g")")
+    if [ -n "${FULL:-}" ]; then
+        ms=$(fleet_diff --env GIT_FLEET_NO_CACHE=1 --json) || die "git-fleet diff (GIT_FLEET_NO_CACHE=1) failed"
+        FULL_+=("$ms")
     fi
 done
 
-FLEET_MED=$($T median "${FLEET[@]}")
 GIT_MED=$($T median "${GIT[@]}")
+H_MED=$($T median "${HUMAN[@]}")
+J_MED=$($T median "${JSON[@]}")
+echo "## shape $SHAPE"
 echo "# fleet.yaml A: $A_INFO"
-echo "# each B: $B_INFO (seed = iteration)"
-echo "# $(git --version); binary $BIN; $ITER iterations; diff sanity: $SANITY"
-echo "git fleet diff staging --file B --json (warm, median of $ITER): $FLEET_MED ms"
+echo "# each B: $B_INFO (seed = iteration); diff sanity: $SANITY"
+echo "git fleet diff staging (work tree, human; median of $ITER): $H_MED ms"
+echo "git fleet diff staging --json (work tree; median of $ITER): $J_MED ms"
 echo "git diff --no-index A B (median of $ITER): $GIT_MED ms"
-echo "ratio fleet/git: $($T ratio "$FLEET_MED" "$GIT_MED")"
-echo "git fleet diff, cold (first diff after snapshot, 1 run): $(printf '%.1f' "$COLD") ms"
-if [ -n "$NO_CACHE" ]; then
-    FULL_MED=$($T median "${FULL[@]}")
-    echo "git fleet diff, GIT_FLEET_NO_CACHE=1 full parse (median of $ITER): $FULL_MED ms"
-    echo "ratio full-parse/git: $($T ratio "$FULL_MED" "$GIT_MED")"
+echo "ratio human/git ($SHAPE): median $($T rmedian "${RH[@]}") min $($T min "${RH[@]}") (pair by pair)"
+echo "ratio json/git ($SHAPE): median $($T rmedian "${RJ[@]}") min $($T min "${RJ[@]}") (pair by pair)"
+echo "git fleet diff, cold (first diff after snapshot, human, 1 run): $(printf '%.1f' "$COLD") ms; ratio cold/git ($SHAPE): $($T ratio "$COLD" "$GIT_MED")"
+if [ -n "${FULL:-}" ]; then
+    FULL_MED=$($T median "${FULL_[@]}")
+    echo "git fleet diff, GIT_FLEET_NO_CACHE=1 full parse (median of $ITER): $FULL_MED ms; ratio full-parse/git: $($T ratio "$FULL_MED" "$GIT_MED")"
 fi
+done
 RERUN=bench/diff.sh; [ "$ITER" = 10 ] || RERUN="ITER=$ITER $RERUN"
 echo "rerun: (cd $ROOT && $RERUN)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate (or mutate) a large block-style fleet.yaml for benchmarks.
 
-    gen_fleet.py --seed N [--nodes 3700] --out FILE
+    gen_fleet.py --seed N [--nodes 3700] [--shape default|small] --out FILE
         ~20 templates, ~80 modules, ~3 assignments per node; about 1 MiB for
         3700 nodes (always under the 1 MiB limit git-fleet enforces).
 
@@ -187,7 +187,17 @@ def describe(fleet, text):
 
 # ---------------------------------------------------------------- generate
 
-def generate(seed, nodes):
+# Shapes: "default" is ~80 modules and 2-4 assignments per node, 60% with a
+# config; "small" is many small resources and fewer large ones: 120 modules,
+# exactly 4 assignments per node (14,800 at 3,700 nodes), 10% with a config.
+SHAPES = {
+    "default": {"modules": None, "per_node": None, "config_rate": 0.6},
+    "small": {"modules": 120, "per_node": 4, "config_rate": 0.1},
+}
+
+
+def generate(seed, nodes, shape="default"):
+    sh = SHAPES[shape]
     rng = random.Random("fleet-gen:%d" % seed)
     fleet = {k: {} for k in KINDS}
 
@@ -200,6 +210,8 @@ def generate(seed, nodes):
         }
 
     n_modules = rng.randint(76, 84)
+    if sh["modules"]:
+        n_modules = sh["modules"]
     combos = ["%s-%s" % (s, f) for s in MODULE_SERVICES for f in MODULE_FLAVOURS]
     module_names = sorted(rng.sample(combos, n_modules))
     for name in module_names:
@@ -217,22 +229,25 @@ def generate(seed, nodes):
     for i in range(1, nodes + 1):
         node = "node-%0*d" % (width, i)
         want = rng.choice([2, 3, 3, 3, 4])
+        if sh["per_node"]:
+            want = sh["per_node"]
         chosen = []
         while len(chosen) < want:
             m = rng.choices(module_names, weights)[0]
             if m not in chosen:
                 chosen.append(m)
         for m in sorted(chosen):
-            fleet["assignments"]["%s:%s" % (node, m)] = new_assignment(rng, fleet, m)
+            fleet["assignments"]["%s:%s" % (node, m)] = new_assignment(
+                rng, fleet, m, sh["config_rate"])
     return fleet
 
 
-def new_assignment(rng, fleet, module):
+def new_assignment(rng, fleet, module, config_rate=0.6):
     a = {
         "enabled": "false" if rng.random() < 0.08 else "true",
         "priority": str(rng.randint(0, 100)),
     }
-    if rng.random() < 0.6:
+    if rng.random() < config_rate:
         mod_keys = list(fleet["modules"][module]["config"])
         cfg = {}
         for _ in range(rng.randint(1, 2)):
@@ -319,6 +334,9 @@ def main():
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--nodes", type=int, default=3700)
     ap.add_argument("--mutate", metavar="FILE", help="mutate FILE instead of generating")
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="default",
+                    help="default: ~80 modules, ~3 assignments per node; small: 120 "
+                         "modules, 4 assignments per node, few configs")
     ap.add_argument("--fraction", type=float, default=0.01)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
@@ -334,7 +352,7 @@ def main():
                  stats["assignment_edits"], stats["module_edits"], stats["added"],
                  stats["removed"]), file=sys.stderr)
     else:
-        fleet = generate(args.seed, args.nodes)
+        fleet = generate(args.seed, args.nodes, args.shape)
         text = emit(fleet)
     with open(args.out, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)

@@ -92,29 +92,31 @@ mapfile -t FRESH < <(git -C "$REPO" rev-list --reverse refs/bench/fresh)
 
 # each case appends to its own slice of fresh commits: case k uses
 # FRESH[k*APPENDS .. (k+1)*APPENDS-1]; prints one ms figure per line
-timed() { # k ours|git ref
-    local k=$1 who=$2 ref=$3 i c
-    for i in $(seq 1 "$APPENDS"); do
-        c=${FRESH[$((k * APPENDS + i - 1))]}
-        if [ "$who" = ours ]; then
-            $T run --cwd "$REPO" -- "$BIN" notes append --ref "$ref" "$c" -m "Fleet-Bench: $i" \
-                || die "\`git-fleet notes append --ref $ref $c\` failed"
-        else
-            $T run --cwd "$REPO" -- git notes --ref="$ref" add -m x "$c" \
-                || die "git notes --ref=$ref add failed"
-        fi
-    done
+one() { # k ours|git ref i -> ms
+    local k=$1 who=$2 ref=$3 i=$4 c
+    c=${FRESH[$((k * APPENDS + i - 1))]}
+    if [ "$who" = ours ]; then
+        $T run --cwd "$REPO" -- "$BIN" notes append --ref "$ref" "$c" -m "Fleet-Bench: $i" \
+            || die "\`git-fleet notes append --ref $ref $c\` failed"
+    else
+        $T run --cwd "$REPO" -- git notes --ref="$ref" add -m x "$c" \
+            || die "git notes --ref=$ref add failed"
+    fi
 }
 last() { echo "${FRESH[$(($1 * APPENDS + APPENDS - 1))]}"; }
 
-say "git-fleet notes append, empty ref (refs/notes/fleet/bench-empty)"
-OURS0=$(timed 0 ours fleet/bench-empty) || exit 2
-say "git-fleet notes append, $NOTES notes (refs/notes/fleet/bench)"
-OURS100=$(timed 1 ours fleet/bench) || exit 2
-say "git notes add, $NOTES notes (refs/notes/fleet/bench2)"
-GIT100=$(timed 2 git fleet/bench2) || exit 2
-say "git notes add, empty ref (refs/notes/fleet/bench2-empty)"
-GIT0=$(timed 3 git fleet/bench2-empty) || exit 2
+# Interleaved: each round appends once in every case, so a change in the
+# machine's load hits all four alike; ours/git at $NOTES is taken pair by pair.
+OURS0=() OURS100=() GIT100=() GIT0=() PAIR=()
+for i in $(seq 1 "$APPENDS"); do
+    say "round $i/$APPENDS"
+    o0=$(one 0 ours fleet/bench-empty "$i") || exit 2
+    o=$(one 1 ours fleet/bench "$i") || exit 2
+    g=$(one 2 git fleet/bench2 "$i") || exit 2
+    g0=$(one 3 git fleet/bench2-empty "$i") || exit 2
+    OURS0+=("$o0") OURS100+=("$o") GIT100+=("$g") GIT0+=("$g0")
+    PAIR+=("$($T ratio "$o" "$g")")
+done
 
 # sanity (untimed): git reads what we wrote, and nothing was lost
 check() { # ref expected-count commit expected-line
@@ -134,11 +136,9 @@ note_path() { git -C "$REPO" ls-tree -r --name-only "refs/notes/$1" | grep -E "$
 OUR_PATH=$(note_path fleet/bench "$(last 1)")
 GIT_PATH=$(note_path fleet/bench2 "$(last 2)")
 
-mapfile -t OURS0 <<<"$OURS0"
-mapfile -t OURS100 <<<"$OURS100"
-mapfile -t GIT100 <<<"$GIT100"
-mapfile -t GIT0 <<<"$GIT0"
 O0=$($T median "${OURS0[@]}")
+PAIR_MED=$($T rmedian "${PAIR[@]}")
+PAIR_MIN=$($T min "${PAIR[@]}")
 O100=$($T median "${OURS100[@]}")
 G100=$($T median "${GIT100[@]}")
 G0=$($T median "${GIT0[@]}")
@@ -148,7 +148,7 @@ echo "git fleet notes append, 0 existing notes (median of $APPENDS): $O0 ms"
 echo "git fleet notes append, $NOTES existing notes (median of $APPENDS): $O100 ms"
 echo "git notes add, $NOTES existing notes (median of $APPENDS): $G100 ms"
 echo "git notes add, 0 existing notes (median of $APPENDS, for reference): $G0 ms"
-echo "ratio ours@$NOTES / git@$NOTES: $($T ratio "$O100" "$G100")"
+echo "ratio ours@$NOTES / git@$NOTES: $($T ratio "$O100" "$G100") (of medians); pair by pair: median $PAIR_MED, min $PAIR_MIN; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ratio ours@$NOTES / ours@0: $($T ratio "$O100" "$O0")"
 RERUN=bench/notes.sh
 [ "$APPENDS" = 20 ] || RERUN="APPENDS=$APPENDS $RERUN"

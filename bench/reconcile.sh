@@ -30,6 +30,9 @@ printf '[targets.bench]\n' > "$REPO/fleet.toml"
 git -C "$REPO" add fleet.yaml fleet.toml
 git -C "$REPO" commit -q -m "fleet"
 cd "$REPO"
+# Live is empty, on record: diff and reconcile refuse a target without a snapshot.
+: >"$TMP/empty.yaml"
+"$BIN" snapshot bench --from "$TMP/empty.yaml" --allow-empty >/dev/null
 DIFFS=$("$BIN" diff bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["changes"])')
 echo "# $DIFFS diffs (live is empty: every resource is a create); cap 25 per tick"
 

@@ -18,7 +18,7 @@ if [ -z "${SKIP_BUILD:-}" ]; then
     (cd "$ROOT" && cargo build --release >&2)
 fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-sync.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+trap 'rm -rf "$TMP" 2>/dev/null || true' EXIT
 export HOME=$TMP/home GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null NO_COLOR=1
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.invalid
 export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.invalid
@@ -33,6 +33,9 @@ git -C "$A" commit -q -m fleet
 git -C "$A" remote add origin "$TMP/origin.git"
 git -C "$A" push -q origin main
 cd "$A"
+# Live is empty, on record: diff and reconcile refuse a target without a snapshot.
+: >"$TMP/empty.yaml"
+"$BIN" snapshot bench --from "$TMP/empty.yaml" --allow-empty >/dev/null
 "$BIN" reconcile bench --max-proposals 100000 >/dev/null || true
 PROPOSALS=$(git ls-tree -r refs/fleet/proposals/bench | wc -l)
 say "writing $RECEIPTS receipts on as many commits (one process each; this takes a while)"

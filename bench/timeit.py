@@ -7,6 +7,8 @@
         not counted). An exit code outside --ok (default 0) prints CMD's
         stderr and exits 2.
     timeit.py median MS...      prints the median, 1 decimal
+    timeit.py rmedian R...      prints the median of ratios, 2 decimals
+    timeit.py min MS...         prints the minimum, 2 decimals
     timeit.py ratio A B         prints A/B, 2 decimals
 """
 
@@ -53,6 +55,10 @@ def main():
         run(args)
     elif what == "median":
         print("%.1f" % statistics.median(float(a) for a in args))
+    elif what == "rmedian":
+        print("%.2f" % statistics.median(float(a) for a in args))
+    elif what == "min":
+        print("%.2f" % min(float(a) for a in args))
     elif what == "ratio":
         print("%.2f" % (float(args[0]) / float(args[1])))
     else:

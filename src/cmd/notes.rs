@@ -1,6 +1,6 @@
 //! `git fleet notes append|show`: plumbing over the notes store.
 
-use super::{context, JSON_VERSION};
+use super::{store_context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
 use git_fleet::cli::NotesCommand;
 use git_fleet::store::notes::notes_ref;
@@ -9,7 +9,8 @@ use serde_json::json;
 use std::io::Read;
 
 pub fn run(ui: &Ui, command: NotesCommand) -> Result<Outcome> {
-    let ctx = context()?;
+    // Notes need no fleet.toml: reading and parsing it is a fixed cost per append.
+    let ctx = store_context()?;
     match command {
         NotesCommand::Append(args) => {
             let name = notes_ref(&args.notes_ref)?;

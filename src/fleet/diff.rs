@@ -136,45 +136,65 @@ fn field_changes(before: Option<Resource<'_>>, after: Option<Resource<'_>>) -> V
         .collect()
 }
 
-fn diff_map<'a, T: PartialEq>(
+/// Equal resources: the same shared value (a desired fleet built from the
+/// live one shares every unchanged resource), else equal contents.
+trait Same {
+    fn same(&self, other: &Self) -> bool;
+}
+
+impl<T: PartialEq> Same for std::sync::Arc<T> {
+    fn same(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(self, other) || **self == **other
+    }
+}
+
+fn diff_map<'a, T: Same>(
     kind: Kind,
     live: &'a BTreeMap<String, T>,
     desired: &'a BTreeMap<String, T>,
     wrap: impl Fn(&'a T) -> Resource<'a>,
     out: &mut Vec<Change>,
 ) {
+    use std::cmp::Ordering;
     // Both maps are sorted: walk them together instead of building a union.
     let mut l = live.iter().peekable();
     let mut d = desired.iter().peekable();
     loop {
         let (name, before, after) = match (l.peek(), d.peek()) {
             (None, None) => break,
-            (Some((ln, lv)), Some((dn, dv))) if ln == dn => {
-                let item = (*ln, Some(*lv), Some(*dv));
-                l.next();
-                d.next();
-                item
-            }
-            (Some((ln, lv)), Some((dn, _))) if ln < dn => {
-                let item = (*ln, Some(*lv), None);
-                l.next();
-                item
-            }
             (Some((ln, lv)), None) => {
                 let item = (*ln, Some(*lv), None);
                 l.next();
                 item
             }
-            (_, Some((dn, dv))) => {
+            (None, Some((dn, dv))) => {
                 let item = (*dn, None, Some(*dv));
                 d.next();
                 item
             }
+            (Some((ln, lv)), Some((dn, dv))) => match ln.as_str().cmp(dn.as_str()) {
+                Ordering::Equal => {
+                    let item = (*ln, Some(*lv), Some(*dv));
+                    l.next();
+                    d.next();
+                    item
+                }
+                Ordering::Less => {
+                    let item = (*ln, Some(*lv), None);
+                    l.next();
+                    item
+                }
+                Ordering::Greater => {
+                    let item = (*dn, None, Some(*dv));
+                    d.next();
+                    item
+                }
+            },
         };
         let change = match (before, after) {
             (None, Some(_)) => ChangeType::Create,
             (Some(_), None) => ChangeType::Destroy,
-            (Some(b), Some(a)) if b != a => ChangeType::Update,
+            (Some(b), Some(a)) if !b.same(a) => ChangeType::Update,
             _ => continue,
         };
         let fields = field_changes(before.map(&wrap), after.map(&wrap));
@@ -218,15 +238,21 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
 
     let mut reached: BTreeSet<String> = BTreeSet::new();
     let mut total = BlastRadius::default();
+    // A node's live rendering is the same for every change that reaches it.
+    let mut live_renders: std::collections::HashMap<String, RenderedRefs<'_>> =
+        std::collections::HashMap::new();
+    let mut on_module = None;
     for change in &mut changes {
-        let nodes = fan_out(change, live, desired);
+        let nodes = fan_out(change, live, desired, &mut on_module);
         let density = density(change, live, desired);
         let measured = nodes
             .iter()
             .map(|node| {
-                let before = render_node_refs(live, node);
+                let before = live_renders
+                    .entry(node.clone())
+                    .or_insert_with(|| render_node_refs(live, node));
                 let after = render_one_change(live, node, change, desired);
-                changed_values(&before, &after)
+                changed_values(before, &after)
             })
             .sum();
         change.blast_radius = BlastRadius {
@@ -243,29 +269,47 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
     total.measured = reached
         .iter()
         .map(|node| {
-            changed_values(
-                &render_node_refs(live, node),
-                &render_node_refs(desired, node),
-            )
+            let after = render_node_refs(desired, node);
+            match live_renders.get(node) {
+                Some(before) => changed_values(before, &after),
+                None => changed_values(&render_node_refs(live, node), &after),
+            }
         })
         .sum();
     Diff { changes, total }
 }
 
+/// Nodes with an enabled assignment of each module, in live or desired:
+/// built once (one walk over the assignments) when a module changed.
+type OnModule<'a> = std::collections::HashMap<&'a str, BTreeSet<&'a str>>;
+
+fn on_module<'a>(live: &'a Fleet, desired: &'a Fleet) -> OnModule<'a> {
+    let mut out = OnModule::new();
+    for fleet in [live, desired] {
+        for (key, a) in &fleet.assignments {
+            if let Some((node, module)) = split_assignment_key(key) {
+                if a.enabled {
+                    out.entry(module).or_default().insert(node);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Nodes whose rendered config the change can reach.
-fn fan_out(change: &Change, live: &Fleet, desired: &Fleet) -> BTreeSet<String> {
+fn fan_out<'a>(
+    change: &Change,
+    live: &'a Fleet,
+    desired: &'a Fleet,
+    index: &mut Option<OnModule<'a>>,
+) -> BTreeSet<String> {
     let mut nodes = BTreeSet::new();
     match change.kind {
         Kind::Modules => {
-            let suffix = format!(":{}", change.name);
-            for fleet in [live, desired] {
-                for (key, a) in &fleet.assignments {
-                    if a.enabled && key.ends_with(&suffix) {
-                        if let Some((node, _)) = split_assignment_key(key) {
-                            nodes.insert(node.to_string());
-                        }
-                    }
-                }
+            let index = index.get_or_insert_with(|| on_module(live, desired));
+            if let Some(on) = index.get(change.name.as_str()) {
+                nodes.extend(on.iter().map(|n| n.to_string()));
             }
         }
         Kind::Assignments => {

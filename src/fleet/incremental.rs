@@ -12,22 +12,72 @@ use super::validate;
 use crate::error::Result;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
 /// First line of the cache file; bumped whenever its form or the parsing rules change.
-const CACHE_HEADER: &str = "git-fleet parse cache v4";
+const CACHE_HEADER: &str = "git-fleet parse cache v5";
 
 /// The last fully parsed file: its fleet, and which resource each chunk holds.
-/// Stored as one file (atomic rename): the header, one `hash kind key` line per
-/// chunk, a blank line, then the fleet as JSON.
+/// Stored as one file (atomic rename): the header, `blob <id> <table bytes>`,
+/// one `hash kind key` line per chunk, a blank line, then the fleet as JSON.
 #[derive(Debug, Default)]
 pub struct ChunkCache {
     /// The git blob id the cached fleet has as a snapshot's fleet.json, so a
     /// caller holding a snapshot with that id can lend its fleet instead.
     fleet_blob: Option<String>,
     /// The cached fleet as JSON, decoded only when no equal fleet is lent.
-    fleet_json: String,
-    chunks: HashMap<u128, (Kind, String)>,
+    json: Json,
+    chunks: HashMap<u128, (Kind, String), BuildHasherDefault<TakeBits>>,
+}
+
+/// Where the cached fleet's JSON is.
+#[derive(Debug, Default)]
+enum Json {
+    #[default]
+    None,
+    /// Just built (a full parse), to be saved.
+    Bytes(Vec<u8>),
+    /// After the table in the cache file: read only if needed, and only if
+    /// the file still starts with the table that was read (`head`).
+    File {
+        path: std::path::PathBuf,
+        head: Vec<u8>,
+    },
+}
+
+impl Json {
+    fn bytes(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Json::None => None,
+            Json::Bytes(b) => Some(std::borrow::Cow::Borrowed(b)),
+            Json::File { path, head } => {
+                let mut all = std::fs::read(path).ok()?;
+                if !all.starts_with(head) {
+                    return None; // replaced meanwhile
+                }
+                Some(std::borrow::Cow::Owned(all.split_off(head.len())))
+            }
+        }
+    }
+}
+
+/// The table's keys are already SHA-256 bits: hashing them again is waste.
+#[derive(Default)]
+struct TakeBits(u64);
+
+impl Hasher for TakeBits {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes.iter().take(8) {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
 }
 
 /// A fleet equal to the cached one that the caller already holds (the live
@@ -73,22 +123,50 @@ fn kind_letter(k: Kind) -> char {
 impl ChunkCache {
     /// Load the cache at `path`; a missing, unreadable or old cache is an empty one.
     pub fn load(path: &Path) -> ChunkCache {
-        std::fs::read(path)
-            .ok()
-            .and_then(|b| ChunkCache::decode(&b))
-            .unwrap_or_default()
+        ChunkCache::read_table(path).unwrap_or_default()
     }
 
-    fn decode(bytes: &[u8]) -> Option<ChunkCache> {
-        let text = std::str::from_utf8(bytes).ok()?;
-        let (table, json) = text.split_once("\n\n")?;
-        let mut lines = table.lines();
-        if lines.next()? != CACHE_HEADER {
+    /// Read the header and the chunk table only: the second line gives the
+    /// table's length, so the fleet JSON after it (most of the file) is not
+    /// read unless it is needed.
+    fn read_table(path: &Path) -> Option<ChunkCache> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut raw = Vec::with_capacity(512);
+        (&mut file).take(512).read_to_end(&mut raw).ok()?;
+        let eol = |raw: &[u8], from: usize| raw.get(from..)?.iter().position(|b| *b == b'\n');
+        let first = eol(&raw, 0)?;
+        if raw.get(..first)? != CACHE_HEADER.as_bytes() {
             return None;
         }
-        let fleet_blob = lines.next()?.strip_prefix("blob ")?.to_string();
-        let mut chunks = HashMap::new();
-        for line in lines {
+        let second = first + 1 + eol(&raw, first + 1)?;
+        let (blob, len) = std::str::from_utf8(&raw[first + 1..second])
+            .ok()?
+            .strip_prefix("blob ")?
+            .split_once(' ')?;
+        let blob = blob.to_string();
+        let start = second + 1;
+        let end = start.checked_add(len.parse().ok()?)?;
+        // A damaged length must not make us allocate past the file.
+        if end >= usize::try_from(file.metadata().ok()?.len()).ok()? {
+            return None;
+        }
+        if raw.len() > end + 1 {
+            raw.truncate(end + 1);
+        } else {
+            let have = raw.len();
+            raw.resize(end + 1, 0);
+            file.read_exact(&mut raw[have..]).ok()?;
+        }
+        if raw[end] != b'\n' {
+            return None;
+        }
+        let table = std::str::from_utf8(&raw[start..end]).ok()?;
+        let mut chunks = HashMap::with_capacity_and_hasher(
+            table.len() / 48,
+            BuildHasherDefault::<TakeBits>::default(),
+        );
+        for line in table.lines() {
             let (hash, rest) = line.split_once(' ')?;
             let (kind, key) = rest.split_once(' ')?;
             let kind = Kind::ALL
@@ -100,27 +178,34 @@ impl ChunkCache {
             );
         }
         Some(ChunkCache {
-            fleet_blob: Some(fleet_blob),
-            fleet_json: json.to_string(),
+            fleet_blob: Some(blob),
+            json: Json::File {
+                path: path.to_path_buf(),
+                head: raw,
+            },
             chunks,
         })
     }
 
     fn encode(&self) -> Option<Vec<u8>> {
         use std::fmt::Write;
-        let mut out = String::with_capacity(self.chunks.len() * 64);
-        out.push_str(CACHE_HEADER);
-        out.push('\n');
-        let _ = writeln!(out, "blob {}", self.fleet_blob.as_deref()?);
+        let mut table = String::with_capacity(self.chunks.len() * 64);
         for (hash, (kind, key)) in &self.chunks {
             if key.contains(['\n', '\r']) {
                 continue; // never cache what the line format cannot hold
             }
-            let _ = writeln!(out, "{hash:032x} {} {key}", kind_letter(*kind));
+            let _ = writeln!(table, "{hash:032x} {} {key}", kind_letter(*kind));
         }
-        out.push('\n');
-        out.push_str(&self.fleet_json);
-        Some(out.into_bytes())
+        let mut out = format!(
+            "{CACHE_HEADER}\nblob {} {}\n",
+            self.fleet_blob.as_deref()?,
+            table.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(table.as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(&self.json.bytes()?);
+        Some(out)
     }
 
     /// Write atomically (temp file + rename); a failure only costs speed later.
@@ -151,12 +236,14 @@ struct Chunk<'a> {
 
 /// Split into resource chunks, or None when the file is not plain block style.
 fn split<'a>(text: &'a str) -> Option<Vec<Chunk<'a>>> {
-    if text
-        .bytes()
-        .any(|b| matches!(b, b'\t' | b'\r' | b'&' | b'*' | b'!' | b'%'))
-        || text.contains("<<")
-        || text.starts_with('\u{feff}')
-    {
+    // One pass over the bytes; `<<` (a merge key) is only searched for when a
+    // `<` is there at all.
+    let (mut odd, mut lt) = (false, false);
+    for b in text.bytes() {
+        odd |= matches!(b, b'\t' | b'\r' | b'&' | b'*' | b'!' | b'%');
+        lt |= b == b'<';
+    }
+    if odd || (lt && text.contains("<<")) || text.starts_with('\u{feff}') {
         return None;
     }
     let mut chunks: Vec<Chunk<'a>> = Vec::new();
@@ -311,9 +398,13 @@ pub fn parse_with_cache_lazy<'a>(
         Some(l) if cache.fleet_blob.as_deref() == Some(l.json_blob.as_str()) => {
             Base::Borrowed(l.fleet)
         }
-        _ => match serde_json::from_str::<Fleet>(&cache.fleet_json) {
-            Ok(f) => Base::Owned(f),
-            Err(_) => return full(chunks.len()),
+        _ => match cache
+            .json
+            .bytes()
+            .and_then(|b| serde_json::from_slice::<Fleet>(&b).ok())
+        {
+            Some(f) => Base::Owned(f),
+            None => return full(chunks.len()),
         },
     };
     let mut base = base;
@@ -401,10 +492,18 @@ fn assemble(
 ) -> Option<(Fleet, Fleet)> {
     let mut all = Collected::default();
     let mut missed: Vec<&Chunk<'_>> = Vec::new();
+    let lent = match base {
+        Base::Borrowed(f) => Some(*f),
+        Base::Owned(_) => None,
+    };
+    let mut cursors = Cursors::default();
     for (chunk, hash) in chunks.iter().zip(hashes) {
         let before = all.len();
         match cache.chunks.get(hash) {
-            Some((kind, key)) => take_into(base, *kind, key, &mut all)?,
+            Some((kind, key)) => match lent {
+                Some(from) => cursors.take(from, *kind, key, &mut all)?,
+                None => take_into(base, *kind, key, &mut all)?,
+            },
             None => {
                 missed.push(chunk);
                 continue;
@@ -426,6 +525,63 @@ fn assemble(
     // A key declared twice (or the same text twice) collapses in the maps:
     // the count differs and the full parser reports it.
     (count(&fleet) == added).then_some((fleet, fresh))
+}
+
+type Cursor<'a, V> = Option<std::iter::Peekable<std::collections::btree_map::Range<'a, String, V>>>;
+
+/// Where the last resource of each kind was found in a lent fleet: a file
+/// written in key order finds the next one there with one comparison instead
+/// of a search from the root.
+#[derive(Default)]
+struct Cursors<'a> {
+    templates: Cursor<'a, std::sync::Arc<super::model::Template>>,
+    modules: Cursor<'a, std::sync::Arc<super::model::Module>>,
+    assignments: Cursor<'a, std::sync::Arc<super::model::Assignment>>,
+    provider_configs: Cursor<'a, serde_json::Value>,
+}
+
+fn next_or_find<'a, V: Clone>(
+    map: &'a BTreeMap<String, V>,
+    cursor: &mut Cursor<'a, V>,
+    key: &str,
+) -> Option<(String, V)> {
+    if let Some(it) = cursor {
+        if let Some((k, v)) = it.next_if(|(k, _)| k.as_str() == key) {
+            return Some((k.clone(), v.clone()));
+        }
+    }
+    let (k, v) = map.get_key_value(key)?;
+    use std::ops::Bound;
+    *cursor = Some(
+        map.range::<str, _>((Bound::Excluded(key), Bound::Unbounded))
+            .peekable(),
+    );
+    Some((k.clone(), v.clone()))
+}
+
+impl<'a> Cursors<'a> {
+    /// Clone `kind/key` from the lent fleet into `out`.
+    fn take(&mut self, from: &'a Fleet, kind: Kind, key: &str, out: &mut Collected) -> Option<()> {
+        match kind {
+            Kind::Templates => {
+                out.templates
+                    .push(next_or_find(&from.templates, &mut self.templates, key)?)
+            }
+            Kind::Modules => out
+                .modules
+                .push(next_or_find(&from.modules, &mut self.modules, key)?),
+            Kind::Assignments => {
+                out.assignments
+                    .push(next_or_find(&from.assignments, &mut self.assignments, key)?)
+            }
+            Kind::ProviderConfigs => out.provider_configs.push(next_or_find(
+                &from.provider_configs,
+                &mut self.provider_configs,
+                key,
+            )?),
+        }
+        Some(())
+    }
 }
 
 /// Move (owned base) or clone (lent base) `kind/key` into `out`.
@@ -484,7 +640,7 @@ fn fill_cache(chunks: &[Chunk<'_>], hashes: &[u128], parsed: &Parsed) -> ChunkCa
         .resources()
         .map(|(kind, name, (line, _))| ((kind, line), name))
         .collect();
-    let mut map = HashMap::new();
+    let mut map = HashMap::with_capacity_and_hasher(chunks.len(), Default::default());
     for (chunk, hash) in chunks.iter().zip(hashes) {
         // The resource whose key sits on the chunk's first line.
         if let Some(name) = by_line.get(&(chunk.kind, chunk.line)) {
@@ -501,7 +657,7 @@ fn fill_cache(chunks: &[Chunk<'_>], hashes: &[u128], parsed: &Parsed) -> ChunkCa
     .map(|id| id.to_string());
     ChunkCache {
         fleet_blob,
-        fleet_json,
+        json: Json::Bytes(fleet_json.into_bytes()),
         chunks: map,
     }
 }
