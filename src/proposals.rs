@@ -545,20 +545,28 @@ pub fn write(
             Some(_) => Some(Book::open(store, target)?),
             None => None,
         };
-        let mut upserts = Vec::new();
+        // Streamed: each file is encoded and written as a blob before the
+        // next one is built; only (path, blob id) is kept for the tree.
+        let mut upserts = Vec::with_capacity(proposals.len());
+        let mut json = Vec::new();
         for p in proposals {
-            let merged = match current
+            let stored = current
                 .as_ref()
                 .map(|b| b.get(store, &p.id))
                 .transpose()?
-                .flatten()
-            {
-                Some(stored) => merge_transitions(&stored, p),
-                None => p.clone(),
+                .flatten();
+            let merged;
+            let out = match stored {
+                Some(stored) => {
+                    merged = merge_transitions(&stored, p);
+                    &merged
+                }
+                None => p,
             };
-            let json = serde_json::to_vec_pretty(&merged)
+            json.clear();
+            serde_json::to_writer_pretty(&mut json, out)
                 .map_err(|e| Error::Other(format!("cannot encode proposal: {e}")))?;
-            upserts.push((merged.path(), store.write_blob(&json)?));
+            upserts.push((out.path(), store.write_blob(&json)?));
         }
         Ok((
             TreeEdits {

@@ -274,10 +274,29 @@ fn tick_inner(
     let stored_all = book.all(store)?;
     // Values rollbacks undid: auto-apply never brings one back.
     let rolled = rolled_back_values(&stored_all);
+    // Each stored proposal is decoded once, above; looked up here by id.
+    let stored_by_id: std::collections::HashMap<&str, &Proposal> =
+        book.ids().zip(stored_all.iter()).collect();
     let actor = actor_string(store);
     let now = runs::now();
     let mut to_write: Vec<Proposal> = Vec::new();
     for change in &d.changes {
+        // Past the cap a change nothing is stored for is only counted: its
+        // proposal (live JSON, fields, encoding) is never built.
+        if to_write.len() >= cap {
+            let after = resource_json(&desired_fleet, change.kind, &change.name);
+            let id = proposals::proposal_id(
+                target,
+                change.kind,
+                &change.name,
+                change.change,
+                after.as_ref(),
+            );
+            if !book.contains(&id) {
+                report.deferred += 1;
+                continue;
+            }
+        }
         let fresh = proposals::from_change(
             target,
             change,
@@ -289,7 +308,7 @@ fn tick_inner(
             now,
             None,
         );
-        let reopened = match book.get(store, &fresh.id)? {
+        let reopened = match stored_by_id.get(fresh.id.as_str()).copied() {
             None => fresh,
             Some(stored) => match stored.state() {
                 // A conflict waits for a person, like an open proposal.
@@ -304,7 +323,7 @@ fn tick_inner(
                     // Still held for a rollback: say so every tick.
                     if let Some(why) = cfg
                         .auto_apply
-                        .then(|| rolled_back_gate(&rolled, &stored))
+                        .then(|| rolled_back_gate(&rolled, stored))
                         .flatten()
                     {
                         run.notes
@@ -473,23 +492,31 @@ fn superseded(
     now: i64,
     run: &mut Run,
 ) -> Result<()> {
+    if stored.is_empty() {
+        return Ok(());
+    }
     let mut out = Vec::new();
+    // Indexed once: with thousands of open proposals and diffs, a scan per
+    // proposal is quadratic.
+    let fresh_ids: std::collections::HashSet<&str> = fresh.iter().map(|f| f.id.as_str()).collect();
+    let mut by_resource: std::collections::HashMap<(Kind, &str), &crate::fleet::diff::Change> =
+        std::collections::HashMap::new();
+    for c in changes {
+        by_resource.entry((c.kind, c.name.as_str())).or_insert(c);
+    }
     for p in stored {
-        if !p.state().is_open() || p.rollback || fresh.iter().any(|f| f.id == p.id) {
+        if p.rollback || fresh_ids.contains(p.id.as_str()) || !p.state().is_open() {
             continue;
         }
-        let current = changes
-            .iter()
-            .find(|c| c.kind == p.kind && c.name == p.name)
-            .map(|c| {
-                proposals::proposal_id(
-                    target,
-                    c.kind,
-                    &c.name,
-                    c.change,
-                    resource_json(desired, c.kind, &c.name).as_ref(),
-                )
-            });
+        let current = by_resource.get(&(p.kind, p.name.as_str())).map(|c| {
+            proposals::proposal_id(
+                target,
+                c.kind,
+                &c.name,
+                c.change,
+                resource_json(desired, c.kind, &c.name).as_ref(),
+            )
+        });
         let why = match current {
             Some(id) if id == p.id => continue,
             Some(id) => format!("superseded by {}: desired moved on", &id[..12]),
