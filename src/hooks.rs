@@ -258,9 +258,36 @@ fn is_executable(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// A hook that is a symlink belongs to something else (gitolite links every
+/// repository's hooks to its driver; dotfile setups link shared scripts):
+/// replacing it would de-link it, writing through it would change every
+/// repository that shares it. Refuse, and say how to chain git-fleet instead.
+fn refuse_symlink(path: &Path, hook: &str) -> Result<()> {
+    let linked = std::fs::symlink_metadata(path)
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false);
+    if !linked {
+        return Ok(());
+    }
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "git-fleet".to_string());
+    Err(Error::usage_hint(
+        format!(
+            "{} is a symlink (e.g. gitolite's hook driver); git-fleet never replaces, de-links or writes through it",
+            path.display()
+        ),
+        format!(
+            "call `{} hook {hook} \"$@\"` from the hook it points to, or through your server's own mechanism (gitolite: repo-specific hooks)",
+            shlex::try_quote(&exe).map(|q| q.into_owned()).unwrap_or(exe.clone())
+        ),
+    ))
+}
+
 /// Add or refresh our block in `dir/<hook>`.
 pub fn install(dir: &Path, hook: HookFile) -> Result<FileChange> {
     let path = dir.join(hook.name);
+    refuse_symlink(&path, hook.name)?;
     let block = hook.block();
     let existing = read(&path)?.filter(|t| !t.trim().is_empty());
     let change = match existing {
@@ -327,6 +354,7 @@ fn not_executable(path: &Path) -> Error {
 /// Remove our block from `dir/<hook>`; delete the file if nothing else is left.
 pub fn uninstall(dir: &Path, hook: HookFile) -> Result<FileChange> {
     let path = dir.join(hook.name);
+    refuse_symlink(&path, hook.name)?;
     let change = match read(&path)? {
         None => Change::NotInstalled,
         Some(text) => match find_block(&text) {

@@ -401,3 +401,30 @@ fn pushing_a_branch_no_peer_expects_starts_nothing() {
     let log = std::fs::read_to_string(s.dev.join(".git/fleet/fanout.log")).unwrap();
     assert!(log.contains("no peer expects branch feature"), "{log}");
 }
+
+/// A hook that is a symlink (gitolite links every repository's hooks to its
+/// own driver) is never replaced, de-linked or written through: install and
+/// uninstall refuse it and say how to chain git-fleet from it instead.
+#[test]
+fn a_symlinked_hook_is_never_replaced_or_written_through() {
+    let env = TestEnv::new();
+    let bare = env.bare("server.git");
+    let driver = env.root().join("driver");
+    write_exec(&driver, "#!/bin/sh\nexit 0\n");
+    let hook = bare.join("hooks").join("pre-receive");
+    std::os::unix::fs::symlink(&driver, &hook).unwrap();
+    for args in [
+        &["hooks", "install", "--pre-receive"][..],
+        &["hooks", "uninstall", "--pre-receive"][..],
+    ] {
+        let out = env.fleet(&bare, args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains("symlink"), "{}", out.stderr);
+        let meta = std::fs::symlink_metadata(&hook).unwrap();
+        assert!(meta.file_type().is_symlink(), "{args:?} de-linked the hook");
+        assert_eq!(
+            std::fs::read_to_string(&driver).unwrap(),
+            "#!/bin/sh\nexit 0\n"
+        );
+    }
+}
