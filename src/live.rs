@@ -48,9 +48,30 @@ pub fn record(
         .map(|m| m.trim().to_string())
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| format!("snapshot {target}"));
+    // A recorded snapshot is live for the embedded driver: like every change
+    // of live it is receipted first, and the snapshot commit names its receipt.
+    let before = store.resolve(&live_ref(target))?;
+    let receipt = crate::receipts::append(
+        store,
+        &crate::receipts::ReceiptInput {
+            action: "snapshot".into(),
+            source_commit: match before {
+                Some(tip) => tip,
+                None => store.rev_commit("HEAD").unwrap_or(json_blob),
+            },
+            target: Some(target.to_string()),
+            proposal: None,
+            change: None,
+            policy: None,
+            before: Some(before.map_or_else(|| "none".to_string(), |c| c.to_string())),
+            after: Some(format!("content {json_blob}")),
+            extra: vec![("Fleet-Source".to_string(), source.replace('\n', " "))],
+        },
+    )?;
     let body = format!(
-        "{subject}\n\nFleet-Target: {target}\nFleet-Source: {}\nFleet-Counts: {counts}\n",
-        source.replace('\n', " ")
+        "{subject}\n\nFleet-Target: {target}\nFleet-Source: {}\nFleet-Counts: {counts}\nFleet-Receipt: {}\n",
+        source.replace('\n', " "),
+        receipt.id
     );
     store.chain_append(&live_ref(target), |_| {
         Ok((

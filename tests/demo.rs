@@ -38,8 +38,8 @@ fn demo_walks_through_every_job() {
         "receipts verify",
         "update modules/tls on staging by operator@example.com (user.email; signing key principal",
         "does not allow it",
-        // An apply (its intent and its completion), a halt, a resume.
-        "4 signed",
+        // The snapshot, an apply (its intent and its completion), a halt, a resume.
+        "5 signed",
     ] {
         assert!(
             text.contains(expected),

@@ -1173,3 +1173,32 @@ fn a_plain_key_file_signs_in_process_and_an_agent_key_still_uses_ssh_keygen() {
     );
     assert_eq!(fx.env.refs(&fx.repo), before);
 }
+
+/// Recording a snapshot changes live for the embedded driver, so it is
+/// receipted like any change: the receipt comes first and the snapshot commit
+/// names it, and a log moved back past it fails verify.
+#[test]
+fn a_recorded_snapshot_is_receipted_and_named_by_its_commit() {
+    let fx = Fx::new();
+    let r = fx.env.fleet_stdin(
+        &fx.repo,
+        &["snapshot", "staging", "--from", "-"],
+        b"modules:\n  m0:\n    config: {workers: 1}\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let message = fx.git(&["log", "-1", "--format=%B", "refs/fleet/live/staging"]);
+    let id = message
+        .lines()
+        .find_map(|l| l.strip_prefix("Fleet-Receipt: "))
+        .unwrap_or_else(|| panic!("snapshot commit names no receipt:\n{message}"))
+        .to_string();
+    let log = fx.git(&["log", "--format=%B", "refs/notes/fleet/receipts"]);
+    assert!(log.contains(&format!("Fleet-Receipt: {id}")), "{log}");
+    assert!(log.contains("Fleet-Action: snapshot"), "{log}");
+    let (code, _, human) = fx.verify();
+    assert_eq!(code, 0, "{human}");
+    fx.git(&["update-ref", "-d", "refs/notes/fleet/receipts"]);
+    let (code, _, human) = fx.verify();
+    assert_eq!(code, 1, "{human}");
+    assert!(human.contains(&id[..12]), "{human}");
+}
