@@ -310,7 +310,7 @@ fn report_json(report: &Report, recorded: bool) -> serde_json::Value {
 fn status(ui: &Ui, ctx: &Ctx, args: &FanoutArgs) -> Result<Outcome> {
     let peers = super::peers::load(ctx)?;
     let commit = ctx.store.rev_commit(&args.commit)?;
-    let remote = super::proof::default_remote(&ctx.store);
+    let remote = ctx.store.default_remote();
     let proof =
         git_fleet::peers::proof::prove(&ctx.store, commit, true, remote.as_deref(), &peers)?;
     let counted: Vec<_> = proof

@@ -19,7 +19,7 @@ pub fn run(ui: &Ui, args: ProofArgs) -> Result<Outcome> {
             Err(_) => return Err(e),
         },
     };
-    let remote = default_remote(&ctx.store);
+    let remote = ctx.store.default_remote();
     let proof = prove(&ctx.store, commit, exists, remote.as_deref(), &peers)?;
     if args.json {
         let mut value = serde_json::to_value(&proof)
@@ -115,21 +115,4 @@ pub fn run(ui: &Ui, args: ProofArgs) -> Result<Outcome> {
     } else {
         Outcome::Found
     })
-}
-
-/// `origin` if it exists, else the only remote, else none.
-pub(super) fn default_remote(store: &git_fleet::store::Store) -> Option<String> {
-    let names: Vec<String> = store
-        .repo()
-        .remote_names()
-        .into_iter()
-        .map(|n| n.to_string())
-        .collect();
-    if names.iter().any(|n| n == "origin") {
-        Some("origin".into())
-    } else if names.len() == 1 {
-        names.into_iter().next()
-    } else {
-        None
-    }
 }

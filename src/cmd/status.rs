@@ -9,7 +9,7 @@ use git_fleet::Result;
 pub fn run(ui: &Ui, args: StatusArgs) -> Result<Outcome> {
     let ctx = context()?;
     let peers = super::peers::load(&ctx)?;
-    let remote = default_remote(&ctx.store);
+    let remote = ctx.store.default_remote();
     let st = status(&ctx.store, &ctx.config, &peers, remote.as_deref())?;
     if args.json {
         let mut value = serde_json::to_value(&st)
@@ -137,21 +137,4 @@ fn print(ui: &Ui, st: &Status) {
 /// A Unix time as `2026-01-02 03:04:05 +0000`.
 fn when(secs: i64) -> String {
     gix::date::Time::new(secs, 0).format_or_unix(gix::date::time::format::ISO8601)
-}
-
-/// `origin` if it exists, else the only remote, else none (as `proof` does).
-fn default_remote(store: &git_fleet::store::Store) -> Option<String> {
-    let names: Vec<String> = store
-        .repo()
-        .remote_names()
-        .into_iter()
-        .map(|n| n.to_string())
-        .collect();
-    if names.iter().any(|n| n == "origin") {
-        Some("origin".into())
-    } else if names.len() == 1 {
-        names.into_iter().next()
-    } else {
-        None
-    }
 }

@@ -1365,10 +1365,7 @@ impl PeerRun<'_> {
         if in_the_way.is_empty() {
             return Ok(());
         }
-        let mut names: Vec<&str> = in_the_way.iter().take(3).copied().collect();
-        if in_the_way.len() > 3 {
-            names.push("...");
-        }
+        let names = first_three(&in_the_way);
         Err(blocked(
             Blocker::Dirty,
             format!(
@@ -1444,10 +1441,7 @@ impl PeerRun<'_> {
         if edited.is_empty() {
             return Ok(());
         }
-        let mut names: Vec<&str> = edited.iter().take(3).copied().collect();
-        if edited.len() > 3 {
-            names.push("...");
-        }
+        let names = first_three(&edited);
         Err(blocked(
             Blocker::Dirty,
             format!(
@@ -1987,6 +1981,15 @@ pub fn one_line(s: &str) -> String {
     } else {
         flat
     }
+}
+
+/// The first three paths of a list, then "..." when there are more.
+fn first_three<'a>(paths: &[&'a str]) -> Vec<&'a str> {
+    let mut names: Vec<&str> = paths.iter().take(3).copied().collect();
+    if paths.len() > 3 {
+        names.push("...");
+    }
+    names
 }
 
 #[cfg(test)]

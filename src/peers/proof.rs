@@ -180,11 +180,7 @@ fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>
             rec.outcome,
             owed.names().join(", "),
             runtime_text(rec),
-            if owed.names().len() == 1 {
-                "it"
-            } else {
-                "them"
-            }
+            it_or_them(owed.names().len())
         )
     } else if !owed.is_empty() {
         format!(
@@ -192,11 +188,7 @@ fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>
             rec.outcome,
             rec.reason,
             owed.names().join(", "),
-            if owed.names().len() == 1 {
-                "it"
-            } else {
-                "them"
-            }
+            it_or_them(owed.names().len())
         )
     } else {
         format!("{}: {}", rec.outcome, rec.reason)
@@ -259,11 +251,7 @@ fn pull_proof(
             rec.outcome,
             rec.reason,
             owed.names().join(", "),
-            if owed.names().len() == 1 {
-                "it"
-            } else {
-                "them"
-            }
+            it_or_them(owed.names().len())
         )
     } else {
         format!("{} at {at}: {}", rec.outcome, rec.reason)
@@ -358,4 +346,13 @@ fn remote_check(
         ok,
         detail,
     })
+}
+
+/// "it" for one owed step, "them" for several.
+fn it_or_them(n: usize) -> &'static str {
+    if n == 1 {
+        "it"
+    } else {
+        "them"
+    }
 }

@@ -68,6 +68,23 @@ impl Store {
     }
 
     /// The work tree root, if the repository has one.
+    /// `origin` if it exists, else the only remote, else none.
+    pub fn default_remote(&self) -> Option<String> {
+        let names: Vec<String> = self
+            .repo
+            .remote_names()
+            .into_iter()
+            .map(|n| n.to_string())
+            .collect();
+        if names.iter().any(|n| n == "origin") {
+            Some("origin".into())
+        } else if names.len() == 1 {
+            names.into_iter().next()
+        } else {
+            None
+        }
+    }
+
     pub fn work_dir(&self) -> Option<&Path> {
         self.repo.workdir()
     }
