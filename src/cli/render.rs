@@ -1,21 +1,48 @@
 //! `git fleet render [NODE...]`: effective config per node.
 
-use super::{context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::RenderArgs;
+use clap::Args;
 use git_fleet::desired::{self, Source};
 use git_fleet::fleet::render::{render_node, Index};
 use git_fleet::fleet::Fleet;
+use git_fleet::workspace::Workspace;
 use git_fleet::{live, Error, Result};
 use serde_json::{json, Map, Value};
+use std::path::PathBuf;
 
-pub fn run(ui: &Ui, args: RenderArgs) -> Result<Outcome> {
-    let ctx = context()?;
+/// Print the effective (rendered) config of nodes.
+///
+/// A node's config is its enabled assignments' module configs merged in
+/// ascending priority (an assignment's priority overrides its module's), each
+/// assignment's own config overriding its module's.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet render\n  git fleet render app-01 app-02 --json\n  git fleet render --rev HEAD~3 app-01\n  git fleet render --live prod app-01"
+)]
+pub struct RenderArgs {
+    /// Nodes to render (default: all).
+    pub nodes: Vec<String>,
+    /// Render the desired file as of revision REV.
+    #[arg(long, value_name = "REV", conflicts_with_all = ["file", "live"])]
+    pub rev: Option<String>,
+    /// Render FILE ('-' for stdin).
+    #[arg(long, value_name = "FILE", conflicts_with = "live")]
+    pub file: Option<PathBuf>,
+    /// Render the latest live snapshot of TARGET instead of the desired file.
+    #[arg(long, value_name = "TARGET")]
+    pub live: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ui: &Ui, ws: &Workspace, args: RenderArgs) -> Result<Outcome> {
+    let config = ws.config()?;
     let (fleet, label): (Fleet, String) = match &args.live {
         Some(target) => {
             // Recorded here, else fetched (named in the label), as diff reads it.
-            let (snapshot, name) = live::latest_recorded(&ctx.store, target)?
-                .ok_or_else(|| live::no_snapshot(&ctx.store, target))?;
+            let (snapshot, name) = live::latest_recorded(ws.store(), target)?
+                .ok_or_else(|| live::no_snapshot(ws.store(), target))?;
             (snapshot.fleet, name)
         }
         None => {
@@ -24,11 +51,11 @@ pub fn run(ui: &Ui, args: RenderArgs) -> Result<Outcome> {
                 (None, Some(file)) => Source::File(file.clone()),
                 (None, None) => Source::WorkTree,
             };
-            let rel = match ctx.config.targets.values().next() {
-                Some(t) if ctx.config.targets.len() == 1 => t.desired_path(),
+            let rel = match config.targets.values().next() {
+                Some(t) if config.targets.len() == 1 => t.desired_path(),
                 _ => git_fleet::config::DEFAULT_DESIRED.to_string(),
             };
-            let input = desired::read(&ctx.store, &source, &rel)?;
+            let input = desired::read(ws.store(), &source, &rel)?;
             // Rendering a lost file would show an empty fleet, not the problem.
             if !input.exists || input.is_blank() {
                 let what = if input.exists {
@@ -42,7 +69,7 @@ pub fn run(ui: &Ui, args: RenderArgs) -> Result<Outcome> {
                 )));
             }
             (
-                desired::parse_cached(&ctx.store, &input)?.fleet,
+                desired::parse_cached(ws.store(), &input)?.fleet,
                 input.label,
             )
         }
@@ -80,7 +107,7 @@ pub fn run(ui: &Ui, args: RenderArgs) -> Result<Outcome> {
                 serde_json::to_value(&rendered).unwrap_or(Value::Null),
             );
         }
-        ui.json(&json!({ "version": JSON_VERSION, "source": label, "nodes": out }));
+        ui.json(json!({ "source": label, "nodes": out }));
         return Ok(Outcome::Done);
     }
     for n in &nodes {

@@ -1,32 +1,78 @@
 //! `git fleet fanout`: deliver a commit to the peers, show progress, print a
 //! summary table (or one JSON object), record the run as a note.
 
-use super::{context, Ctx, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::FanoutArgs;
+use clap::Args;
 use git_fleet::peers::config::{bad_branch, Peer};
 use git_fleet::peers::fanout::{
     self, Event, Outcome as PeerOutcome, PeerReport, Report, Request, StepStatus,
 };
 use git_fleet::peers::record;
 use git_fleet::peers::shell::SshOptions;
+use git_fleet::workspace::Workspace;
 use git_fleet::{Error, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use std::time::Duration;
 
+/// Fast-forward every peer checkout to a commit, where that is safe.
+///
+/// Per peer, in parallel: reachable, exists, is a repository, nothing in
+/// progress and no index.lock, on the expected branch, no staged or unstaged
+/// changes to tracked files, HEAD an ancestor of the commit; then fetch,
+/// `git merge --ff-only`, read HEAD back, and run the peer's reload, health and
+/// readback commands. A peer that fails a check is left exactly as it was and
+/// reported blocked with the reason (dirty, diverged, ahead, wrong-branch,
+/// detached, missing, not-a-repo, busy, unreachable, fetch-failed,
+/// merge-failed, reload-failed, health-failed, readback-mismatch). Nothing is
+/// ever stashed, reset, rebased, cleaned, checked out or forced, and
+/// untracked files are never touched. Each run is recorded as a note on the
+/// commit in refs/notes/fleet/fanout. Exit 1 if any peer is blocked.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet fanout\n  git fleet fanout --dry-run\n  git fleet fanout --commit v1.4.2 --peer web-1 --peer web-2\n  git fleet fanout --jobs 16 --json"
+)]
+pub struct FanoutArgs {
+    /// The commit to deliver.
+    #[arg(long, value_name = "C", default_value = "HEAD")]
+    pub commit: String,
+    /// The branch being delivered: peers without their own `branch` must be
+    /// on it (default: the current branch).
+    #[arg(long, value_name = "B")]
+    pub branch: Option<String>,
+    /// Only these peers (repeatable; default: all).
+    #[arg(long = "peer", value_name = "NAME")]
+    pub peers: Vec<String>,
+    /// Peers handled at once (default: 8).
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+    /// Check every peer and say what would happen; change nothing, record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Trust and remember SSH host keys seen for the first time (never a changed key).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Deliver nothing: show each peer's latest evidence for the commit,
+    /// push-mode notes and pull-mode agent reports merged.
+    #[arg(long, conflicts_with_all = ["dry_run", "peers", "jobs"])]
+    pub status: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Peers handled at once unless --jobs says otherwise.
 pub const DEFAULT_JOBS: usize = 8;
 
-pub fn run(ui: &Ui, args: FanoutArgs) -> Result<Outcome> {
-    let ctx = context()?;
+pub fn run(ui: &Ui, ws: &Workspace, args: FanoutArgs) -> Result<Outcome> {
+    ws.config()?; // a malformed fleet.toml stops every command that reads it
     if args.status {
-        return status(ui, &ctx, &args);
+        return status(ui, ws, &args);
     }
-    let all = super::peers::load(&ctx)?;
-    let peers = select(&all, &args.peers)?;
-    let commit = ctx.store.rev_commit(&args.commit)?;
-    let branch = delivered_branch(&ctx, &args, &peers)?;
+    let all = ws.peers()?;
+    let peers = select(all, &args.peers)?;
+    let commit = ws.store().rev_commit(&args.commit)?;
+    let branch = delivered_branch(ws, &args, &peers)?;
     let req = Request {
         commit,
         branch,
@@ -53,12 +99,12 @@ pub fn run(ui: &Ui, args: FanoutArgs) -> Result<Outcome> {
         ));
     }
     let report = if args.json || ui.quiet {
-        fanout::run(&ctx.store, &req, &|_| {})?
+        fanout::run(ws.store(), &req, &|_| {})?
     } else if console::Term::stderr().is_term() {
-        with_bars(&ctx, &req)?
+        with_bars(ws, &req)?
     } else {
         let names: Vec<&str> = req.peers.iter().map(|p| p.name.as_str()).collect();
-        fanout::run(&ctx.store, &req, &|e| {
+        fanout::run(ws.store(), &req, &|e| {
             if let Event::Done { index, report } = e {
                 eprintln!("{}: {}", names[index], outcome_line(&report));
             }
@@ -66,7 +112,7 @@ pub fn run(ui: &Ui, args: FanoutArgs) -> Result<Outcome> {
     };
     let recorded = match &report.run {
         None => None,
-        Some(run) => Some(record::append(&ctx.store, &report, run).map_err(|e| {
+        Some(run) => Some(record::append(ws.store(), &report, run).map_err(|e| {
             Error::Other(format!(
                 "the fanout ran but its results could not be recorded in {} ({e}); its pending record says so: run git fleet fanout again",
                 fanout::NOTES_REF
@@ -74,7 +120,7 @@ pub fn run(ui: &Ui, args: FanoutArgs) -> Result<Outcome> {
         })?),
     };
     if args.json {
-        ui.json(&report_json(&report, recorded.is_some()));
+        ui.json(report_json(&report, recorded.is_some()));
     } else {
         print_table(ui, &report);
         match &recorded {
@@ -132,15 +178,15 @@ fn select(all: &[Peer], names: &[String]) -> Result<Vec<Peer>> {
 
 /// --branch, else the current branch. Only needed for peers that do not
 /// name their own branch.
-fn delivered_branch(ctx: &Ctx, args: &FanoutArgs, peers: &[Peer]) -> Result<String> {
+fn delivered_branch(ws: &Workspace, args: &FanoutArgs, peers: &[Peer]) -> Result<String> {
     if let Some(b) = &args.branch {
         if let Some(why) = bad_branch(b) {
             return Err(Error::usage(format!("--branch '{b}' {why}")));
         }
         return Ok(b.clone());
     }
-    let head = ctx
-        .store
+    let head = ws
+        .store()
         .repo()
         .head_name()
         .map_err(|e| Error::Other(format!("cannot read HEAD: {e}")))?;
@@ -158,7 +204,7 @@ fn delivered_branch(ctx: &Ctx, args: &FanoutArgs, peers: &[Peer]) -> Result<Stri
     ))
 }
 
-fn with_bars(ctx: &Ctx, req: &Request) -> Result<Report> {
+fn with_bars(ws: &Workspace, req: &Request) -> Result<Report> {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let width = req.peers.iter().map(|p| p.name.len()).max().unwrap_or(4);
     let style = ProgressStyle::with_template(&format!("{{spinner}} {{prefix:<{width}}}  {{msg}}"))
@@ -175,7 +221,7 @@ fn with_bars(ctx: &Ctx, req: &Request) -> Result<Report> {
             bar
         })
         .collect();
-    let report = fanout::run(&ctx.store, req, &|e| match e {
+    let report = fanout::run(ws.store(), req, &|e| match e {
         Event::Stage { index, stage } => bars[index].set_message(stage.as_str()),
         Event::Done { index, report } => bars[index].finish_with_message(outcome_line(&report)),
     });
@@ -288,7 +334,6 @@ fn report_json(report: &Report, recorded: bool) -> serde_json::Value {
         })
         .collect();
     json!({
-        "version": JSON_VERSION,
         "commit": report.commit.to_string(),
         "branch": report.branch,
         "dry_run": report.dry_run,
@@ -307,12 +352,11 @@ fn report_json(report: &Report, recorded: bool) -> serde_json::Value {
 
 /// `--status`: each peer's latest evidence for the commit, push-mode notes
 /// and pull-mode reports merged (the later wins), without delivering.
-fn status(ui: &Ui, ctx: &Ctx, args: &FanoutArgs) -> Result<Outcome> {
-    let peers = super::peers::load(ctx)?;
-    let commit = ctx.store.rev_commit(&args.commit)?;
-    let remote = ctx.store.default_remote();
-    let proof =
-        git_fleet::peers::proof::prove(&ctx.store, commit, true, remote.as_deref(), &peers)?;
+fn status(ui: &Ui, ws: &Workspace, args: &FanoutArgs) -> Result<Outcome> {
+    let peers = ws.peers()?;
+    let commit = ws.store().rev_commit(&args.commit)?;
+    let remote = ws.store().default_remote();
+    let proof = git_fleet::peers::proof::prove(ws.store(), commit, true, remote.as_deref(), peers)?;
     let counted: Vec<_> = proof
         .peers
         .iter()
@@ -320,8 +364,7 @@ fn status(ui: &Ui, ctx: &Ctx, args: &FanoutArgs) -> Result<Outcome> {
         .collect();
     let ok = counted.iter().filter(|p| p.ok).count();
     if args.json {
-        ui.json(&json!({
-            "version": JSON_VERSION,
+        ui.json(json!({
             "commit": proof.commit,
             "peers": proof.peers,
             "summary": {

@@ -1,24 +1,51 @@
 //! `git fleet apply <id>... | --approved [--target T]`.
 
-use super::{context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::ApplyArgs;
+use clap::Args;
 use git_fleet::proposals::{Book, State};
 use git_fleet::reconcile::{apply, find, proposal_targets, recover, ApplyOptions};
+use git_fleet::workspace::Workspace;
 use git_fleet::{Error, Result};
 use serde_json::json;
 use std::collections::BTreeMap;
 
-pub fn run(ui: &Ui, args: ApplyArgs) -> Result<Outcome> {
-    let ctx = context()?;
+/// Apply approved proposals to live state, with stale-conflict checks.
+///
+/// A proposal computed against a live resource that has changed since is
+/// refused and returned to review with the reason. Destroys apply on approval
+/// for every kind, but a module or template that something still references is
+/// refused unless the referencing change is in the same apply.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet apply 3f2a9c\n  git fleet apply --approved --target prod\n  git fleet apply 3f2a9c --despite-halt"
+)]
+pub struct ApplyArgs {
+    /// Proposal ids (or unique prefixes).
+    pub ids: Vec<String>,
+    /// Apply every approved proposal (of --target, or of every target).
+    #[arg(long, conflicts_with = "ids")]
+    pub approved: bool,
+    /// Limit --approved to one target.
+    #[arg(long, value_name = "T")]
+    pub target: Option<String>,
+    /// Apply although automation is halted; the receipt records it.
+    #[arg(long)]
+    pub despite_halt: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ui: &Ui, ws: &Workspace, args: ApplyArgs) -> Result<Outcome> {
+    let config = ws.config()?;
     // Interrupted applies are completed first, and said so.
-    let recovered = recover(&ctx.store, &ctx.config, None)?;
+    let recovered = recover(ws.store(), config, None)?;
     if !args.json {
         for r in &recovered {
             ui.status(r.to_string());
         }
     }
-    let all_targets = proposal_targets(&ctx.store)?;
+    let all_targets = proposal_targets(ws.store())?;
     let mut by_target: BTreeMap<String, Vec<String>> = BTreeMap::new();
     if args.approved {
         let targets = match &args.target {
@@ -26,8 +53,8 @@ pub fn run(ui: &Ui, args: ApplyArgs) -> Result<Outcome> {
             None => all_targets.clone(),
         };
         for t in targets {
-            let book = Book::open(&ctx.store, &t)?;
-            for p in book.all(&ctx.store)? {
+            let book = Book::open(ws.store(), &t)?;
+            for p in book.all(ws.store())? {
                 if p.state() == State::Approved {
                     by_target.entry(t.clone()).or_default().push(p.id);
                 }
@@ -38,7 +65,7 @@ pub fn run(ui: &Ui, args: ApplyArgs) -> Result<Outcome> {
             return Err(Error::usage("name proposals to apply, or use --approved"));
         }
         for id in &args.ids {
-            let (t, full) = find(&ctx.store, &all_targets, id)?;
+            let (t, full) = find(ws.store(), &all_targets, id)?;
             by_target.entry(t).or_default().push(full);
         }
     }
@@ -48,12 +75,12 @@ pub fn run(ui: &Ui, args: ApplyArgs) -> Result<Outcome> {
     };
     let mut outcomes = Vec::new();
     for (target, ids) in &by_target {
-        let cfg = git_fleet::reconcile::target_config(&ctx.config, target);
-        let dir = ctx.store.work_dir().unwrap_or(ctx.store.git_dir());
+        let cfg = git_fleet::reconcile::target_config(config, target);
+        let dir = ws.store().work_dir().unwrap_or(ws.store().git_dir());
         if let Ok(None) = git_fleet::policy::published_ref(dir, &cfg, target) {
             ui.status(format!("note: this repository has no remote, so apply cannot check that the proposals' source commits reached {target}'s branch"));
         }
-        for o in apply(&ctx.store, &ctx.config, target, ids, &opts)? {
+        for o in apply(ws.store(), config, target, ids, &opts)? {
             outcomes.push((target.clone(), o));
         }
     }
@@ -66,7 +93,7 @@ pub fn run(ui: &Ui, args: ApplyArgs) -> Result<Outcome> {
                 Err(why) => json!({"id": o.id, "target": t, "applied": false, "reason": why}),
             })
             .collect();
-        ui.json(&json!({ "version": JSON_VERSION, "outcomes": items, "recovered": recovered }));
+        ui.json(json!({ "outcomes": items, "recovered": recovered }));
     } else {
         if outcomes.is_empty() {
             ui.status("nothing to apply");

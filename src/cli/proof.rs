@@ -1,33 +1,49 @@
 //! `git fleet proof [C]`: the delivery closeout of a commit.
 
-use super::{context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::ProofArgs;
+use clap::Args;
 use git_fleet::peers::proof::{prove, runtime_text};
+use git_fleet::workspace::Workspace;
 use git_fleet::Result;
 use gix::ObjectId;
-use serde_json::json;
 
-pub fn run(ui: &Ui, args: ProofArgs) -> Result<Outcome> {
-    let ctx = context()?;
-    let peers = super::peers::load(&ctx)?;
+/// The delivery closeout of a commit.
+///
+/// Shows whether the commit exists here, whether origin has it (a
+/// remote-tracking branch contains it), each peer's latest evidence (the
+/// fanout note on the commit, push mode, or the peer's own agent report in
+/// refs/fleet/reports, pull mode, whichever is later; the output names the
+/// mode), and whether each runtime surface was reloaded, found healthy and
+/// read back, or is out of scope (not configured). Peers that report
+/// themselves count whether declared or not. Exit 1 if anything is missing.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet proof\n  git fleet proof v1.4.2 --json")]
+pub struct ProofArgs {
+    /// The commit (default: HEAD).
+    #[arg(default_value = "HEAD")]
+    pub commit: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ui: &Ui, ws: &Workspace, args: ProofArgs) -> Result<Outcome> {
+    ws.config()?; // a malformed fleet.toml stops every command that reads it
+    let peers = ws.peers()?;
     // A full id this repository lacks is a proof that fails, not bad input.
-    let (commit, exists) = match ctx.store.rev_commit(&args.commit) {
+    let (commit, exists) = match ws.store().rev_commit(&args.commit) {
         Ok(id) => (id, true),
         Err(e) => match ObjectId::from_hex(args.commit.as_bytes()) {
             Ok(id) => (id, false),
             Err(_) => return Err(e),
         },
     };
-    let remote = ctx.store.default_remote();
-    let proof = prove(&ctx.store, commit, exists, remote.as_deref(), &peers)?;
+    let remote = ws.default_remote();
+    let proof = prove(ws.store(), commit, exists, remote.as_deref(), peers)?;
     if args.json {
-        let mut value = serde_json::to_value(&proof)
+        let value = serde_json::to_value(&proof)
             .map_err(|e| git_fleet::Error::Other(format!("cannot encode JSON: {e}")))?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("version".into(), json!(JSON_VERSION));
-        }
-        ui.json(&value);
+        ui.json(value);
     } else {
         let mark = |ok: bool| {
             if ok {

@@ -1,23 +1,37 @@
 //! `git fleet status`: presents [`git_fleet::status::status`] on one screen.
 
-use super::{context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::StatusArgs;
+use clap::Args;
 use git_fleet::status::{status, Status};
+use git_fleet::workspace::Workspace;
 use git_fleet::Result;
 
-pub fn run(ui: &Ui, args: StatusArgs) -> Result<Outcome> {
-    let ctx = context()?;
-    let peers = super::peers::load(&ctx)?;
-    let remote = ctx.store.default_remote();
-    let st = status(&ctx.store, &ctx.config, &peers, remote.as_deref())?;
+/// One screen: is automation halted, what waits per target, the last fanout.
+///
+/// Shows whether automation is halted (and by whom, why), per known target
+/// the proposals pending review, approved and failed, conflicting review
+/// decisions and the last reconcile run, and the last fanout run with what it
+/// still owes (peers not delivered, runtime steps not done; as `git fleet
+/// proof` of that commit). Reads only; changes nothing.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet status\n  git fleet status --json\n\nExit codes: 0 nothing needs attention, 1 halted, a conflict, or the last fanout is incomplete, 2 error."
+)]
+pub struct StatusArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ui: &Ui, ws: &Workspace, args: StatusArgs) -> Result<Outcome> {
+    let config = ws.config()?;
+    let peers = ws.peers()?;
+    let remote = ws.default_remote();
+    let st = status(ws.store(), config, peers, remote.as_deref())?;
     if args.json {
-        let mut value = serde_json::to_value(&st)
+        let value = serde_json::to_value(&st)
             .map_err(|e| git_fleet::Error::Other(format!("cannot encode JSON: {e}")))?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("version".into(), serde_json::json!(JSON_VERSION));
-        }
-        ui.json(&value);
+        ui.json(value);
     } else {
         print(ui, &st);
     }

@@ -1,9 +1,10 @@
 //! man/ and completions/ are generated from the clap definitions and committed.
 //! This test regenerates them and fails when the committed copies are stale;
-//! `UPDATE_GENERATED=1 cargo test --test generated` rewrites them.
+//! `UPDATE_GENERATED=1 cargo test --bin git-fleet generated` rewrites them.
+//! (A unit test of the binary: the clap definitions live on its side.)
 
+use super::Cli;
 use clap::CommandFactory;
-use git_fleet::cli::Cli;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -92,7 +93,7 @@ fn man_pages_and_completions_are_current() {
     }
     assert!(
         stale.is_empty(),
-        "generated files are stale: {stale:?}\nrun: UPDATE_GENERATED=1 cargo test --test generated"
+        "generated files are stale: {stale:?}\nrun: UPDATE_GENERATED=1 cargo test --bin git-fleet generated"
     );
 }
 

@@ -1,24 +1,136 @@
 //! `git fleet receipts [log | show <commit> | verify | append]`.
 
-use super::{context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::{
-    ReceiptsAppendArgs, ReceiptsArgs, ReceiptsCommand, ReceiptsLogArgs, ReceiptsShowArgs,
-    ReceiptsVerifyArgs,
-};
+use clap::{Args, Subcommand};
 use git_fleet::receipts::{self, block, Receipt, ReceiptInput, RECEIPTS_REF};
 use git_fleet::store::Store;
+use git_fleet::workspace::Workspace;
 use git_fleet::{Error, Result};
 use serde_json::{json, Value};
 
-pub fn run(ui: &Ui, args: ReceiptsArgs) -> Result<Outcome> {
-    let ctx = context()?;
+/// The receipt log: list, show, verify (and append, for scripts).
+///
+/// Every apply, auto-apply, halt and resume leaves a receipt: a block of
+/// Fleet-* trailer lines in the note on its commit (refs/notes/fleet/receipts)
+/// and one commit on that notes ref whose message is the receipt, so the ref's
+/// history is the log. Receipts form a sha256 hash chain (Fleet-Prev) and are
+/// signed with ssh-keygen (namespace git-fleet) when git is configured for SSH
+/// signing (gpg.format=ssh, user.signingKey). Without a subcommand: `log`.
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  git fleet receipts\n  git fleet receipts show HEAD\n  git fleet receipts verify --json\n\nExit codes: 0 done (verify: every check passed), 1 verify found a problem or show found no receipt, 2 error."
+)]
+pub struct ReceiptsArgs {
+    #[command(subcommand)]
+    pub command: Option<ReceiptsCommand>,
+    #[command(flatten)]
+    pub log: ReceiptsLogArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReceiptsCommand {
+    Log(ReceiptsLogArgs),
+    Show(ReceiptsShowArgs),
+    Verify(ReceiptsVerifyArgs),
+    Append(ReceiptsAppendArgs),
+}
+
+/// List receipts, newest first.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet receipts log -n 10\n  git fleet receipts log --json"
+)]
+pub struct ReceiptsLogArgs {
+    /// Show at most N receipts (the newest).
+    #[arg(long, short = 'n', value_name = "N")]
+    pub max_count: Option<usize>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Show the receipts in the note on a commit.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet receipts show HEAD\n  git fleet receipts show 3f2a9c1 --json"
+)]
+pub struct ReceiptsShowArgs {
+    /// The commit (or other revision) the receipts are about.
+    #[arg(default_value = "HEAD")]
+    pub commit: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Verify the receipt log: hash chain, signatures, and notes against the log.
+///
+/// Walks the first-parent history of refs/notes/fleet/receipts: each receipt's
+/// id must be the sha256 of its canonical bytes and its Fleet-Prev the id of
+/// the receipt before it; each signature must verify with ssh-keygen against
+/// gpg.ssh.allowedSignersFile for the receipt's Fleet-Actor (when that file is
+/// configured, unsigned receipts fail; without it, only validity is checked and
+/// unsigned receipts pass); the note on each receipt's commit must hold its
+/// block byte for byte, and no note may hold a receipt the log lacks. Every
+/// problem names the receipt (id) and its commit; exit 1 if there is any.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git config gpg.ssh.allowedSignersFile .git/allowed_signers\n  git fleet receipts verify\n  git fleet receipts verify --json"
+)]
+pub struct ReceiptsVerifyArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Append a receipt (plumbing for scripts and tests; apply, halt and resume
+/// write their own).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet receipts append --action deploy --commit HEAD --target prod --trailer Ticket=OPS-12"
+)]
+pub struct ReceiptsAppendArgs {
+    /// What happened (Fleet-Action), e.g. apply, halt, deploy.
+    #[arg(long, value_name = "A")]
+    pub action: String,
+    /// The commit (or other revision) the receipt is about; its note gets the block.
+    #[arg(long, value_name = "C")]
+    pub commit: String,
+    /// Fleet-Target.
+    #[arg(long, value_name = "T")]
+    pub target: Option<String>,
+    /// Fleet-Proposal.
+    #[arg(long, value_name = "P")]
+    pub proposal: Option<String>,
+    /// Fleet-Change.
+    #[arg(long, value_name = "X")]
+    pub change: Option<String>,
+    /// Fleet-Policy: the rule that allowed the change.
+    #[arg(long, value_name = "RULE")]
+    pub policy: Option<String>,
+    /// Fleet-Before.
+    #[arg(long, value_name = "V")]
+    pub before: Option<String>,
+    /// Fleet-After.
+    #[arg(long, value_name = "V")]
+    pub after: Option<String>,
+    /// Another trailer, KEY=VALUE (KEY gets a Fleet- prefix if it lacks one). Repeatable.
+    #[arg(long = "trailer", value_name = "KEY=VALUE")]
+    pub trailers: Vec<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ui: &Ui, ws: &Workspace, args: ReceiptsArgs) -> Result<Outcome> {
+    ws.config()?; // a malformed fleet.toml stops every command that reads it
     match args.command {
-        None => log(ui, &ctx.store, args.log),
-        Some(ReceiptsCommand::Log(a)) => log(ui, &ctx.store, a),
-        Some(ReceiptsCommand::Show(a)) => show(ui, &ctx.store, a),
-        Some(ReceiptsCommand::Verify(a)) => verify(ui, &ctx.store, a),
-        Some(ReceiptsCommand::Append(a)) => append(ui, &ctx.store, a),
+        None => log(ui, ws.store(), args.log),
+        Some(ReceiptsCommand::Log(a)) => log(ui, ws.store(), a),
+        Some(ReceiptsCommand::Show(a)) => show(ui, ws.store(), a),
+        Some(ReceiptsCommand::Verify(a)) => verify(ui, ws.store(), a),
+        Some(ReceiptsCommand::Append(a)) => append(ui, ws.store(), a),
     }
 }
 
@@ -28,8 +140,7 @@ fn log(ui: &Ui, store: &Store, args: ReceiptsLogArgs) -> Result<Outcome> {
         all.truncate(n);
     }
     if args.json {
-        ui.json(&json!({
-            "version": JSON_VERSION,
+        ui.json(json!({
             "ref": RECEIPTS_REF,
             "receipts": all.iter().map(receipt_json).collect::<Vec<_>>(),
         }));
@@ -48,8 +159,7 @@ fn show(ui: &Ui, store: &Store, args: ReceiptsShowArgs) -> Result<Outcome> {
     let commit = store.rev_commit(&args.commit)?;
     let (found, other) = receipts::on_commit(store, commit)?;
     if args.json {
-        ui.json(&json!({
-            "version": JSON_VERSION,
+        ui.json(json!({
             "ref": RECEIPTS_REF,
             "commit": commit.to_string(),
             "receipts": found.iter().map(receipt_json).collect::<Vec<_>>(),
@@ -98,10 +208,9 @@ fn verify(ui: &Ui, store: &Store, args: ReceiptsVerifyArgs) -> Result<Outcome> {
         Outcome::Found
     };
     if args.json {
-        let mut value = serde_json::to_value(&report)
+        let value = serde_json::to_value(&report)
             .map_err(|e| Error::Other(format!("cannot encode the report: {e}")))?;
-        value["version"] = json!(JSON_VERSION);
-        ui.json(&value);
+        ui.json(value);
         return Ok(outcome);
     }
     let n = report.receipts.len();
@@ -162,7 +271,7 @@ fn append(ui: &Ui, store: &Store, args: ReceiptsAppendArgs) -> Result<Outcome> {
         },
     )?;
     if args.json {
-        ui.json(&json!({ "version": JSON_VERSION, "receipt": receipt_json(&receipt) }));
+        ui.json(json!({ "receipt": receipt_json(&receipt) }));
     } else {
         ui.out(&receipt.id);
         ui.status(format!(

@@ -1,39 +1,83 @@
 //! `git fleet peers add|remove|list`: edit fleet.toml or .git/fleet.local.toml
 //! with toml_edit (comments and layout survive), list the merged view.
 
-use super::{context, Ctx, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::{PeersAddArgs, PeersCommand, PeersListArgs, PeersRemoveArgs};
+use clap::{Args, Subcommand};
 use git_fleet::config::{Config, CONFIG_FILE};
 use git_fleet::fleet::validate::{printable, unsafe_name};
 use git_fleet::peers::config::{self as peers_config, bad_branch, Location, Peer};
+use git_fleet::workspace::Workspace;
 use git_fleet::{Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
 use toml_edit::{value, DocumentMut, Item, Table};
 
-pub fn run(ui: &Ui, command: PeersCommand) -> Result<Outcome> {
-    let ctx = context()?;
+/// Declare, remove and list peer checkouts that `fanout` delivers to.
+///
+/// Peers live in fleet.toml (shared, committed) or, with --local, in
+/// .git/fleet.local.toml (this machine's; a local peer replaces a shared one
+/// of the same name). Edits keep the file's comments and layout.
+#[derive(Debug, Subcommand)]
+pub enum PeersCommand {
+    Add(PeersAddArgs),
+    Remove(PeersRemoveArgs),
+    List(PeersListArgs),
+}
+
+/// Declare a peer checkout.
+///
+/// LOCATION is an absolute path, ~/path, or ssh://[user@]host[:port]/path.
+/// Other settings (reload, health, readback, timeout, remote, transport,
+/// identity) are edited in the file itself.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet peers add laptop ~/src/app\n  git fleet peers add web-1 ssh://deploy@web-1:2222/srv/app --branch main\n  git fleet peers add scratch /tmp/app-checkout --local"
+)]
+pub struct PeersAddArgs {
+    /// The peer's name (letters, digits, '-', '_', '.').
+    pub name: String,
+    /// Where the checkout is: /abs/path, ~/path or ssh://[user@]host[:port]/path.
+    pub location: String,
+    /// The branch the peer must be on (default: the branch being delivered).
+    #[arg(long, value_name = "B")]
+    pub branch: Option<String>,
+    /// Write to .git/fleet.local.toml (this machine only) instead of fleet.toml.
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// Remove a peer declaration.
+///
+/// Removes it from every file that declares it, or only from
+/// .git/fleet.local.toml with --local.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet peers remove laptop\n  git fleet peers remove scratch --local"
+)]
+pub struct PeersRemoveArgs {
+    /// The peer's name.
+    pub name: String,
+    /// Only remove it from .git/fleet.local.toml.
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// List the peers fanout would deliver to, and where each is declared.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet peers list\n  git fleet peers list --json")]
+pub struct PeersListArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ui: &Ui, ws: &Workspace, command: PeersCommand) -> Result<Outcome> {
+    ws.config()?; // a malformed fleet.toml stops every command that reads it
     match command {
-        PeersCommand::Add(args) => add(ui, &ctx, args),
-        PeersCommand::Remove(args) => remove(ui, &ctx, args),
-        PeersCommand::List(args) => list(ui, &ctx, args),
+        PeersCommand::Add(args) => add(ui, ws, args),
+        PeersCommand::Remove(args) => remove(ui, ws, args),
+        PeersCommand::List(args) => list(ui, ws, args),
     }
-}
-
-pub fn home() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-}
-
-/// The configured peers of the repository in `ctx`.
-pub fn load(ctx: &Ctx) -> Result<Vec<Peer>> {
-    peers_config::load(
-        ctx.store.work_dir(),
-        ctx.store.repo().common_dir(),
-        home().as_deref(),
-    )
 }
 
 /// A file that declares peers: its path, its name in messages, and whether
@@ -44,8 +88,8 @@ struct PeersFile {
     local: bool,
 }
 
-fn shared_file(ctx: &Ctx) -> Result<PeersFile> {
-    let root = ctx.store.work_dir().ok_or_else(|| {
+fn shared_file(ws: &Workspace) -> Result<PeersFile> {
+    let root = ws.store().work_dir().ok_or_else(|| {
         Error::usage_hint(
             "this repository is bare: it has no fleet.toml",
             "declare the peer in this machine's file with --local",
@@ -58,11 +102,11 @@ fn shared_file(ctx: &Ctx) -> Result<PeersFile> {
     })
 }
 
-fn local_file(ctx: &Ctx) -> PeersFile {
-    let git_dir = ctx.store.repo().common_dir();
+fn local_file(ws: &Workspace) -> PeersFile {
+    let git_dir = ws.store().repo().common_dir();
     PeersFile {
         path: peers_config::local_path(git_dir),
-        label: peers_config::local_label(ctx.store.work_dir(), git_dir),
+        label: peers_config::local_label(ws.store().work_dir(), git_dir),
         local: true,
     }
 }
@@ -90,7 +134,7 @@ fn read_doc(file: &PeersFile) -> Result<(String, DocumentMut)> {
 /// Check the edited text with the same strict parsers every command uses,
 /// then replace the file atomically.
 fn write_doc(file: &PeersFile, text: &str) -> Result<()> {
-    let home = home();
+    let home = git_fleet::workspace::home();
     if file.local {
         peers_config::parse_local(&file.label, text, home.as_deref())?;
     } else {
@@ -136,24 +180,25 @@ fn has_peer(doc: &DocumentMut, name: &str) -> bool {
         .is_some_and(|t| t.contains_key(name))
 }
 
-fn add(ui: &Ui, ctx: &Ctx, args: PeersAddArgs) -> Result<Outcome> {
+fn add(ui: &Ui, ws: &Workspace, args: PeersAddArgs) -> Result<Outcome> {
     if let Some(why) = unsafe_name(&args.name) {
         return Err(Error::usage(format!(
             "peer name '{}' {why}",
             printable(&args.name)
         )));
     }
-    let location = peers_config::parse_location(&args.location, home().as_deref())
-        .map_err(|why| Error::usage(format!("location {why}")))?;
+    let location =
+        peers_config::parse_location(&args.location, git_fleet::workspace::home().as_deref())
+            .map_err(|why| Error::usage(format!("location {why}")))?;
     if let Some(b) = &args.branch {
         if let Some(why) = bad_branch(b) {
             return Err(Error::usage(format!("branch '{}' {why}", printable(b))));
         }
     }
     let file = if args.local {
-        local_file(ctx)
+        local_file(ws)
     } else {
-        shared_file(ctx)?
+        shared_file(ws)?
     };
     let (_, mut doc) = read_doc(&file)?;
     if has_peer(&doc, &args.name) {
@@ -214,10 +259,10 @@ fn add(ui: &Ui, ctx: &Ctx, args: PeersAddArgs) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-fn remove(ui: &Ui, ctx: &Ctx, args: PeersRemoveArgs) -> Result<Outcome> {
-    let mut files = vec![local_file(ctx)];
+fn remove(ui: &Ui, ws: &Workspace, args: PeersRemoveArgs) -> Result<Outcome> {
+    let mut files = vec![local_file(ws)];
     if !args.local {
-        if let Ok(shared) = shared_file(ctx) {
+        if let Ok(shared) = shared_file(ws) {
             files.insert(0, shared);
         }
     }
@@ -247,7 +292,7 @@ fn remove(ui: &Ui, ctx: &Ctx, args: PeersRemoveArgs) -> Result<Outcome> {
         removed.push(file.label.clone());
     }
     if removed.is_empty() {
-        let known: Vec<String> = load(ctx)?.into_iter().map(|p| p.name).collect();
+        let known: Vec<String> = ws.peers()?.iter().map(|p| p.name.clone()).collect();
         return Err(Error::usage(format!(
             "no peer named '{}'{} (known: {})",
             printable(&args.name),
@@ -267,11 +312,11 @@ fn remove(ui: &Ui, ctx: &Ctx, args: PeersRemoveArgs) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-fn list(ui: &Ui, ctx: &Ctx, args: PeersListArgs) -> Result<Outcome> {
-    let peers = load(ctx)?;
+fn list(ui: &Ui, ws: &Workspace, args: PeersListArgs) -> Result<Outcome> {
+    let peers = ws.peers()?;
     if args.json {
         let items: Vec<_> = peers.iter().map(peer_json).collect();
-        ui.json(&json!({ "version": JSON_VERSION, "peers": items }));
+        ui.json(json!({ "peers": items }));
         return Ok(Outcome::Done);
     }
     if peers.is_empty() {

@@ -1,132 +1,41 @@
-//! `git fleet policy check`, and the server-side hooks: pre-receive (bounded
-//! writes) and post-receive (reconcile the targets a push changed).
+//! The server-side hooks' decisions: pre-receive (bounded writes: is this
+//! push allowed?) and post-receive (which targets a push changed, and the
+//! reconcile ticks started for them). They return what they decided; the
+//! `hook` command words it.
 
-use super::{Ctx, JSON_VERSION};
-use crate::ui::{Outcome, Ui};
-use git_fleet::cli::PolicyCommand;
-use git_fleet::config::{Config, CONFIG_FILE};
-use git_fleet::gitcmd::git;
-use git_fleet::policy::{
+use crate::config::{Config, CONFIG_FILE};
+use crate::gitcmd::git;
+use crate::policy::{
     check_commits, check_records, commits_entering, desired_files, is_checked_ref, policy_ref,
-    policy_ref_update, pushed_commits, rewound_policy, CommitCheck, PolicyRef, Pusher,
+    policy_ref_update, pushed_commits, rewound_policy, PolicyRef, Pusher,
 };
-use git_fleet::{live, Error, Result};
-use serde_json::json;
+use crate::workspace::Workspace;
+use crate::{live, Error, Result};
 use std::io::Write;
+use std::path::Path;
 
-pub fn run(ui: &Ui, command: PolicyCommand) -> Result<Outcome> {
-    let PolicyCommand::Check(args) = command;
-    let ctx = super::context()?;
-    // git runs from the work tree root, where relative config paths (like
-    // gpg.ssh.allowedSignersFile) resolve as they do for the user.
-    let dir = ctx
-        .store
-        .work_dir()
-        .unwrap_or(ctx.store.git_dir())
-        .to_path_buf();
-    let upstream = git(&dir, &["rev-parse", "--symbolic-full-name", "@{upstream}"])?;
-    let upstream = upstream
-        .success
-        .then(|| upstream.stdout.trim().to_string())
-        .filter(|u| !u.is_empty());
-    let range = match (args.rev, &upstream) {
-        (Some(r), _) => r,
-        (None, Some(_)) => "@{upstream}..HEAD".to_string(),
-        (None, None) => "HEAD^!".to_string(),
-    };
-    let mut list = git(&dir, &["rev-list", "--reverse", &range])?;
-    if !list.success && range == "HEAD^!" {
-        list = git(&dir, &["rev-list", "--max-count=1", "HEAD"])?; // a root commit has no HEAD^
-    }
-    if !list.success {
-        return Err(Error::usage(format!(
-            "bad range '{range}': {}",
-            list.stderr.trim()
-        )));
-    }
-    // The policy the server will apply: fleet.toml as the upstream branch has
-    // it (the server reads its HEAD before the push); without an upstream, the
-    // work tree's (a bare repository's: HEAD's).
-    let (config, policy_from) = match &upstream {
-        Some(u) => (config_at(&ctx, u)?, format!("{CONFIG_FILE} at {u}")),
-        None if ctx.store.work_dir().is_none() => {
-            (ctx.config.clone(), format!("{CONFIG_FILE} at HEAD"))
-        }
-        None => (
-            ctx.config.clone(),
-            format!("{CONFIG_FILE} in the work tree"),
-        ),
-    };
-    let commits: Vec<String> = list.stdout.lines().map(str::to_string).collect();
-    let known = live::known_targets(&ctx.store, &config)?;
-    let checks = check_commits(
-        &dir,
-        &config.policy,
-        &desired_files(&config, &known),
-        &commits,
-        None,
-    )?;
-    let ok = !checks.iter().any(CommitCheck::refused);
-    if args.json {
-        ui.json(&json!({
-            "version": JSON_VERSION,
-            "range": range,
-            "policy_from": policy_from,
-            "rules": config.policy.rules.len(),
-            "ok": ok,
-            "commits": checks,
-        }));
-    } else {
-        report(ui, &checks, &range, &policy_from, config.policy.rules.len());
-    }
-    Ok(if ok { Outcome::Done } else { Outcome::Found })
+/// What pre-receive decided about a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreReceive {
+    /// Every change is allowed.
+    Accepted,
+    /// The policy cannot be found or parsed: nothing is allowed (fail closed).
+    PolicyUnreadable(String),
+    /// Pushed fleet records (refs/fleet/*, refs/notes/fleet/*) that are not allowed.
+    Records(Vec<String>),
+    /// The default policy ref would move other than forward.
+    PolicyRefMoved(String),
+    /// Changes outside their actor's scope: the policy sources (fleet.toml
+    /// on a ref) the refusals came from, and one line per refusal.
+    Refused {
+        sources: Vec<String>,
+        refusals: Vec<String>,
+    },
 }
 
-/// fleet.toml at `rev` (missing: the empty config).
-fn config_at(ctx: &Ctx, rev: &str) -> Result<Config> {
-    let commit = ctx.store.rev_commit(rev)?;
-    match ctx.store.read_path(commit, CONFIG_FILE)? {
-        Some(bytes) => Config::parse(&format!("{CONFIG_FILE} ({rev})"), &bytes),
-        None => Ok(Config::default()),
-    }
-}
-
-fn report(ui: &Ui, checks: &[CommitCheck], range: &str, policy_from: &str, rules: usize) {
-    ui.status(format!(
-        "policy: {policy_from} ({rules} rule{}{})",
-        if rules == 1 { "" } else { "s" },
-        if rules == 0 {
-            ": everything is allowed"
-        } else {
-            ""
-        }
-    ));
-    if checks.is_empty() {
-        ui.status(format!("no commit in {range} changes desired state"));
-    }
-    for c in checks {
-        let at = format!("{} {}", &c.commit[..12], c.file);
-        if let Some(e) = &c.error {
-            ui.out(format!("{} {at}: {e}", ui.red().apply_to("refused")));
-        }
-        for d in &c.decisions {
-            match (&d.refusal, &d.allowed_by) {
-                (Some(why), _) => ui.out(format!("{} {at}: {why}", ui.red().apply_to("refused"))),
-                (None, Some(rule)) => ui.out(format!(
-                    "{}      {at}: {} by {}: allowed by {}",
-                    ui.green().apply_to("ok"),
-                    d.subject(),
-                    d.actor,
-                    rule.label()
-                )),
-                (None, None) => ui.out(format!(
-                    "{}      {at}: {} by {}: no policy",
-                    ui.green().apply_to("ok"),
-                    d.subject(),
-                    d.actor
-                )),
-            }
-        }
+impl PreReceive {
+    pub fn accepted(&self) -> bool {
+        *self == PreReceive::Accepted
     }
 }
 
@@ -136,8 +45,8 @@ fn report(ui: &Ui, checks: &[CommitCheck], range: &str, policy_from: &str, rules
 /// a change to fleet.toml itself is decided as `config/fleet.toml` under the
 /// old policy. A policy ref that cannot be found while branches exist is an
 /// error (fail closed). Also returns the policy ref's name.
-fn server_config(ctx: &Ctx) -> Result<(Config, Option<String>)> {
-    let found = policy_ref(ctx.store.git_dir())?;
+fn server_config(ws: &Workspace) -> Result<(Config, Option<String>)> {
+    let found = policy_ref(ws.store().git_dir())?;
     let (name, configured) = match found {
         PolicyRef::NoBranches => return Ok((Config::default(), None)), // no policy yet
         PolicyRef::Missing(why) => {
@@ -145,16 +54,12 @@ fn server_config(ctx: &Ctx) -> Result<(Config, Option<String>)> {
         }
         PolicyRef::Found { name, configured } => (name, configured),
     };
-    let commit = ctx.store.rev_commit(&name)?;
     let label = if configured {
         format!("{CONFIG_FILE} ({name})")
     } else {
         format!("{CONFIG_FILE} (HEAD)")
     };
-    let config = match ctx.store.read_path(commit, CONFIG_FILE)? {
-        Some(bytes) => Config::parse(&label, &bytes)?,
-        None => Config::default(),
-    };
+    let config = ws.config_at(&name, &label)?;
     Ok((config, Some(name)))
 }
 
@@ -165,16 +70,10 @@ fn server_config(ctx: &Ctx) -> Result<(Config, Option<String>)> {
 /// fleet.toml at `fleet.policyRef` when configured; else at the branch's own
 /// tip before the push (a new branch: at the branch HEAD names). Fails
 /// closed: a policy that cannot be found or parsed refuses the push.
-pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
-    let dir = ctx.store.git_dir();
+/// `stdin` is what git gives the hook (`old new ref` lines).
+pub fn pre_receive(ws: &Workspace, stdin: &str) -> Result<PreReceive> {
+    let dir = ws.store().git_dir();
     let pusher = Pusher::from_env();
-    let refuse = |e: &str| {
-        ui.error(format!(
-            "git-fleet: push refused: the policy cannot be read, so nothing is allowed: {e}"
-        ));
-        ui.hint("fix fleet.toml on the server's default branch, or fleet.policyRef (for instance: git fleet hooks uninstall --pre-receive, push the fix, install again)");
-        Ok(Outcome::Found)
-    };
     let default = policy_ref(dir)?;
     // fleet.policyRef set: every push takes that policy (missing: none may).
     let configured = !git(dir, &["config", "--get", "fleet.policyRef"])?
@@ -191,7 +90,7 @@ pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
             } else {
                 format!("{CONFIG_FILE} (HEAD)")
             };
-            config_at_rev(ctx, name, &label)
+            ws.config_at(name, &label)
                 .map(|c| (c, name.clone()))
                 .map_err(|e| e.to_string())
         }
@@ -213,25 +112,21 @@ pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
     if lines.iter().any(|(_, _, n)| !is_checked_ref(n)) {
         let config = match &default_config {
             Ok((c, _)) => c,
-            Err(e) => return refuse(e),
+            Err(e) => return Ok(PreReceive::PolicyUnreadable(e.clone())),
         };
-        let ssh = git_fleet::sign::SshConfig::read(&ctx.store)?;
+        let ssh = crate::sign::SshConfig::read(ws.store())?;
         let records = check_records(dir, &ssh, &config.policy, stdin, pusher.as_ref())?;
         if !records.is_empty() {
-            ui.error("git-fleet: push refused: fleet records (refs/fleet/*, refs/notes/fleet/*):");
-            for r in &records {
-                ui.error(r);
-            }
-            ui.hint("a record's actor is its verified signer (gpg.ssh.allowedSignersFile here), else the pusher the server names (GL_USER, GITEA_PUSHER_NAME, GL_USERNAME, REMOTE_USER), else the identity it claims");
-            return Ok(Outcome::Found);
+            return Ok(PreReceive::Records(
+                records.iter().map(ToString::to_string).collect(),
+            ));
         }
     }
     // The default policy ref only moves forward.
     if let PolicyRef::Found { name, .. } = &default {
         for (old, new, r) in &lines {
             if let Some(why) = policy_ref_update(dir, name, old, new, r)? {
-                ui.error(format!("git-fleet: push refused: {why}"));
-                return Ok(Outcome::Found);
+                return Ok(PreReceive::PolicyRefMoved(why.to_string()));
             }
         }
     }
@@ -243,12 +138,12 @@ pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
         let (config, from) = if configured || zero(old) {
             match &default_config {
                 Ok(c) => c.clone(),
-                Err(e) => return refuse(e),
+                Err(e) => return Ok(PreReceive::PolicyUnreadable(e.clone())),
             }
         } else {
-            match config_at_rev(ctx, old, &format!("{CONFIG_FILE} ({name})")) {
+            match ws.config_at(old, &format!("{CONFIG_FILE} ({name})")) {
                 Ok(c) => (c, name.to_string()),
-                Err(e) => return refuse(&e.to_string()),
+                Err(e) => return Ok(PreReceive::PolicyUnreadable(e.to_string())),
             }
         };
         let commits = if configured {
@@ -272,7 +167,7 @@ pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
         if commits.is_empty() {
             continue;
         }
-        let known = live::known_targets(&ctx.store, &config)?;
+        let known = live::known_targets(ws.store(), &config)?;
         let checks = check_commits(
             dir,
             &config.policy,
@@ -296,42 +191,27 @@ pub fn pre_receive(ui: &Ui, ctx: &Ctx, stdin: &str) -> Result<Outcome> {
         }
     }
     if refusals.is_empty() {
-        return Ok(Outcome::Done);
+        return Ok(PreReceive::Accepted);
     }
-    let mut sources: Vec<&str> = refusals.iter().map(|(s, _)| s.as_str()).collect();
+    let mut sources: Vec<String> = refusals.iter().map(|(s, _)| s.clone()).collect();
     sources.dedup();
-    ui.error(format!(
-        "git-fleet: push refused by the bounded-write policy ([[policy]] in {}):",
-        sources.join(", ")
-    ));
-    for (_, line) in &refusals {
-        ui.error(line);
-    }
-    ui.hint(match Pusher::from_env() {
-        Some(p) => format!("the actor is a commit's verified SSH signer (gpg.ssh.allowedSignersFile here), else its committer email, pushed by {} (the server's {}); `git fleet policy check` runs the same check before pushing", p.name, p.variable),
-        None => "the actor is a commit's verified SSH signer (gpg.ssh.allowedSignersFile here), else its committer email; this server names no pusher; `git fleet policy check` runs the same check before pushing".into(),
-    });
-    Ok(Outcome::Found)
+    Ok(PreReceive::Refused {
+        sources,
+        refusals: refusals.into_iter().map(|(_, line)| line).collect(),
+    })
 }
 
-/// fleet.toml at `rev` (missing: the empty config), labelled `label` in errors.
-fn config_at_rev(ctx: &Ctx, rev: &str, label: &str) -> Result<Config> {
-    let commit = ctx.store.rev_commit(rev)?;
-    match ctx.store.read_path(commit, CONFIG_FILE)? {
-        Some(bytes) => Config::parse(label, &bytes),
-        None => Ok(Config::default()),
-    }
-}
-
-/// post-receive: start `git fleet reconcile <target> --rev <branch>` detached
+/// post-receive: start `<exe> reconcile <target> --rev <branch>` detached
 /// for every target whose desired file changed on the default branch (the
 /// branch `reconcile` follows: HEAD), logging to fleet/reconcile.log in the git
-/// dir. Pushes to other branches start nothing. Never fails the push.
-pub fn post_receive(ctx: &Ctx, stdin: &str) -> Result<Outcome> {
-    let dir = ctx.store.git_dir().to_path_buf();
+/// dir. Pushes to other branches start nothing. Never fails the push: what
+/// cannot be done is logged there.
+pub fn post_receive(ws: &Workspace, exe: &Path, stdin: &str) -> Result<()> {
+    let store = ws.store();
+    let dir = store.git_dir().to_path_buf();
     let head = git(&dir, &["symbolic-ref", "-q", "HEAD"])?;
     let head = head.stdout.trim().to_string();
-    let log_dir = ctx.store.local_dir();
+    let log_dir = store.local_dir();
     let _ = std::fs::create_dir_all(&log_dir);
     let log_path = log_dir.join("reconcile.log");
     let mut log = std::fs::OpenOptions::new()
@@ -344,14 +224,14 @@ pub fn post_receive(ctx: &Ctx, stdin: &str) -> Result<Outcome> {
         })?;
     let time = gix::date::Time::now_utc().format_or_unix(gix::date::time::format::ISO8601_STRICT);
     // The config after the push: it names the targets and their desired files.
-    let config = match server_config(ctx) {
+    let config = match server_config(ws) {
         Ok((c, _)) => c,
         Err(e) => {
             let _ = writeln!(log, "[{time}] no reconcile: {e}");
-            return Ok(Outcome::Done);
+            return Ok(());
         }
     };
-    let known = live::known_targets(&ctx.store, &config).unwrap_or_default();
+    let known = live::known_targets(store, &config).unwrap_or_default();
     let files = desired_files(&config, &known);
     let mut starts: Vec<(String, String, String)> = Vec::new(); // (target, ref, commit)
     for line in stdin.lines() {
@@ -375,18 +255,13 @@ pub fn post_receive(ctx: &Ctx, stdin: &str) -> Result<Outcome> {
             }
         }
     }
-    if starts.is_empty() {
-        return Ok(Outcome::Done);
-    }
-    let exe =
-        std::env::current_exe().map_err(|e| Error::Other(format!("cannot find git-fleet: {e}")))?;
     for (target, branch, commit) in starts {
         let (Ok(out), Ok(err)) = (log.try_clone(), log.try_clone()) else {
             continue;
         };
         // The branch, not the commit: a tick that waited for an earlier one
         // reconciles the newest push, never an older state.
-        let mut cmd = super::hook::detached(&exe);
+        let mut cmd = crate::hooks::detached(exe);
         cmd.args([
             "--color",
             "never",
@@ -413,5 +288,5 @@ pub fn post_receive(ctx: &Ctx, stdin: &str) -> Result<Outcome> {
             }
         }
     }
-    Ok(Outcome::Done)
+    Ok(())
 }

@@ -1,26 +1,98 @@
 //! `git fleet reconcile [<target> | --all]`: one tick per target.
 
-use super::{context, Ctx, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::ReconcileArgs;
+use clap::Args;
 use git_fleet::proposals::Book;
 use git_fleet::reconcile::{tick, TickOptions, TickReport};
 use git_fleet::store::Store;
+use git_fleet::workspace::Workspace;
 use git_fleet::{live, Result};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// One reconcile tick: diff desired against live and open proposals for review.
+///
+/// Parse and validate the desired file at REV (default HEAD), diff it against
+/// the target's live state, open proposals up to the per-tick cap (default 25;
+/// --max-proposals, env GIT_FLEET_MAX_PROPOSALS_PER_TICK, or max_proposals in
+/// fleet.toml; over the cap the run is `partial` and the rest open next tick),
+/// then auto-apply only when all four gates hold: the target has auto_apply =
+/// true, the change is a create or update (a destroy always waits), automation
+/// is not halted, and the proposal was opened within this tick's cap. The
+/// audit proposal is written before anything is applied; one failed apply
+/// never aborts the tick; every tick leaves a run record. Once fleet.toml has
+/// a [[policy]], auto-apply is also decided for whoever runs the tick
+/// (user.email or signing key principal); a change outside that scope waits
+/// for review.
+///
+/// Nothing is guessed: a target without a live snapshot recorded here (a
+/// fetched one is merged in by `git fleet sync`), or whose desired file is
+/// missing or empty at REV, is refused (exit 2) before anything is written.
+///
+/// Two ticks of one target never run at once: a tick holds
+/// .git/fleet/locks/tick-<target>.lock (pid, process start, time), and a lock
+/// whose process is gone, whose pid was reused, or that is older than an hour
+/// is stale and taken over (the run record notes it).
+///
+/// --watch is the timer for setups without the post-receive hook: one tick per
+/// target every --interval (fleet.toml is read again each round), until
+/// SIGINT or SIGTERM; a tick in progress finishes first. A target whose tick
+/// is still running elsewhere is skipped for that round.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet reconcile staging\n  git fleet reconcile --all --json\n  GIT_FLEET_MAX_PROPOSALS_PER_TICK=5 git fleet reconcile prod\n  git fleet reconcile --all --watch --interval 5m   # until Ctrl-C or SIGTERM\n  git fleet reconcile prod --rev refs/heads/main --wait 10m   # what post-receive runs"
+)]
+pub struct ReconcileArgs {
+    /// The target to reconcile (default: the only known one).
+    pub target: Option<String>,
+    /// Reconcile every known target.
+    #[arg(long, conflicts_with = "target")]
+    pub all: bool,
+    /// Read the desired file at this revision.
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub rev: String,
+    /// Open at most N proposals in this tick.
+    #[arg(long, value_name = "N")]
+    pub max_proposals: Option<usize>,
+    /// Read a missing or empty desired file as an empty fleet, on purpose
+    /// (default: refuse; every resource would be proposed for destruction).
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Keep reconciling: one tick per target every --interval, until SIGINT/SIGTERM.
+    #[arg(long)]
+    pub watch: bool,
+    /// If another tick of the target is running, wait up to DURATION for it
+    /// (30s, 5m, 1h; default: refuse at once).
+    #[arg(long, value_name = "DURATION", conflicts_with = "watch")]
+    pub wait: Option<String>,
+    /// Time between ticks with --watch: 30s, 5m, 1h (default 5m).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5m",
+        requires = "watch"
+    )]
+    pub interval: String,
+    /// List every proposal applied, failed or held for review (default:
+    /// counts per kind and change, and the first few).
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Print one JSON object (with --watch: one per tick, a line each).
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Without --verbose: how many proposals of each list are shown by id.
 const FIRST: usize = 5;
 
-pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
+pub fn run(ui: &Ui, ws: &Workspace, args: ReconcileArgs) -> Result<Outcome> {
     if args.watch {
         return watch(ui, &args);
     }
-    let ctx = context()?;
-    let targets = targets(&ctx, &args)?;
+    ws.config()?; // a malformed fleet.toml stops every command that reads it
+    let targets = targets(ws, &args)?;
     let opts = TickOptions {
         max_proposals: args.max_proposals,
         rev: args.rev.clone(),
@@ -33,7 +105,10 @@ pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
     let mut reports: Vec<TickReport> = Vec::new();
     let mut first_error = None;
     for target in &targets {
-        match tick(&ctx.store, &ctx.config, target, &opts) {
+        match ws
+            .config()
+            .and_then(|config| tick(ws.store(), config, target, &opts))
+        {
             Ok(r) => reports.push(r),
             Err(e) => {
                 // A lone target's error is reported once, with its hint, below.
@@ -45,10 +120,10 @@ pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
         }
     }
     if args.json {
-        ui.json(&json!({ "version": JSON_VERSION, "ticks": reports }));
+        ui.json(json!({ "ticks": reports }));
     } else if !ui.quiet {
         for r in &reports {
-            print_report(ui, &ctx.store, r, args.verbose);
+            print_report(ui, ws.store(), r, args.verbose);
         }
     }
     if let Some(e) = first_error {
@@ -151,13 +226,14 @@ fn print_report(ui: &Ui, store: &Store, r: &TickReport, verbose: bool) {
     }
 }
 
-fn targets(ctx: &Ctx, args: &ReconcileArgs) -> Result<Vec<String>> {
+fn targets(ws: &Workspace, args: &ReconcileArgs) -> Result<Vec<String>> {
+    let config = ws.config()?;
     if args.all {
-        live::known_targets(&ctx.store, &ctx.config)
+        live::known_targets(ws.store(), config)
     } else {
         Ok(vec![live::resolve_target(
-            &ctx.store,
-            &ctx.config,
+            ws.store(),
+            config,
             args.target.as_deref(),
         )?])
     }
@@ -203,20 +279,21 @@ fn watch(ui: &Ui, args: &ReconcileArgs) -> Result<Outcome> {
         |rx: &mpsc::Receiver<()>| !matches!(rx.try_recv(), Err(mpsc::TryRecvError::Empty));
     loop {
         let round = Instant::now();
-        match context().and_then(|ctx| Ok((targets(&ctx, args)?, ctx))) {
+        match Workspace::open().and_then(|ws| Ok((targets(&ws, args)?, ws))) {
             Err(e) => ui.error(format!("reconcile: nothing ticked this round: {e}")),
-            Ok((targets, ctx)) => {
+            Ok((targets, ws)) => {
                 for target in &targets {
                     if stopped(&stop_rx) {
                         ui.status("stopped");
                         return Ok(Outcome::Done);
                     }
-                    match tick(&ctx.store, &ctx.config, target, &opts) {
-                        Ok(r) if args.json => {
-                            ui.json_of(&json!({ "version": JSON_VERSION, "ticks": [r] }))
-                        }
+                    match ws
+                        .config()
+                        .and_then(|config| tick(ws.store(), config, target, &opts))
+                    {
+                        Ok(r) if args.json => ui.json_line(json!({ "ticks": [r] })),
                         Ok(_) if ui.quiet => {}
-                        Ok(r) => print_report(ui, &ctx.store, &r, args.verbose),
+                        Ok(r) => print_report(ui, ws.store(), &r, args.verbose),
                         Err(e) => ui.error(format!("reconcile {target}: {e}")),
                     }
                 }

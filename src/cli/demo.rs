@@ -2,13 +2,35 @@
 //! offline, in a few seconds. Every step runs the real `git` and `git fleet`
 //! commands a user would type, with a one-line explanation before it.
 
-use super::JSON_VERSION;
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::DemoArgs;
+use clap::Args;
 use git_fleet::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+
+/// Build a sandbox and walk through every job, one explained step at a time.
+///
+/// A bare origin, a working clone, three peers (one with untracked files, one
+/// on another branch), a fleet.yaml and a snapshot; then diff with blast
+/// radius, commit through the pre-commit check, push, fanout, proof,
+/// reconcile, approve, apply, a destroy that waits for review, halt/resume,
+/// and the receipts in `git log --notes`. Offline, a few seconds.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet demo\n  git fleet demo --dir /tmp/fleet-demo   # keep it and explore"
+)]
+pub struct DemoArgs {
+    /// Build the sandbox in DIR (new or empty) and keep it.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+    /// Keep the temporary sandbox and print its path.
+    #[arg(long)]
+    pub keep: bool,
+    /// Also print one JSON object at the end (path, seconds).
+    #[arg(long)]
+    pub json: bool,
+}
 
 const FLEET_V1: &str = "templates:
   web-server: {name: web-server, description: Standard nginx node}
@@ -207,7 +229,7 @@ pub fn run(ui: &Ui, args: DemoArgs) -> Result<Outcome> {
     walk(&mut s)?;
     let secs = started.elapsed().as_secs_f64();
     if args.json {
-        ui.json(&serde_json::json!({"version": JSON_VERSION, "dir": root, "kept": args.keep || args.dir.is_some(), "seconds": secs}));
+        ui.json(serde_json::json!({ "dir": root, "kept": args.keep || args.dir.is_some(), "seconds": secs}));
     }
     s.say(String::new());
     s.say(format!(

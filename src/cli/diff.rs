@@ -1,15 +1,67 @@
 //! `git fleet diff`: desired fleet.yaml vs a target's latest live snapshot.
 
-use super::{context, Ctx, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::DiffArgs;
+use clap::Args;
 use git_fleet::desired::{self, Source};
 use git_fleet::fleet::diff::{diff, BlastRadius, Change, ChangeType, Diff};
-use git_fleet::{live, policy, Error, Result};
+use git_fleet::workspace::Workspace;
+use git_fleet::{live, Error, Result};
 use serde_json::{json, Value};
+use std::path::PathBuf;
 
-pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
-    let ctx = context()?;
+/// Compare desired fleet.yaml with a target's latest live snapshot.
+///
+/// Shows create/update/destroy per resource with field-level before/after, and
+/// the blast radius of each change: fan-out (nodes reached) x density (config
+/// values in the changed unit) as the estimate, and the measured number of
+/// rendered (node, key) values that really change.
+///
+/// The live side is refs/fleet/live/<target>, or when this clone has not
+/// recorded one, the snapshot fetched from a remote
+/// (refs/fleet-remote/<remote>/fleet/live/<target>, after `git fleet init` and
+/// `git fetch`); the ref used is named. With no snapshot anywhere, or a missing
+/// or empty desired file, diff refuses (exit 2) unless --allow-empty-live or
+/// --allow-empty says empty is meant.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet diff                  # the only known target, work tree file\n  git fleet diff prod --staged    # what the next commit would change\n  git fleet diff staging --rev HEAD~1 --stat\n  git fleet diff --staged --check # validation only (pre-commit hook)\n  git fleet diff prod --json --exit-code"
+)]
+pub struct DiffArgs {
+    /// Target to compare against (default: the only known one).
+    pub target: Option<String>,
+    /// Use the desired file as staged in the index.
+    #[arg(long, conflicts_with_all = ["rev", "file"])]
+    pub staged: bool,
+    /// Use the desired file as of revision REV.
+    #[arg(long, value_name = "REV", conflicts_with = "file")]
+    pub rev: Option<String>,
+    /// Use FILE as the desired state ('-' for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Validate only: exit 1 if the desired file has a problem.
+    #[arg(long)]
+    pub check: bool,
+    /// One line per change and the totals, no field detail.
+    #[arg(long)]
+    pub stat: bool,
+    /// Exit 1 when there are differences.
+    #[arg(long)]
+    pub exit_code: bool,
+    /// Compare with an empty fleet when the target has no live snapshot,
+    /// neither recorded here nor fetched (default: refuse).
+    #[arg(long)]
+    pub allow_empty_live: bool,
+    /// Read a missing or empty desired file as an empty fleet, on purpose
+    /// (default: refuse; every resource would be a destroy).
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ui: &Ui, ws: &Workspace, args: DiffArgs) -> Result<Outcome> {
+    let config = ws.config()?;
     let source = if args.staged {
         Source::Staged
     } else if let Some(rev) = &args.rev {
@@ -20,14 +72,14 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
         Source::WorkTree
     };
     if args.check {
-        return check(ui, &ctx, &args, &source);
+        return check(ui, ws, &args, &source);
     }
-    let target = match live::resolve_target(&ctx.store, &ctx.config, args.target.as_deref()) {
+    let target = match live::resolve_target(ws.store(), config, args.target.as_deref()) {
         Ok(t) => t,
         Err(e) => {
             // A named file's own problems matter more than a missing target.
             if let Source::File(_) = &source {
-                let input = desired::read(&ctx.store, &source, git_fleet::config::DEFAULT_DESIRED)?;
+                let input = desired::read(ws.store(), &source, git_fleet::config::DEFAULT_DESIRED)?;
                 desired::parse(&input)?;
             }
             return Err(e);
@@ -35,7 +87,7 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     };
     // The live snapshot loads on another core while the desired file is read,
     // split and hashed; the parse cache then borrows its fleet when equal.
-    let git_dir = ctx.store.git_dir().to_path_buf();
+    let git_dir = ws.store().git_dir().to_path_buf();
     type Loaded = Result<Option<(live::Snapshot, String)>>;
     let loaded: std::cell::OnceCell<Loaded> = std::cell::OnceCell::new();
     let parsed = std::thread::scope(|scope| -> Result<_> {
@@ -51,9 +103,9 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
                 )),
             })
         };
-        let input = desired::read(&ctx.store, &source, &desired_path(&ctx, &target))?;
+        let input = desired::read(ws.store(), &source, &ws.desired_path(&target)?)?;
         desired::require_content(&input, desired::Role::Desired, args.allow_empty)?;
-        let parsed = desired::parse_cached_lazy(&ctx.store, &input, &mut || {
+        let parsed = desired::parse_cached_lazy(ws.store(), &input, &mut || {
             join()
                 .as_ref()
                 .ok()
@@ -66,7 +118,7 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     let (input, parsed) = (parsed.0, parsed.1?);
     let recorded = loaded.into_inner().expect("joined above")?;
     if recorded.is_none() && !args.allow_empty_live {
-        return Err(match live::no_snapshot(&ctx.store, &target) {
+        return Err(match live::no_snapshot(ws.store(), &target) {
             Error::Usage { message, hint } => Error::usage_hint(
                 message,
                 format!(
@@ -86,8 +138,7 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     let result = diff(live_fleet, &parsed.fleet);
 
     if args.json {
-        ui.json(&json!({
-            "version": JSON_VERSION,
+        ui.json(json!({
             "target": target,
             "desired": input.label,
             "snapshot": snapshot.as_ref().map(|s| s.commit.to_string()),
@@ -119,133 +170,23 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     Ok(if found { Outcome::Found } else { Outcome::Done })
 }
 
-fn desired_path(ctx: &Ctx, target: &str) -> String {
-    ctx.config
-        .target(target)
-        .map(|t| t.desired_path())
-        .unwrap_or_else(|| git_fleet::config::DEFAULT_DESIRED.to_string())
-}
-
 /// `--check`: validate the desired file(s) only; problems exit 1.
-fn check(ui: &Ui, ctx: &Ctx, args: &DiffArgs, source: &Source) -> Result<Outcome> {
-    let mut paths: Vec<String> = match (&args.target, source) {
-        (Some(t), _) => vec![desired_path(ctx, t)],
-        (None, Source::File(_)) => vec![git_fleet::config::DEFAULT_DESIRED.into()],
-        (None, _) if ctx.config.targets.is_empty() => {
-            vec![git_fleet::config::DEFAULT_DESIRED.into()]
-        }
-        (None, _) => ctx
-            .config
-            .targets
-            .values()
-            .map(|t| t.desired_path())
-            .collect(),
-    };
-    paths.sort();
-    paths.dedup();
-    let mut problems = Vec::new();
-    let mut checked = Vec::new();
-    for path in &paths {
-        let input = desired::read(&ctx.store, source, path)?;
-        if !input.exists {
-            continue;
-        }
-        checked.push(input.label.clone());
-        match desired::parse_cached(&ctx.store, &input) {
-            Ok(parsed) if !ctx.config.policy.is_empty() => {
-                problems.extend(policy_problems(
-                    ctx,
-                    source,
-                    path,
-                    &input.label,
-                    &parsed.fleet,
-                )?);
-            }
-            Ok(_) => {}
-            Err(Error::Invalid(diags)) => problems.extend(diags),
-            Err(other) => return Err(other),
-        }
-    }
+fn check(ui: &Ui, ws: &Workspace, args: &DiffArgs, source: &Source) -> Result<Outcome> {
+    let report = ws.check_desired(args.target.as_deref(), source)?;
     if args.json {
-        ui.json(&json!({
-            "version": JSON_VERSION,
-            "checked": checked,
-            "ok": problems.is_empty(),
-            "problems": problems,
+        ui.json(json!({
+            "checked": report.checked,
+            "ok": report.ok(),
+            "problems": report.problems,
         }));
     } else {
-        for p in &problems {
-            ui.error(p.to_string());
-        }
-        if problems.is_empty() && !checked.is_empty() {
-            ui.status(format!("{} ok", checked.join(", ")));
-        }
+        ui.check_report(&report);
     }
-    Ok(if problems.is_empty() {
+    Ok(if report.ok() {
         Outcome::Done
     } else {
         Outcome::Found
     })
-}
-
-/// Bounded writes at commit time: the changes this file makes against HEAD
-/// (against REV's parent with --rev), decided for the local actor (user.email,
-/// or the principal the allowed signers file gives the signing key) on every
-/// target the file serves. A base that does not parse refuses: the change
-/// cannot be decided.
-fn policy_problems(
-    ctx: &Ctx,
-    source: &Source,
-    path: &str,
-    label: &str,
-    checked: &git_fleet::fleet::Fleet,
-) -> Result<Vec<git_fleet::Diagnostic>> {
-    let base_rev = match source {
-        Source::Rev(rev) => format!("{rev}^"),
-        _ => "HEAD".to_string(),
-    };
-    let base = match ctx.store.rev_commit(&base_rev) {
-        Ok(_) => {
-            let input = desired::read(&ctx.store, &Source::Rev(base_rev.clone()), path)?;
-            match desired::parse(&input) {
-                Ok(p) => p.fleet,
-                Err(e) => {
-                    return Ok(vec![git_fleet::Diagnostic::new(
-                        label,
-                        format!(
-                            "cannot check the policy: {path} at {base_rev} does not parse ({e})"
-                        ),
-                    )])
-                }
-            }
-        }
-        Err(_) => Default::default(), // no commit yet: everything is new
-    };
-    let dir = ctx
-        .store
-        .work_dir()
-        .unwrap_or(ctx.store.git_dir())
-        .to_path_buf();
-    let actor = policy::local_actor(&dir, &ctx.store.actor().email);
-    let known = live::known_targets(&ctx.store, &ctx.config)?;
-    let targets: Vec<String> = policy::desired_files(&ctx.config, &known)
-        .into_iter()
-        .find(|(p, _)| p == path)
-        .map(|(_, t)| t)
-        .unwrap_or_default();
-    let changes = diff(&base, checked).changes;
-    let mut decisions = Vec::new();
-    if targets.is_empty() {
-        decisions.extend(ctx.config.policy.check(&actor, None, &changes));
-    }
-    for t in &targets {
-        decisions.extend(ctx.config.policy.check(&actor, Some(t), &changes));
-    }
-    Ok(decisions
-        .into_iter()
-        .filter_map(|d| d.refusal)
-        .map(|why| git_fleet::Diagnostic::new(label, why))
-        .collect())
 }
 
 fn totals(d: &Diff) -> Value {

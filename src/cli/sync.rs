@@ -1,21 +1,38 @@
 //! `git fleet sync [<remote>]`.
 
-use super::{context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::SyncArgs;
-use git_fleet::gitcmd::git_ok;
+use clap::Args;
+use git_fleet::workspace::Workspace;
 use git_fleet::{sync, Error, Result};
 use serde_json::json;
 
-pub fn run(ui: &Ui, args: SyncArgs) -> Result<Outcome> {
+/// Share fleet records with another clone: fetch, merge, push with a lease.
+///
+/// Fetches the remote's refs/fleet/* and refs/notes/fleet/* into
+/// refs/fleet-remote/<remote>/, merges them into ours (notes by union of
+/// blocks; the receipt log with a signed merge receipt; proposals by id with
+/// every transition kept; runs by union; live snapshots and halt by the newer
+/// state, both kept in history), and pushes back with --force-with-lease, so a
+/// remote that moved meanwhile is merged again, never overwritten. A proposal
+/// applied on one side and rejected on the other is reported (exit 1).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet sync\n  git fleet sync backup --json")]
+pub struct SyncArgs {
+    /// The remote (default: origin, or the only remote).
+    pub remote: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ui: &Ui, ws: &Workspace, args: SyncArgs) -> Result<Outcome> {
     let json = args.json;
-    let result = sync_and_show(ui, args);
+    let result = sync_and_show(ui, ws, args);
     if json {
         // --json prints exactly one object, an error too (the message also
         // goes to stderr as for every command).
         if let Err(e) = &result {
-            ui.json(&json!({
-                "version": JSON_VERSION,
+            ui.json(json!({
                 "error": { "message": e.to_string() },
             }));
         }
@@ -23,30 +40,19 @@ pub fn run(ui: &Ui, args: SyncArgs) -> Result<Outcome> {
     result
 }
 
-fn sync_and_show(ui: &Ui, args: SyncArgs) -> Result<Outcome> {
-    let ctx = context()?;
-    let dir = ctx.store.git_dir().to_path_buf();
-    let remote = match args.remote {
+fn sync_and_show(ui: &Ui, ws: &Workspace, args: SyncArgs) -> Result<Outcome> {
+    ws.config()?; // a malformed fleet.toml stops every command that reads it
+    let remote = match args.remote.or_else(|| ws.default_remote()) {
         Some(r) => r,
         None => {
-            let remotes: Vec<String> = git_ok(&dir, &["remote"])?
-                .lines()
-                .map(str::to_string)
-                .collect();
-            if remotes.iter().any(|r| r == "origin") {
-                "origin".into()
-            } else if remotes.len() == 1 {
-                remotes[0].clone()
-            } else {
-                return Err(Error::usage(
-                    "no remote to sync with: name one (git fleet sync <remote>)",
-                ));
-            }
+            return Err(Error::usage(
+                "no remote to sync with: name one (git fleet sync <remote>)",
+            ))
         }
     };
-    let report = sync::sync(&ctx.store, &remote)?;
+    let report = sync::sync(ws.store(), &remote)?;
     if args.json {
-        ui.json(&json!({ "version": JSON_VERSION, "sync": report }));
+        ui.json(json!({ "sync": report }));
     } else {
         ui.out(format!(
             "sync {}: {} fast-forwarded, {} merged, {} pushed ({} round{})",

@@ -1,23 +1,53 @@
 //! `git fleet snapshot <target>`: record live state; `--log` lists the history.
 
-use super::{context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::SnapshotArgs;
+use clap::Args;
 use git_fleet::desired::{self, Source};
 use git_fleet::fleet::validate::unsafe_name;
+use git_fleet::workspace::Workspace;
 use git_fleet::{live, Error, Result};
 use serde_json::json;
+use std::path::PathBuf;
 
-pub fn run(ui: &Ui, args: SnapshotArgs) -> Result<Outcome> {
+/// Record live state as the next snapshot of a target (refs/fleet/live/<target>).
+///
+/// The state is validated like fleet.yaml first; bad input writes nothing.
+/// Without --from, the target's desired file in the work tree is recorded.
+/// An empty export (no bytes, or only comments) is refused unless
+/// --allow-empty says the target is empty on purpose.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet snapshot staging --from live.yaml -m 'after maintenance'\n  prod-export | git fleet snapshot prod --from -\n  git fleet snapshot --log staging"
+)]
+pub struct SnapshotArgs {
+    /// The target whose live state this is (e.g. staging, prod).
+    pub target: String,
+    /// Read the live state from FILE ('-' for stdin).
+    #[arg(long, value_name = "FILE", conflicts_with = "log")]
+    pub from: Option<PathBuf>,
+    /// A one-line message for the snapshot record.
+    #[arg(long, short, value_name = "M", conflicts_with = "log")]
+    pub message: Option<String>,
+    /// List the target's snapshot history instead of recording one.
+    #[arg(long)]
+    pub log: bool,
+    /// Record an empty live state on purpose (default: an empty export is refused).
+    #[arg(long, conflicts_with = "log")]
+    pub allow_empty: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ui: &Ui, ws: &Workspace, args: SnapshotArgs) -> Result<Outcome> {
     if let Some(why) = unsafe_name(&args.target) {
         return Err(Error::usage(format!("target name '{}' {why}", args.target)));
     }
-    let ctx = context()?;
+    let config = ws.config()?;
     if args.log {
-        return log(ui, &ctx, &args);
+        return log(ui, ws, &args);
     }
-    let rel = ctx
-        .config
+    let rel = config
         .target(&args.target)
         .map(|t| t.desired_path())
         .unwrap_or_else(|| git_fleet::config::DEFAULT_DESIRED.to_string());
@@ -25,7 +55,7 @@ pub fn run(ui: &Ui, args: SnapshotArgs) -> Result<Outcome> {
         Some(path) => Source::File(path.clone()),
         None => Source::WorkTree,
     };
-    let input = desired::read(&ctx.store, &source, &rel)?;
+    let input = desired::read(ws.store(), &source, &rel)?;
     if !input.exists {
         return Err(Error::usage_hint(
             format!("{} does not exist: nothing to record", input.label),
@@ -34,9 +64,9 @@ pub fn run(ui: &Ui, args: SnapshotArgs) -> Result<Outcome> {
     }
     // An export that produced nothing is a failed export, not an empty fleet.
     desired::require_content(&input, desired::Role::Live, args.allow_empty)?;
-    let parsed = desired::parse_cached(&ctx.store, &input)?;
+    let parsed = desired::parse_cached(ws.store(), &input)?;
     let commit = live::record(
-        &ctx.store,
+        ws.store(),
         &args.target,
         &parsed.fleet,
         &input.label,
@@ -44,8 +74,7 @@ pub fn run(ui: &Ui, args: SnapshotArgs) -> Result<Outcome> {
     )?;
     let counts = parsed.fleet.counts();
     if args.json {
-        ui.json(&json!({
-            "version": JSON_VERSION,
+        ui.json(json!({
             "target": args.target,
             "ref": live::live_ref(&args.target),
             "snapshot": commit.to_string(),
@@ -67,10 +96,11 @@ pub fn run(ui: &Ui, args: SnapshotArgs) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-fn log(ui: &Ui, ctx: &super::Ctx, args: &SnapshotArgs) -> Result<Outcome> {
-    let entries = live::history(&ctx.store, &args.target)?;
-    if entries.is_empty() && ctx.config.target(&args.target).is_none() {
-        let known = live::known_targets(&ctx.store, &ctx.config)?;
+fn log(ui: &Ui, ws: &Workspace, args: &SnapshotArgs) -> Result<Outcome> {
+    let config = ws.config()?;
+    let entries = live::history(ws.store(), &args.target)?;
+    if entries.is_empty() && config.target(&args.target).is_none() {
+        let known = live::known_targets(ws.store(), config)?;
         return Err(Error::usage(format!(
             "no snapshots of '{}' (known targets: {})",
             args.target,
@@ -82,8 +112,7 @@ fn log(ui: &Ui, ctx: &super::Ctx, args: &SnapshotArgs) -> Result<Outcome> {
         )));
     }
     if args.json {
-        ui.json(&json!({
-            "version": JSON_VERSION,
+        ui.json(json!({
             "target": args.target,
             "snapshots": entries,
         }));
@@ -93,34 +122,11 @@ fn log(ui: &Ui, ctx: &super::Ctx, args: &SnapshotArgs) -> Result<Outcome> {
             ui.out(format!(
                 "{} {} {} {}",
                 ui.yellow().apply_to(&e.commit[..12]),
-                format_time(e.time),
+                crate::ui::format_time(e.time),
                 ui.dim().apply_to(&e.author),
                 subject
             ));
         }
     }
     Ok(Outcome::Done)
-}
-
-/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
-pub fn format_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }

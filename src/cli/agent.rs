@@ -1,20 +1,82 @@
 //! `git fleet agent`: pull mode, run in a peer's checkout (timer or cron).
 
-use super::{context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::AgentArgs;
+use clap::Args;
 use git_fleet::peers::agent::{self, AgentRequest};
 use git_fleet::peers::config::DEFAULT_REMOTE;
 use git_fleet::peers::fanout::{self, StepStatus};
+use git_fleet::workspace::Workspace;
 use git_fleet::{Error, Result};
 use serde_json::json;
 
-pub fn run(ui: &Ui, args: AgentArgs) -> Result<Outcome> {
-    let ctx = context()?;
+/// Pull mode: deliver to this peer checkout itself, then report.
+///
+/// Run in a peer's checkout from a systemd timer or cron. Fetches the
+/// branch from the remote, applies fanout's safety contract to this checkout
+/// (the same checks and outcomes: current, fast-forwarded, dirty, diverged,
+/// ahead, wrong-branch, not-on-remote, ...; the same reload, health and
+/// readback steps, owed steps run again until they pass), records the run
+/// like fanout does, and pushes a report commit to the peer's own ref
+/// refs/fleet/reports/<name>/log on the remote (fast-forward only, never
+/// forced). `git fleet proof` and `git fleet fanout --status` read these
+/// reports. Nothing is ever stashed, reset, rebased, cleaned, checked out or
+/// forced. Exit 1 if the peer is blocked or the report could not be pushed.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet agent\n  git fleet agent --name web-1 --reload 'systemctl reload app'\n  git -C /srv/app fleet agent --json\n  git fleet agent --install-timer --interval 5min"
+)]
+pub struct AgentArgs {
+    /// The peer's name, its report ref (default: git config fleet.peerName,
+    /// else the host name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The remote to fetch from and report to (default: the peer's
+    /// declared remote, else origin).
+    #[arg(long, value_name = "REMOTE")]
+    pub remote: Option<String>,
+    /// The branch this peer follows (default: the declared branch, else the
+    /// current branch).
+    #[arg(long, value_name = "B")]
+    pub branch: Option<String>,
+    /// Command run after a move (and again while owed); default: the
+    /// peer's declared reload, if any.
+    #[arg(long, value_name = "CMD")]
+    pub reload: Option<String>,
+    /// Health check command (default: the peer's declared health).
+    #[arg(long, value_name = "CMD")]
+    pub health: Option<String>,
+    /// Command that must print the commit (default: the declared readback).
+    #[arg(long, value_name = "CMD")]
+    pub readback: Option<String>,
+    /// Check and say what would happen; change, record and push nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record the report here only; do not push it.
+    #[arg(long)]
+    pub no_push: bool,
+    /// Write a systemd user service and timer running the agent in this
+    /// checkout, print where, and exit (enable with systemctl --user).
+    #[arg(long)]
+    pub install_timer: bool,
+    /// The timer's interval (systemd time span).
+    #[arg(
+        long,
+        value_name = "SPAN",
+        default_value = "5min",
+        requires = "install_timer"
+    )]
+    pub interval: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ui: &Ui, ws: &Workspace, args: AgentArgs) -> Result<Outcome> {
+    ws.config()?; // a malformed fleet.toml stops every command that reads it
     let name = match &args.name {
         Some(n) => n.clone(),
-        None => ctx
-            .store
+        None => ws
+            .store()
             .repo()
             .config_snapshot()
             .string("fleet.peerName")
@@ -30,14 +92,12 @@ pub fn run(ui: &Ui, args: AgentArgs) -> Result<Outcome> {
     };
     agent::check_name(&name)?;
     if args.install_timer {
-        return install_timer(ui, &ctx, &name, &args);
+        return install_timer(ui, ws, &name, &args);
     }
     // A peer declared under this name (fleet.toml or .git/fleet.local.toml)
     // gives the defaults; flags override them. Its location is ignored: the
     // agent delivers to the checkout it runs in.
-    let declared = super::peers::load(&ctx)?
-        .into_iter()
-        .find(|p| p.name == name);
+    let declared = ws.peers()?.iter().find(|p| p.name == name);
     let req = AgentRequest {
         name: name.clone(),
         remote: args
@@ -65,12 +125,11 @@ pub fn run(ui: &Ui, args: AgentArgs) -> Result<Outcome> {
         dry_run: args.dry_run,
         push: !args.no_push,
     };
-    let result = agent::run(&ctx.store, &req)?;
+    let result = agent::run(ws.store(), &req)?;
     let p = result.peer();
     let pushed = result.published.as_ref().is_some_and(|p| p.pushed);
     if args.json {
-        ui.json(&json!({
-            "version": JSON_VERSION,
+        ui.json(json!({
             "peer": p.name,
             "mode": "pull",
             "agent": agent::agent_version(),
@@ -134,8 +193,8 @@ pub fn run(ui: &Ui, args: AgentArgs) -> Result<Outcome> {
     )
 }
 
-fn install_timer(ui: &Ui, ctx: &super::Ctx, name: &str, args: &AgentArgs) -> Result<Outcome> {
-    let checkout = ctx.store.work_dir().ok_or_else(|| {
+fn install_timer(ui: &Ui, ws: &Workspace, name: &str, args: &AgentArgs) -> Result<Outcome> {
+    let checkout = ws.store().work_dir().ok_or_else(|| {
         Error::usage("git fleet agent runs in a peer's checkout; this repository is bare")
     })?;
     let checkout = checkout
@@ -163,8 +222,7 @@ fn install_timer(ui: &Ui, ctx: &super::Ctx, name: &str, args: &AgentArgs) -> Res
             .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
     }
     if args.json {
-        ui.json(&json!({
-            "version": JSON_VERSION,
+        ui.json(json!({
             "service": service_path.display().to_string(),
             "timer": timer_path.display().to_string(),
             "enable": format!("systemctl --user daemon-reload && systemctl --user enable --now {unit}.timer"),

@@ -1,20 +1,38 @@
 //! `git fleet init`: fleet.toml, refspecs, notes display. Idempotent.
 
-use super::{context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::InitArgs;
+use clap::Args;
 use git_fleet::gitcmd::{git, git_ok};
+use git_fleet::workspace::Workspace;
 use git_fleet::{Error, Result};
 use serde_json::json;
+
+/// Set up git-fleet in this repository: a commented fleet.toml, refspecs, notes display.
+///
+/// Writes fleet.toml if absent (every section commented out), adds fetch
+/// refspecs for refs/fleet/* and refs/notes/fleet/* to the default remote,
+/// and sets notes.displayRef so receipts show in `git log` (fanout notes,
+/// one line per peer, on request: `git log --notes=fleet/fanout`). Idempotent:
+/// running it again changes nothing and says so.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet init\n  git fleet init --push-refspecs --json")]
+pub struct InitArgs {
+    /// Also add push refspecs for fleet refs (this changes what a bare `git push` sends).
+    #[arg(long)]
+    pub push_refspecs: bool,
+    /// Print one JSON object describing what was changed.
+    #[arg(long)]
+    pub json: bool,
+}
 
 const RECEIPTS_NOTES: &str = "refs/notes/fleet/receipts";
 const ALL_FLEET_NOTES: &str = "refs/notes/fleet/*";
 const FLEET_TOML: &str = include_str!("../../examples/fleet.toml.template");
 
-pub fn run(ui: &Ui, args: InitArgs) -> Result<Outcome> {
-    let ctx = context()?;
-    let root = ctx
-        .store
+pub fn run(ui: &Ui, ws: &Workspace, args: InitArgs) -> Result<Outcome> {
+    ws.config()?; // a malformed fleet.toml stops every command that reads it
+    let root = ws
+        .store()
         .work_dir()
         .ok_or_else(|| Error::usage("git fleet init needs a work tree (this repository is bare)"))?
         .to_path_buf();
@@ -86,8 +104,7 @@ pub fn run(ui: &Ui, args: InitArgs) -> Result<Outcome> {
     }
 
     if args.json {
-        ui.json(&json!({
-            "version": JSON_VERSION,
+        ui.json(json!({
             "remote": remote,
             "changed": changed,
             "unchanged": unchanged,

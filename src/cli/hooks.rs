@@ -1,21 +1,81 @@
 //! `git fleet hooks install|uninstall|status`.
 
-use super::{store_context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
-use git_fleet::cli::{HooksCommand, HooksInstallArgs};
+use clap::{Args, Subcommand};
 use git_fleet::hooks::{self, Change, Feature, State};
 use git_fleet::policy::{policy_ref, PolicyRef, Pusher, PUSHER_VARS};
+use git_fleet::workspace::Workspace;
 use git_fleet::Result;
 use serde_json::json;
 use std::path::PathBuf;
 
-pub fn run(ui: &Ui, command: HooksCommand) -> Result<Outcome> {
+/// Install, remove or inspect git-fleet's git hooks.
+///
+/// Honours core.hooksPath. An existing hook is kept: git-fleet adds a marked
+/// block (# >>> git-fleet >>> ... # <<< git-fleet <<<) after its #! line and
+/// removes only that block on uninstall.
+#[derive(Debug, Subcommand)]
+pub enum HooksCommand {
+    /// Install git-fleet's hooks (default: --pre-commit --post-push).
+    ///
+    /// --pre-commit: check the staged desired state (`git fleet diff --staged
+    /// --check`). --post-push: after a successful push, run `git fleet fanout`
+    /// in the background (pre-push + reference-transaction; log in
+    /// .git/fleet/fanout.log). --pre-receive, --post-receive: server side.
+    /// Installing again only refreshes git-fleet's block.
+    Install(HooksInstallArgs),
+    /// Remove git-fleet's block from its hooks (default: from all of them).
+    ///
+    /// Everything else in a hook file stays; a file holding nothing but
+    /// git-fleet's block is deleted.
+    Uninstall(HooksInstallArgs),
+    Status(HooksStatusArgs),
+}
+
+/// Which hooks.
+///
+/// --pre-commit: check the staged desired state (`git fleet diff --staged
+/// --check`). --post-push: after a successful push, run `git fleet fanout` in
+/// the background (pre-push + reference-transaction; log in
+/// .git/fleet/fanout.log). --pre-receive, --post-receive: server side.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet hooks install\n  git fleet hooks install --post-push\n  git fleet hooks uninstall --pre-commit\n  git fleet hooks install --pre-receive --post-receive   # on the server"
+)]
+pub struct HooksInstallArgs {
+    /// The pre-commit check of the staged desired state.
+    #[arg(long)]
+    pub pre_commit: bool,
+    /// Fanout in the background after each successful push.
+    #[arg(long)]
+    pub post_push: bool,
+    /// Server side: bounded writes on push.
+    #[arg(long)]
+    pub pre_receive: bool,
+    /// Server side: reconcile after a push changes a desired file.
+    #[arg(long)]
+    pub post_receive: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Show which git-fleet hooks are installed, and where.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet hooks status\n  git fleet hooks status --json")]
+pub struct HooksStatusArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ui: &Ui, ws: &Workspace, command: HooksCommand) -> Result<Outcome> {
     // Only the repository: hooks can be (un)installed while fleet.toml is broken.
-    let ctx = store_context()?;
-    let base: PathBuf = ctx
-        .store
+
+    let base: PathBuf = ws
+        .store()
         .work_dir()
-        .unwrap_or_else(|| ctx.store.git_dir())
+        .unwrap_or_else(|| ws.store().git_dir())
         .to_path_buf();
     let dir = hooks::hooks_dir(&base)?;
     match command {
@@ -45,7 +105,7 @@ pub fn run(ui: &Ui, command: HooksCommand) -> Result<Outcome> {
             // The user a git server authenticated, as pre-receive would see it.
             let pusher = Pusher::from_env();
             // Where pre-receive would read the policy, and whether it can.
-            let (policy_from, policy_warning) = match policy_ref(ctx.store.git_dir())? {
+            let (policy_from, policy_warning) = match policy_ref(ws.store().git_dir())? {
                 PolicyRef::Found { name, configured: true } => (Some(name), None),
                 PolicyRef::Found { name, configured: false } => (
                     Some(name.clone()),
@@ -78,8 +138,7 @@ pub fn run(ui: &Ui, command: HooksCommand) -> Result<Outcome> {
                         })
                     })
                     .collect();
-                ui.json(&json!({
-                    "version": JSON_VERSION,
+                ui.json(json!({
                     "hooks_dir": dir,
                     "hooks": items,
                     "pusher": pusher,
@@ -156,8 +215,7 @@ fn report(
     verb: &str,
 ) {
     if args.json {
-        ui.json(&json!({
-            "version": JSON_VERSION,
+        ui.json(json!({
             "action": verb,
             "hooks_dir": dir,
             "features": features,
