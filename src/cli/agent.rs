@@ -201,7 +201,7 @@ fn install_timer(ui: &Ui, ws: &Workspace, name: &str, args: &AgentArgs) -> Resul
         .canonicalize()
         .unwrap_or_else(|_| checkout.to_path_buf());
     let exe = std::env::current_exe()
-        .map_err(|e| Error::Other(format!("cannot find the git-fleet binary: {e}")))?;
+        .map_err(|e| Error::Command(format!("cannot find the git-fleet binary: {e}")))?;
     let dir = agent::user_unit_dir().ok_or_else(|| {
         Error::usage("neither XDG_CONFIG_HOME nor HOME is set: nowhere to write the user units")
     })?;
@@ -213,13 +213,13 @@ fn install_timer(ui: &Ui, ws: &Workspace, name: &str, args: &AgentArgs) -> Resul
     }
     let (service, timer) = agent::timer_units(&exe, &checkout, name, &args.interval);
     std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::Other(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| Error::Command(format!("cannot create {}: {e}", dir.display())))?;
     let unit = format!("git-fleet-agent-{name}");
     let service_path = dir.join(format!("{unit}.service"));
     let timer_path = dir.join(format!("{unit}.timer"));
     for (path, text) in [(&service_path, &service), (&timer_path, &timer)] {
         std::fs::write(path, text)
-            .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Error::Command(format!("cannot write {}: {e}", path.display())))?;
     }
     if args.json {
         ui.json(json!({

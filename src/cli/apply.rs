@@ -76,7 +76,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: ApplyArgs) -> Result<Outcome> {
     let mut outcomes = Vec::new();
     for (target, ids) in &by_target {
         let cfg = git_fleet::reconcile::target_config(config, target);
-        let dir = ws.store().work_dir().unwrap_or(ws.store().git_dir());
+        let dir = ws.run_dir();
         if let Ok(None) = git_fleet::policy::published_ref(dir, &cfg, target) {
             ui.status(format!("note: this repository has no remote, so apply cannot check that the proposals' source commits reached {target}'s branch"));
         }

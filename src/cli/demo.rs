@@ -138,7 +138,7 @@ impl Sandbox<'_> {
         self.env(&mut cmd);
         let out = cmd
             .output()
-            .map_err(|e| Error::Other(format!("demo: cannot run {shown}: {e}")))?;
+            .map_err(|e| Error::Command(format!("demo: cannot run {shown}: {e}")))?;
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -154,7 +154,7 @@ impl Sandbox<'_> {
     fn must(&self, dir: &str, program: &str, args: &[&str], ok: &[i32]) -> Result<String> {
         let (code, text) = self.run(dir, program, args)?;
         if !ok.contains(&code) {
-            return Err(Error::Other(format!(
+            return Err(Error::Command(format!(
                 "demo step failed: `{program} {}` in {dir} exited {code}",
                 args.join(" ")
             )));
@@ -170,9 +170,9 @@ impl Sandbox<'_> {
         self.env(&mut cmd);
         let out = cmd
             .output()
-            .map_err(|e| Error::Other(format!("demo: cannot run {program}: {e}")))?;
+            .map_err(|e| Error::Command(format!("demo: cannot run {program}: {e}")))?;
         if !out.status.success() {
-            return Err(Error::Other(format!(
+            return Err(Error::Command(format!(
                 "demo setup failed: `{program} {}`: {}",
                 args.join(" "),
                 String::from_utf8_lossy(&out.stderr).trim()
@@ -218,7 +218,7 @@ pub fn run(ui: &Ui, args: DemoArgs) -> Result<Outcome> {
         }
     };
     let exe = std::env::current_exe()
-        .map_err(|e| Error::Other(format!("cannot find this binary: {e}")))?;
+        .map_err(|e| Error::Command(format!("cannot find this binary: {e}")))?;
     let mut s = Sandbox {
         ui,
         root: root.clone(),
@@ -429,8 +429,8 @@ fn walk(s: &mut Sandbox<'_>) -> Result<()> {
         &s.exe.display().to_string(),
         &["proposals", "--state", "pending_review"],
     )?;
-    let update =
-        first_id(&list, "update").ok_or_else(|| Error::Other("demo: no update proposal".into()))?;
+    let update = first_id(&list, "update")
+        .ok_or_else(|| Error::Command("demo: no update proposal".into()))?;
     s.must(
         "work",
         "git-fleet",

@@ -98,7 +98,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: DiffArgs) -> Result<Outcome> {
         let mut join = || {
             loaded.get_or_init(|| match loader.take().map(|h| h.join()) {
                 Some(Ok(result)) => result,
-                _ => Err(git_fleet::Error::Other(
+                _ => Err(git_fleet::Error::Command(
                     "the snapshot loader stopped".into(),
                 )),
             })

@@ -113,7 +113,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: FanoutArgs) -> Result<Outcome> {
     let recorded = match &report.run {
         None => None,
         Some(run) => Some(record::append(ws.store(), &report, run).map_err(|e| {
-            Error::Other(format!(
+            Error::Command(format!(
                 "the fanout ran but its results could not be recorded in {} ({e}); its pending record says so: run git fleet fanout again",
                 fanout::NOTES_REF
             ))
@@ -189,7 +189,7 @@ fn delivered_branch(ws: &Workspace, args: &FanoutArgs, peers: &[Peer]) -> Result
         .store()
         .repo()
         .head_name()
-        .map_err(|e| Error::Other(format!("cannot read HEAD: {e}")))?;
+        .map_err(|e| Error::Command(format!("cannot read HEAD: {e}")))?;
     if let Some(name) = head {
         if let Some(b) = name.as_bstr().to_string().strip_prefix("refs/heads/") {
             return Ok(b.to_string());
@@ -355,7 +355,7 @@ fn report_json(report: &Report, recorded: bool) -> serde_json::Value {
 fn status(ui: &Ui, ws: &Workspace, args: &FanoutArgs) -> Result<Outcome> {
     let peers = ws.peers()?;
     let commit = ws.store().rev_commit(&args.commit)?;
-    let remote = ws.store().default_remote();
+    let remote = ws.default_remote();
     let proof = git_fleet::peers::proof::prove(ws.store(), commit, true, remote.as_deref(), peers)?;
     let counted: Vec<_> = proof
         .peers

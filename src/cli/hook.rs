@@ -93,7 +93,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: HookArgs) -> Result<Outcome> {
         HookName::PostReceive => {
             let stdin = read_stdin()?;
             let exe = std::env::current_exe()
-                .map_err(|e| Error::Other(format!("cannot find git-fleet: {e}")))?;
+                .map_err(|e| Error::Command(format!("cannot find git-fleet: {e}")))?;
             serverhooks::post_receive(ws, &exe, &stdin)?;
             Ok(Outcome::Done)
         }
@@ -138,7 +138,7 @@ fn read_stdin() -> Result<String> {
     let mut s = String::new();
     std::io::stdin()
         .read_to_string(&mut s)
-        .map_err(|e| Error::Other(format!("cannot read stdin: {e}")))?;
+        .map_err(|e| Error::Command(format!("cannot read stdin: {e}")))?;
     Ok(s)
 }
 
@@ -177,7 +177,7 @@ fn start_fanout(ws: &Workspace, pending: &Pending) -> Result<()> {
         return Ok(());
     }
     let exe = std::env::current_exe()
-        .map_err(|e| Error::Other(format!("cannot find the git-fleet binary: {e}")))?;
+        .map_err(|e| Error::Command(format!("cannot find the git-fleet binary: {e}")))?;
     let mut cmd = hooks::detached(&exe);
     cmd.args([
         "--color",
@@ -193,17 +193,11 @@ fn start_fanout(ws: &Workspace, pending: &Pending) -> Result<()> {
     }
     let out = log
         .try_clone()
-        .map_err(|e| Error::Other(format!("cannot open the fanout log: {e}")))?;
+        .map_err(|e| Error::Command(format!("cannot open the fanout log: {e}")))?;
     let err = log
         .try_clone()
-        .map_err(|e| Error::Other(format!("cannot open the fanout log: {e}")))?;
-    cmd.current_dir(
-        ws.store()
-            .work_dir()
-            .unwrap_or_else(|| ws.store().git_dir()),
-    )
-    .stdout(out)
-    .stderr(err);
+        .map_err(|e| Error::Command(format!("cannot open the fanout log: {e}")))?;
+    cmd.current_dir(ws.run_dir()).stdout(out).stderr(err);
     // Logged before the child can write its own output to the same file.
     let _ = writeln!(
         log,
@@ -216,7 +210,7 @@ fn start_fanout(ws: &Workspace, pending: &Pending) -> Result<()> {
         Ok(_child) => Ok(()), // not waited for: it outlives this hook
         Err(e) => {
             let _ = writeln!(log, "[{time}] cannot start fanout: {e}");
-            Err(Error::Other(format!("cannot start fanout: {e}")))
+            Err(Error::Command(format!("cannot start fanout: {e}")))
         }
     }
 }

@@ -7,7 +7,6 @@ use git_fleet::policy::{policy_ref, PolicyRef, Pusher, PUSHER_VARS};
 use git_fleet::workspace::Workspace;
 use git_fleet::Result;
 use serde_json::json;
-use std::path::PathBuf;
 
 /// Install, remove or inspect git-fleet's git hooks.
 ///
@@ -71,13 +70,7 @@ pub struct HooksStatusArgs {
 
 pub fn run(ui: &Ui, ws: &Workspace, command: HooksCommand) -> Result<Outcome> {
     // Only the repository: hooks can be (un)installed while fleet.toml is broken.
-
-    let base: PathBuf = ws
-        .store()
-        .work_dir()
-        .unwrap_or_else(|| ws.store().git_dir())
-        .to_path_buf();
-    let dir = hooks::hooks_dir(&base)?;
+    let dir = hooks::hooks_dir(ws.run_dir())?;
     match command {
         HooksCommand::Install(args) => {
             let features = chosen(&args, &[Feature::PreCommit, Feature::PostPush]);

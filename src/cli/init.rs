@@ -81,7 +81,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: InitArgs) -> Result<Outcome> {
     };
     add_config("notes.displayRef", RECEIPTS_NOTES)?;
 
-    let remote = default_remote(&root)?;
+    let remote = ws.default_remote();
     match &remote {
         Some(remote) => {
             let key = format!("remote.{remote}.fetch");
@@ -124,19 +124,4 @@ pub fn run(ui: &Ui, ws: &Workspace, args: InitArgs) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Done)
-}
-
-/// `origin` if it exists, else the only remote, else none.
-fn default_remote(root: &std::path::Path) -> Result<Option<String>> {
-    let remotes: Vec<String> = git_ok(root, &["remote"])?
-        .lines()
-        .map(str::to_string)
-        .collect();
-    if remotes.iter().any(|r| r == "origin") {
-        Ok(Some("origin".into()))
-    } else if remotes.len() == 1 {
-        Ok(remotes.into_iter().next())
-    } else {
-        Ok(None)
-    }
 }

@@ -243,7 +243,7 @@ pub fn fail(ui: &Ui, e: &Error, json: bool) -> ! {
             }
             Error::Git { .. } => ("git", None, &[][..]),
             Error::Contended { .. } => ("contended", None, &[][..]),
-            Error::Other(_) => ("error", None, &[][..]),
+            Error::Other(_) | Error::Command(_) => ("error", None, &[][..]),
         };
         let mut message = e.to_string();
         let mut source = std::error::Error::source(e);

@@ -60,7 +60,7 @@ pub fn run(ui: &Ui, ws: &Workspace, command: NotesCommand) -> Result<Outcome> {
                 let mut s = String::new();
                 std::io::stdin()
                     .read_to_string(&mut s)
-                    .map_err(|e| Error::Other(format!("cannot read stdin: {e}")))?;
+                    .map_err(|e| Error::Command(format!("cannot read stdin: {e}")))?;
                 s
             } else {
                 args.message

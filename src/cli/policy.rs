@@ -3,7 +3,7 @@
 
 use crate::ui::{Outcome, Ui};
 use clap::{Args, Subcommand};
-use git_fleet::config::{Config, CONFIG_FILE};
+use git_fleet::config::CONFIG_FILE;
 use git_fleet::gitcmd::git;
 use git_fleet::policy::{check_commits, desired_files, CommitCheck};
 use git_fleet::workspace::Workspace;
@@ -52,12 +52,8 @@ pub fn run(ui: &Ui, ws: &Workspace, command: PolicyCommand) -> Result<Outcome> {
     let config = ws.config()?;
     // git runs from the work tree root, where relative config paths (like
     // gpg.ssh.allowedSignersFile) resolve as they do for the user.
-    let dir = ws
-        .store()
-        .work_dir()
-        .unwrap_or(ws.store().git_dir())
-        .to_path_buf();
-    let upstream = git(&dir, &["rev-parse", "--symbolic-full-name", "@{upstream}"])?;
+    let dir = ws.run_dir();
+    let upstream = git(dir, &["rev-parse", "--symbolic-full-name", "@{upstream}"])?;
     let upstream = upstream
         .success
         .then(|| upstream.stdout.trim().to_string())
@@ -67,9 +63,9 @@ pub fn run(ui: &Ui, ws: &Workspace, command: PolicyCommand) -> Result<Outcome> {
         (None, Some(_)) => "@{upstream}..HEAD".to_string(),
         (None, None) => "HEAD^!".to_string(),
     };
-    let mut list = git(&dir, &["rev-list", "--reverse", &range])?;
+    let mut list = git(dir, &["rev-list", "--reverse", &range])?;
     if !list.success && range == "HEAD^!" {
-        list = git(&dir, &["rev-list", "--max-count=1", "HEAD"])?; // a root commit has no HEAD^
+        list = git(dir, &["rev-list", "--max-count=1", "HEAD"])?; // a root commit has no HEAD^
     }
     if !list.success {
         return Err(Error::usage(format!(
@@ -81,7 +77,10 @@ pub fn run(ui: &Ui, ws: &Workspace, command: PolicyCommand) -> Result<Outcome> {
     // it (the server reads its HEAD before the push); without an upstream, the
     // work tree's (a bare repository's: HEAD's).
     let (config, policy_from) = match &upstream {
-        Some(u) => (config_at(ws, u)?, format!("{CONFIG_FILE} at {u}")),
+        Some(u) => (
+            ws.config_at(u, &format!("{CONFIG_FILE} ({u})"))?,
+            format!("{CONFIG_FILE} at {u}"),
+        ),
         None if ws.store().work_dir().is_none() => {
             (config.clone(), format!("{CONFIG_FILE} at HEAD"))
         }
@@ -90,7 +89,7 @@ pub fn run(ui: &Ui, ws: &Workspace, command: PolicyCommand) -> Result<Outcome> {
     let commits: Vec<String> = list.stdout.lines().map(str::to_string).collect();
     let known = live::known_targets(ws.store(), &config)?;
     let checks = check_commits(
-        &dir,
+        dir,
         &config.policy,
         &desired_files(&config, &known),
         &commits,
@@ -109,15 +108,6 @@ pub fn run(ui: &Ui, ws: &Workspace, command: PolicyCommand) -> Result<Outcome> {
         report(ui, &checks, &range, &policy_from, config.policy.rules.len());
     }
     Ok(if ok { Outcome::Done } else { Outcome::Found })
-}
-
-/// fleet.toml at `rev` (missing: the empty config).
-fn config_at(ws: &Workspace, rev: &str) -> Result<Config> {
-    let commit = ws.store().rev_commit(rev)?;
-    match ws.store().read_path(commit, CONFIG_FILE)? {
-        Some(bytes) => Config::parse(&format!("{CONFIG_FILE} ({rev})"), &bytes),
-        None => Ok(Config::default()),
-    }
 }
 
 fn report(ui: &Ui, checks: &[CommitCheck], range: &str, policy_from: &str, rules: usize) {

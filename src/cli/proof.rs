@@ -42,7 +42,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: ProofArgs) -> Result<Outcome> {
     let proof = prove(ws.store(), commit, exists, remote.as_deref(), peers)?;
     if args.json {
         let value = serde_json::to_value(&proof)
-            .map_err(|e| git_fleet::Error::Other(format!("cannot encode JSON: {e}")))?;
+            .map_err(|e| git_fleet::Error::Command(format!("cannot encode JSON: {e}")))?;
         ui.json(value);
     } else {
         let mark = |ok: bool| {

@@ -209,7 +209,7 @@ fn verify(ui: &Ui, store: &Store, args: ReceiptsVerifyArgs) -> Result<Outcome> {
     };
     if args.json {
         let value = serde_json::to_value(&report)
-            .map_err(|e| Error::Other(format!("cannot encode the report: {e}")))?;
+            .map_err(|e| Error::Command(format!("cannot encode the report: {e}")))?;
         ui.json(value);
         return Ok(outcome);
     }

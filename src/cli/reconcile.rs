@@ -257,7 +257,7 @@ fn watch(ui: &Ui, args: &ReconcileArgs) -> Result<Outcome> {
     ctrlc::set_handler(move || {
         let _ = stop_tx.send(());
     })
-    .map_err(|e| git_fleet::Error::Other(format!("cannot install the signal handler: {e}")))?;
+    .map_err(|e| git_fleet::Error::Command(format!("cannot install the signal handler: {e}")))?;
     ui.status(format!(
         "watching {} every {}; stop with Ctrl-C or SIGTERM",
         if args.all {

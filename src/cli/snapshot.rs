@@ -43,14 +43,11 @@ pub fn run(ui: &Ui, ws: &Workspace, args: SnapshotArgs) -> Result<Outcome> {
     if let Some(why) = unsafe_name(&args.target) {
         return Err(Error::usage(format!("target name '{}' {why}", args.target)));
     }
-    let config = ws.config()?;
+    ws.config()?; // a malformed fleet.toml stops every command that reads it
     if args.log {
         return log(ui, ws, &args);
     }
-    let rel = config
-        .target(&args.target)
-        .map(|t| t.desired_path())
-        .unwrap_or_else(|| git_fleet::config::DEFAULT_DESIRED.to_string());
+    let rel = ws.desired_path(&args.target)?;
     let source = match &args.from {
         Some(path) => Source::File(path.clone()),
         None => Source::WorkTree,

@@ -30,7 +30,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: StatusArgs) -> Result<Outcome> {
     let st = status(ws.store(), config, peers, remote.as_deref())?;
     if args.json {
         let value = serde_json::to_value(&st)
-            .map_err(|e| git_fleet::Error::Other(format!("cannot encode JSON: {e}")))?;
+            .map_err(|e| git_fleet::Error::Command(format!("cannot encode JSON: {e}")))?;
         ui.json(value);
     } else {
         print(ui, &st);
