@@ -244,3 +244,76 @@ pub fn home() -> Option<PathBuf> {
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+
+    fn repo() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        dir
+    }
+
+    #[test]
+    fn fleet_toml_is_parsed_once_and_only_when_asked() {
+        let dir = repo();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[targets.prod]\ndesired = \"p.yaml\"\n",
+        )
+        .unwrap();
+        let ws = Workspace::discover(dir.path()).unwrap();
+        let first: *const Config = ws.config().unwrap();
+        // Changed on disk after the first read: the process keeps one view.
+        std::fs::write(dir.path().join(CONFIG_FILE), "not toml [").unwrap();
+        let second: *const Config = ws.config().unwrap();
+        assert_eq!(first, second);
+        assert_eq!(ws.desired_path("prod").unwrap(), "p.yaml");
+        assert_eq!(ws.desired_path("other").unwrap(), DEFAULT_DESIRED);
+        // A fresh workspace that never asks for fleet.toml opens fine
+        // (the server hooks' case); asking reports the file.
+        let broken = Workspace::discover(dir.path()).unwrap();
+        assert_eq!(broken.run_dir(), ws.run_dir());
+        let err = broken.config().unwrap_err().to_string();
+        assert!(err.contains(CONFIG_FILE), "{err}");
+    }
+
+    #[test]
+    fn fleet_toml_at_a_revision_and_the_default_remote() {
+        let dir = repo();
+        let ws = Workspace::discover(dir.path()).unwrap();
+        assert_eq!(ws.default_remote(), None);
+        std::fs::write(dir.path().join(CONFIG_FILE), "[targets.staging]\n").unwrap();
+        git(dir.path(), &["add", CONFIG_FILE]);
+        git(
+            dir.path(),
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@e",
+                "commit",
+                "-qm",
+                "c",
+            ],
+        );
+        git(dir.path(), &["remote", "add", "backup", "/nowhere"]);
+        let ws = Workspace::discover(dir.path()).unwrap();
+        assert_eq!(ws.default_remote().as_deref(), Some("backup"));
+        let at_head = ws.config_at("HEAD", "fleet.toml (HEAD)").unwrap();
+        assert!(at_head.targets.contains_key("staging"));
+        assert!(ws.config_at("no-such-rev", "x").is_err());
+    }
+}
