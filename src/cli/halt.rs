@@ -19,8 +19,9 @@ pub struct HaltArgs {
 }
 
 pub fn run(ui: &Ui, ws: &Workspace, args: HaltArgs) -> Result<Outcome> {
-    ws.config()?; // a malformed fleet.toml stops every command that reads it
-                  // The receipt is written by halt::set, before the halt state that names it.
+    // A malformed fleet.toml stops every command that reads it.
+    ws.config()?;
+    // The receipt is written by halt::set, before the halt state that names it.
     let commit = halt::set(ws.store(), true, args.reason.as_deref())?;
     if args.json {
         ui.json(json!({ "halted": true, "commit": commit.to_string() }));

@@ -8,8 +8,9 @@ use serde_json::json;
 
 /// Takes `halt`'s arguments (and help): the two are one switch.
 pub fn run(ui: &Ui, ws: &Workspace, args: HaltArgs) -> Result<Outcome> {
-    ws.config()?; // a malformed fleet.toml stops every command that reads it
-                  // The receipt is written by halt::set, before the state that names it.
+    // A malformed fleet.toml stops every command that reads it.
+    ws.config()?;
+    // The receipt is written by halt::set, before the state that names it.
     let commit = halt::set(ws.store(), false, args.reason.as_deref())?;
     if args.json {
         ui.json(json!({ "halted": false, "commit": commit.to_string() }));
