@@ -2,8 +2,19 @@
 //! repositories in temp dirs, with an isolated HOME and git config and fixed dates.
 #![allow(dead_code)]
 
+pub mod peer_states;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+/// Held by every test that changes this process's environment (`HOME` for
+/// code that reads `~/.ssh`, git identity for the library's own git calls):
+/// all tests share one process, so no two may change it at once.
+pub fn process_env_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub struct TestEnv {
     pub dir: tempfile::TempDir,

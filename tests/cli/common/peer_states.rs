@@ -1,8 +1,8 @@
 //! Peer checkouts in every state fanout must recognise, for the local and the
-//! SSH fanout tests: `#[path = "common/peer_states.rs"] mod peer_states;`.
+//! SSH fanout tests: `use crate::common::peer_states;`.
 #![allow(dead_code)]
 
-use super::common::TestEnv;
+use super::TestEnv;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 

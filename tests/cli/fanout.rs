@@ -2,9 +2,8 @@
 //! byte as it was; clean peers fast-forward; the run is recorded as a note;
 //! `proof` reads it back.
 
-mod common;
-#[path = "common/peer_states.rs"]
-mod peer_states;
+use crate::common;
+use crate::common::peer_states;
 use common::TestEnv;
 use peer_states::{fleet, make_states, state_hash, FAST_FORWARD};
 

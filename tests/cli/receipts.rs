@@ -2,7 +2,7 @@
 //! binary, real repositories and real ssh-keygen keys. Every tampering case
 //! rewrites the notes ref with plain git commands, as an attacker would.
 
-mod common;
+use crate::common;
 
 use common::{bin, TestEnv};
 use serde_json::Value;

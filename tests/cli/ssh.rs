@@ -1,14 +1,14 @@
-//! SSH peers against a real `sshd` on 127.0.0.1 (see `tests/sshd`), through the public
+//! SSH peers against a real `sshd` on 127.0.0.1 (see `sshd.rs`), through the public
 //! API: `git_fleet::peers::ssh::connect` and `PeerShell::run`.
 //!
 //! The code under test reads `$HOME/.ssh/{config,known_hosts}`, so each test points HOME
 //! at its own temp home; tests hold one lock so no two change the environment at once.
 
-mod sshd;
+use crate::sshd;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use git_fleet::peers::config::{PeerSsh, Transport};
@@ -17,8 +17,6 @@ use git_fleet::peers::ssh;
 use sshd::Sshd;
 
 const T: Duration = Duration::from_secs(20);
-
-static ENV_LOCK: Mutex<()> = Mutex::new(());
 
 /// A temp home with a user key, `~/.ssh/config` and `~/.ssh/known_hosts`.
 struct World {
@@ -45,13 +43,13 @@ impl World {
 
     /// Sets up `home/.ssh` in an existing directory tree (a `TestEnv`'s).
     fn at(root: &Path, home: &Path) -> World {
-        let env = ENV_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let env = crate::common::process_env_lock();
         fs::create_dir_all(home.join(".ssh")).unwrap();
         let key = home.join(".ssh").join("fleet_test_key");
         sshd::keygen(&key, "ed25519");
         fs::write(home.join(".ssh/config"), "").unwrap();
         fs::write(home.join(".ssh/known_hosts"), "").unwrap();
-        // Single-threaded use of the environment: every test holds ENV_LOCK.
+        // Single-threaded use of the environment: every test holds the process env lock.
         std::env::set_var("HOME", home);
         std::env::remove_var("SSH_AUTH_SOCK");
         std::env::remove_var("XDG_RUNTIME_DIR");

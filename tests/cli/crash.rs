@@ -5,7 +5,7 @@
 //! intents): every live change has a receipt, every proposal whose change is
 //! live is `applied`, and no intent is left pending.
 
-mod common;
+use crate::common;
 use common::{bin, TestEnv};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};

@@ -1,7 +1,7 @@
 //! Proposal lifecycle: superseded proposals, refreshed `before`, and
 //! rollbacks that stick per value. Real binary, real repositories.
 
-mod common;
+use crate::common;
 use common::{Run, TestEnv};
 use serde_json::Value;
 use std::path::PathBuf;

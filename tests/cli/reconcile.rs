@@ -1,6 +1,6 @@
 //! Reconcile gates, review, apply, halt, runs, rollback: real binary, real repos.
 
-mod common;
+use crate::common;
 use common::{Run, TestEnv};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

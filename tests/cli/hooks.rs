@@ -2,7 +2,7 @@
 //! pre-commit check is cheap when no desired file is staged; a real `git push`
 //! starts fanout in the background without waiting for it or failing.
 
-mod common;
+use crate::common;
 use common::TestEnv;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

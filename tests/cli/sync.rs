@@ -2,7 +2,7 @@
 //! random order until quiet: every clone has every record, receipts verify in
 //! each, and a conflicting apply/reject is reported.
 
-mod common;
+use crate::common;
 use common::{bin, TestEnv};
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,10 @@
 //! The CLI end to end: the real binary on real repositories.
 
-mod common;
+use crate::common;
 use common::TestEnv;
 use std::path::Path;
 
-const FLEET: &str = include_str!("../examples/fleet.yaml");
+const FLEET: &str = include_str!("../../examples/fleet.yaml");
 
 fn setup(env: &TestEnv) -> std::path::PathBuf {
     let repo = env.repo("work");
@@ -824,6 +824,8 @@ fn install_sh_honours_cargo_target_dir_and_installs_a_working_git_fleet() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = root.join("target/install-test");
     let prefix = env.root().join("prefix");
+    // The SSH tests of this binary point HOME at a temp home while they run.
+    let _env_lock = common::process_env_lock();
     let out = env
         .command("sh", env.root())
         .arg(root.join("install.sh"))

@@ -2,7 +2,7 @@
 //! `git fleet diff` prints exactly what it shows, and its JSON examples are
 //! what the tool prints.
 
-mod common;
+use crate::common;
 use common::TestEnv;
 
 fn block_after<'a>(text: &'a str, marker: &str, fence: &str) -> &'a str {

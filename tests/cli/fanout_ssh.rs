@@ -1,11 +1,10 @@
 //! `git fleet fanout` to peers over SSH, against a real `sshd` on 127.0.0.1
-//! (tests/sshd): every peer state gets the same outcome as a local peer, all
+//! (sshd.rs): every peer state gets the same outcome as a local peer, all
 //! over one session, and hostile peer paths or remotes execute nothing.
 
-mod common;
-#[path = "common/peer_states.rs"]
-mod peer_states;
-mod sshd;
+use crate::common;
+use crate::common::peer_states;
+use crate::sshd;
 
 use common::TestEnv;
 use peer_states::{fleet, make_states, FAST_FORWARD};

@@ -3,7 +3,7 @@
 //! actor taken from user.email, a signing key principal, or a verified SSH
 //! signer; post-receive reconcile; `policy check`.
 
-mod common;
+use crate::common;
 use common::{bin, Run, TestEnv};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Concurrent writers never lose a record: 16 processes appending 50 note
 //! blocks each to one notes ref, and 16 processes appending to one chain.
 
-mod common;
+use crate::common;
 use common::{bin, TestEnv};
 use std::process::Stdio;
 
@@ -78,7 +78,7 @@ fn sixteen_processes_appending_to_one_chain_lose_nothing() {
     let repo = env.repo("work");
     std::fs::write(
         repo.join("fleet.yaml"),
-        include_str!("../examples/fleet.yaml"),
+        include_str!("../../examples/fleet.yaml"),
     )
     .unwrap();
     let script = (0..PER_WRITER)

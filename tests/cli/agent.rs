@@ -3,7 +3,7 @@
 //! fanout's contract and pushes a report to refs/fleet/reports/<peer>/log;
 //! the pusher's clone sees the reports after a plain `git fetch`.
 
-mod common;
+use crate::common;
 use common::TestEnv;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

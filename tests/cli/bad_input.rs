@@ -34,7 +34,7 @@
 //! A positive control (a small valid fleet.yaml run through the same wrapper) makes sure the
 //! test cannot pass just because every run fails.
 
-mod common;
+use crate::common;
 use common::{Run, TestEnv};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 use git_fleet::fleet::incremental::{parse_with_cache, ChunkCache};
 use git_fleet::fleet::parse;
 
-const BASE: &str = include_str!("../examples/fleet.yaml");
+const BASE: &str = include_str!("../../examples/fleet.yaml");
 
 fn warm() -> ChunkCache {
     let mut cache = ChunkCache::default();

@@ -1,6 +1,6 @@
 //! `git fleet demo` runs green end to end, offline, in well under 10 s.
 
-mod common;
+use crate::common;
 use common::TestEnv;
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! `GIT_DIR`, `git --git-dir`, `git -C` and `git fleet -C` pick the repository.
 //! Each test does it from the outside: real clones of a real bare origin.
 
-mod common;
+use crate::common;
 use common::{bin, Run, TestEnv};
 use std::path::{Path, PathBuf};
 

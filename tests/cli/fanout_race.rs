@@ -4,7 +4,7 @@
 //! before the merge command runs (the peer is declared as an SSH location and
 //! the test's connector hands back that wrapper around the local shell).
 
-mod common;
+use crate::common;
 use common::TestEnv;
 use git_fleet::peers::config::{parse_shared, PeerSsh};
 use git_fleet::peers::fanout::{run_with, Outcome, Request};
@@ -127,9 +127,10 @@ fn deliver(
 }
 
 /// The test process runs git through the library (not through TestEnv), so
-/// give it the same isolated configuration. The other test of this binary
-/// runs everything through `TestEnv::command` (a cleared environment), so
-/// the change does not reach it.
+/// give it the same isolated configuration. The caller holds
+/// `common::process_env_lock()`, so no other test of this binary (the SSH
+/// tests point HOME elsewhere) changes it meanwhile; tests that run
+/// everything through `TestEnv::command` (a cleared environment) never see it.
 fn isolate(env: &TestEnv) {
     for (k, v) in [
         ("HOME", env.home().to_str().unwrap()),
@@ -147,6 +148,7 @@ fn isolate(env: &TestEnv) {
 
 #[test]
 fn changes_between_check_and_merge_end_blocked_with_nothing_overwritten() {
+    let _env_lock = common::process_env_lock();
     let env = TestEnv::new();
     isolate(&env);
 
@@ -225,8 +227,7 @@ fn changes_between_check_and_merge_end_blocked_with_nothing_overwritten() {
     );
 }
 
-#[path = "common/peer_states.rs"]
-mod peer_states;
+use crate::common::peer_states;
 
 /// Two `git fleet fanout` processes over the same peer at once: the second
 /// finds the first delivering and says so (`busy`, "another fanout"),
