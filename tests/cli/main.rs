@@ -27,3 +27,7 @@ mod receipts;
 mod reconcile;
 mod ssh;
 mod sync;
+
+// Reviewed output: insta snapshots in tests/cli/snapshots/.
+mod snapshot_help;
+mod snapshot_output;

@@ -184,3 +184,142 @@ impl TestEnv {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
+
+impl Run {
+    /// Exit code, stdout and stderr as one text, for snapshots (both streams
+    /// are what the user sees; an empty one is shown as empty).
+    pub fn transcript(&self) -> String {
+        format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl TestEnv {
+    /// `text` with what varies between runs replaced by placeholders, never
+    /// dropped: this env's temp dir (`[ROOT]`), the test binary's dir
+    /// (`[BIN]`), timestamps (`[TIME]`), hex ids of 7+ digits (`[ID]`),
+    /// numbers of 10+ digits (`[N]`), and an apply owner's host, pid and
+    /// process start (`[HOST] pid=[PID] start=[N]`).
+    pub fn normalise(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for (path, name) in [
+            (bin().parent().unwrap().to_path_buf(), "[BIN]"),
+            (self.root().to_path_buf(), "[ROOT]"),
+        ] {
+            if let Ok(real) = path.canonicalize() {
+                text = text.replace(real.to_str().unwrap(), name);
+            }
+            text = text.replace(path.to_str().unwrap(), name);
+        }
+        redact_owner(&redact_words(&redact_times(&text)))
+    }
+}
+
+/// `YYYY-MM-DD[T ]HH:MM:SS` with optional fraction and zone (`Z`, `+00:00`,
+/// ` +0000`, ` UTC`) becomes `[TIME]`.
+fn redact_times(text: &str) -> String {
+    fn shape(b: &[u8], pattern: &[u8]) -> bool {
+        b.len() >= pattern.len()
+            && pattern.iter().zip(b).all(|(p, c)| match p {
+                b'9' => c.is_ascii_digit(),
+                b'T' => *c == b'T' || *c == b' ',
+                _ => p == c,
+            })
+    }
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        let at_word_start = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+        if at_word_start && shape(&b[i..], b"9999-99-99T99:99:99") {
+            let mut j = i + 19;
+            if b.get(j) == Some(&b'.') {
+                j += 1;
+                while b.get(j).is_some_and(|c| c.is_ascii_digit()) {
+                    j += 1;
+                }
+            }
+            for zone in [
+                &b"Z"[..],
+                b"+99:99",
+                b"-99:99",
+                b" +9999",
+                b" -9999",
+                b" UTC",
+            ] {
+                if shape(&b[j..], zone) {
+                    j += zone.len();
+                    break;
+                }
+            }
+            out.push_str(&text[copied..i]);
+            out.push_str("[TIME]");
+            i = j;
+            copied = j;
+            continue;
+        }
+        i += 1;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Words (runs of ASCII letters and digits) that are hex ids (7+ lowercase
+/// hex digits, at least one a digit and one a letter) or long numbers (10+
+/// digits: epoch seconds in run ids) become `[ID]` / `[N]`.
+fn redact_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let hex = word.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+        let digits = word.bytes().filter(u8::is_ascii_digit).count();
+        if hex && word.len() >= 7 && digits > 0 && digits < word.len() {
+            out.push_str("[ID]");
+        } else if digits == word.len() && digits >= 10 {
+            out.push_str("[N]");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// `<host> pid=<pid> start=<ticks>` (an apply's owner) becomes
+/// `[HOST] pid=[PID] start=[N]`.
+fn redact_owner(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.find(" pid=") {
+            Some(at) if line[at..].contains(" start=") => {
+                let host_start = line[..at].rfind(' ').map_or(0, |s| s + 1);
+                let rest = &line[at + 5..];
+                let pid_end = rest.find(' ').unwrap_or(rest.len());
+                let start = &rest[pid_end..];
+                let start_digits = start
+                    .strip_prefix(" start=")
+                    .map(|s| s.trim_start_matches(|c: char| c.is_ascii_digit()));
+                match start_digits {
+                    Some(after) => {
+                        format!("{}[HOST] pid=[PID] start=[N]{after}", &line[..host_start])
+                    }
+                    None => line.to_string(),
+                }
+            }
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + if text.ends_with('\n') { "\n" } else { "" }
+}
