@@ -29,21 +29,8 @@ struct Fleet {
 }
 
 fn fleet(env: &TestEnv) -> Fleet {
-    let origin = env.root().join("origin.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
     let dev = env.repo("dev");
-    env.git(&dev, &["remote", "add", "origin", origin.to_str().unwrap()]);
-    env.git(&dev, &["push", "-q", "origin", "main"]);
+    let origin = env.origin_of(&dev, false);
     let init = env.fleet(&dev, &["init"]);
     assert_eq!(init.code, 0, "{}", init.stderr);
     Fleet { origin, dev }

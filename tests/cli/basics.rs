@@ -874,29 +874,14 @@ fn install_sh_honours_cargo_target_dir_and_installs_a_working_git_fleet() {
 #[test]
 fn status_names_a_conflicting_review_decision() {
     let env = TestEnv::new();
-    let origin = env.root().join("origin.git");
-    let origin_s = origin.to_str().unwrap();
-    env.git(
-        env.root(),
-        &["init", "-q", "--bare", "-b", "main", origin_s],
-    );
-    let seed = env.repo("seed");
     let fleet =
         "modules:\n  m1:\n    config: {workers: 1}\nassignments:\n  n1:m1: {enabled: true}\n";
-    std::fs::write(seed.join("fleet.yaml"), fleet).unwrap();
-    std::fs::write(seed.join("fleet.toml"), "[targets.staging]\n").unwrap();
-    env.git(&seed, &["add", "."]);
-    env.git(&seed, &["commit", "-q", "-m", "fleet"]);
-    env.git(&seed, &["remote", "add", "origin", origin_s]);
-    env.git(&seed, &["push", "-q", "origin", "main"]);
+    let (origin, seed) =
+        env.seeded_origin(&[("fleet.yaml", fleet), ("fleet.toml", "[targets.staging]\n")]);
     assert_eq!(env.fleet(&seed, &["snapshot", "staging"]).code, 0);
     assert_eq!(env.fleet(&seed, &["sync"]).code, 0);
     let clone = |name: &str| {
-        let path = env.root().join(name);
-        env.git(
-            env.root(),
-            &["clone", "-q", origin_s, path.to_str().unwrap()],
-        );
+        let path = env.clone_of(&origin, name);
         assert_eq!(env.fleet(&path, &["sync"]).code, 0);
         path
     };

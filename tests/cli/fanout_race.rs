@@ -48,38 +48,10 @@ struct Setup {
 }
 
 fn setup(env: &TestEnv) -> Setup {
-    let origin = env.root().join("origin.git");
-    git(
-        env,
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
     let dev = env.repo("dev");
-    git(
-        env,
-        &dev,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    git(env, &dev, &["push", "-q", "-u", "origin", "main"]);
+    let origin = env.origin_of(&dev, true);
     let base = git(env, &dev, &["rev-parse", "HEAD"]).trim().to_string();
-    let peer = env.root().join("peer");
-    git(
-        env,
-        env.root(),
-        &[
-            "clone",
-            "-q",
-            origin.to_str().unwrap(),
-            peer.to_str().unwrap(),
-        ],
-    );
+    let peer = env.clone_of(&origin, "peer");
     std::fs::write(dev.join("README"), "delivered\n").unwrap();
     git(env, &dev, &["commit", "-q", "-am", "deliver"]);
     git(env, &dev, &["push", "-q", "origin", "main"]);

@@ -175,11 +175,7 @@ fn install_honours_core_hooks_path_and_keeps_stdin_for_the_users_hook() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("not a shell script"), "{}", out.stderr);
     // The server-side stubs accept a push.
-    let bare = env.root().join("server.git");
-    env.git(
-        env.root(),
-        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
-    );
+    let bare = env.bare("server.git");
     let out = env.fleet(
         &bare,
         &["hooks", "install", "--pre-receive", "--post-receive"],
@@ -254,31 +250,9 @@ struct PushSetup {
 }
 
 fn push_setup(env: &TestEnv, peer_extra: &str) -> PushSetup {
-    let origin = env.root().join("origin.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
     let dev = env.repo("dev");
-    env.git(&dev, &["remote", "add", "origin", origin.to_str().unwrap()]);
-    env.git(&dev, &["push", "-q", "-u", "origin", "main"]);
-    let peer = env.root().join("peer");
-    env.git(
-        env.root(),
-        &[
-            "clone",
-            "-q",
-            origin.to_str().unwrap(),
-            peer.to_str().unwrap(),
-        ],
-    );
+    let origin = env.origin_of(&dev, true);
+    let peer = env.clone_of(&origin, "peer");
     std::fs::write(
         dev.join(".git/fleet.local.toml"),
         format!(
@@ -336,16 +310,7 @@ fn a_push_starts_fanout_in_the_background_once() {
     assert_eq!(log.matches("starting fanout").count(), 1, "{log}");
 
     // A fetch that moves origin/main starts nothing.
-    let other = env.root().join("other");
-    env.git(
-        env.root(),
-        &[
-            "clone",
-            "-q",
-            s.origin.to_str().unwrap(),
-            other.to_str().unwrap(),
-        ],
-    );
+    let other = env.clone_of(&s.origin, "other");
     let fetched = commit(&env, &other, "from-other.txt");
     env.git(&other, &["push", "-q", "origin", "main"]);
     env.git(&s.dev, &["fetch", "-q", "origin"]);

@@ -279,11 +279,7 @@ fn a_dot_slash_desired_path_keeps_pre_receive_checks() {
     assert_eq!(installed.code, 0, "{}", installed.stderr);
     let policy = "[targets.staging]\ndesired = \"./fleet.yaml\"\n\n[[policy]]\nname = \"ro\"\nactor = \"*\"\nallow = [\"assignments/*\"]\ndestroy = false\n";
     let repo = work(&env, policy);
-    env.git(
-        &repo,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    env.git(&repo, &["push", "-q", "origin", "main"]);
+    env.add_origin(&repo, &origin, false);
     std::fs::write(
         repo.join("fleet.yaml"),
         FLEET.replace("workers: 1", "workers: 9"),

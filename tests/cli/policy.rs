@@ -297,19 +297,7 @@ struct Server {
 }
 
 fn bare(env: &TestEnv) -> PathBuf {
-    let origin = env.root().join("origin.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
-    origin
+    env.bare("origin.git")
 }
 
 fn install(env: &TestEnv, origin: &Path, hooks: &[&str]) {
@@ -326,11 +314,7 @@ fn server(policy: &str, hooks: &[&str]) -> Server {
     let origin = bare(&env);
     install(&env, &origin, hooks);
     let work = setup(&env, policy);
-    env.git(
-        &work,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    env.git(&work, &["push", "-q", "-u", "origin", "main"]);
+    env.add_origin(&work, &origin, true);
     Server { env, origin, work }
 }
 
@@ -536,11 +520,7 @@ fn a_malformed_policy_on_the_server_refuses_every_push() {
         &env,
         "[[policy]]\nactor = \"*@example.com\"\nallow = [\"modules/*\"]\nbogus = true\n",
     );
-    env.git(
-        &work,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    env.git(&work, &["push", "-q", "-u", "origin", "main"]); // before the hook
+    env.add_origin(&work, &origin, true); // before the hook
     install(&env, &origin, &["--pre-receive"]);
     let s = Server { env, origin, work };
     edit(&s.work, "workers: 4", "workers: 6");
@@ -1033,26 +1013,12 @@ fn signed_approvals_count_keys_not_emails() {
 /// two clones that synced it: (env, origin, alice, bob).
 fn two_clones(toml: &str) -> (TestEnv, PathBuf, PathBuf, PathBuf) {
     let env = TestEnv::new();
-    let origin = bare(&env);
     let seed = setup(&env, toml);
-    env.git(
-        &seed,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    env.git(&seed, &["push", "-q", "origin", "main"]);
+    let origin = env.origin_of(&seed, false);
     assert_eq!(env.fleet(&seed, &["snapshot", "staging"]).code, 0);
     assert_eq!(env.fleet(&seed, &["sync"]).code, 0);
     let clone = |name: &str| {
-        let path = env.root().join(name);
-        env.git(
-            env.root(),
-            &[
-                "clone",
-                "-q",
-                origin.to_str().unwrap(),
-                path.to_str().unwrap(),
-            ],
-        );
+        let path = env.clone_of(&origin, name);
         let s = env.fleet(&path, &["sync"]);
         assert_eq!(s.code, 0, "{}", s.stderr);
         path
@@ -1234,11 +1200,7 @@ fn the_policy_cannot_be_switched_off_by_moving_head() {
     );
     install(&env, &origin, &["--pre-receive"]);
     let work = setup(&env, POLICY);
-    env.git(
-        &work,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    env.git(&work, &["push", "-q", "-u", "origin", "main"]); // no branch yet: no policy
+    env.add_origin(&work, &origin, true); // no branch yet: no policy
     let s = Server { env, origin, work };
     let status = s.env.fleet(&s.origin, &["hooks", "status"]);
     assert!(

@@ -159,6 +159,25 @@ impl TestEnv {
         (origin, seed)
     }
 
+    /// `origin` as `repo`'s remote `origin`, with `repo`'s `main` pushed to
+    /// it (with `-u` when `track`: `main` then tracks `origin/main`).
+    pub fn add_origin(&self, repo: &Path, origin: &Path, track: bool) {
+        self.git(repo, &["remote", "add", "origin", origin.to_str().unwrap()]);
+        let mut push = vec!["push", "-q"];
+        if track {
+            push.push("-u");
+        }
+        self.git(repo, &[push, vec!["origin", "main"]].concat());
+    }
+
+    /// A new bare `root/origin.git` holding `repo`'s `main`, as `repo`'s
+    /// `origin` (see `add_origin`).
+    pub fn origin_of(&self, repo: &Path, track: bool) -> PathBuf {
+        let origin = self.bare("origin.git");
+        self.add_origin(repo, &origin, track);
+        origin
+    }
+
     /// A clone of `origin` at `root/name`.
     pub fn clone_of(&self, origin: &Path, name: &str) -> PathBuf {
         let path = self.root().join(name);

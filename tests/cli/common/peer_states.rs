@@ -14,18 +14,6 @@ pub struct Fleet {
 }
 
 pub fn fleet(env: &TestEnv) -> Fleet {
-    let origin = env.root().join("origin.git");
-    env.git(
-        env.root(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            origin.to_str().unwrap(),
-        ],
-    );
     let dev = env.repo("dev");
     std::fs::create_dir_all(dev.join("src")).unwrap();
     for i in 0..5 {
@@ -34,8 +22,7 @@ pub fn fleet(env: &TestEnv) -> Fleet {
     std::fs::write(dev.join("src/tool.sh"), "echo tool\n").unwrap();
     env.git(&dev, &["add", "src"]);
     env.git(&dev, &["commit", "-q", "-m", "base"]);
-    env.git(&dev, &["remote", "add", "origin", origin.to_str().unwrap()]);
-    env.git(&dev, &["push", "-q", "-u", "origin", "main"]);
+    let origin = env.origin_of(&dev, true);
     let base = env.git(&dev, &["rev-parse", "HEAD"]).trim().to_string();
     Fleet { origin, dev, base }
 }
@@ -43,18 +30,8 @@ pub fn fleet(env: &TestEnv) -> Fleet {
 impl Fleet {
     /// A fresh clone of origin under `peers/<name>`.
     pub fn peer(&self, env: &TestEnv, name: &str) -> PathBuf {
-        let path = env.root().join("peers").join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        env.git(
-            env.root(),
-            &[
-                "clone",
-                "-q",
-                self.origin.to_str().unwrap(),
-                path.to_str().unwrap(),
-            ],
-        );
-        path
+        std::fs::create_dir_all(env.root().join("peers")).unwrap();
+        env.clone_of(&self.origin, &format!("peers/{name}"))
     }
 
     /// Commit a change in dev and push it; returns the new commit.
