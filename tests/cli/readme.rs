@@ -110,3 +110,399 @@ fn json_error_example_matches_the_tool() {
         assert!(real.starts_with(prefix), "{pointer}: {real}");
     }
 }
+
+/// One fenced block of README.md: its info string, first line number and body.
+struct Block {
+    lang: String,
+    line: usize,
+    body: String,
+}
+
+fn readme_blocks(readme: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut open: Option<Block> = None;
+    for (i, line) in readme.lines().enumerate() {
+        match (&mut open, line.strip_prefix("```")) {
+            (None, Some(lang)) => {
+                open = Some(Block {
+                    lang: lang.trim().to_string(),
+                    line: i + 1,
+                    body: String::new(),
+                })
+            }
+            (Some(_), Some(_)) => blocks.push(open.take().unwrap()),
+            (Some(block), None) => {
+                block.body.push_str(line);
+                block.body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    assert!(open.is_none(), "README.md has an unclosed fence");
+    blocks
+}
+
+/// What the test does with a README block, found by the block's first line.
+enum Check {
+    /// Compared with the tool by the named test of this module.
+    TestedBy(&'static str),
+    /// A fleet.toml snippet: it must parse with the real binary.
+    FleetToml,
+    /// Each command line is run in the fixture (`Fixture`); its exit code
+    /// must be the one listed, and the transcript matches the snapshot
+    /// `cli__readme__<name>.snap`.
+    Run {
+        name: &'static str,
+        codes: &'static [i32],
+    },
+    /// Not run, with the reason.
+    Skipped(&'static str),
+}
+
+/// Every fenced block of the README, by its first line. A block not listed
+/// here fails `every_readme_block_is_run_or_checked`, as does an entry that
+/// no block matches any more.
+static BLOCKS: &[(&str, Check)] = &[
+    (
+        "./install.sh && git fleet demo",
+        Check::Skipped(
+            "builds and installs a release binary (basics::install_sh_... runs \
+             install.sh on request), `git fleet demo` is demo::demo_walks_through_every_job, \
+             and `cargo test --locked` is this suite",
+        ),
+    ),
+    (
+        "git init demo && cd demo",
+        Check::TestedBy("quickstart_runs_as_written"),
+    ),
+    ("modules (1)", Check::TestedBy("quickstart_runs_as_written")),
+    ("require_signed = false", Check::FleetToml),
+    (
+        "git fleet peers add laptop ~/src/project",
+        Check::Run {
+            name: "deliver",
+            codes: &[0, 0, 1, 0, 1, 0],
+        },
+    ),
+    (
+        "git -C /srv/app config fleet.peerName web-1",
+        Check::Run {
+            name: "pull-mode",
+            // The sandbox has no app: the agent's health check fails, so
+            // the agent, proof and fanout --status say so (exit 1).
+            codes: &[0, 1, 0, 1, 1],
+        },
+    ),
+    (
+        "*/5 * * * * cd /srv/app && git fleet agent --quiet",
+        Check::Run {
+            name: "cron",
+            codes: &[0],
+        },
+    ),
+    (
+        "git fleet snapshot prod --from export.yaml",
+        Check::Run {
+            name: "compare-and-reconcile",
+            codes: &[0, 0, 1, 0, 0, 0, 0, 0, 0, 1],
+        },
+    ),
+    (
+        "git fleet receipts                 # the receipt log",
+        Check::Run {
+            name: "receipts",
+            codes: &[0, 0, 0, 0],
+        },
+    ),
+    (
+        "git fleet sync                         # fetch, merge, push back",
+        Check::Run {
+            name: "share",
+            // `--watch` runs until stopped: git-fleet says "stopped", and the
+            // `git` wrapper in front of it dies of the SIGTERM (128 + 15).
+            codes: &[0, 0, 0, 0, 143],
+        },
+    ),
+    (
+        "git fleet hooks install --pre-receive --post-receive",
+        Check::Run {
+            name: "hosted-git-servers",
+            codes: &[0, 0, 0, 0],
+        },
+    ),
+    (
+        "{\"version\": 1, \"target\": \"staging\"",
+        Check::TestedBy("diff_json_example_matches_the_tool"),
+    ),
+    (
+        "{\"version\": 1, \"error\"",
+        Check::TestedBy("json_error_example_matches_the_tool"),
+    ),
+];
+
+fn check_of(block: &Block) -> Option<&'static Check> {
+    let first = block.body.lines().next().unwrap_or("");
+    let found: Vec<_> = BLOCKS
+        .iter()
+        .filter(|(start, _)| first.starts_with(start))
+        .collect();
+    assert!(
+        found.len() <= 1,
+        "README.md:{} matches two entries",
+        block.line
+    );
+    found.first().map(|(_, check)| check)
+}
+
+/// The setup every `Check::Run` block runs in (a fresh one per block): a bare
+/// origin holding the example fleet, `git fleet init` and a staging snapshot
+/// in the clone `work` (pushed, tagged v1.4.2, synced), `~/src/project` and
+/// `/srv/app` (under the temp root: `[ROOT]/srv/app`) as clones of origin,
+/// and `export.yaml` (the example fleet with 6 nginx workers) in `work`.
+struct Fixture {
+    env: TestEnv,
+    origin: std::path::PathBuf,
+    work: std::path::PathBuf,
+}
+
+const EXAMPLE: &str = include_str!("../../examples/fleet.yaml");
+
+impl Fixture {
+    fn new() -> Fixture {
+        let env = TestEnv::new();
+        let (origin, _seed) = env.seeded_origin(&[("fleet.yaml", EXAMPLE)]);
+        let work = env.clone_of(&origin, "work");
+        let ok = |run: common::Run| assert_eq!(run.code, 0, "{}", run.stderr);
+        ok(env.fleet(&work, &["init"]));
+        env.git(&work, &["add", "fleet.toml"]);
+        env.git(&work, &["commit", "-q", "-m", "fleet.toml"]);
+        env.git(&work, &["tag", "v1.4.2"]);
+        env.git(&work, &["push", "-q", "origin", "main", "v1.4.2"]);
+        ok(env.fleet(&work, &["snapshot", "staging"]));
+        ok(env.fleet(&work, &["sync"]));
+        std::fs::create_dir_all(env.home().join("src")).unwrap();
+        env.clone_of(&origin, "home/src/project");
+        std::fs::create_dir_all(env.root().join("srv")).unwrap();
+        env.clone_of(&origin, "srv/app");
+        std::fs::write(
+            work.join("export.yaml"),
+            EXAMPLE.replace("nginx_workers: 4", "nginx_workers: 6"),
+        )
+        .unwrap();
+        Fixture { env, origin, work }
+    }
+
+    /// A README line as run here: `/srv/` is under the temp root, a cron
+    /// line loses its schedule, `--watch` is sent SIGTERM after 3 s (as a
+    /// service manager would stop it), and the placeholders `3f2a9c` and
+    /// `<snapshot>` become the first prod proposal and prod's first snapshot.
+    /// The transcript shows the README's line as written.
+    fn line(&self, line: &str) -> String {
+        let mut line = line.replace("/srv/", &format!("{}/srv/", self.env.root().display()));
+        if line.starts_with("*/5 ") {
+            line = line.splitn(6, ' ').nth(5).unwrap().to_string();
+            std::fs::create_dir_all(self.env.home().join(".cache")).unwrap();
+        }
+        if line.contains("--watch") {
+            line = format!("timeout --preserve-status -s TERM 3 {line}");
+        }
+        if line.contains("3f2a9c") {
+            let listed = self.env.fleet(&self.work, &["proposals", "--json"]);
+            let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+            let id = listed["proposals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["target"] == "prod")
+                .expect("a prod proposal")["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            line = line.replace("3f2a9c", &id[..6]);
+        }
+        if line.contains("<snapshot>") {
+            let first = self.env.git(
+                &self.work,
+                &["rev-list", "--reverse", "refs/fleet/live/prod"],
+            );
+            line = line.replace("<snapshot>", first.lines().next().unwrap());
+        }
+        line
+    }
+
+    /// Server-side lines (hooks on the server, its git config) run in the
+    /// bare origin; every other line in `work`.
+    fn cwd(&self, name: &str, line: &str) -> &std::path::Path {
+        let server = name == "hosted-git-servers"
+            || line.contains("--pre-receive")
+            || line.contains("--post-receive");
+        if server {
+            &self.origin
+        } else {
+            &self.work
+        }
+    }
+}
+
+/// fanout prints a progress line per peer (`<peer>: <outcome> — ...`) as
+/// each peer finishes, so a run of them is sorted; nothing is dropped.
+fn sort_progress(output: &str) -> String {
+    let is_progress = |l: &str| {
+        l.split_once(": ").is_some_and(|(peer, rest)| {
+            !peer.is_empty()
+                && peer.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                && rest.contains(" — ")
+        })
+    };
+    let mut out: Vec<&str> = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    for line in output.lines() {
+        if is_progress(line) {
+            run.push(line);
+            continue;
+        }
+        run.sort();
+        out.append(&mut run);
+        out.push(line);
+    }
+    run.sort();
+    out.append(&mut run);
+    out.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// `curl` and `systemctl` as the README's runtime commands call them, so
+/// the transcript does not depend on what this machine runs: no app
+/// answers on localhost (curl fails as it does without one), and systemd
+/// accepts a reload.
+fn runtime_stubs(dir: &std::path::Path) -> std::path::PathBuf {
+    let bin = dir.join("stub-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for (name, script) in [
+        (
+            "curl",
+            "#!/bin/sh\necho \"curl: (7) Failed to connect to localhost port 80: Connection refused\" >&2\nexit 7\n",
+        ),
+        ("systemctl", "#!/bin/sh\nexit 0\n"),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = bin.join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+fn run_block(name: &str, block: &Block) -> (Vec<i32>, String) {
+    let fx = Fixture::new();
+    let stubs = runtime_stubs(fx.env.root());
+    let mut codes = Vec::new();
+    let mut transcript = String::new();
+    for line in block.body.lines().filter(|l| !l.trim().is_empty()) {
+        let run = fx.line(line);
+        let mut cmd = fx.env.command("sh", fx.cwd(name, line));
+        let path = cmd
+            .get_envs()
+            .find(|(k, _)| *k == "PATH")
+            .and_then(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
+            .unwrap();
+        let out = cmd
+            .env("PATH", format!("{}:{path}", stubs.display()))
+            .args(["-c", &format!("exec 2>&1\n{run}")])
+            .output()
+            .unwrap();
+        let code = out.status.code().unwrap_or(-1);
+        codes.push(code);
+        transcript.push_str(&format!(
+            "$ {line}\n{}[exit {code}]\n",
+            sort_progress(&String::from_utf8_lossy(&out.stdout))
+        ));
+    }
+    (codes, fx.env.normalise(&transcript))
+}
+
+/// Rough edge 11: every fenced example of the README is run (each command
+/// with its exit code, the transcript a reviewed snapshot), compared with
+/// the tool by another test of this module, parsed (fleet.toml snippets), or
+/// listed above as skipped with the reason.
+#[test]
+fn every_readme_block_is_run_or_checked() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let blocks = readme_blocks(&readme);
+    let mut problems = Vec::new();
+    let mut used = std::collections::BTreeSet::new();
+    for block in &blocks {
+        let Some(check) = check_of(block) else {
+            problems.push(format!(
+                "README.md:{}: a ```{} block no check covers (add it to BLOCKS)",
+                block.line, block.lang
+            ));
+            continue;
+        };
+        used.insert(check as *const Check);
+        match check {
+            Check::TestedBy(test) => {
+                if !include_str!("readme.rs").contains(&format!("fn {test}()")) {
+                    problems.push(format!("README.md:{}: no test {test}", block.line));
+                }
+            }
+            Check::Skipped(reason) => assert!(!reason.is_empty()),
+            Check::FleetToml => problems.extend(check_fleet_toml(block)),
+            Check::Run { name, codes } => {
+                let (got, transcript) = run_block(name, block);
+                if got != *codes {
+                    problems.push(format!(
+                        "README.md:{}: exit codes {got:?}, expected {codes:?}:\n{transcript}",
+                        block.line
+                    ));
+                }
+                let snap = std::panic::catch_unwind(|| {
+                    insta::assert_snapshot!(*name, transcript);
+                });
+                if snap.is_err() {
+                    problems.push(format!(
+                        "README.md:{}: transcript differs from snapshot {name}",
+                        block.line
+                    ));
+                }
+            }
+        }
+    }
+    for (start, check) in BLOCKS {
+        if !used.contains(&(check as *const Check)) {
+            problems.push(format!("no README block starts with {start:?} any more"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A fleet.toml snippet parses with the real binary: committed as fleet.toml
+/// next to the example fleet, `peers list` (peers), `status` (targets) and
+/// `diff --check` (policy) accept it; `policy check` decides (0 or 1, not 2).
+fn check_fleet_toml(block: &Block) -> Vec<String> {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(repo.join("fleet.yaml"), EXAMPLE).unwrap();
+    std::fs::write(repo.join("fleet.toml"), &block.body).unwrap();
+    env.git(&repo, &["add", "."]);
+    env.git(&repo, &["commit", "-q", "-m", "fleet"]);
+    let mut problems = Vec::new();
+    for (args, codes) in [
+        (&["peers", "list"][..], &[0][..]),
+        (&["status"], &[0]),
+        (&["diff", "--check"], &[0]),
+        (&["policy", "check"], &[0, 1]),
+    ] {
+        let run = env.fleet(&repo, args);
+        if !codes.contains(&run.code) {
+            problems.push(format!(
+                "README.md:{}: git fleet {} exits {}: {}",
+                block.line,
+                args.join(" "),
+                run.code,
+                run.stderr
+            ));
+        }
+    }
+    problems
+}
