@@ -303,6 +303,7 @@ fn install_timer_writes_a_user_service_and_timer() {
 
 #[test]
 fn two_hundred_agents_report_concurrently_and_proof_is_complete() {
+    let _load = common::heavy();
     const PEERS: usize = 200;
     const JOBS: usize = 16;
     let started = std::time::Instant::now();

@@ -296,6 +296,7 @@ fn expectations_cover_the_corpus() {
 
 #[test]
 fn corpus_files_are_refused() {
+    let _load = common::timed();
     let env = TestEnv::new();
     let cases = load_expectations();
     let mut failures = Vec::new();
@@ -336,6 +337,7 @@ fn valid_fleet_of_len(len: usize) -> Vec<u8> {
 
 #[test]
 fn file_over_one_mib_is_refused() {
+    let _load = common::timed();
     let env = TestEnv::new();
     let case = Case::new(
         "gen-too-large.yaml",
@@ -348,6 +350,7 @@ fn file_over_one_mib_is_refused() {
 
 #[test]
 fn file_of_exactly_one_mib_is_accepted() {
+    let _load = common::timed();
     // The limit is "> 1 MiB": the same content one byte shorter must pass, so the refusal
     // above is the size check and not something else in the file. No time limit here: a
     // full parse of 1 MiB in a debug build is allowed to be slower than a refusal.
@@ -365,6 +368,7 @@ fn file_of_exactly_one_mib_is_accepted() {
 
 #[test]
 fn generated_cases_are_refused() {
+    let _load = common::timed();
     let env = TestEnv::new();
     let mut failures = Vec::new();
     let mut total = 0;
@@ -505,6 +509,7 @@ provider_configs:
 
 #[test]
 fn valid_fleet_is_accepted_under_the_same_limits() {
+    let _load = common::timed();
     let env = TestEnv::new();
     let repo = env.repo("repo-valid");
     std::fs::write(repo.join("fleet.yaml"), VALID_FLEET).unwrap();

@@ -32,6 +32,7 @@ fn run_writers(env: &TestEnv, repo: &std::path::Path, script: &str) {
 
 #[test]
 fn sixteen_processes_appending_notes_lose_nothing() {
+    let _load = common::heavy();
     const PER_WRITER: usize = 50;
     let env = TestEnv::new();
     let repo = env.repo("work");
@@ -73,6 +74,7 @@ fn sixteen_processes_appending_notes_lose_nothing() {
 
 #[test]
 fn sixteen_processes_appending_to_one_chain_lose_nothing() {
+    let _load = common::heavy();
     const PER_WRITER: usize = 10;
     let env = TestEnv::new();
     let repo = env.repo("work");

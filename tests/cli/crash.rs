@@ -324,6 +324,7 @@ impl Rng {
 
 #[test]
 fn sigkill_at_random_moments_never_leaves_unreceipted_changes() {
+    let _load = common::heavy();
     const ROUNDS: usize = 24;
     let env = TestEnv::new();
     let repo = env.repo("work");
@@ -411,6 +412,7 @@ fn exec_backend(dir: &Path, modules: usize) -> String {
 
 #[test]
 fn sigkill_of_exec_driver_applies_leaves_every_backend_change_receipted() {
+    let _load = common::heavy();
     const ROUNDS: usize = 14;
     const MODULES: usize = 6;
     let env = TestEnv::new();
@@ -469,6 +471,7 @@ fn sigkill_of_exec_driver_applies_leaves_every_backend_change_receipted() {
 
 #[test]
 fn lock_files_left_by_a_killed_writer_do_not_block_later_writers() {
+    let _load = common::timed();
     let env = TestEnv::new();
     let repo = env.repo("work");
     std::fs::write(repo.join("fleet.yaml"), fleet(1, 1)).unwrap();

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn demo_walks_through_every_job() {
+    let _load = common::timed();
     let env = TestEnv::new();
     let dir = env.root().join("sandbox");
     let started = Instant::now();

@@ -192,6 +192,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 #[test]
 fn pre_commit_costs_little_when_no_desired_file_is_staged() {
+    let _load = common::timed();
     let env = TestEnv::new();
     let repo = env.repo("work");
     std::fs::write(repo.join("fleet.yaml"), VALID_FLEET).unwrap();
@@ -335,6 +336,7 @@ fn a_push_starts_fanout_in_the_background_once() {
 
 #[test]
 fn a_push_succeeds_promptly_even_when_fanout_fails_slowly() {
+    let _load = common::timed();
     let env = TestEnv::new();
     // Health takes 3 s and fails: fanout exits 1 long after the push returned.
     let s = push_setup(&env, "health = \"sleep 3; exit 1\"\n");

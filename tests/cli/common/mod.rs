@@ -6,7 +6,7 @@ pub mod peer_states;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Held by every test that changes this process's environment (`HOME` for
 /// code that reads `~/.ssh`, git identity for the library's own git calls):
@@ -14,6 +14,20 @@ use std::sync::{Mutex, MutexGuard};
 pub fn process_env_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// All tests share one binary, so a test that loads the machine on purpose
+/// (hundreds of processes, SIGKILL loops) could make another's time limit
+/// fail. Tests with a time limit hold `timed()`, tests that load the machine
+/// hold `heavy()`: the two never overlap (each kind with the rest does).
+static LOAD: RwLock<()> = RwLock::new(());
+
+pub fn timed() -> RwLockReadGuard<'static, ()> {
+    LOAD.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn heavy() -> RwLockWriteGuard<'static, ()> {
+    LOAD.write().unwrap_or_else(|e| e.into_inner())
 }
 
 pub struct TestEnv {
