@@ -506,3 +506,224 @@ fn check_fleet_toml(block: &Block) -> Vec<String> {
     }
     problems
 }
+
+/// A JSON shape as the README writes it: `{"a", "b": {...}, "c": [{"d"}],
+/// "e" | "f"}`. Each field is a set of alternative keys and, when the README
+/// spells it out, the shape of its object (or of each object in its array).
+#[derive(Debug)]
+struct Field {
+    keys: Vec<String>,
+    shape: Option<Vec<Field>>,
+}
+
+/// Splits `text` at top-level commas (outside brackets and quotes).
+fn split_top(text: &str) -> Vec<&str> {
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
+    let mut parts = Vec::new();
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '{' | '[' if !quoted => depth += 1,
+            '}' | ']' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// The fields of `{...}` (the text from its opening brace); fields the
+/// README leaves open (`...`, `NODE: ...`) are not listed.
+fn shape(text: &str) -> Vec<Field> {
+    let text = text.trim();
+    let inner = &text[1..text.rfind('}').expect("closing brace")];
+    let mut fields = Vec::new();
+    for part in split_top(inner) {
+        let part = part.trim();
+        if !part.starts_with('"') {
+            continue;
+        }
+        let (names, value) = match part.find("\":") {
+            Some(at) => (&part[..at + 1], Some(part[at + 2..].trim())),
+            None => (part, None),
+        };
+        let keys = names
+            .split('|')
+            .map(|k| k.trim().trim_matches('"').to_string())
+            .collect();
+        let shape = value.and_then(|v| {
+            let v = v.strip_prefix('[').unwrap_or(v);
+            (v.starts_with("{\"")).then(|| shape(v))
+        });
+        fields.push(Field { keys, shape });
+    }
+    fields
+}
+
+/// Where `actual` lacks a field of `fields` (`at` names the place). In an
+/// array, a field counts when some element has it: the tool leaves out an
+/// empty optional field (a transition without a reason), and the README
+/// lists the fields there can be.
+fn missing(fields: &[Field], actual: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+    let objects: Vec<&serde_json::Map<String, serde_json::Value>> = match actual {
+        serde_json::Value::Array(items) => items.iter().filter_map(|v| v.as_object()).collect(),
+        other => other.as_object().into_iter().collect(),
+    };
+    if objects.is_empty() {
+        return;
+    }
+    for field in fields {
+        let values: Vec<(&String, &serde_json::Value)> = objects
+            .iter()
+            .filter_map(|map| field.keys.iter().find_map(|k| map.get_key_value(k)))
+            .collect();
+        if values.is_empty() {
+            out.push(format!("{at}: no {}", field.keys.join(" | ")));
+        }
+        if let Some(inner) = &field.shape {
+            for (key, value) in values {
+                missing(inner, value, &format!("{at}.{key}"), out);
+            }
+        }
+    }
+}
+
+/// The README's JSON section names the fields of each command's `--json`
+/// object; run each command in the fixture and check its object has them
+/// (nested ones too, where the README spells them out). Commands the README
+/// lists together ("one object each") must print one object with version 1.
+#[test]
+fn json_shapes_in_the_readme_are_what_the_tool_prints() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let fx = Fixture::new();
+    let (env, work) = (&fx.env, &fx.work);
+    // Something to reconcile, approve and apply: a pushed edit.
+    let yaml = std::fs::read_to_string(work.join("fleet.yaml")).unwrap();
+    std::fs::write(
+        work.join("fleet.yaml"),
+        yaml.replace("nginx_workers: 4", "nginx_workers: 6"),
+    )
+    .unwrap();
+    env.git(work, &["commit", "-q", "-am", "six workers"]);
+    env.git(work, &["push", "-q", "origin", "main"]);
+
+    // In this order, so each has something to show; `snapshot` last (it
+    // records desired as live).
+    let runs: &[(&str, &[&str])] = &[
+        ("init", &["init", "--json"]),
+        ("reconcile", &["reconcile", "staging", "--json"]),
+        ("proposals", &["proposals", "--json"]),
+        (
+            "apply",
+            &["apply", "--approved", "--target", "staging", "--json"],
+        ),
+        ("runs", &["runs", "staging", "--json"]),
+        ("status", &["status", "--json"]),
+        ("render", &["render", "--json"]),
+        ("diff --check", &["diff", "--check", "--json"]),
+        ("fanout", &["fanout", "--json"]),
+        ("proof", &["proof", "--json"]),
+        ("peers list", &["peers", "list", "--json"]),
+        ("hooks status", &["hooks", "status", "--json"]),
+        ("receipts ...", &["receipts", "--json"]),
+        ("sync", &["sync", "--json"]),
+        ("policy check", &["policy", "check", "--json"]),
+        ("snapshot", &["snapshot", "staging", "--json"]),
+        ("demo", &["demo", "--json"]),
+    ];
+    let mut problems = Vec::new();
+    let mut checked = Vec::new();
+    let mut outputs = std::collections::HashMap::new();
+    for (name, args) in runs {
+        // Approved with a reason, so the proposals show every kind of field.
+        if *name == "proposals" {
+            let listed = env.fleet(work, &["proposals", "--json"]);
+            let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+            for p in listed["proposals"].as_array().unwrap() {
+                let id = p["id"].as_str().unwrap();
+                let approved = env.fleet(work, &["approve", id, "--reason", "window"]);
+                assert_eq!(approved.code, 0, "{}", approved.stderr);
+            }
+        }
+        let run = env.fleet(work, args);
+        match serde_json::from_str::<serde_json::Value>(&run.stdout) {
+            Ok(v) if v["version"] == 1 => {
+                outputs.insert(*name, v);
+            }
+            _ => problems.push(format!(
+                "git fleet {}: not one JSON object with version 1 (exit {}): {}{}",
+                args.join(" "),
+                run.code,
+                run.stdout,
+                run.stderr
+            )),
+        }
+    }
+    for (n, line) in readme.lines().enumerate() {
+        let Some((names, rest)) = line.split_once(": `{") else {
+            continue;
+        };
+        if !names.starts_with('`') || !names.ends_with(" --json`") {
+            continue;
+        }
+        let name = names.trim_matches('`').trim_end_matches(" --json");
+        let schema = format!("{{{}", &rest[..rest.rfind('`').unwrap()]);
+        match outputs.get(name) {
+            None => problems.push(format!(
+                "README.md:{}: `{name} --json` is not run here",
+                n + 1
+            )),
+            Some(actual) => {
+                missing(
+                    &shape(&schema),
+                    actual,
+                    &format!("README.md:{} {name}", n + 1),
+                    &mut problems,
+                );
+                checked.push(name.to_string());
+            }
+        }
+    }
+    // The line that lists commands printing "one object each".
+    let together = readme
+        .lines()
+        .find(|l| l.contains("one object each with `\"version\": 1`"))
+        .expect("the README's one-object-each line");
+    for name in together.split(": one object").next().unwrap().split(", ") {
+        let name = name.trim_matches('`').trim_end_matches(" --json");
+        if !outputs.contains_key(name) {
+            problems.push(format!("`{name} --json` (one object each) is not run here"));
+        }
+        checked.push(name.to_string());
+    }
+    assert!(checked.len() >= 15, "only {checked:?} found in the README");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_readme_json_shape_is_read_as_written() {
+    let s = shape(r#"{"version", "a": [{"b", "c" | "d"}], "e": {...} | null, "f": {NODE: {"x"}}}"#);
+    let keys: Vec<_> = s.iter().map(|f| f.keys.join("|")).collect();
+    assert_eq!(keys, ["version", "a", "e", "f"]);
+    let inner = s[1].shape.as_ref().unwrap();
+    assert_eq!(inner[1].keys, ["c", "d"]);
+    assert!(s[2].shape.is_none() && s[3].shape.is_none());
+    let mut out = Vec::new();
+    missing(
+        &s,
+        &serde_json::json!({"version": 1, "a": [{"b": 1, "d": 2}, {"b": 1}], "e": null, "f": {}}),
+        "x",
+        &mut out,
+    );
+    assert!(out.is_empty(), "{out:?}");
+    missing(&s, &serde_json::json!({"a": [{"b": 1}]}), "x", &mut out);
+    assert_eq!(
+        out,
+        ["x: no version", "x.a: no c | d", "x: no e", "x: no f"]
+    );
+}
