@@ -107,6 +107,42 @@ impl HookFile {
         }
         out
     }
+
+    /// The block as installed: a server shim's `__fleet_installed=''` line
+    /// names `exe`, the git-fleet doing the install, shell-quoted.
+    pub fn block_for(&self, exe: Option<&Path>) -> String {
+        let block = self.block();
+        match exe.and_then(|e| e.to_str()) {
+            Some(exe) if block.contains(INSTALLED_EMPTY) => {
+                let quoted = shlex::try_quote(exe).map(|q| q.into_owned());
+                match quoted {
+                    Ok(q) => block.replace(INSTALLED_EMPTY, &format!("{INSTALLED_VAR}{q}\n")),
+                    Err(_) => block,
+                }
+            }
+            _ => block,
+        }
+    }
+}
+
+/// The line of a server shim that `install` fills with git-fleet's path.
+const INSTALLED_VAR: &str = "__fleet_installed=";
+const INSTALLED_EMPTY: &str = "__fleet_installed=''\n";
+
+/// `block` with its installed path blanked, to compare blocks whatever
+/// binary installed them.
+fn without_installed_path(block: &str) -> String {
+    block
+        .lines()
+        .map(|l| {
+            if l.starts_with(INSTALLED_VAR) {
+                "__fleet_installed=''"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The state of one hook file.
@@ -289,7 +325,8 @@ fn refuse_symlink(path: &Path, hook: &str) -> Result<()> {
 pub fn install(dir: &Path, hook: HookFile) -> Result<FileChange> {
     let path = dir.join(hook.name);
     refuse_symlink(&path, hook.name)?;
-    let block = hook.block();
+    let exe = std::env::current_exe().ok();
+    let block = hook.block_for(exe.as_deref());
     let existing = read(&path)?.filter(|t| !t.trim().is_empty());
     let change = match existing {
         None => {
@@ -399,7 +436,9 @@ pub fn status(dir: &Path, hook: HookFile) -> Result<HookStatus> {
                     .lines()
                     .enumerate()
                     .any(|(i, l)| !(l.trim().is_empty() || (i == 0 && l.starts_with("#!"))));
-                let state = if text[s..e] == hook.block() {
+                let state = if without_installed_path(&text[s..e])
+                    == without_installed_path(&hook.block())
+                {
                     State::Installed
                 } else {
                     State::Outdated
@@ -648,11 +687,23 @@ mod tests {
             assert!(b.starts_with(BEGIN), "{}", f.name);
             assert!(b.ends_with(&format!("{END}\n")), "{}", f.name);
             assert!(
-                b.contains(&format!("git fleet hook {}", f.name)),
+                b.contains(&format!("git fleet hook {}", f.name))
+                    || b.contains(&format!("\"$__fleet\" hook {}", f.name)),
                 "{}",
                 f.name
             );
         }
+        // A server shim names the installing binary, quoted, and still reads
+        // as the same block.
+        let b = PRE_RECEIVE.block_for(Some(Path::new("/opt/my tools/git-fleet")));
+        assert!(
+            b.contains("__fleet_installed='/opt/my tools/git-fleet'\n"),
+            "{b}"
+        );
+        assert_eq!(
+            without_installed_path(&b),
+            without_installed_path(&PRE_RECEIVE.block())
+        );
     }
 
     #[test]

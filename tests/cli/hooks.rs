@@ -395,3 +395,69 @@ fn a_symlinked_hook_is_never_replaced_or_written_through() {
         );
     }
 }
+
+/// A server's hook PATH (gitolite, a git daemon) seldom holds the directory
+/// git-fleet was installed to: the shim falls back to the absolute path of
+/// the git-fleet that installed it, and fails closed naming what it searched.
+#[test]
+fn server_hooks_find_git_fleet_off_path_and_fail_closed_naming_it() {
+    let env = TestEnv::new();
+    let (origin, work) = env.seeded_origin(&[
+        ("fleet.yaml", VALID_FLEET),
+        (
+            "fleet.toml",
+            "[[policy]]\nactor = \"nobody@example.org\"\nallow = [\"modules/*\"]\n",
+        ),
+    ]);
+    // Install with a copy of the binary, so it can be taken away afterwards.
+    let copy = env.root().join("opt/git-fleet");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(common::bin(), &copy).unwrap();
+    let install = env
+        .command(&copy, &origin)
+        .args(["hooks", "install", "--pre-receive"])
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "{install:?}");
+    let shim = std::fs::read_to_string(origin.join("hooks/pre-receive")).unwrap();
+    assert!(shim.contains(copy.to_str().unwrap()), "{shim}");
+    let status = env
+        .command(&copy, &origin)
+        .args(["hooks", "status", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("\"installed\""),
+        "installed by path still reads as installed: {status:?}"
+    );
+
+    // A change outside the policy, pushed with git-fleet nowhere on PATH.
+    std::fs::write(work.join("fleet.yaml"), VALID_FLEET.replace("a: 1", "a: 2")).unwrap();
+    env.git(&work, &["commit", "-qam", "out of scope"]);
+    let push = |work: &Path| {
+        env.command("git", work)
+            .env("PATH", "/usr/bin:/bin")
+            .args(["push", "origin", "HEAD:main"])
+            .output()
+            .unwrap()
+    };
+    let refused = push(&work);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("not found on PATH") && stderr.contains("m1"),
+        "the installed path was not used: {stderr}"
+    );
+
+    // The binary moved away: refused, naming the PATH and the path it tried.
+    std::fs::remove_file(&copy).unwrap();
+    let refused = push(&work);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("not found on PATH (")
+            && stderr.contains(":/usr/bin:/bin)")
+            && stderr.contains(copy.to_str().unwrap()),
+        "{stderr}"
+    );
+}
