@@ -7,9 +7,7 @@ use crate::fleet::Fleet;
 use crate::store::{ChainEntry, Store, TreeEdits};
 use gix::ObjectId;
 
-pub const LIVE_PREFIX: &str = "refs/fleet/live/";
-pub const YAML_PATH: &str = "fleet.yaml";
-pub const JSON_PATH: &str = "fleet.json";
+pub use crate::paths::{JSON_PATH, LIVE_PREFIX, YAML_PATH};
 
 pub fn live_ref(target: &str) -> String {
     format!("{LIVE_PREFIX}{target}")

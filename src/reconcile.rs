@@ -7,7 +7,7 @@
 //! transition, in that order, so a crash at any point never leaves a live
 //! change or an `applied` proposal without its receipt.
 
-use crate::config::{Config, TargetConfig, DEFAULT_DESIRED, DEFAULT_MAX_PROPOSALS};
+use crate::config::{Config, TargetConfig, DEFAULT_MAX_PROPOSALS};
 use crate::desired::{self, Source};
 use crate::error::{Error, Result};
 use crate::fleet::diff::{diff, ChangeType};
@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
 /// The actor recorded for auto-applied changes.
-pub const AUTO_ACTOR: &str = "gitops-auto-apply";
+pub use crate::paths::AUTO_ACTOR;
 pub const CAP_ENV: &str = "GIT_FLEET_MAX_PROPOSALS_PER_TICK";
 
 /// Settings of a target, with defaults for an undeclared one.
@@ -596,13 +596,7 @@ fn rolled_back_gate(rolled: &[RolledBack], p: &Proposal) -> Option<String> {
     None
 }
 
-pub fn desired_path(cfg: &TargetConfig) -> String {
-    if cfg.desired.is_none() && cfg.path_prefix.is_none() {
-        DEFAULT_DESIRED.to_string()
-    } else {
-        cfg.desired_path()
-    }
-}
+pub use crate::config::desired_path;
 
 pub fn actor_string(store: &Store) -> String {
     let a = store.actor();

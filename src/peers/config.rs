@@ -17,7 +17,7 @@
 //!
 //! Unknown keys and bad values are errors naming `file:line:col`.
 
-use crate::config::line_col;
+use crate::config::file::{line_col, read_capped, CONFIG_FILE};
 use crate::error::{Diagnostic, Error, Result};
 use crate::fleet::validate::{has_inline_credentials, printable, unsafe_name};
 use serde::{Deserialize, Serialize};
@@ -181,9 +181,9 @@ pub fn local_label(root: Option<&Path>, git_dir: &Path) -> String {
 pub fn load(root: Option<&Path>, git_dir: &Path, home: Option<&Path>) -> Result<Vec<Peer>> {
     let mut peers: BTreeMap<String, Peer> = BTreeMap::new();
     if let Some(root) = root {
-        let path = root.join(crate::config::CONFIG_FILE);
+        let path = root.join(CONFIG_FILE);
         if let Some(text) = read_optional(&path)? {
-            for peer in parse_shared(crate::config::CONFIG_FILE, &text, home)? {
+            for peer in parse_shared(CONFIG_FILE, &text, home)? {
                 peers.insert(peer.name.clone(), peer);
             }
         }
@@ -206,7 +206,7 @@ pub fn load(root: Option<&Path>, git_dir: &Path, home: Option<&Path>) -> Result<
 fn read_optional(path: &Path) -> Result<Option<String>> {
     // Capped like fleet.toml: a huge file is refused before it is parsed.
     let label = path.display().to_string();
-    match crate::config::read_capped(path, &label)? {
+    match read_capped(path, &label)? {
         Some(bytes) => String::from_utf8(bytes)
             .map(Some)
             .map_err(|_| Error::invalid(Diagnostic::new(label, "not valid UTF-8"))),
