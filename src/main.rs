@@ -123,7 +123,7 @@ fn fail(ui: &Ui, e: &Error, json: bool) -> ! {
             }
             Error::Git { .. } => ("git", None, &[][..]),
             Error::Contended { .. } => ("contended", None, &[][..]),
-            Error::Other(_) => ("error", None, &[][..]),
+            _ => ("error", None, &[][..]),
         };
         let mut message = e.to_string();
         let mut source = std::error::Error::source(e);

@@ -13,7 +13,7 @@
 //! - runs: the union of run files; halt: the newer tip's state (reported),
 //!   both recorded as parents.
 
-use crate::error::{Error, Result};
+use crate::error::{Result, StoreError, SyncError};
 use crate::fleet::{Fleet, Kind};
 use crate::gitcmd::git;
 use crate::proposals::{merge_transitions, resource_json, set_resource, Proposal, State};
@@ -119,10 +119,11 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
             ],
         )?;
         if !fetch.success {
-            return Err(Error::Other(format!(
-                "git fetch {remote} failed: {}",
-                fetch.stderr.trim()
-            )));
+            return Err(SyncError::Fetch {
+                remote: remote.to_string(),
+                stderr: fetch.stderr.trim().to_string(),
+            }
+            .into());
         }
         let mut skip: BTreeSet<String> = BTreeSet::new();
         report.rewound.clear();
@@ -214,14 +215,14 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
                     lines,
                     messages,
                 };
-                return Err(Error::Other(refused.to_string()));
+                return Err(SyncError::Refused(refused.to_string()).into());
             }
             PushFailure::Other => {
-                return Err(Error::Other(format!(
-                    "git push {remote} failed: {}{}",
-                    pushed.stdout.trim(),
-                    pushed.stderr.trim()
-                )))
+                return Err(SyncError::Push {
+                    remote: remote.to_string(),
+                    output: format!("{}{}", pushed.stdout.trim(), pushed.stderr.trim()),
+                }
+                .into());
             }
         }
         report.notes.push(format!(
@@ -229,9 +230,11 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
         ));
         pause(round);
     }
-    Err(Error::Other(format!(
-        "sync with {remote}: the remote kept moving; gave up after {MAX_ROUNDS} rounds (nothing lost: run it again)"
-    )))
+    Err(SyncError::KeptMoving {
+        remote: remote.to_string(),
+        rounds: MAX_ROUNDS,
+    }
+    .into())
 }
 
 enum PushFailure {
@@ -383,7 +386,7 @@ fn arrived_conflicts(
     };
     let read = |id: ObjectId| -> Result<Proposal> {
         serde_json::from_slice(&store.read_blob(id)?)
-            .map_err(|e| Error::Other(format!("a stored proposal is unreadable: {e}")))
+            .map_err(|e| StoreError::decode("a stored proposal is unreadable", e).into())
     };
     let before = files(store.commit_tree(old)?)?;
     for (dir, tree) in files(store.commit_tree(new)?)? {
@@ -592,13 +595,13 @@ fn merge_live(
         ));
     }
     let yaml = serde_saphyr::to_string(&merged)
-        .map_err(|e| Error::Other(format!("cannot render snapshot YAML: {e}")))?;
+        .map_err(|e| StoreError::encode("cannot render snapshot YAML", e))?;
     let json = serde_json::to_vec(&merged)
-        .map_err(|e| Error::Other(format!("cannot render snapshot JSON: {e}")))?;
+        .map_err(|e| StoreError::encode("cannot render snapshot JSON", e))?;
     let mut editor = store
         .repo()
         .edit_tree(ObjectId::empty_tree(store.repo().object_hash()))
-        .map_err(|e| Error::Other(format!("cannot build snapshot tree: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot build snapshot tree", e))?;
     for (path, bytes) in [
         (crate::live::YAML_PATH, yaml.into_bytes()),
         (crate::live::JSON_PATH, json),
@@ -606,11 +609,11 @@ fn merge_live(
         let blob = store.write_blob(&bytes)?;
         editor
             .upsert(path, EntryKind::Blob, blob)
-            .map_err(|e| Error::Other(format!("cannot build snapshot tree: {e}")))?;
+            .map_err(|e| StoreError::repo("cannot build snapshot tree", e))?;
     }
     let tree = editor
         .write()
-        .map_err(|e| Error::Other(format!("cannot write snapshot tree: {e}")))?
+        .map_err(|e| StoreError::repo("cannot write snapshot tree", e))?
         .detach();
     store.new_commit_with_parents(&message, tree, &[ours, theirs])
 }
@@ -623,7 +626,7 @@ fn union_notes(store: &Store, ours: ObjectId, theirs: ObjectId) -> Result<Object
     let mut editor = store
         .repo()
         .edit_tree(ours_tree)
-        .map_err(|e| Error::Other(format!("cannot edit notes tree: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot edit notes tree", e))?;
     let mut merge_note = |ours: ObjectId, theirs: ObjectId| -> Result<Option<ObjectId>> {
         let local = String::from_utf8_lossy(&store.read_blob(ours)?).into_owned();
         let other = String::from_utf8_lossy(&store.read_blob(theirs)?).into_owned();
@@ -641,7 +644,7 @@ fn union_notes(store: &Store, ours: ObjectId, theirs: ObjectId) -> Result<Object
     )? {
         return Ok(editor
             .write()
-            .map_err(|e| Error::Other(format!("cannot write notes tree: {e}")))?
+            .map_err(|e| StoreError::repo("cannot write notes tree", e))?
             .detach());
     }
     union_notes_by_object(store, ours, theirs)
@@ -676,7 +679,7 @@ fn union_trees(
                 };
                 editor
                     .upsert(path.as_str(), kind, item.id)
-                    .map_err(|e| Error::Other(format!("cannot edit notes tree: {e}")))?;
+                    .map_err(|e| StoreError::repo("cannot edit notes tree", e))?;
             }
             Some(m) if m.id == item.id => {}
             Some(m) if m.is_tree && item.is_tree => {
@@ -688,7 +691,7 @@ fn union_trees(
                 if let Some(blob) = merge(m.id, item.id)? {
                     editor
                         .upsert(path.as_str(), EntryKind::Blob, blob)
-                        .map_err(|e| Error::Other(format!("cannot edit tree: {e}")))?;
+                        .map_err(|e| StoreError::repo("cannot edit tree", e))?;
                 }
             }
             Some(_) => return Ok(false), // a note here, a fanout directory there
@@ -717,7 +720,7 @@ fn union_notes_by_object(store: &Store, ours: ObjectId, theirs: ObjectId) -> Res
     let mut editor = store
         .repo()
         .edit_tree(store.commit_tree(ours)?)
-        .map_err(|e| Error::Other(format!("cannot edit notes tree: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot edit notes tree", e))?;
     for (object, text) in store.notes_at(theirs)? {
         let merged = match mine.get(&object) {
             Some(local) if local == &text => continue,
@@ -749,11 +752,11 @@ fn union_notes_by_object(store: &Store, ours: ObjectId, theirs: ObjectId) -> Res
         let blob = store.write_blob(merged.as_bytes())?;
         editor
             .upsert(path.as_str(), EntryKind::Blob, blob)
-            .map_err(|e| Error::Other(format!("cannot edit notes tree: {e}")))?;
+            .map_err(|e| StoreError::repo("cannot edit notes tree", e))?;
     }
     Ok(editor
         .write()
-        .map_err(|e| Error::Other(format!("cannot write notes tree: {e}")))?
+        .map_err(|e| StoreError::repo("cannot write notes tree", e))?
         .detach())
 }
 
@@ -762,11 +765,11 @@ fn union_files(store: &Store, ours: ObjectId, theirs: ObjectId) -> Result<Object
     let mut editor = store
         .repo()
         .edit_tree(ours)
-        .map_err(|e| Error::Other(format!("cannot edit tree: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot edit tree", e))?;
     union_trees(store, &mut editor, ours, theirs, "", &mut |_, _| Ok(None))?;
     Ok(editor
         .write()
-        .map_err(|e| Error::Other(format!("cannot write tree: {e}")))?
+        .map_err(|e| StoreError::repo("cannot write tree", e))?
         .detach())
 }
 
@@ -783,10 +786,10 @@ fn union_proposals(
     let mut editor = store
         .repo()
         .edit_tree(ours_tree)
-        .map_err(|e| Error::Other(format!("cannot edit tree: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot edit tree", e))?;
     let read = |id: ObjectId| -> Result<Proposal> {
         serde_json::from_slice(&store.read_blob(id)?)
-            .map_err(|e| Error::Other(format!("a stored proposal is unreadable: {e}")))
+            .map_err(|e| StoreError::decode("a stored proposal is unreadable", e).into())
     };
     let mut merge = |mine: ObjectId, other: ObjectId| -> Result<Option<ObjectId>> {
         let (local, p) = (read(mine)?, read(other)?);
@@ -803,7 +806,7 @@ fn union_proposals(
             ));
         }
         let json = serde_json::to_vec_pretty(&merged)
-            .map_err(|e| Error::Other(format!("cannot encode proposal: {e}")))?;
+            .map_err(|e| StoreError::encode("cannot encode proposal", e))?;
         Ok(Some(store.write_blob(&json)?))
     };
     union_trees(
@@ -816,6 +819,6 @@ fn union_proposals(
     )?;
     Ok(editor
         .write()
-        .map_err(|e| Error::Other(format!("cannot write tree: {e}")))?
+        .map_err(|e| StoreError::repo("cannot write tree", e))?
         .detach())
 }

@@ -1,5 +1,6 @@
 //! Who makes a change: the local identity, a commit's signer or committer, the pusher.
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::error::StoreError;
 use crate::gitcmd::git;
 use serde::Serialize;
 use std::path::Path;
@@ -171,10 +172,9 @@ pub(super) fn principals_for(allowed_signers: &str, public_key: &str) -> Vec<Str
 pub fn commit_actor(repo_dir: &Path, commit: &str) -> Result<Actor> {
     let raw = git(repo_dir, &["cat-file", "commit", commit])?;
     if !raw.success {
-        return Err(Error::Other(format!(
-            "cannot read commit {commit}: {}",
-            raw.stderr.trim()
-        )));
+        return Err(
+            StoreError::git_failed(format!("cannot read commit {commit}"), &raw.stderr).into(),
+        );
     }
     let headers = raw.stdout.split("\n\n").next().unwrap_or("");
     let committer = headers

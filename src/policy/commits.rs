@@ -3,6 +3,7 @@
 use super::actor::{commit_actor, Actor, Pusher};
 use super::rules::{Decision, Policy, CONFIG_RESOURCE};
 use crate::config::{Config, CONFIG_FILE, DEFAULT_DESIRED};
+use crate::error::StoreError;
 use crate::error::{Error, Result};
 use crate::fleet::diff::{diff, ChangeType};
 use crate::gitcmd::git;
@@ -233,10 +234,7 @@ pub fn commits_entering(repo_dir: &Path, new: &str, base: Option<&str>) -> Resul
     }
     let out = git(repo_dir, &args)?;
     if !out.success {
-        return Err(Error::Other(format!(
-            "cannot list pushed commits: {}",
-            out.stderr.trim()
-        )));
+        return Err(StoreError::git_failed("cannot list pushed commits", &out.stderr).into());
     }
     Ok(out.stdout.lines().map(str::to_string).collect())
 }
@@ -291,10 +289,11 @@ pub(super) fn changed_paths(
     }
     let out = git(repo_dir, &args)?;
     if !out.success {
-        return Err(Error::Other(format!(
-            "cannot list the paths {commit} changes: {}",
-            out.stderr.trim()
-        )));
+        return Err(StoreError::git_failed(
+            format!("cannot list the paths {commit} changes"),
+            &out.stderr,
+        )
+        .into());
     }
     Ok(out
         .stdout
@@ -312,7 +311,7 @@ pub(super) fn blob_at(dir: &Path, rev: &str, path: &str) -> Result<Option<Vec<u8
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()
-        .map_err(|e| Error::Other(format!("cannot run git: {e}")))?;
+        .map_err(|e| StoreError::spawn("git", e))?;
     Ok(out.status.success().then_some(out.stdout))
 }
 
@@ -349,10 +348,7 @@ pub fn pushed_commits(repo_dir: &Path, stdin: &str) -> Result<Vec<String>> {
             ],
         )?;
         if !out.success {
-            return Err(Error::Other(format!(
-                "cannot list pushed commits: {}",
-                out.stderr.trim()
-            )));
+            return Err(StoreError::git_failed("cannot list pushed commits", &out.stderr).into());
         }
         for c in out.stdout.lines() {
             if !commits.iter().any(|x| x == c) {

@@ -4,7 +4,8 @@ use super::actor::{commit_actor, Actor, Pusher};
 use super::approvals::{actor_email, decision_payload};
 use super::commits::{check_commits_as, is_checked_ref};
 use super::rules::Policy;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::error::StoreError;
 use crate::fleet::diff::ChangeType;
 use crate::gitcmd::git;
 use std::path::Path;
@@ -215,10 +216,7 @@ pub(super) fn new_commits(repo_dir: &Path, old: &str, new: &str) -> Result<Vec<(
     };
     let out = git(repo_dir, &["rev-list", "--reverse", "--parents", &range])?;
     if !out.success {
-        return Err(Error::Other(format!(
-            "cannot list {range}: {}",
-            out.stderr.trim()
-        )));
+        return Err(StoreError::git_failed(format!("cannot list {range}"), &out.stderr).into());
     }
     let mut commits = Vec::new();
     for line in out.stdout.lines() {
@@ -333,10 +331,7 @@ pub(super) fn check_proposals(
     };
     let out = git(repo_dir, &["diff-tree", "-r", &base, new])?;
     if !out.success {
-        return Err(Error::Other(format!(
-            "cannot diff {name}: {}",
-            out.stderr.trim()
-        )));
+        return Err(StoreError::git_failed(format!("cannot diff {name}"), &out.stderr).into());
     }
     let read = |id: &str| -> Result<Option<Proposal>> {
         if is_zero(id) {

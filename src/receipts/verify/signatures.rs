@@ -1,7 +1,7 @@
 //! Check 4: signatures, in-process SSHSIG checks against allowed_signers.
 
 use super::report::{ProblemKind, Problems};
-use crate::error::Result;
+use crate::error::{ReceiptsError, Result};
 use crate::receipts::Receipt;
 use crate::sign::{SshConfig, Verdict};
 
@@ -71,11 +71,7 @@ pub(super) fn check_signatures(ssh: &SshConfig, log: &[Receipt]) -> Result<Vec<O
         for h in handles {
             match h.join() {
                 Ok(part) => out.extend(part?),
-                Err(_) => {
-                    return Err(crate::Error::Other(
-                        "a signature check thread failed".into(),
-                    ))
-                }
+                Err(_) => return Err(ReceiptsError::SignatureThread.into()),
             }
         }
         Ok(out)
