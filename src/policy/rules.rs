@@ -293,146 +293,24 @@ impl Policy {
     /// `Config::parse`). Every problem is reported, each at file:line:col.
     pub(crate) fn compile(file: &str, text: &str, raw: Vec<Spanned<RawRule>>) -> Result<Policy> {
         let mut problems = Vec::new();
-        let mut rules = Vec::new();
-        let at = |start: usize, message: String| {
-            let (line, col) = line_col(text, start);
-            Diagnostic::new(file, message).at(line, col)
-        };
+        let mut rules: Vec<Rule> = Vec::new();
         for (i, entry) in raw.into_iter().enumerate() {
             let number = i + 1;
             let table_start = entry.span().start;
             let raw = entry.into_inner();
             let name = raw.name.as_ref().map(|n| n.get_ref().clone());
-            let label = label(number, name.as_deref());
             let before = problems.len();
-            if let Some(n) = &raw.name {
-                if n.get_ref().trim().is_empty() {
-                    problems.push(at(n.span().start, format!("{label}: `name` is empty")));
-                } else if let Some(other) = rules
-                    .iter()
-                    .find(|r: &&Rule| r.name.as_deref() == Some(n.get_ref().as_str()))
-                {
-                    problems.push(at(
-                        n.span().start,
-                        format!(
-                            "{label}: the name is already used by policy #{}; receipts name rules, so names must be unique",
-                            other.number
-                        ),
-                    ));
-                }
-            }
-            let selector = match (&raw.actor, &raw.principal) {
-                (Some(_), Some(p)) => {
-                    problems.push(at(
-                        p.span().start,
-                        format!(
-                            "{label}: set either `actor` (an email glob) or `principal`, not both"
-                        ),
-                    ));
-                    None
-                }
-                (None, None) if raw.pusher.is_some() => None,
-                (None, None) => {
-                    problems.push(at(
-                        table_start,
-                        format!("{label}: needs `actor` (a glob on the git email, e.g. \"*@ops.example.com\"), `principal` (an SSH key principal from gpg.ssh.allowedSignersFile) or `pusher` (the user a git server authenticated)"),
-                    ));
-                    None
-                }
-                (Some(s), None) | (None, Some(s)) => {
-                    let key = if raw.actor.is_some() {
-                        "actor"
-                    } else {
-                        "principal"
-                    };
-                    match Pattern::new(s.get_ref()) {
-                        Ok(p) if !s.get_ref().trim().is_empty() => Some(p),
-                        Ok(_) => {
-                            problems.push(at(s.span().start, format!("{label}: `{key}` is empty")));
-                            None
-                        }
-                        Err(e) => {
-                            problems.push(at(
-                                s.span().start,
-                                format!(
-                                    "{label}: {key} '{}' is not a valid glob: {}",
-                                    s.get_ref(),
-                                    e.msg
-                                ),
-                            ));
-                            None
-                        }
-                    }
-                }
+            let mut check = TableCheck {
+                file,
+                text,
+                label: label(number, name.as_deref()),
+                problems: &mut problems,
             };
-            let pusher_glob = match &raw.pusher {
-                None => None,
-                Some(p) if p.get_ref().trim().is_empty() => {
-                    problems.push(at(p.span().start, format!("{label}: `pusher` is empty")));
-                    None
-                }
-                Some(p) => match Pattern::new(p.get_ref()) {
-                    Ok(g) => Some(g),
-                    Err(e) => {
-                        problems.push(at(
-                            p.span().start,
-                            format!(
-                                "{label}: pusher '{}' is not a valid glob: {}",
-                                p.get_ref(),
-                                e.msg
-                            ),
-                        ));
-                        None
-                    }
-                },
-            };
-            let mut globs = Vec::new();
-            let mut allow = Vec::new();
-            match &raw.allow {
-                None => problems.push(at(
-                    table_start,
-                    format!("{label}: needs `allow`: a list of kind/name globs, e.g. [\"modules/nginx-*\"]"),
-                )),
-                Some(list) if list.get_ref().is_empty() => problems.push(at(
-                    list.span().start,
-                    format!("{label}: `allow` is empty: list kind/name globs, e.g. [\"modules/nginx-*\"]"),
-                )),
-                Some(list) => {
-                    for g in list.get_ref() {
-                        match check_allow(g.get_ref()) {
-                            Ok(p) => {
-                                globs.push(p);
-                                allow.push(g.get_ref().clone());
-                            }
-                            Err(why) => problems.push(at(
-                                g.span().start,
-                                format!("{label}: allow '{}' {why}", g.get_ref()),
-                            )),
-                        }
-                    }
-                }
-            }
-            let targets = match &raw.targets {
-                None => None,
-                Some(list) if list.get_ref().is_empty() => {
-                    problems.push(at(
-                        list.span().start,
-                        format!("{label}: `targets` is empty; leave it out to mean every target"),
-                    ));
-                    None
-                }
-                Some(list) => {
-                    for t in list.get_ref() {
-                        if t.get_ref().trim().is_empty() {
-                            problems.push(at(
-                                t.span().start,
-                                format!("{label}: a target name is empty"),
-                            ));
-                        }
-                    }
-                    Some(list.get_ref().iter().map(|t| t.get_ref().clone()).collect())
-                }
-            };
+            check.name(&raw, &rules);
+            let selector = check.selector(&raw, table_start);
+            let pusher_glob = check.pusher_glob(&raw);
+            let (globs, allow) = check.allow(&raw, table_start);
+            let targets = check.targets(&raw);
             if problems.len() > before {
                 continue;
             }
@@ -545,6 +423,176 @@ impl Policy {
         };
         decision.refusal = Some(format!("{} by {actor} refused: {why}", decision.subject()));
         decision
+    }
+}
+
+/// The checks of one `[[policy]]` table; each problem is collected, located
+/// at file:line:col, so every problem of every table is reported at once.
+struct TableCheck<'a> {
+    file: &'a str,
+    text: &'a str,
+    /// `policy 'name'` or `policy #n`, as messages name the table.
+    label: String,
+    problems: &'a mut Vec<Diagnostic>,
+}
+
+impl TableCheck<'_> {
+    fn at(&mut self, start: usize, message: String) {
+        let (line, col) = line_col(self.text, start);
+        self.problems
+            .push(Diagnostic::new(self.file, message).at(line, col));
+    }
+
+    /// A name is not empty and not another rule's (receipts name rules).
+    fn name(&mut self, raw: &RawRule, rules: &[Rule]) {
+        let label = self.label.clone();
+        let Some(n) = &raw.name else { return };
+        if n.get_ref().trim().is_empty() {
+            self.at(n.span().start, format!("{label}: `name` is empty"));
+        } else if let Some(other) = rules
+            .iter()
+            .find(|r| r.name.as_deref() == Some(n.get_ref().as_str()))
+        {
+            self.at(
+                n.span().start,
+                format!(
+                    "{label}: the name is already used by policy #{}; receipts name rules, so names must be unique",
+                    other.number
+                ),
+            );
+        }
+    }
+
+    /// The `actor` or `principal` glob (one of them, or a `pusher` alone).
+    fn selector(&mut self, raw: &RawRule, table_start: usize) -> Option<Pattern> {
+        let label = self.label.clone();
+        match (&raw.actor, &raw.principal) {
+            (Some(_), Some(p)) => {
+                self.at(
+                    p.span().start,
+                    format!("{label}: set either `actor` (an email glob) or `principal`, not both"),
+                );
+                None
+            }
+            (None, None) if raw.pusher.is_some() => None,
+            (None, None) => {
+                self.at(
+                    table_start,
+                    format!("{label}: needs `actor` (a glob on the git email, e.g. \"*@ops.example.com\"), `principal` (an SSH key principal from gpg.ssh.allowedSignersFile) or `pusher` (the user a git server authenticated)"),
+                );
+                None
+            }
+            (Some(s), None) | (None, Some(s)) => {
+                let key = if raw.actor.is_some() {
+                    "actor"
+                } else {
+                    "principal"
+                };
+                match Pattern::new(s.get_ref()) {
+                    Ok(p) if !s.get_ref().trim().is_empty() => Some(p),
+                    Ok(_) => {
+                        self.at(s.span().start, format!("{label}: `{key}` is empty"));
+                        None
+                    }
+                    Err(e) => {
+                        self.at(
+                            s.span().start,
+                            format!(
+                                "{label}: {key} '{}' is not a valid glob: {}",
+                                s.get_ref(),
+                                e.msg
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `pusher` glob, if any.
+    fn pusher_glob(&mut self, raw: &RawRule) -> Option<Pattern> {
+        let label = self.label.clone();
+        match &raw.pusher {
+            None => None,
+            Some(p) if p.get_ref().trim().is_empty() => {
+                self.at(p.span().start, format!("{label}: `pusher` is empty"));
+                None
+            }
+            Some(p) => match Pattern::new(p.get_ref()) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    self.at(
+                        p.span().start,
+                        format!(
+                            "{label}: pusher '{}' is not a valid glob: {}",
+                            p.get_ref(),
+                            e.msg
+                        ),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    /// The compiled `allow` globs and their texts.
+    fn allow(&mut self, raw: &RawRule, table_start: usize) -> (Vec<Pattern>, Vec<String>) {
+        let label = self.label.clone();
+        let mut globs = Vec::new();
+        let mut allow = Vec::new();
+        match &raw.allow {
+            None => self.at(
+                table_start,
+                format!(
+                    "{label}: needs `allow`: a list of kind/name globs, e.g. [\"modules/nginx-*\"]"
+                ),
+            ),
+            Some(list) if list.get_ref().is_empty() => self.at(
+                list.span().start,
+                format!(
+                    "{label}: `allow` is empty: list kind/name globs, e.g. [\"modules/nginx-*\"]"
+                ),
+            ),
+            Some(list) => {
+                for g in list.get_ref() {
+                    match check_allow(g.get_ref()) {
+                        Ok(p) => {
+                            globs.push(p);
+                            allow.push(g.get_ref().clone());
+                        }
+                        Err(why) => self.at(
+                            g.span().start,
+                            format!("{label}: allow '{}' {why}", g.get_ref()),
+                        ),
+                    }
+                }
+            }
+        }
+        (globs, allow)
+    }
+
+    /// The `targets` list (None: every target).
+    fn targets(&mut self, raw: &RawRule) -> Option<Vec<String>> {
+        let label = self.label.clone();
+        match &raw.targets {
+            None => None,
+            Some(list) if list.get_ref().is_empty() => {
+                self.at(
+                    list.span().start,
+                    format!("{label}: `targets` is empty; leave it out to mean every target"),
+                );
+                None
+            }
+            Some(list) => {
+                for t in list.get_ref() {
+                    if t.get_ref().trim().is_empty() {
+                        self.at(t.span().start, format!("{label}: a target name is empty"));
+                    }
+                }
+                Some(list.get_ref().iter().map(|t| t.get_ref().clone()).collect())
+            }
+        }
     }
 }
 

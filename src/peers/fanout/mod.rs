@@ -38,6 +38,7 @@
 mod checks;
 mod deliver;
 mod hosts;
+mod pool;
 pub mod report;
 mod run;
 mod runtime;
@@ -48,13 +49,10 @@ pub use report::*;
 pub use runtime::readback_matches;
 pub use text::{one_line, quoted, redact, short};
 
-use self::deliver::{deliver, lock_key};
-use self::hosts::{Hosts, PeerCtx};
-use crate::error::{Error, Result};
+use self::pool::{deliver_all, take_locks};
+use crate::error::{Error, FanoutError, Result};
 use crate::store::Store;
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Deliver `req.commit` to every peer of `req`. Never fails as a whole because
@@ -77,119 +75,29 @@ pub fn run_with(
     // One fanout per peer at a time: every peer's lock is taken first and
     // held until the caller has recorded this run (the locks live in the
     // report), so the next fanout of a peer reads this run's record.
-    let mut held = Vec::new();
-    let mut busy: Vec<Option<String>> = vec![None; req.peers.len()];
-    if !req.dry_run {
-        let locks_dir = store.repo().common_dir().join("fleet").join("locks");
-        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
-        for (i, peer) in req.peers.iter().enumerate() {
-            let key = lock_key(peer);
-            if let Some(first) = seen.get(&key) {
-                // Two names for one checkout: delivered once, through the first.
-                busy[i] = Some(format!(
-                    "the same checkout as peer {first}, which this fanout delivers to; nothing was touched twice"
-                ));
-                continue;
-            }
-            seen.insert(key.clone(), &peer.name);
-            match crate::peers::lock::PeerLock::try_take(&locks_dir, &key) {
-                Ok(lock) => held.push(lock),
-                Err(crate::peers::lock::NotTaken::Busy(pid)) => {
-                    busy[i] = Some(format!(
-                        "another fanout{} is delivering to this peer right now; nothing was touched (run fanout again when it is done)",
-                        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
-                    ))
-                }
-                Err(crate::peers::lock::NotTaken::Io(path, source)) => {
-                    return Err(Error::Other(format!(
-                        "cannot take the fanout lock {} ({source}); nothing was delivered",
-                        path.display()
-                    )))
-                }
-            }
-        }
-    }
+    let (held, busy) = take_locks(store, req)?;
     // What each peer still owes from earlier runs on this commit. Read before
     // anything moves: a record that cannot be read stops the run here.
     let prior = crate::peers::record::owed_by_peer(store, req.commit).map_err(|e| {
-        Error::Other(format!(
-            "cannot read the fanout records of {} in {NOTES_REF} ({e}); nothing was delivered",
-            short(req.commit)
-        ))
+        FanoutError::ReadRecords {
+            commit: short(req.commit),
+            notes_ref: NOTES_REF,
+            source: Box::new(e),
+        }
     })?;
     // Write-ahead: the run is on record before any peer can move; a record
     // that cannot be written (read-only .git, full disk) stops it here.
     let run = if req.dry_run {
         None
     } else {
-        Some(crate::peers::record::begin(store, req).map_err(|e| {
-            Error::Other(format!(
-                "cannot record the fanout in {NOTES_REF} ({e}); nothing was delivered"
-            ))
-        })?)
+        Some(
+            crate::peers::record::begin(store, req).map_err(|e| FanoutError::Record {
+                notes_ref: NOTES_REF,
+                source: Box::new(e),
+            })?,
+        )
     };
-    let hosts = Hosts::new(&req.peers);
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<PeerReport>>> = Mutex::new(vec![None; req.peers.len()]);
-    let jobs = req.jobs.clamp(1, req.peers.len().max(1));
-    // gix repositories are not Send here: each worker opens its own.
-    let git_dir = store.git_dir().to_path_buf();
-    let open_error: Mutex<Option<String>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let (hosts, next, results, git_dir, open_error, prior, busy) = (
-                &hosts,
-                &next,
-                &results,
-                &git_dir,
-                &open_error,
-                &prior,
-                &busy,
-            );
-            scope.spawn(move || {
-                let repo = match gix::open(git_dir) {
-                    Ok(repo) => repo,
-                    Err(e) => {
-                        if let Ok(mut slot) = open_error.lock() {
-                            *slot = Some(format!("cannot open {}: {e}", git_dir.display()));
-                        }
-                        return;
-                    }
-                };
-                loop {
-                    let index = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(peer) = req.peers.get(index) else {
-                        break;
-                    };
-                    let stage = |stage| progress(Event::Stage { index, stage });
-                    let owed = prior.get(&peer.name).copied().unwrap_or_default();
-                    let ctx = PeerCtx {
-                        hosts,
-                        connector,
-                        busy: busy[index].clone(),
-                        owed,
-                    };
-                    let report = deliver(&repo, req, peer, &ctx, &stage);
-                    progress(Event::Done {
-                        index,
-                        report: Box::new(report.clone()),
-                    });
-                    if let Ok(mut r) = results.lock() {
-                        r[index] = Some(report);
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = open_error.into_inner().ok().flatten() {
-        return Err(Error::Other(e));
-    }
-    let peers = results
-        .into_inner()
-        .map_err(|_| Error::Other("a fanout worker panicked".into()))?
-        .into_iter()
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| Error::Other("a fanout worker stopped early".into()))?;
+    let peers = deliver_all(store, req, connector, progress, &prior, &busy)?;
     Ok(Report {
         run,
         locks: Arc::new(held),
