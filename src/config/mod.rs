@@ -37,6 +37,10 @@ pub struct Config {
     /// decisions and receipts are refused where the policy is enforced.
     #[serde(default)]
     pub require_signed: bool,
+    /// The text this was parsed from (empty for no file), so peers are
+    /// resolved with their positions without parsing it again.
+    #[serde(skip)]
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -107,6 +111,7 @@ impl Config {
         let tables = std::mem::take(&mut config.policy_tables);
         config.policy = crate::policy::rules::Policy::compile(file, text, tables)?;
         config.policy.require_signed = config.require_signed;
+        config.text = text.to_string();
         Ok(config)
     }
 
@@ -195,6 +200,20 @@ impl Config {
     pub fn target(&self, name: &str) -> Option<&TargetConfig> {
         self.targets.get(name)
     }
+
+    /// Every configured peer, as `crate::peers::config::load` gives them,
+    /// from this parsed fleet.toml (not read or parsed again) and the
+    /// machine-local file. `home` expands `~/` (None: `~` is an error).
+    pub fn peers(
+        &self,
+        root: Option<&Path>,
+        git_dir: &Path,
+        home: Option<&Path>,
+    ) -> Result<Vec<crate::peers::config::Peer>> {
+        use crate::peers::config::{resolve_shared, with_local};
+        let shared = resolve_shared(CONFIG_FILE, &self.text, self.peers.clone(), home)?;
+        with_local(shared, root, git_dir, home)
+    }
 }
 
 #[cfg(test)]
@@ -230,5 +249,31 @@ mod tests {
         let big = format!("# {}\n", "x".repeat(MAX_CONFIG_BYTES));
         let e = Config::parse("fleet.toml", big.as_bytes()).unwrap_err();
         assert!(e.to_string().contains("1 MiB"), "{e}");
+    }
+
+    #[test]
+    fn peers_come_from_the_parsed_config_as_load_gives_them() {
+        let dir = std::env::temp_dir().join(format!("fleet-config-peers-{}", std::process::id()));
+        let git_dir = dir.join(".git");
+        std::fs::create_dir_all(&git_dir).unwrap();
+        let text = "[peers.b]\nlocation = \"/srv/b\"\n[peers.a]\nlocation = \"/srv/a\"\nbranch = \"main\"\n";
+        std::fs::write(dir.join(CONFIG_FILE), text).unwrap();
+        std::fs::write(
+            git_dir.join(crate::peers::config::LOCAL_FILE),
+            "[peers.b]\nlocation = \"/srv/b2\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&dir).unwrap();
+        let once = config.peers(Some(&dir), &git_dir, None).unwrap();
+        let again = crate::peers::config::load(Some(&dir), &git_dir, None).unwrap();
+        let show = |peers: &[crate::peers::config::Peer]| {
+            peers
+                .iter()
+                .map(|p| format!("{} {} {:?}", p.name, p.location_text, p.origin))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(show(&once), show(&again));
+        assert_eq!(show(&once), ["a /srv/a Shared", "b /srv/b2 LocalOverride"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
