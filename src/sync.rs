@@ -106,124 +106,11 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
                 seen.insert(r, v);
             }
         }
-        let fetch = git(
-            &dir,
-            &[
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                "--prune",
-                remote,
-                &format!("+refs/fleet/*:{prefix}fleet/*"),
-                &format!("+refs/notes/fleet/*:{prefix}notes/fleet/*"),
-            ],
-        )?;
-        if !fetch.success {
-            return Err(SyncError::Fetch {
-                remote: remote.to_string(),
-                stderr: fetch.stderr.trim().to_string(),
-            }
-            .into());
-        }
-        let mut skip: BTreeSet<String> = BTreeSet::new();
-        report.rewound.clear();
-        for (private, old) in &seen {
-            let now = store.resolve(private)?;
-            let back = match now {
-                None => true,
-                Some(now) => now != *old && store.is_ancestor(now, *old)?,
-            };
-            if !back {
-                continue;
-            }
-            let name = format!("refs/{}", &private[prefix.len()..]);
-            // Keep what we saw, so the next sync refuses again rather than
-            // taking the shorter history as the remote's word.
-            store.commit_updates(
-                &[RefUpdate {
-                    name: private.clone(),
-                    old: now,
-                    new: *old,
-                }],
-                "git-fleet: sync keeps the value a rewound remote ref had",
-            )?;
-            report.rewound.push(Rewind {
-                name: name.clone(),
-                seen: old.to_string(),
-                remote: now.map(|n| n.to_string()),
-            });
-            skip.insert(name);
-        }
-        // Names on either side.
-        let mut names: BTreeSet<String> = BTreeSet::new();
-        for p in ["refs/fleet/", "refs/notes/fleet/"] {
-            names.extend(store.refs_under(p)?);
-        }
-        let remote_refs = store.refs_under(&prefix)?;
-        report.fetched = remote_refs.len();
-        for r in &remote_refs {
-            names.insert(format!("refs/{}", &r[prefix.len()..]));
-        }
-        let mut push: Vec<(String, ObjectId, Option<ObjectId>)> = Vec::new();
-        for name in names.difference(&skip) {
-            let theirs = store.resolve(&private_name(remote, name))?;
-            let merged = merge_one(store, name, theirs, &mut report)?;
-            if let Some(ours) = merged {
-                if Some(ours) != theirs {
-                    push.push((name.clone(), ours, theirs));
-                }
-            }
-        }
-        if push.is_empty() {
+        fetch(&dir, remote, &prefix)?;
+        let skip = keep_rewound(store, &prefix, &seen, &mut report)?;
+        let push = merge_all(store, remote, &prefix, &skip, &mut report)?;
+        if push.is_empty() || push_merged(store, &dir, remote, &push, &mut report)? {
             return Ok(report);
-        }
-        // Only fast-forwards: every value pushed descends from what was
-        // fetched (a merge has it as a parent), so no `+` and no force. A
-        // remote that moved since the fetch rejects it, and the next round
-        // fetches and merges its new state.
-        let mut args: Vec<String> = vec![
-            "push".into(),
-            "--porcelain".into(),
-            "--atomic".into(),
-            remote.into(),
-        ];
-        for (name, ours, _) in &push {
-            args.push(format!("{ours}:{name}"));
-        }
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let pushed = git(&dir, &refs)?;
-        if pushed.success {
-            report.pushed = push.iter().map(|(n, _, _)| n.clone()).collect();
-            // Our private copy now matches what the remote holds.
-            for (name, ours, theirs) in &push {
-                let _ = store.commit_updates(
-                    &[RefUpdate {
-                        name: private_name(remote, name),
-                        old: *theirs,
-                        new: *ours,
-                    }],
-                    "git-fleet: sync pushed",
-                );
-            }
-            return Ok(report);
-        }
-        match push_failure(&pushed.stdout, &pushed.stderr) {
-            PushFailure::Moved => {}
-            PushFailure::Refused { lines, messages } => {
-                let refused = Refused {
-                    remote: remote.to_string(),
-                    lines,
-                    messages,
-                };
-                return Err(SyncError::Refused(refused.to_string()).into());
-            }
-            PushFailure::Other => {
-                return Err(SyncError::Push {
-                    remote: remote.to_string(),
-                    output: format!("{}{}", pushed.stdout.trim(), pushed.stderr.trim()),
-                }
-                .into());
-            }
         }
         report.notes.push(format!(
             "round {round}: the remote moved during sync; merging again"
@@ -235,6 +122,163 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
         rounds: MAX_ROUNDS,
     }
     .into())
+}
+
+/// A ref to push: its name, the merged value, and the remote's value.
+type Push = (String, ObjectId, Option<ObjectId>);
+
+/// Fetch the remote's records into this remote's private refs.
+fn fetch(dir: &std::path::Path, remote: &str, prefix: &str) -> Result<()> {
+    let fetch = git(
+        dir,
+        &[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--prune",
+            remote,
+            &format!("+refs/fleet/*:{prefix}fleet/*"),
+            &format!("+refs/notes/fleet/*:{prefix}notes/fleet/*"),
+        ],
+    )?;
+    if !fetch.success {
+        return Err(SyncError::Fetch {
+            remote: remote.to_string(),
+            stderr: fetch.stderr.trim().to_string(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Remote refs that moved back (or vanished) since an earlier sync saw
+/// them: their private copy keeps what was seen, they are reported, and
+/// their names are returned so this round neither merges nor pushes them.
+fn keep_rewound(
+    store: &Store,
+    prefix: &str,
+    seen: &BTreeMap<String, ObjectId>,
+    report: &mut SyncReport,
+) -> Result<BTreeSet<String>> {
+    let mut skip: BTreeSet<String> = BTreeSet::new();
+    report.rewound.clear();
+    for (private, old) in seen {
+        let now = store.resolve(private)?;
+        let back = match now {
+            None => true,
+            Some(now) => now != *old && store.is_ancestor(now, *old)?,
+        };
+        if !back {
+            continue;
+        }
+        let name = format!("refs/{}", &private[prefix.len()..]);
+        // Keep what we saw, so the next sync refuses again rather than
+        // taking the shorter history as the remote's word.
+        store.commit_updates(
+            &[RefUpdate {
+                name: private.clone(),
+                old: now,
+                new: *old,
+            }],
+            "git-fleet: sync keeps the value a rewound remote ref had",
+        )?;
+        report.rewound.push(Rewind {
+            name: name.clone(),
+            seen: old.to_string(),
+            remote: now.map(|n| n.to_string()),
+        });
+        skip.insert(name);
+    }
+    Ok(skip)
+}
+
+/// Merge every record ref on either side (but `skip`); the ones whose
+/// merged value the remote does not have yet.
+fn merge_all(
+    store: &Store,
+    remote: &str,
+    prefix: &str,
+    skip: &BTreeSet<String>,
+    report: &mut SyncReport,
+) -> Result<Vec<Push>> {
+    // Names on either side.
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for p in ["refs/fleet/", "refs/notes/fleet/"] {
+        names.extend(store.refs_under(p)?);
+    }
+    let remote_refs = store.refs_under(prefix)?;
+    report.fetched = remote_refs.len();
+    for r in &remote_refs {
+        names.insert(format!("refs/{}", &r[prefix.len()..]));
+    }
+    let mut push: Vec<Push> = Vec::new();
+    for name in names.difference(skip) {
+        let theirs = store.resolve(&private_name(remote, name))?;
+        let merged = merge_one(store, name, theirs, report)?;
+        if let Some(ours) = merged {
+            if Some(ours) != theirs {
+                push.push((name.clone(), ours, theirs));
+            }
+        }
+    }
+    Ok(push)
+}
+
+/// Push the merged values, atomically. Ok(true): pushed; Ok(false): the
+/// remote moved since the fetch (another round merges its new state).
+fn push_merged(
+    store: &Store,
+    dir: &std::path::Path,
+    remote: &str,
+    push: &[Push],
+    report: &mut SyncReport,
+) -> Result<bool> {
+    // Only fast-forwards: every value pushed descends from what was
+    // fetched (a merge has it as a parent), so no `+` and no force. A
+    // remote that moved since the fetch rejects it, and the next round
+    // fetches and merges its new state.
+    let mut args: Vec<String> = vec![
+        "push".into(),
+        "--porcelain".into(),
+        "--atomic".into(),
+        remote.into(),
+    ];
+    for (name, ours, _) in push {
+        args.push(format!("{ours}:{name}"));
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let pushed = git(dir, &refs)?;
+    if pushed.success {
+        report.pushed = push.iter().map(|(n, _, _)| n.clone()).collect();
+        // Our private copy now matches what the remote holds.
+        for (name, ours, theirs) in push {
+            let _ = store.commit_updates(
+                &[RefUpdate {
+                    name: private_name(remote, name),
+                    old: *theirs,
+                    new: *ours,
+                }],
+                "git-fleet: sync pushed",
+            );
+        }
+        return Ok(true);
+    }
+    match push_failure(&pushed.stdout, &pushed.stderr) {
+        PushFailure::Moved => Ok(false),
+        PushFailure::Refused { lines, messages } => {
+            let refused = Refused {
+                remote: remote.to_string(),
+                lines,
+                messages,
+            };
+            Err(SyncError::Refused(refused.to_string()).into())
+        }
+        PushFailure::Other => Err(SyncError::Push {
+            remote: remote.to_string(),
+            output: format!("{}{}", pushed.stdout.trim(), pushed.stderr.trim()),
+        }
+        .into()),
+    }
 }
 
 enum PushFailure {
