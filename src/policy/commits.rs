@@ -90,9 +90,46 @@ pub(super) fn check_commits_as(
     records: Option<&std::collections::HashMap<String, Actor>>,
 ) -> Result<Vec<CommitCheck>> {
     let mut out = Vec::new();
+    for commit in commits {
+        let mut c = PushedCommit::resolve(repo_dir, commit, pusher, records)?;
+        let mut files = files.clone();
+        if c.changed.iter().any(|p| p == CONFIG_FILE) {
+            out.extend(c.check_config(policy, &mut files)?);
+        }
+        if policy.is_empty() {
+            continue;
+        }
+        for (path, targets) in &files {
+            if c.changed.iter().any(|p| p == path) {
+                out.push(c.check_file(policy, path, targets)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One pushed commit under check: its id, first parent, the paths it
+/// changes, and its actor once a check needs it.
+struct PushedCommit<'a> {
+    repo_dir: &'a Path,
+    pusher: Option<&'a Pusher>,
+    records: Option<&'a std::collections::HashMap<String, Actor>>,
+    id: String,
+    short: String,
+    parent: Option<String>,
+    changed: Vec<String>,
+    actor: Option<Actor>,
+}
+
+impl<'a> PushedCommit<'a> {
     // Read through git itself: in a pre-receive hook the pushed objects are
     // only visible through the quarantine git sets up in the environment.
-    for commit in commits {
+    fn resolve(
+        repo_dir: &'a Path,
+        commit: &str,
+        pusher: Option<&'a Pusher>,
+        records: Option<&'a std::collections::HashMap<String, Actor>>,
+    ) -> Result<PushedCommit<'a>> {
         let id = git(
             repo_dir,
             &[
@@ -113,116 +150,139 @@ pub(super) fn check_commits_as(
         )?;
         let parent = parent.success.then(|| parent.stdout.trim().to_string());
         let changed = changed_paths(repo_dir, &id, parent.as_deref())?;
-        let mut actor: Option<Actor> = None;
-        let actor_of = |actor: &mut Option<Actor>| -> Result<Actor> {
-            if let Some(signer) = records.and_then(|m| m.get(&id)) {
-                *actor = Some(signer.clone());
+        Ok(PushedCommit {
+            repo_dir,
+            pusher,
+            records,
+            id,
+            short,
+            parent,
+            changed,
+            actor: None,
+        })
+    }
+
+    /// Who made the commit: a record's verified signer, else its committer
+    /// (for a record with a known pusher, the pusher: a committer email is a
+    /// claim anyone can write).
+    fn actor(&mut self) -> Result<Actor> {
+        if let Some(signer) = self.records.and_then(|m| m.get(&self.id)) {
+            self.actor = Some(signer.clone());
+        }
+        if self.actor.is_none() {
+            let mut found = commit_actor(self.repo_dir, &self.id)?;
+            found.pusher = self.pusher.cloned();
+            if self.records.is_some() && self.pusher.is_some() && found.principals.is_empty() {
+                found.email = None;
+                found.source = format!("{}; the pusher is the actor", found.source);
             }
-            if actor.is_none() {
-                let mut found = commit_actor(repo_dir, &id)?;
-                found.pusher = pusher.cloned();
-                if records.is_some() && pusher.is_some() && found.principals.is_empty() {
-                    found.email = None;
-                    found.source = format!("{}; the pusher is the actor", found.source);
+            self.actor = Some(found);
+        }
+        Ok(self.actor.clone().unwrap_or_default())
+    }
+
+    /// The commit changes fleet.toml: it must parse (else refused even
+    /// without a policy), its targets' desired files are checked too, and
+    /// under a policy the change of `config/fleet.toml` is decided.
+    fn check_config(
+        &mut self,
+        policy: &Policy,
+        files: &mut DesiredFiles,
+    ) -> Result<Option<CommitCheck>> {
+        let now = blob_at(self.repo_dir, &self.id, CONFIG_FILE)?;
+        let label = format!("{CONFIG_FILE} at {}", self.short);
+        let parsed = now.as_ref().map(|b| Config::parse(&label, b)).transpose();
+        let error = match &parsed {
+            Err(e) => Some(format!(
+                "{e} (a server refuses every push while its fleet.toml does not parse, so a broken one is never accepted)"
+            )),
+            Ok(Some(config)) => {
+                for (name, t) in &config.targets {
+                    add_file(files, crate::config::desired_path(t), Some(name));
                 }
-                *actor = Some(found);
+                None
             }
-            Ok(actor.clone().unwrap_or_default())
+            Ok(None) => None,
         };
-        let mut files = files.clone();
-        if changed.iter().any(|p| p == CONFIG_FILE) {
-            let now = blob_at(repo_dir, &id, CONFIG_FILE)?;
-            let label = format!("{CONFIG_FILE} at {short}");
-            let parsed = now.as_ref().map(|b| Config::parse(&label, b)).transpose();
-            let error = match &parsed {
-                Err(e) => Some(format!(
-                    "{e} (a server refuses every push while its fleet.toml does not parse, so a broken one is never accepted)"
-                )),
-                Ok(Some(config)) => {
-                    for (name, t) in &config.targets {
-                        add_file(&mut files, crate::config::desired_path(t), Some(name));
-                    }
-                    None
-                }
-                Ok(None) => None,
+        if error.is_none() && policy.is_empty() {
+            return Ok(None);
+        }
+        let existed = match &self.parent {
+            Some(p) => blob_at(self.repo_dir, p, CONFIG_FILE)?.is_some(),
+            None => false,
+        };
+        let change = match (existed, now.is_some()) {
+            (false, _) => ChangeType::Create,
+            (true, true) => ChangeType::Update,
+            (true, false) => ChangeType::Destroy,
+        };
+        let actor = self.actor()?;
+        let decisions = if policy.is_empty() {
+            Vec::new()
+        } else {
+            vec![policy.decide(&actor, None, CONFIG_RESOURCE, change)]
+        };
+        Ok(Some(CommitCheck {
+            commit: self.id.clone(),
+            actor,
+            file: CONFIG_FILE.into(),
+            decisions,
+            error,
+        }))
+    }
+
+    /// The policy's decisions on each change the commit makes to the
+    /// desired file `path` of `targets` (none: no known target).
+    fn check_file(
+        &mut self,
+        policy: &Policy,
+        path: &str,
+        targets: &[String],
+    ) -> Result<CommitCheck> {
+        let actor = self.actor()?;
+        let label = format!("{path} at {}", self.short);
+        let repo_dir = self.repo_dir;
+        let parse = |rev: Option<&str>, what: &str| -> Result<crate::fleet::Fleet> {
+            let Some(rev) = rev else {
+                return Ok(Default::default());
             };
-            if error.is_some() || !policy.is_empty() {
-                let existed = match &parent {
-                    Some(p) => blob_at(repo_dir, p, CONFIG_FILE)?.is_some(),
-                    None => false,
-                };
-                let change = match (existed, now.is_some()) {
-                    (false, _) => ChangeType::Create,
-                    (true, true) => ChangeType::Update,
-                    (true, false) => ChangeType::Destroy,
-                };
-                let actor = actor_of(&mut actor)?;
-                let decisions = if policy.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![policy.decide(&actor, None, CONFIG_RESOURCE, change)]
-                };
-                out.push(CommitCheck {
-                    commit: id.clone(),
+            match blob_at(repo_dir, rev, path)? {
+                Some(b) => Ok(crate::fleet::parse(&format!("{path} at {what}"), &b)?.fleet),
+                None => Ok(Default::default()),
+            }
+        };
+        let before = parse(self.parent.as_deref(), "its parent");
+        let after = parse(Some(&self.id), &self.short);
+        let (old, new) = match (before, after) {
+            (Ok(o), Ok(n)) => (o, n),
+            (_, Err(e)) | (Err(e), _) => {
+                return Ok(CommitCheck {
+                    commit: self.id.clone(),
                     actor,
-                    file: CONFIG_FILE.into(),
-                    decisions,
-                    error,
+                    file: path.to_string(),
+                    decisions: vec![],
+                    error: Some(format!("{label}: cannot decide the policy: {e}")),
                 });
             }
+        };
+        let changes = diff(&old, &new).changes;
+        let mut decisions = Vec::new();
+        if targets.is_empty() {
+            decisions.extend(policy.check(&actor, None, &changes));
         }
-        if policy.is_empty() {
-            continue;
+        for t in targets {
+            decisions.extend(policy.check(&actor, Some(t), &changes));
         }
-        for (path, targets) in &files {
-            if !changed.iter().any(|p| p == path) {
-                continue;
-            }
-            let actor = actor_of(&mut actor)?;
-            let label = format!("{path} at {short}");
-            let parse = |rev: Option<&str>, what: &str| -> Result<crate::fleet::Fleet> {
-                let Some(rev) = rev else {
-                    return Ok(Default::default());
-                };
-                match blob_at(repo_dir, rev, path)? {
-                    Some(b) => Ok(crate::fleet::parse(&format!("{path} at {what}"), &b)?.fleet),
-                    None => Ok(Default::default()),
-                }
-            };
-            let before = parse(parent.as_deref(), "its parent");
-            let after = parse(Some(&id), &short);
-            let (old, new) = match (before, after) {
-                (Ok(o), Ok(n)) => (o, n),
-                (_, Err(e)) | (Err(e), _) => {
-                    out.push(CommitCheck {
-                        commit: id.clone(),
-                        actor,
-                        file: path.clone(),
-                        decisions: vec![],
-                        error: Some(format!("{label}: cannot decide the policy: {e}")),
-                    });
-                    continue;
-                }
-            };
-            let changes = diff(&old, &new).changes;
-            let mut decisions = Vec::new();
-            if targets.is_empty() {
-                decisions.extend(policy.check(&actor, None, &changes));
-            }
-            for t in targets {
-                decisions.extend(policy.check(&actor, Some(t), &changes));
-            }
-            out.push(CommitCheck {
-                commit: id.clone(),
-                actor,
-                file: path.clone(),
-                decisions,
-                error: None,
-            });
-        }
+        Ok(CommitCheck {
+            commit: self.id.clone(),
+            actor,
+            file: path.to_string(),
+            decisions,
+            error: None,
+        })
     }
-    Ok(out)
 }
+
 /// The commits a push of `new` brings into a ref whose policy is read per
 /// branch: those not reachable from `base` (the ref's old tip, or for a new
 /// ref the default policy branch; None: every commit). Commits already on
