@@ -32,6 +32,13 @@ pub fn check_records(
 ) -> Result<Vec<String>> {
     let mut refusals = Vec::new();
     let signed = signed_by_receipts(repo_dir, ssh, stdin, pusher)?;
+    let records = Records {
+        repo_dir,
+        ssh,
+        policy,
+        pusher,
+        signed: &signed,
+    };
     for line in stdin.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         let [old, new, name] = f[..] else { continue };
@@ -68,92 +75,148 @@ pub fn check_records(
                 &mut refusals,
             )?;
         } else if let Some(target) = name.strip_prefix(crate::paths::LIVE_PREFIX) {
-            let own: Vec<String> = commits
-                .iter()
-                .filter(|c| !c.1)
-                .map(|c| c.0.clone())
-                .collect();
-            let files = vec![(
-                crate::paths::YAML_PATH.to_string(),
-                vec![target.to_string()],
-            )];
-            for c in check_commits_as(repo_dir, policy, &files, &own, pusher, Some(&signed))? {
-                if let Some(e) = &c.error {
-                    refusals.push(format!("{name} {}: {e}", &c.commit[..12]));
-                }
-                for why in c.decisions.iter().filter_map(|d| d.refusal.as_ref()) {
-                    refusals.push(format!("{name} {}: live snapshot: {why}", &c.commit[..12]));
-                }
-            }
+            records.live(name, target, &commits, &mut refusals)?;
         } else if name == crate::halt::HALT_REF {
-            for (c, merge) in &commits {
-                if *merge {
-                    continue;
-                }
-                let actor = match signed.get(c) {
-                    Some(signer) => signer.clone(),
-                    None => record_actor(commit_actor(repo_dir, c)?, pusher),
-                };
-                let d = policy.decide(&actor, None, HALT_RESOURCE, ChangeType::Update);
-                if let Some(why) = d.refusal {
-                    refusals.push(format!("{name} {}: halt/resume: {why}", &c[..12]));
-                }
-            }
+            records.halt(name, &commits, &mut refusals)?;
         } else if name == crate::receipts::RECEIPTS_REF {
-            for (c, merge) in &commits {
-                if *merge {
-                    continue; // sync's merge receipt: both sides are checked on their own
-                }
-                let message = git(repo_dir, &["log", "-1", "--format=%B", c])?.stdout;
-                let r = crate::receipts::block::in_message(&message)
-                    .and_then(|t| crate::receipts::Receipt::parse(t, None));
-                let Some(r) = r else {
-                    refusals.push(format!("{name} {}: not a receipt", &c[..12]));
-                    continue;
-                };
-                if policy.require_signed && r.signature.is_none() {
-                    refusals.push(format!(
-                        "{name} {}: receipt: unsigned, and require_signed = true in {}",
-                        &c[..12],
-                        policy.file
-                    ));
-                    continue;
-                }
-                let (resource, change) = match (r.field("Fleet-Change"), r.action()) {
-                    (Some(ch), _) => match ch.split_once(' ') {
-                        Some((t, res)) => {
-                            let t = [ChangeType::Create, ChangeType::Update, ChangeType::Destroy]
-                                .into_iter()
-                                .find(|c| c.as_str() == t);
-                            match t {
-                                Some(t) => (res.to_string(), t),
-                                None => continue,
-                            }
-                        }
-                        None => continue,
-                    },
-                    (None, "halt" | "resume") => (HALT_RESOURCE.to_string(), ChangeType::Update),
-                    _ => continue,
-                };
-                let actor = match &r.signature {
-                    Some(sig) => signed_actor(
-                        ssh,
-                        r.canonical().as_bytes(),
-                        sig,
-                        r.time(),
-                        pusher,
-                        "receipt",
-                    )?,
-                    None => claimed_actor(r.actor_email(), pusher, "unsigned receipt"),
-                };
-                let d = policy.decide(&actor, r.field("Fleet-Target"), &resource, change);
-                if let Some(why) = d.refusal {
-                    refusals.push(format!("{name} {}: receipt: {why}", &c[..12]));
-                }
-            }
+            records.receipts(name, &commits, &mut refusals)?;
         }
     }
     Ok(refusals)
+}
+
+/// What the checks of one push's record commits share.
+struct Records<'a> {
+    repo_dir: &'a Path,
+    ssh: &'a crate::sign::SshConfig,
+    policy: &'a Policy,
+    pusher: Option<&'a Pusher>,
+    /// Record commits a pushed signed receipt names, with its verified signer.
+    signed: &'a std::collections::HashMap<String, Actor>,
+}
+
+impl Records<'_> {
+    /// Live snapshots: each new snapshot commit's fleet.yaml change is
+    /// decided like a pushed desired-state change of `target`.
+    fn live(
+        &self,
+        name: &str,
+        target: &str,
+        commits: &[(String, bool)],
+        refusals: &mut Vec<String>,
+    ) -> Result<()> {
+        let own: Vec<String> = commits
+            .iter()
+            .filter(|c| !c.1)
+            .map(|c| c.0.clone())
+            .collect();
+        let files = vec![(
+            crate::paths::YAML_PATH.to_string(),
+            vec![target.to_string()],
+        )];
+        let (repo_dir, policy, pusher) = (self.repo_dir, self.policy, self.pusher);
+        for c in check_commits_as(repo_dir, policy, &files, &own, pusher, Some(self.signed))? {
+            if let Some(e) = &c.error {
+                refusals.push(format!("{name} {}: {e}", &c.commit[..12]));
+            }
+            for why in c.decisions.iter().filter_map(|d| d.refusal.as_ref()) {
+                refusals.push(format!("{name} {}: live snapshot: {why}", &c.commit[..12]));
+            }
+        }
+        Ok(())
+    }
+
+    /// Halt and resume: `config/halt`, decided for each new halt commit.
+    fn halt(
+        &self,
+        name: &str,
+        commits: &[(String, bool)],
+        refusals: &mut Vec<String>,
+    ) -> Result<()> {
+        for (c, merge) in commits {
+            if *merge {
+                continue;
+            }
+            let actor = match self.signed.get(c) {
+                Some(signer) => signer.clone(),
+                None => record_actor(commit_actor(self.repo_dir, c)?, self.pusher),
+            };
+            let d = self
+                .policy
+                .decide(&actor, None, HALT_RESOURCE, ChangeType::Update);
+            if let Some(why) = d.refusal {
+                refusals.push(format!("{name} {}: halt/resume: {why}", &c[..12]));
+            }
+        }
+        Ok(())
+    }
+
+    /// Receipts: each new receipt's change is decided for its signer (or,
+    /// unsigned, the actor it claims), and unsigned ones are refused under
+    /// require_signed.
+    fn receipts(
+        &self,
+        name: &str,
+        commits: &[(String, bool)],
+        refusals: &mut Vec<String>,
+    ) -> Result<()> {
+        let policy = self.policy;
+        for (c, merge) in commits {
+            if *merge {
+                continue; // sync's merge receipt: both sides are checked on their own
+            }
+            let message = git(self.repo_dir, &["log", "-1", "--format=%B", c])?.stdout;
+            let r = crate::receipts::block::in_message(&message)
+                .and_then(|t| crate::receipts::Receipt::parse(t, None));
+            let Some(r) = r else {
+                refusals.push(format!("{name} {}: not a receipt", &c[..12]));
+                continue;
+            };
+            if policy.require_signed && r.signature.is_none() {
+                refusals.push(format!(
+                    "{name} {}: receipt: unsigned, and require_signed = true in {}",
+                    &c[..12],
+                    policy.file
+                ));
+                continue;
+            }
+            let Some((resource, change)) = receipt_change(&r) else {
+                continue;
+            };
+            let actor = match &r.signature {
+                Some(sig) => signed_actor(
+                    self.ssh,
+                    r.canonical().as_bytes(),
+                    sig,
+                    r.time(),
+                    self.pusher,
+                    "receipt",
+                )?,
+                None => claimed_actor(r.actor_email(), self.pusher, "unsigned receipt"),
+            };
+            let d = policy.decide(&actor, r.field("Fleet-Target"), &resource, change);
+            if let Some(why) = d.refusal {
+                refusals.push(format!("{name} {}: receipt: {why}", &c[..12]));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The resource and change a receipt records (`Fleet-Change`, or a halt or
+/// resume); None for a receipt that changes no resource.
+fn receipt_change(r: &crate::receipts::Receipt) -> Option<(String, ChangeType)> {
+    match (r.field("Fleet-Change"), r.action()) {
+        (Some(ch), _) => {
+            let (t, res) = ch.split_once(' ')?;
+            let t = [ChangeType::Create, ChangeType::Update, ChangeType::Destroy]
+                .into_iter()
+                .find(|c| c.as_str() == t)?;
+            Some((res.to_string(), t))
+        }
+        (None, "halt" | "resume") => Some((HALT_RESOURCE.to_string(), ChangeType::Update)),
+        _ => None,
+    }
 }
 
 /// The record commits (live snapshots by `Fleet-After`, halt commits by
