@@ -1,7 +1,8 @@
 //! Running the `git` binary, for the few things gix does not do (config writes,
 //! fast-forward merges of a checked-out work tree).
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::error::StoreError;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -20,7 +21,7 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<GitOutput> {
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| Error::Other(format!("cannot run git: {e}")))?;
+        .map_err(|e| StoreError::spawn("git", e))?;
     Ok(GitOutput {
         success: out.status.success(),
         code: out.status.code(),
@@ -35,10 +36,6 @@ pub fn git_ok(dir: &Path, args: &[&str]) -> Result<String> {
     if out.success {
         Ok(out.stdout)
     } else {
-        Err(Error::Other(format!(
-            "git {} failed: {}",
-            args.join(" "),
-            out.stderr.trim()
-        )))
+        Err(StoreError::git_failed(format!("git {} failed", args.join(" ")), &out.stderr).into())
     }
 }

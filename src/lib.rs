@@ -12,6 +12,7 @@ pub mod gitcmd;
 pub mod halt;
 pub mod hooks;
 pub mod live;
+pub mod paths;
 pub mod peers;
 pub mod policy;
 pub mod proposals;

@@ -2,14 +2,12 @@
 //! the recorded state as canonical YAML (for people) and compact JSON (fast to read).
 
 use crate::config::Config;
-use crate::error::{Error, GitContext, Result};
+use crate::error::{Error, GitContext, Result, StoreError};
 use crate::fleet::Fleet;
 use crate::store::{ChainEntry, Store, TreeEdits};
 use gix::ObjectId;
 
-pub const LIVE_PREFIX: &str = "refs/fleet/live/";
-pub const YAML_PATH: &str = "fleet.yaml";
-pub const JSON_PATH: &str = "fleet.json";
+pub use crate::paths::{JSON_PATH, LIVE_PREFIX, YAML_PATH};
 
 pub fn live_ref(target: &str) -> String {
     format!("{LIVE_PREFIX}{target}")
@@ -33,9 +31,9 @@ pub fn record(
     message: Option<&str>,
 ) -> Result<ObjectId> {
     let yaml = serde_saphyr::to_string(fleet)
-        .map_err(|e| Error::Other(format!("cannot render snapshot YAML: {e}")))?;
+        .map_err(|e| StoreError::encode("cannot render snapshot YAML", e))?;
     let json = serde_json::to_vec(fleet)
-        .map_err(|e| Error::Other(format!("cannot render snapshot JSON: {e}")))?;
+        .map_err(|e| StoreError::encode("cannot render snapshot JSON", e))?;
     let yaml_blob = store.write_blob(yaml.as_bytes())?;
     let json_blob = store.write_blob(&json)?;
     let counts = fleet
@@ -115,7 +113,12 @@ pub fn append(store: &Store, target: &str, fleet: &Fleet, message: &str) -> Resu
                 Ok(Some((commit, commit)))
             },
         )?
-        .ok_or_else(|| Error::Other(format!("nothing was written to {}", live_ref(target))))
+        .ok_or_else(|| {
+            StoreError::NotWritten {
+                reference: live_ref(target),
+            }
+            .into()
+        })
 }
 
 fn snapshot_message(target: &str, message: &str) -> String {
@@ -124,9 +127,9 @@ fn snapshot_message(target: &str, message: &str) -> String {
 
 fn snapshot_tree(store: &Store, fleet: &Fleet) -> Result<ObjectId> {
     let yaml = serde_saphyr::to_string(fleet)
-        .map_err(|e| Error::Other(format!("cannot render snapshot YAML: {e}")))?;
+        .map_err(|e| StoreError::encode("cannot render snapshot YAML", e))?;
     let json = serde_json::to_vec(fleet)
-        .map_err(|e| Error::Other(format!("cannot render snapshot JSON: {e}")))?;
+        .map_err(|e| StoreError::encode("cannot render snapshot JSON", e))?;
     let mut editor = store
         .repo()
         .edit_tree(ObjectId::empty_tree(store.repo().object_hash()))
@@ -165,7 +168,10 @@ pub fn advance(store: &Store, target: &str, from: Option<ObjectId>, to: ObjectId
 pub fn read_at(store: &Store, commit: ObjectId) -> Result<Fleet> {
     let json = store
         .read_path(commit, JSON_PATH)?
-        .ok_or_else(|| Error::Other(format!("snapshot {commit} has no {JSON_PATH}")))?;
+        .ok_or_else(|| StoreError::MissingFile {
+            commit: commit.to_string(),
+            file: JSON_PATH.into(),
+        })?;
     serde_json::from_slice(&json)
         .git(|| format!("snapshot {commit} holds an unreadable {JSON_PATH}"))
 }
@@ -248,7 +254,10 @@ fn snapshot_at(store: &Store, commit: ObjectId) -> Result<Snapshot> {
         .into_iter()
         .find(|e| e.name == JSON_PATH)
         .map(|e| e.id)
-        .ok_or_else(|| Error::Other(format!("snapshot {commit} has no {JSON_PATH}")))?;
+        .ok_or_else(|| StoreError::MissingFile {
+            commit: commit.to_string(),
+            file: JSON_PATH.into(),
+        })?;
     let json = store.read_blob(json_blob)?;
     let fleet = serde_json::from_slice(&json)
         .git(|| format!("snapshot {commit} holds an unreadable {JSON_PATH}"))?;

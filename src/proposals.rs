@@ -2,7 +2,7 @@
 //! `refs/fleet/proposals/<target>` whose tree holds one JSON file per proposal at
 //! `<id[0..2]>/<id>`. One write = one tick's or one command's transitions.
 
-use crate::error::{Error, Result};
+use crate::error::{Result, StoreError};
 use crate::fleet::diff::{Change, ChangeType, FieldChange};
 use crate::fleet::{Fleet, Kind};
 use crate::store::{Store, TreeEdits};
@@ -353,7 +353,7 @@ pub fn set_resource(
     value: Option<&Value>,
 ) -> Result<()> {
     let bad =
-        |e: serde_json::Error| Error::Other(format!("stored {kind}/{name} is unreadable: {e}"));
+        |e: serde_json::Error| StoreError::decode(format!("stored {kind}/{name} is unreadable"), e);
     match (kind, value) {
         (Kind::Templates, Some(v)) => {
             fleet
@@ -525,7 +525,7 @@ impl Book {
 
 fn decode(bytes: &[u8], id: &str) -> Result<Proposal> {
     serde_json::from_slice(bytes)
-        .map_err(|e| Error::Other(format!("proposal {id} is unreadable: {e}")))
+        .map_err(|e| StoreError::decode(format!("proposal {id} is unreadable"), e).into())
 }
 
 /// Write `proposals` (new or changed) for `target` in one commit. `merge` is
@@ -538,7 +538,7 @@ pub fn write(
     message: &str,
 ) -> Result<ObjectId> {
     if proposals.is_empty() {
-        return Err(Error::Other("internal: no proposals to write".into()));
+        return Err(crate::error::ReconcileError::NoProposals.into());
     }
     store.chain_append(&proposals_ref(target), |tip| {
         let current = match tip {
@@ -565,7 +565,7 @@ pub fn write(
             };
             json.clear();
             serde_json::to_writer_pretty(&mut json, out)
-                .map_err(|e| Error::Other(format!("cannot encode proposal: {e}")))?;
+                .map_err(|e| StoreError::encode("cannot encode proposal", e))?;
             upserts.push((out.path(), store.write_blob(&json)?));
         }
         Ok((

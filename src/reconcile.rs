@@ -7,9 +7,10 @@
 //! transition, in that order, so a crash at any point never leaves a live
 //! change or an `applied` proposal without its receipt.
 
-use crate::config::{Config, TargetConfig, DEFAULT_DESIRED, DEFAULT_MAX_PROPOSALS};
+use crate::config::{Config, TargetConfig, DEFAULT_MAX_PROPOSALS};
 use crate::desired::{self, Source};
 use crate::error::{Error, Result};
+use crate::error::{ReconcileError, StoreError};
 use crate::fleet::diff::{diff, ChangeType};
 use crate::fleet::validate::validate;
 use crate::fleet::{Fleet, Kind, SourceMap};
@@ -23,7 +24,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
 /// The actor recorded for auto-applied changes.
-pub const AUTO_ACTOR: &str = "gitops-auto-apply";
+pub use crate::paths::AUTO_ACTOR;
 pub const CAP_ENV: &str = "GIT_FLEET_MAX_PROPOSALS_PER_TICK";
 
 /// Settings of a target, with defaults for an undeclared one.
@@ -120,20 +121,21 @@ fn run_command_marked(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::Other(format!("cannot run `{cmd}`: {e}")))?;
+        .map_err(|e| StoreError::spawn(format!("`{cmd}`"), e))?;
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
         use std::io::Write;
         let _ = pipe.write_all(input.as_bytes());
     }
     let out = child
         .wait_with_output()
-        .map_err(|e| Error::Other(format!("cannot run `{cmd}`: {e}")))?;
+        .map_err(|e| StoreError::spawn(format!("`{cmd}`"), e))?;
     if !out.status.success() {
-        return Err(Error::Other(format!(
-            "`{cmd}` failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(ReconcileError::CommandFailed {
+            command: cmd.to_string(),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        }
+        .into());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -272,109 +274,21 @@ fn tick_inner(
 
     let book = Book::open(store, target)?;
     let stored_all = book.all(store)?;
-    // Values rollbacks undid: auto-apply never brings one back.
-    let rolled = rolled_back_values(&stored_all);
-    // Each stored proposal is decoded once, above; looked up here by id.
-    let stored_by_id: std::collections::HashMap<&str, &Proposal> =
-        book.ids().zip(stored_all.iter()).collect();
     let actor = actor_string(store);
     let now = runs::now();
-    let mut to_write: Vec<Proposal> = Vec::new();
-    for change in &d.changes {
-        // Past the cap a change nothing is stored for is only counted: its
-        // proposal (live JSON, fields, encoding) is never built.
-        if to_write.len() >= cap {
-            let after = resource_json(&desired_fleet, change.kind, &change.name);
-            let id = proposals::proposal_id(
-                target,
-                change.kind,
-                &change.name,
-                change.change,
-                after.as_ref(),
-            );
-            if !book.contains(&id) {
-                report.deferred += 1;
-                continue;
-            }
-        }
-        let fresh = proposals::from_change(
-            target,
-            change,
-            &live.fleet,
-            &desired_fleet,
-            Some(source_commit.to_string()),
-            live.snapshot.map(|c| c.to_string()),
-            &actor,
-            now,
-            None,
-        );
-        let reopened = match stored_by_id.get(fresh.id.as_str()).copied() {
-            None => fresh,
-            Some(stored) => match stored.state() {
-                // A conflict waits for a person, like an open proposal.
-                State::Conflict => {
-                    report.already_open += 1;
-                    continue;
-                }
-                State::PendingReview | State::Approved
-                    if stored.before == fresh.before || stored.rollback =>
-                {
-                    report.already_open += 1;
-                    // Still held for a rollback: say so every tick.
-                    if let Some(why) = cfg
-                        .auto_apply
-                        .then(|| rolled_back_gate(&rolled, stored))
-                        .flatten()
-                    {
-                        run.notes
-                            .push(format!("skipped auto-apply of {}: {why}", &stored.id[..12]));
-                        report.held.push((stored.id.clone(), why));
-                    }
-                    continue;
-                }
-                State::PendingReview | State::Approved => {
-                    // Live moved under an open proposal: refresh what it
-                    // changes from (else it stays stale forever); an approval
-                    // was for the old change, so it goes back to review.
-                    let mut p = stored.clone();
-                    p.before = fresh.before.clone();
-                    p.fields = fresh.fields.clone();
-                    p.source_commit = fresh.source_commit.clone();
-                    p.live_snapshot = fresh.live_snapshot.clone();
-                    p.push(
-                        State::PendingReview,
-                        &actor,
-                        now,
-                        Some("live changed under it: before refreshed; review again".into()),
-                    );
-                    p
-                }
-                State::Rejected | State::Ignored if stored.before == fresh.before => {
-                    report.not_reproposed += 1;
-                    continue;
-                }
-                state => {
-                    let mut p = stored.clone();
-                    p.before = fresh.before.clone();
-                    p.fields = fresh.fields.clone();
-                    p.source_commit = fresh.source_commit.clone();
-                    p.live_snapshot = fresh.live_snapshot.clone();
-                    let why = match state {
-                        State::Applied => "drift: live differs from desired again after apply",
-                        State::Superseded => "desired asks for this content again",
-                        _ => "live changed since the decision",
-                    };
-                    p.push(State::PendingReview, &actor, now, Some(why.into()));
-                    p
-                }
-            },
-        };
-        if to_write.len() >= cap {
-            report.deferred += 1;
-            continue;
-        }
-        to_write.push(reopened);
-    }
+    let tick = Tick {
+        target,
+        cfg,
+        cap,
+        source_commit,
+        live: &live,
+        desired: &desired_fleet,
+        actor: &actor,
+        now,
+        // Values rollbacks undid: auto-apply never brings one back.
+        rolled: rolled_back_values(&stored_all),
+    };
+    let to_write = tick.proposals_to_write(&book, &stored_all, &d.changes, run, report);
     superseded(
         store,
         &stored_all,
@@ -406,54 +320,219 @@ fn tick_inner(
     report.opened = to_write.iter().map(|p| p.id.clone()).collect();
     run.opened = report.opened.clone();
 
-    let halted = halt::state(store)?.halted;
-    let live_conflicts = crate::sync::live_conflicts(store, target)?;
-    let policy_actor = cfg.auto_apply.then(|| local_actor(store));
-    let mut eligible = Vec::new();
-    for p in &to_write {
-        let gate = if !cfg.auto_apply {
-            Some("auto_apply is off".to_string())
-        } else if p.change == ChangeType::Destroy {
-            Some("a destroy always waits for a person".to_string())
-        } else if halted {
-            Some("automation is halted".to_string())
-        } else if !live_conflicts.is_empty() {
-            Some(format!(
-                "the live state is a sync conflict ({}): record a new snapshot or apply to resolve it",
-                live_conflicts.join(", ")
-            ))
-        } else if let Some(why) = rolled_back_gate(&rolled, p) {
-            Some(why)
-        } else {
-            // Bounded writes: auto-apply is decided for whoever runs the tick.
-            policy_actor.as_ref().and_then(|a| {
-                config
-                    .policy
-                    .decide(a, Some(target), &p.resource(), p.change)
-                    .refusal
-                    .map(|why| format!("policy: auto-apply of {why}"))
-            })
-        };
-        match gate {
-            Some(why) => report.held.push((p.id.clone(), why)),
-            None => eligible.push(p.id.clone()),
-        }
-    }
-    for (id, why) in &report.held {
-        let noted = run.notes.iter().any(|n| n.contains(&id[..12]));
-        if !noted && (why.contains("rolled back") || why.starts_with("policy: ")) {
-            run.notes
-                .push(format!("skipped auto-apply of {}: {why}", &id[..12]));
-        }
-    }
+    let eligible = tick.auto_apply_eligible(store, config, &to_write, run, report)?;
     if eligible.is_empty() {
         return Ok(());
     }
+    apply_automatically(store, config, target, &eligible, run, report)
+}
+
+/// What one tick of a target compares and writes with.
+struct Tick<'a> {
+    target: &'a str,
+    cfg: &'a TargetConfig,
+    cap: usize,
+    source_commit: ObjectId,
+    live: &'a Live,
+    desired: &'a Fleet,
+    actor: &'a str,
+    now: i64,
+    rolled: Vec<RolledBack>,
+}
+
+impl Tick<'_> {
+    /// The proposals this tick writes for the diff: new ones, and stored ones
+    /// reopened or refreshed; up to the cap, the rest counted as deferred.
+    fn proposals_to_write(
+        &self,
+        book: &Book,
+        stored_all: &[Proposal],
+        changes: &[crate::fleet::diff::Change],
+        run: &mut Run,
+        report: &mut TickReport,
+    ) -> Vec<Proposal> {
+        // Each stored proposal is decoded once, by the caller; looked up here by id.
+        let stored_by_id: std::collections::HashMap<&str, &Proposal> =
+            book.ids().zip(stored_all.iter()).collect();
+        let mut to_write: Vec<Proposal> = Vec::new();
+        for change in changes {
+            // Past the cap a change nothing is stored for is only counted: its
+            // proposal (live JSON, fields, encoding) is never built.
+            if to_write.len() >= self.cap {
+                let after = resource_json(self.desired, change.kind, &change.name);
+                let id = proposals::proposal_id(
+                    self.target,
+                    change.kind,
+                    &change.name,
+                    change.change,
+                    after.as_ref(),
+                );
+                if !book.contains(&id) {
+                    report.deferred += 1;
+                    continue;
+                }
+            }
+            let fresh = proposals::from_change(
+                self.target,
+                change,
+                &self.live.fleet,
+                self.desired,
+                Some(self.source_commit.to_string()),
+                self.live.snapshot.map(|c| c.to_string()),
+                self.actor,
+                self.now,
+                None,
+            );
+            let reopened = match stored_by_id.get(fresh.id.as_str()).copied() {
+                None => fresh,
+                Some(stored) => match self.reopen(stored, fresh, run, report) {
+                    Some(p) => p,
+                    None => continue,
+                },
+            };
+            if to_write.len() >= self.cap {
+                report.deferred += 1;
+                continue;
+            }
+            to_write.push(reopened);
+        }
+        to_write
+    }
+
+    /// What becomes of a stored proposal the diff asks for again (`fresh`):
+    /// None when it stays as it is (open, or decided on this same change).
+    fn reopen(
+        &self,
+        stored: &Proposal,
+        fresh: Proposal,
+        run: &mut Run,
+        report: &mut TickReport,
+    ) -> Option<Proposal> {
+        let refreshed = |reason: &str| {
+            let mut p = stored.clone();
+            p.before = fresh.before.clone();
+            p.fields = fresh.fields.clone();
+            p.source_commit = fresh.source_commit.clone();
+            p.live_snapshot = fresh.live_snapshot.clone();
+            p.push(
+                State::PendingReview,
+                self.actor,
+                self.now,
+                Some(reason.into()),
+            );
+            p
+        };
+        match stored.state() {
+            // A conflict waits for a person, like an open proposal.
+            State::Conflict => {
+                report.already_open += 1;
+                None
+            }
+            State::PendingReview | State::Approved
+                if stored.before == fresh.before || stored.rollback =>
+            {
+                report.already_open += 1;
+                // Still held for a rollback: say so every tick.
+                if let Some(why) = self
+                    .cfg
+                    .auto_apply
+                    .then(|| rolled_back_gate(&self.rolled, stored))
+                    .flatten()
+                {
+                    run.notes
+                        .push(format!("skipped auto-apply of {}: {why}", &stored.id[..12]));
+                    report.held.push((stored.id.clone(), why));
+                }
+                None
+            }
+            // Live moved under an open proposal: refresh what it changes from
+            // (else it stays stale forever); an approval was for the old
+            // change, so it goes back to review.
+            State::PendingReview | State::Approved => Some(refreshed(
+                "live changed under it: before refreshed; review again",
+            )),
+            State::Rejected | State::Ignored if stored.before == fresh.before => {
+                report.not_reproposed += 1;
+                None
+            }
+            state => Some(refreshed(match state {
+                State::Applied => "drift: live differs from desired again after apply",
+                State::Superseded => "desired asks for this content again",
+                _ => "live changed since the decision",
+            })),
+        }
+    }
+
+    /// The proposals auto-apply may apply now; each other one is held with
+    /// the reason (auto_apply off, a destroy, halted, a sync conflict, a
+    /// rolled-back value, the policy).
+    fn auto_apply_eligible(
+        &self,
+        store: &Store,
+        config: &Config,
+        to_write: &[Proposal],
+        run: &mut Run,
+        report: &mut TickReport,
+    ) -> Result<Vec<String>> {
+        let (cfg, target) = (self.cfg, self.target);
+        let halted = halt::state(store)?.halted;
+        let live_conflicts = crate::sync::live_conflicts(store, target)?;
+        let policy_actor = cfg.auto_apply.then(|| local_actor(store));
+        let mut eligible = Vec::new();
+        for p in to_write {
+            let gate = if !cfg.auto_apply {
+                Some("auto_apply is off".to_string())
+            } else if p.change == ChangeType::Destroy {
+                Some("a destroy always waits for a person".to_string())
+            } else if halted {
+                Some("automation is halted".to_string())
+            } else if !live_conflicts.is_empty() {
+                Some(format!(
+                    "the live state is a sync conflict ({}): record a new snapshot or apply to resolve it",
+                    live_conflicts.join(", ")
+                ))
+            } else if let Some(why) = rolled_back_gate(&self.rolled, p) {
+                Some(why)
+            } else {
+                // Bounded writes: auto-apply is decided for whoever runs the tick.
+                policy_actor.as_ref().and_then(|a| {
+                    config
+                        .policy
+                        .decide(a, Some(target), &p.resource(), p.change)
+                        .refusal
+                        .map(|why| format!("policy: auto-apply of {why}"))
+                })
+            };
+            match gate {
+                Some(why) => report.held.push((p.id.clone(), why)),
+                None => eligible.push(p.id.clone()),
+            }
+        }
+        for (id, why) in &report.held {
+            let noted = run.notes.iter().any(|n| n.contains(&id[..12]));
+            if !noted && (why.contains("rolled back") || why.starts_with("policy: ")) {
+                run.notes
+                    .push(format!("skipped auto-apply of {}: {why}", &id[..12]));
+            }
+        }
+        Ok(eligible)
+    }
+}
+
+/// Apply the proposals auto-apply may apply, and record how each went.
+fn apply_automatically(
+    store: &Store,
+    config: &Config,
+    target: &str,
+    eligible: &[String],
+    run: &mut Run,
+    report: &mut TickReport,
+) -> Result<()> {
     let outcomes = apply(
         store,
         config,
         target,
-        &eligible,
+        eligible,
         &ApplyOptions {
             auto: true,
             despite_halt: false,
@@ -596,13 +675,7 @@ fn rolled_back_gate(rolled: &[RolledBack], p: &Proposal) -> Option<String> {
     None
 }
 
-pub fn desired_path(cfg: &TargetConfig) -> String {
-    if cfg.desired.is_none() && cfg.path_prefix.is_none() {
-        DEFAULT_DESIRED.to_string()
-    } else {
-        cfg.desired_path()
-    }
-}
+pub use crate::config::desired_path;
 
 pub fn actor_string(store: &Store) -> String {
     let a = store.actor();
@@ -670,10 +743,6 @@ pub fn apply(
     } else {
         actor_string(store)
     };
-    let required = cfg.approvals.unwrap_or(1).max(1);
-    let policy_actor = local_actor(store);
-    let ssh = crate::sign::SshConfig::load(store)?;
-    let dir = store.work_dir().unwrap_or(store.git_dir()).to_path_buf();
 
     // Refuse destroys of definitions still referenced after the whole batch.
     let live_now = read_live(store, target, &cfg)?;
@@ -681,7 +750,17 @@ pub fn apply(
     for p in &batch {
         set_resource(&mut combined, p.kind, &p.name, p.after.as_ref())?;
     }
-    let dangling = validate(&combined, &SourceMap::new(format!("{target} after apply"))).err();
+    let gates = ApplyGates {
+        config,
+        cfg: &cfg,
+        target,
+        auto: opts.auto,
+        required: cfg.approvals.unwrap_or(1).max(1),
+        policy_actor: local_actor(store),
+        ssh: crate::sign::SshConfig::load(store)?,
+        dir: store.work_dir().unwrap_or(store.git_dir()).to_path_buf(),
+        dangling: validate(&combined, &SourceMap::new(format!("{target} after apply"))).err(),
+    };
 
     let mut outcomes = Vec::new();
     for mut p in batch {
@@ -695,20 +774,71 @@ pub fn apply(
             );
         }
         // Bounded writes: decided for whoever runs the apply (also auto-apply).
-        let decision = config
-            .policy
-            .decide(&policy_actor, Some(target), &p.resource(), p.change);
-        let refusal = if let Some(why) = &decision.refusal {
+        let decision =
+            config
+                .policy
+                .decide(&gates.policy_actor, Some(target), &p.resource(), p.change);
+        if let Some(why) = gates.refusal(&p, &decision)? {
+            // A refusal changes nothing stored; say why.
+            outcomes.push(ApplyOutcome {
+                id: p.id.clone(),
+                result: Err(why),
+            });
+            continue;
+        }
+        let result = apply_one(
+            store,
+            &cfg,
+            target,
+            &p,
+            &actor,
+            opts.despite_halt && halt_state.halted,
+            decision.policy_note(),
+        );
+        outcomes.push(record_apply(store, target, &mut p, &actor, result)?);
+    }
+    Ok(outcomes)
+}
+
+/// What decides whether one proposal of an apply may go ahead.
+struct ApplyGates<'a> {
+    config: &'a Config,
+    cfg: &'a TargetConfig,
+    target: &'a str,
+    auto: bool,
+    /// Distinct approvers a manual apply needs.
+    required: usize,
+    policy_actor: crate::policy::Actor,
+    ssh: crate::sign::SshConfig,
+    /// The repository directory, for the published-branch check.
+    dir: std::path::PathBuf,
+    /// What the whole batch leaves dangling (a destroyed definition still used).
+    dangling: Option<Error>,
+}
+
+impl ApplyGates<'_> {
+    /// Why `p` may not be applied (None: it may): the policy, not approved,
+    /// not published, too few approvers, or a destroy that leaves a reference.
+    fn refusal(&self, p: &Proposal, decision: &crate::policy::Decision) -> Result<Option<String>> {
+        let required = self.required;
+        Ok(if let Some(why) = &decision.refusal {
             Some(why.clone())
         } else if p.state() != State::Approved {
             Some(format!("not approved (state {})", p.state()))
-        } else if let Some(why) = (!opts.auto && !p.rollback)
-            .then(|| crate::policy::unpublished(&dir, &cfg, target, p.source_commit.as_deref()))
+        } else if let Some(why) = (!self.auto && !p.rollback)
+            .then(|| {
+                crate::policy::unpublished(
+                    &self.dir,
+                    self.cfg,
+                    self.target,
+                    p.source_commit.as_deref(),
+                )
+            })
             .flatten()
         {
             Some(why)
-        } else if let Some(short) = (!opts.auto)
-            .then(|| crate::policy::count_approvals(&ssh, &p, &config.policy))
+        } else if let Some(short) = (!self.auto)
+            .then(|| crate::policy::count_approvals(&self.ssh, p, &self.config.policy))
             .transpose()?
             .filter(|a| a.count < required)
         {
@@ -720,85 +850,82 @@ pub fn apply(
         } else if p.change == ChangeType::Destroy
             && matches!(p.kind, Kind::Modules | Kind::Templates)
         {
-            dangling.as_ref().and_then(|e| {
+            self.dangling.as_ref().and_then(|e| {
                 let text = e.to_string();
                 text.contains(&format!("'{}'", p.name))
                     .then(|| format!("{} is still referenced: {text}", p.resource()))
             })
         } else {
             None
-        };
-        if let Some(why) = refusal {
-            // A refusal changes nothing stored; say why.
-            outcomes.push(ApplyOutcome {
+        })
+    }
+}
+
+/// Record how `apply_one` went on the proposal (applied; or failed and back
+/// to review), write it, and say so.
+fn record_apply(
+    store: &Store,
+    target: &str,
+    p: &mut Proposal,
+    actor: &str,
+    result: Applied,
+) -> Result<ApplyOutcome> {
+    match result {
+        Ok((snapshot, receipt)) => {
+            p.push_receipted(
+                State::Applied,
+                actor,
+                runs::now(),
+                Some(format!("live snapshot {snapshot}")),
+                &receipt,
+            );
+            proposals::write(
+                store,
+                target,
+                std::slice::from_ref(p),
+                &format!("apply {} to {target}", &p.id[..12]),
+            )?;
+            inflight_end(store, &p.id);
+            Ok(ApplyOutcome {
+                id: p.id.clone(),
+                result: Ok(snapshot.to_string()),
+            })
+        }
+        Err((why, receipt)) => {
+            let now = runs::now();
+            match &receipt {
+                Some(id) => p.push_receipted(State::Failed, actor, now, Some(why.clone()), id),
+                None => p.push(State::Failed, actor, now, Some(why.clone())),
+            }
+            p.push(
+                State::PendingReview,
+                actor,
+                now,
+                Some(format!("back to review: {why}")),
+            );
+            proposals::write(
+                store,
+                target,
+                std::slice::from_ref(p),
+                &format!("apply {} to {target} failed", &p.id[..12]),
+            )?;
+            inflight_end(store, &p.id);
+            Ok(ApplyOutcome {
                 id: p.id.clone(),
                 result: Err(why),
-            });
-            continue;
-        }
-        match apply_one(
-            store,
-            &cfg,
-            target,
-            &p,
-            &actor,
-            opts.despite_halt && halt_state.halted,
-            decision.policy_note(),
-        ) {
-            Ok((snapshot, receipt)) => {
-                p.push_receipted(
-                    State::Applied,
-                    &actor,
-                    runs::now(),
-                    Some(format!("live snapshot {snapshot}")),
-                    &receipt,
-                );
-                proposals::write(
-                    store,
-                    target,
-                    std::slice::from_ref(&p),
-                    &format!("apply {} to {target}", &p.id[..12]),
-                )?;
-                inflight_end(store, &p.id);
-                outcomes.push(ApplyOutcome {
-                    id: p.id.clone(),
-                    result: Ok(snapshot.to_string()),
-                });
-            }
-            Err((why, receipt)) => {
-                let now = runs::now();
-                match &receipt {
-                    Some(id) => p.push_receipted(State::Failed, &actor, now, Some(why.clone()), id),
-                    None => p.push(State::Failed, &actor, now, Some(why.clone())),
-                }
-                p.push(
-                    State::PendingReview,
-                    &actor,
-                    now,
-                    Some(format!("back to review: {why}")),
-                );
-                proposals::write(
-                    store,
-                    target,
-                    std::slice::from_ref(&p),
-                    &format!("apply {} to {target} failed", &p.id[..12]),
-                )?;
-                inflight_end(store, &p.id);
-                outcomes.push(ApplyOutcome {
-                    id: p.id.clone(),
-                    result: Err(why),
-                });
-            }
+            })
         }
     }
-    Ok(outcomes)
 }
+
+/// How one apply ended: Ok, the new snapshot and the completing receipt; Err,
+/// why the proposal goes back to review, and the completing receipt when
+/// live was touched.
+type Applied = std::result::Result<(ObjectId, String), (String, Option<String>)>;
 
 /// Apply one approved proposal, write-ahead: an intent receipt
 /// (`Fleet-Result: pending`) before live is touched, then live, then the
 /// completing receipt (`applied`, `mismatch` or `failed`, naming the intent).
-/// Ok: the new snapshot and the completing receipt. Err: why the proposal goes
-/// back to review, and the completing receipt when live was touched.
 fn apply_one(
     store: &Store,
     cfg: &TargetConfig,
@@ -807,23 +934,9 @@ fn apply_one(
     actor: &str,
     despite_halt: bool,
     policy_note: String,
-) -> std::result::Result<(ObjectId, String), (String, Option<String>)> {
+) -> Applied {
     let refuse = |why: String| (why, None);
-    let live = read_live(store, target, cfg)
-        .map_err(|e| refuse(format!("cannot read live state: {e}")))?;
-    let current = resource_json(&live.fleet, p.kind, &p.name);
-    if current != p.before {
-        return Err(refuse(format!(
-            "stale: live {} changed since the proposal was computed",
-            p.resource()
-        )));
-    }
-    let mut next = live.fleet.clone();
-    set_resource(&mut next, p.kind, &p.name, p.after.as_ref())
-        .map_err(|e| refuse(e.to_string()))?;
-    if let Err(e) = validate(&next, &SourceMap::new(format!("{target} after apply"))) {
-        return Err(refuse(format!("the result would be invalid: {e}")));
-    }
+    let (live, next) = next_live(store, cfg, target, p).map_err(refuse)?;
     let exec = cfg.driver.as_deref() == Some("exec");
     let cmd = if exec {
         Some(
@@ -861,17 +974,77 @@ fn apply_one(
     let intent = base
         .intent(store)
         .map_err(|e| refuse(format!("cannot write the intent receipt: {e}")))?;
-    let complete = |result: &str, after: Option<ObjectId>, reason: Option<&str>| {
-        base.complete(store, &intent, result, after, reason, None)
+    let applying = Applying {
+        store,
+        target,
+        p,
+        actor,
+        base: &base,
+        intent: &intent,
+    };
+    // 2. Live; 3. completion.
+    match cmd {
+        None => applying.embedded(&next, parent),
+        Some(cmd) => applying.exec(cfg, cmd, &live),
+    }
+}
+
+/// Live now and what it becomes with `p`: refused when `p` is stale (live
+/// changed since it was computed) or the result would be invalid.
+fn next_live(
+    store: &Store,
+    cfg: &TargetConfig,
+    target: &str,
+    p: &Proposal,
+) -> std::result::Result<(Live, Fleet), String> {
+    let live = read_live(store, target, cfg).map_err(|e| format!("cannot read live state: {e}"))?;
+    let current = resource_json(&live.fleet, p.kind, &p.name);
+    if current != p.before {
+        return Err(format!(
+            "stale: live {} changed since the proposal was computed",
+            p.resource()
+        ));
+    }
+    let mut next = live.fleet.clone();
+    set_resource(&mut next, p.kind, &p.name, p.after.as_ref()).map_err(|e| e.to_string())?;
+    if let Err(e) = validate(&next, &SourceMap::new(format!("{target} after apply"))) {
+        return Err(format!("the result would be invalid: {e}"));
+    }
+    Ok((live, next))
+}
+
+/// One apply once its intent receipt is written.
+struct Applying<'a> {
+    store: &'a Store,
+    target: &'a str,
+    p: &'a Proposal,
+    actor: &'a str,
+    base: &'a ReceiptBase,
+    intent: &'a str,
+}
+
+impl Applying<'_> {
+    /// The receipt completing the intent; its id.
+    fn complete(
+        &self,
+        result: &str,
+        after: Option<ObjectId>,
+        reason: Option<&str>,
+    ) -> std::result::Result<String, String> {
+        self.base
+            .complete(self.store, self.intent, result, after, reason, None)
             .map(|r| r.id)
             .map_err(|e| {
                 format!(
                     "cannot write the receipt completing intent {}: {e}",
-                    &intent[..12]
+                    &self.intent[..12]
                 )
             })
-    };
-    let message = |note: &str| {
+    }
+
+    /// The live snapshot's commit message, naming the intent.
+    fn message(&self, note: &str) -> String {
+        let (p, actor, intent) = (self.p, self.actor, self.intent);
         format!(
             "apply {} {}{note}\n\nFleet-Proposal: {}\nFleet-Change: {} {}\nFleet-Actor: {actor}\nFleet-Receipt: {intent}\n",
             p.change.as_str(),
@@ -880,88 +1053,95 @@ fn apply_one(
             p.change.as_str(),
             p.resource()
         )
-    };
-    // 2. Live.
-    let Some(cmd) = cmd else {
-        let snapshot =
-            live::prepare(store, target, &next, parent, &message("")).map_err(|e| e.to_string());
+    }
+
+    /// The embedded driver: record `next` as live, over `parent` only.
+    fn embedded(&self, next: &Fleet, parent: Option<ObjectId>) -> Applied {
+        let (store, target) = (self.store, self.target);
+        let snapshot = live::prepare(store, target, next, parent, &self.message(""))
+            .map_err(|e| e.to_string());
         let advanced = snapshot
             .clone()
             .and_then(|s| live::advance(store, target, parent, s).map_err(|e| e.to_string()));
-        // 3. Completion.
-        return match (snapshot, advanced) {
-            (Ok(snapshot), Ok(true)) => match complete("applied", Some(snapshot), None) {
+        match (snapshot, advanced) {
+            (Ok(snapshot), Ok(true)) => match self.complete("applied", Some(snapshot), None) {
                 Ok(receipt) => Ok((snapshot, receipt)),
                 Err(e) => Err((e, None)),
             },
             (_, Ok(false)) => {
                 let why = format!("stale: live {target} moved while applying");
-                let receipt = complete("failed", parent, Some(&why)).ok();
+                let receipt = self.complete("failed", parent, Some(&why)).ok();
                 Err((why, receipt))
             }
             (Err(e), _) | (_, Err(e)) => {
                 let why = format!("cannot record the live snapshot: {e}");
-                let receipt = complete("failed", parent, Some(&why)).ok();
+                let receipt = self.complete("failed", parent, Some(&why)).ok();
                 Err((why, receipt))
             }
+        }
+    }
+
+    /// The exec driver: run the apply command, read live back whatever it
+    /// said, record what live became, and judge it against the proposal.
+    fn exec(&self, cfg: &TargetConfig, cmd: &str, live: &Live) -> Applied {
+        let (store, target, p) = (self.store, self.target, self.p);
+        let change = serde_json::json!({
+            "target": target, "proposal": p.id, "kind": p.kind, "name": p.name,
+            "change": p.change, "before": p.before, "after": p.after,
+        });
+        let ran = run_command_marked(store, cmd, Some(&change.to_string()), Some(self.intent));
+        // Runtime proof: read live back, whatever the command said; live may
+        // have changed even when it failed.
+        let back = match read_live(store, target, cfg) {
+            Ok(back) => back,
+            Err(e) => {
+                let why = match &ran {
+                    Ok(_) => format!("readback failed: {e}"),
+                    Err(c) => format!("apply command failed: {c}; readback failed: {e}"),
+                };
+                let receipt = self.complete("failed", None, Some(&why)).ok();
+                return Err((why, receipt));
+            }
         };
-    };
-    let change = serde_json::json!({
-        "target": target, "proposal": p.id, "kind": p.kind, "name": p.name,
-        "change": p.change, "before": p.before, "after": p.after,
-    });
-    let ran = run_command_marked(store, cmd, Some(&change.to_string()), Some(&intent));
-    // Runtime proof: read live back, whatever the command said; live may
-    // have changed even when it failed.
-    let back = match read_live(store, target, cfg) {
-        Ok(back) => back,
-        Err(e) => {
-            let why = match &ran {
-                Ok(_) => format!("readback failed: {e}"),
-                Err(c) => format!("apply command failed: {c}; readback failed: {e}"),
-            };
-            let receipt = complete("failed", None, Some(&why)).ok();
-            return Err((why, receipt));
-        }
-    };
-    let (result, why) = match &ran {
-        Ok(_) if resource_json(&back.fleet, p.kind, &p.name) == p.after => ("applied", None),
-        Ok(_) => (
-            "mismatch",
-            Some(format!(
-                "readback mismatch: live {} is not what was applied",
-                p.resource()
+        let (result, why) = match &ran {
+            Ok(_) if resource_json(&back.fleet, p.kind, &p.name) == p.after => ("applied", None),
+            Ok(_) => (
+                "mismatch",
+                Some(format!(
+                    "readback mismatch: live {} is not what was applied",
+                    p.resource()
+                )),
+            ),
+            Err(e) if back.fleet != live.fleet => (
+                "mismatch",
+                Some(format!(
+                    "apply command failed: {e}; live changed all the same"
+                )),
+            ),
+            Err(e) => ("failed", Some(format!("apply command failed: {e}"))),
+        };
+        // Whatever live became is recorded before the receipt that names it.
+        let note = if result == "applied" {
+            ""
+        } else {
+            " (readback differs)"
+        };
+        let after = match record_readback(store, target, &back.fleet, &self.message(note)) {
+            Ok(after) => after,
+            Err(e) => {
+                let why = format!("cannot record the live readback: {e}");
+                let receipt = self.complete("failed", None, Some(&why)).ok();
+                return Err((why, receipt));
+            }
+        };
+        match (self.complete(result, after, why.as_deref()), why, after) {
+            (Ok(receipt), None, Some(snapshot)) => Ok((snapshot, receipt)),
+            (Ok(receipt), why, _) => Err((
+                why.unwrap_or_else(|| "live has no snapshot after apply".into()),
+                Some(receipt),
             )),
-        ),
-        Err(e) if back.fleet != live.fleet => (
-            "mismatch",
-            Some(format!(
-                "apply command failed: {e}; live changed all the same"
-            )),
-        ),
-        Err(e) => ("failed", Some(format!("apply command failed: {e}"))),
-    };
-    // Whatever live became is recorded before the receipt that names it.
-    let note = if result == "applied" {
-        ""
-    } else {
-        " (readback differs)"
-    };
-    let after = match record_readback(store, target, &back.fleet, &message(note)) {
-        Ok(after) => after,
-        Err(e) => {
-            let why = format!("cannot record the live readback: {e}");
-            let receipt = complete("failed", None, Some(&why)).ok();
-            return Err((why, receipt));
+            (Err(e), _, _) => Err((e, None)),
         }
-    };
-    match (complete(result, after, why.as_deref()), why, after) {
-        (Ok(receipt), None, Some(snapshot)) => Ok((snapshot, receipt)),
-        (Ok(receipt), why, _) => Err((
-            why.unwrap_or_else(|| "live has no snapshot after apply".into()),
-            Some(receipt),
-        )),
-        (Err(e), _, _) => Err((e, None)),
     }
 }
 
@@ -995,7 +1175,12 @@ fn source_commit(store: &Store, p: &Proposal, parent: Option<ObjectId>) -> Resul
     }
     store
         .resolve(&proposals::proposals_ref(&p.target))?
-        .ok_or_else(|| Error::Other(format!("no record of proposal {}", p.id)))
+        .ok_or_else(|| {
+            ReconcileError::NoRecord {
+                proposal: p.id.clone(),
+            }
+            .into()
+        })
 }
 
 /// The environment variable naming the intent an apply command runs under.
@@ -1337,7 +1522,10 @@ fn recover_one(
             let base = ReceiptBase {
                 action: intent.action().to_string(),
                 source: ObjectId::from_hex(intent.source_commit.as_bytes()).map_err(|e| {
-                    Error::Other(format!("intent {} names no commit: {e}", intent.id))
+                    ReconcileError::IntentWithoutCommit {
+                        intent: intent.id.clone(),
+                        source: Box::new(e),
+                    }
                 })?,
                 target: target.clone(),
                 proposal: field("Fleet-Proposal"),
@@ -1509,10 +1697,10 @@ fn snapshot_of_intent(
         .rev_walk([tip])
         .with_hidden(before)
         .all()
-        .map_err(|e| Error::Other(format!("cannot walk {}: {e}", live::live_ref(target))))?;
+        .map_err(|e| StoreError::repo(format!("cannot walk {}", live::live_ref(target)), e))?;
     for info in walk {
-        let info =
-            info.map_err(|e| Error::Other(format!("cannot walk {}: {e}", live::live_ref(target))))?;
+        let info = info
+            .map_err(|e| StoreError::repo(format!("cannot walk {}", live::live_ref(target)), e))?;
         let (entry, _) = store.chain_entry(info.id)?;
         if entry.message.lines().any(|l| l.trim() == needle) {
             return Ok(Some(info.id));

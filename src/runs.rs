@@ -2,7 +2,7 @@
 //! tree `YYYY/MM/<run-id>.json`. `gc` drops routine runs after 90 days and
 //! failed/partial ones after 365, rewriting the chain as a new root.
 
-use crate::error::{Error, Result};
+use crate::error::{Result, StoreError};
 use crate::store::{Store, TreeEdits};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -75,8 +75,8 @@ pub fn year_month(secs: i64) -> (i64, i64) {
 }
 
 pub fn record(store: &Store, run: &Run) -> Result<()> {
-    let json = serde_json::to_vec_pretty(run)
-        .map_err(|e| Error::Other(format!("cannot encode run: {e}")))?;
+    let json =
+        serde_json::to_vec_pretty(run).map_err(|e| StoreError::encode("cannot encode run", e))?;
     let blob = store.write_blob(&json)?;
     let message = format!(
         "run {} {:?}\n\nFleet-Target: {}\nFleet-Run: {}\nFleet-Status: {}\nFleet-Diffs: {}\nFleet-Opened: {}\nFleet-Applied: {}\n",
@@ -112,7 +112,7 @@ pub fn list(store: &Store, target: &str) -> Result<Vec<Run>> {
         for month in store.list_tree(year.id)? {
             for file in store.list_tree(month.id)? {
                 let run: Run = serde_json::from_slice(&store.read_blob(file.id)?).map_err(|e| {
-                    Error::Other(format!("run record {} is unreadable: {e}", file.name))
+                    StoreError::decode(format!("run record {} is unreadable", file.name), e)
                 })?;
                 runs.push(run);
             }
@@ -156,17 +156,17 @@ pub fn gc(store: &Store, target: &str, now: i64, dry_run: bool) -> Result<Vec<Ru
         let mut editor = store
             .repo()
             .edit_tree(gix::ObjectId::empty_tree(store.repo().object_hash()))
-            .map_err(|e| Error::Other(format!("cannot build tree: {e}")))?;
+            .map_err(|e| StoreError::repo("cannot build tree", e))?;
         for run in &kept {
-            let json = serde_json::to_vec_pretty(run).map_err(|e| Error::Other(format!("cannot encode run: {e}")))?;
+            let json = serde_json::to_vec_pretty(run).map_err(|e| StoreError::encode("cannot encode run", e))?;
             let blob = store.write_blob(&json)?;
             editor
                 .upsert(path_of(run).as_str(), gix::object::tree::EntryKind::Blob, blob)
-                .map_err(|e| Error::Other(format!("cannot build tree: {e}")))?;
+                .map_err(|e| StoreError::repo("cannot build tree", e))?;
         }
         let tree = editor
             .write()
-            .map_err(|e| Error::Other(format!("cannot write tree: {e}")))?
+            .map_err(|e| StoreError::repo("cannot write tree", e))?
             .detach();
         let message = format!(
             "gc runs of {target}: kept {}, dropped {}\n\nFleet-Target: {target}\nFleet-Previous: {tip}\n",

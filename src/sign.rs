@@ -18,6 +18,7 @@
 //! and any configured `gpg.ssh.program` (a wrapper), sign with the program as
 //! git does.
 
+use crate::error::StoreError;
 use crate::error::{Error, Result};
 use crate::gitcmd;
 use crate::store::Store;
@@ -109,10 +110,11 @@ impl SshConfig {
         )?;
         // Exit 1 means "no such key": nothing configured.
         if !out.success && out.code != Some(1) {
-            return Err(Error::Other(format!(
-                "cannot read the signing configuration: {}",
-                out.stderr.trim()
-            )));
+            return Err(StoreError::git_failed(
+                "cannot read the signing configuration",
+                &out.stderr,
+            )
+            .into());
         }
         let mut format = None;
         let mut program = None;
@@ -355,7 +357,7 @@ impl SshConfig {
         }
         let out = child
             .wait_with_output()
-            .map_err(|e| Error::Other(format!("cannot run {}: {e}", self.program)))?;
+            .map_err(|e| StoreError::spawn(self.program.clone(), e))?;
         Ok(Output {
             success: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -407,7 +409,7 @@ fn default_key(command: &str, dir: &Path) -> Result<SigningKey> {
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| Error::Other(format!("cannot run gpg.ssh.defaultKeyCommand: {e}")))?;
+        .map_err(|e| StoreError::spawn("gpg.ssh.defaultKeyCommand", e))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let first = stdout.lines().next().unwrap_or("").trim();
     match parse_key(first) {
@@ -467,10 +469,16 @@ fn temp_file(kind: &str, contents: &[u8]) -> Result<tempfile::NamedTempFile> {
     let mut file = tempfile::Builder::new()
         .prefix(&format!("git-fleet-{kind}-"))
         .tempfile()
-        .map_err(|e| Error::Other(format!("cannot create a temporary file: {e}")))?;
+        .map_err(|e| StoreError::Io {
+            what: "cannot create a temporary file",
+            source: e,
+        })?;
     file.write_all(contents)
         .and_then(|_| file.flush())
-        .map_err(|e| Error::Other(format!("cannot write a temporary file: {e}")))?;
+        .map_err(|e| StoreError::Io {
+            what: "cannot write a temporary file",
+            source: e,
+        })?;
     Ok(file)
 }
 

@@ -13,7 +13,7 @@
 //! - runs: the union of run files; halt: the newer tip's state (reported),
 //!   both recorded as parents.
 
-use crate::error::{Error, Result};
+use crate::error::{Result, StoreError, SyncError};
 use crate::fleet::{Fleet, Kind};
 use crate::gitcmd::git;
 use crate::proposals::{merge_transitions, resource_json, set_resource, Proposal, State};
@@ -106,132 +106,179 @@ pub fn sync(store: &Store, remote: &str) -> Result<SyncReport> {
                 seen.insert(r, v);
             }
         }
-        let fetch = git(
-            &dir,
-            &[
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                "--prune",
-                remote,
-                &format!("+refs/fleet/*:{prefix}fleet/*"),
-                &format!("+refs/notes/fleet/*:{prefix}notes/fleet/*"),
-            ],
-        )?;
-        if !fetch.success {
-            return Err(Error::Other(format!(
-                "git fetch {remote} failed: {}",
-                fetch.stderr.trim()
-            )));
-        }
-        let mut skip: BTreeSet<String> = BTreeSet::new();
-        report.rewound.clear();
-        for (private, old) in &seen {
-            let now = store.resolve(private)?;
-            let back = match now {
-                None => true,
-                Some(now) => now != *old && store.is_ancestor(now, *old)?,
-            };
-            if !back {
-                continue;
-            }
-            let name = format!("refs/{}", &private[prefix.len()..]);
-            // Keep what we saw, so the next sync refuses again rather than
-            // taking the shorter history as the remote's word.
-            store.commit_updates(
-                &[RefUpdate {
-                    name: private.clone(),
-                    old: now,
-                    new: *old,
-                }],
-                "git-fleet: sync keeps the value a rewound remote ref had",
-            )?;
-            report.rewound.push(Rewind {
-                name: name.clone(),
-                seen: old.to_string(),
-                remote: now.map(|n| n.to_string()),
-            });
-            skip.insert(name);
-        }
-        // Names on either side.
-        let mut names: BTreeSet<String> = BTreeSet::new();
-        for p in ["refs/fleet/", "refs/notes/fleet/"] {
-            names.extend(store.refs_under(p)?);
-        }
-        let remote_refs = store.refs_under(&prefix)?;
-        report.fetched = remote_refs.len();
-        for r in &remote_refs {
-            names.insert(format!("refs/{}", &r[prefix.len()..]));
-        }
-        let mut push: Vec<(String, ObjectId, Option<ObjectId>)> = Vec::new();
-        for name in names.difference(&skip) {
-            let theirs = store.resolve(&private_name(remote, name))?;
-            let merged = merge_one(store, name, theirs, &mut report)?;
-            if let Some(ours) = merged {
-                if Some(ours) != theirs {
-                    push.push((name.clone(), ours, theirs));
-                }
-            }
-        }
-        if push.is_empty() {
+        fetch(&dir, remote, &prefix)?;
+        let skip = keep_rewound(store, &prefix, &seen, &mut report)?;
+        let push = merge_all(store, remote, &prefix, &skip, &mut report)?;
+        if push.is_empty() || push_merged(store, &dir, remote, &push, &mut report)? {
             return Ok(report);
-        }
-        // Only fast-forwards: every value pushed descends from what was
-        // fetched (a merge has it as a parent), so no `+` and no force. A
-        // remote that moved since the fetch rejects it, and the next round
-        // fetches and merges its new state.
-        let mut args: Vec<String> = vec![
-            "push".into(),
-            "--porcelain".into(),
-            "--atomic".into(),
-            remote.into(),
-        ];
-        for (name, ours, _) in &push {
-            args.push(format!("{ours}:{name}"));
-        }
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let pushed = git(&dir, &refs)?;
-        if pushed.success {
-            report.pushed = push.iter().map(|(n, _, _)| n.clone()).collect();
-            // Our private copy now matches what the remote holds.
-            for (name, ours, theirs) in &push {
-                let _ = store.commit_updates(
-                    &[RefUpdate {
-                        name: private_name(remote, name),
-                        old: *theirs,
-                        new: *ours,
-                    }],
-                    "git-fleet: sync pushed",
-                );
-            }
-            return Ok(report);
-        }
-        match push_failure(&pushed.stdout, &pushed.stderr) {
-            PushFailure::Moved => {}
-            PushFailure::Refused { lines, messages } => {
-                let refused = Refused {
-                    remote: remote.to_string(),
-                    lines,
-                    messages,
-                };
-                return Err(Error::Other(refused.to_string()));
-            }
-            PushFailure::Other => {
-                return Err(Error::Other(format!(
-                    "git push {remote} failed: {}{}",
-                    pushed.stdout.trim(),
-                    pushed.stderr.trim()
-                )))
-            }
         }
         report.notes.push(format!(
             "round {round}: the remote moved during sync; merging again"
         ));
         pause(round);
     }
-    Err(Error::Other(format!(
-        "sync with {remote}: the remote kept moving; gave up after {MAX_ROUNDS} rounds (nothing lost: run it again)"
-    )))
+    Err(SyncError::KeptMoving {
+        remote: remote.to_string(),
+        rounds: MAX_ROUNDS,
+    }
+    .into())
+}
+
+/// A ref to push: its name, the merged value, and the remote's value.
+type Push = (String, ObjectId, Option<ObjectId>);
+
+/// Fetch the remote's records into this remote's private refs.
+fn fetch(dir: &std::path::Path, remote: &str, prefix: &str) -> Result<()> {
+    let fetch = git(
+        dir,
+        &[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--prune",
+            remote,
+            &format!("+refs/fleet/*:{prefix}fleet/*"),
+            &format!("+refs/notes/fleet/*:{prefix}notes/fleet/*"),
+        ],
+    )?;
+    if !fetch.success {
+        return Err(SyncError::Fetch {
+            remote: remote.to_string(),
+            stderr: fetch.stderr.trim().to_string(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Remote refs that moved back (or vanished) since an earlier sync saw
+/// them: their private copy keeps what was seen, they are reported, and
+/// their names are returned so this round neither merges nor pushes them.
+fn keep_rewound(
+    store: &Store,
+    prefix: &str,
+    seen: &BTreeMap<String, ObjectId>,
+    report: &mut SyncReport,
+) -> Result<BTreeSet<String>> {
+    let mut skip: BTreeSet<String> = BTreeSet::new();
+    report.rewound.clear();
+    for (private, old) in seen {
+        let now = store.resolve(private)?;
+        let back = match now {
+            None => true,
+            Some(now) => now != *old && store.is_ancestor(now, *old)?,
+        };
+        if !back {
+            continue;
+        }
+        let name = format!("refs/{}", &private[prefix.len()..]);
+        // Keep what we saw, so the next sync refuses again rather than
+        // taking the shorter history as the remote's word.
+        store.commit_updates(
+            &[RefUpdate {
+                name: private.clone(),
+                old: now,
+                new: *old,
+            }],
+            "git-fleet: sync keeps the value a rewound remote ref had",
+        )?;
+        report.rewound.push(Rewind {
+            name: name.clone(),
+            seen: old.to_string(),
+            remote: now.map(|n| n.to_string()),
+        });
+        skip.insert(name);
+    }
+    Ok(skip)
+}
+
+/// Merge every record ref on either side (but `skip`); the ones whose
+/// merged value the remote does not have yet.
+fn merge_all(
+    store: &Store,
+    remote: &str,
+    prefix: &str,
+    skip: &BTreeSet<String>,
+    report: &mut SyncReport,
+) -> Result<Vec<Push>> {
+    // Names on either side.
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for p in ["refs/fleet/", "refs/notes/fleet/"] {
+        names.extend(store.refs_under(p)?);
+    }
+    let remote_refs = store.refs_under(prefix)?;
+    report.fetched = remote_refs.len();
+    for r in &remote_refs {
+        names.insert(format!("refs/{}", &r[prefix.len()..]));
+    }
+    let mut push: Vec<Push> = Vec::new();
+    for name in names.difference(skip) {
+        let theirs = store.resolve(&private_name(remote, name))?;
+        let merged = merge_one(store, name, theirs, report)?;
+        if let Some(ours) = merged {
+            if Some(ours) != theirs {
+                push.push((name.clone(), ours, theirs));
+            }
+        }
+    }
+    Ok(push)
+}
+
+/// Push the merged values, atomically. Ok(true): pushed; Ok(false): the
+/// remote moved since the fetch (another round merges its new state).
+fn push_merged(
+    store: &Store,
+    dir: &std::path::Path,
+    remote: &str,
+    push: &[Push],
+    report: &mut SyncReport,
+) -> Result<bool> {
+    // Only fast-forwards: every value pushed descends from what was
+    // fetched (a merge has it as a parent), so no `+` and no force. A
+    // remote that moved since the fetch rejects it, and the next round
+    // fetches and merges its new state.
+    let mut args: Vec<String> = vec![
+        "push".into(),
+        "--porcelain".into(),
+        "--atomic".into(),
+        remote.into(),
+    ];
+    for (name, ours, _) in push {
+        args.push(format!("{ours}:{name}"));
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let pushed = git(dir, &refs)?;
+    if pushed.success {
+        report.pushed = push.iter().map(|(n, _, _)| n.clone()).collect();
+        // Our private copy now matches what the remote holds.
+        for (name, ours, theirs) in push {
+            let _ = store.commit_updates(
+                &[RefUpdate {
+                    name: private_name(remote, name),
+                    old: *theirs,
+                    new: *ours,
+                }],
+                "git-fleet: sync pushed",
+            );
+        }
+        return Ok(true);
+    }
+    match push_failure(&pushed.stdout, &pushed.stderr) {
+        PushFailure::Moved => Ok(false),
+        PushFailure::Refused { lines, messages } => {
+            let refused = Refused {
+                remote: remote.to_string(),
+                lines,
+                messages,
+            };
+            Err(SyncError::Refused(refused.to_string()).into())
+        }
+        PushFailure::Other => Err(SyncError::Push {
+            remote: remote.to_string(),
+            output: format!("{}{}", pushed.stdout.trim(), pushed.stderr.trim()),
+        }
+        .into()),
+    }
 }
 
 enum PushFailure {
@@ -383,7 +430,7 @@ fn arrived_conflicts(
     };
     let read = |id: ObjectId| -> Result<Proposal> {
         serde_json::from_slice(&store.read_blob(id)?)
-            .map_err(|e| Error::Other(format!("a stored proposal is unreadable: {e}")))
+            .map_err(|e| StoreError::decode("a stored proposal is unreadable", e).into())
     };
     let before = files(store.commit_tree(old)?)?;
     for (dir, tree) in files(store.commit_tree(new)?)? {
@@ -592,13 +639,13 @@ fn merge_live(
         ));
     }
     let yaml = serde_saphyr::to_string(&merged)
-        .map_err(|e| Error::Other(format!("cannot render snapshot YAML: {e}")))?;
+        .map_err(|e| StoreError::encode("cannot render snapshot YAML", e))?;
     let json = serde_json::to_vec(&merged)
-        .map_err(|e| Error::Other(format!("cannot render snapshot JSON: {e}")))?;
+        .map_err(|e| StoreError::encode("cannot render snapshot JSON", e))?;
     let mut editor = store
         .repo()
         .edit_tree(ObjectId::empty_tree(store.repo().object_hash()))
-        .map_err(|e| Error::Other(format!("cannot build snapshot tree: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot build snapshot tree", e))?;
     for (path, bytes) in [
         (crate::live::YAML_PATH, yaml.into_bytes()),
         (crate::live::JSON_PATH, json),
@@ -606,11 +653,11 @@ fn merge_live(
         let blob = store.write_blob(&bytes)?;
         editor
             .upsert(path, EntryKind::Blob, blob)
-            .map_err(|e| Error::Other(format!("cannot build snapshot tree: {e}")))?;
+            .map_err(|e| StoreError::repo("cannot build snapshot tree", e))?;
     }
     let tree = editor
         .write()
-        .map_err(|e| Error::Other(format!("cannot write snapshot tree: {e}")))?
+        .map_err(|e| StoreError::repo("cannot write snapshot tree", e))?
         .detach();
     store.new_commit_with_parents(&message, tree, &[ours, theirs])
 }
@@ -623,7 +670,7 @@ fn union_notes(store: &Store, ours: ObjectId, theirs: ObjectId) -> Result<Object
     let mut editor = store
         .repo()
         .edit_tree(ours_tree)
-        .map_err(|e| Error::Other(format!("cannot edit notes tree: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot edit notes tree", e))?;
     let mut merge_note = |ours: ObjectId, theirs: ObjectId| -> Result<Option<ObjectId>> {
         let local = String::from_utf8_lossy(&store.read_blob(ours)?).into_owned();
         let other = String::from_utf8_lossy(&store.read_blob(theirs)?).into_owned();
@@ -641,7 +688,7 @@ fn union_notes(store: &Store, ours: ObjectId, theirs: ObjectId) -> Result<Object
     )? {
         return Ok(editor
             .write()
-            .map_err(|e| Error::Other(format!("cannot write notes tree: {e}")))?
+            .map_err(|e| StoreError::repo("cannot write notes tree", e))?
             .detach());
     }
     union_notes_by_object(store, ours, theirs)
@@ -676,7 +723,7 @@ fn union_trees(
                 };
                 editor
                     .upsert(path.as_str(), kind, item.id)
-                    .map_err(|e| Error::Other(format!("cannot edit notes tree: {e}")))?;
+                    .map_err(|e| StoreError::repo("cannot edit notes tree", e))?;
             }
             Some(m) if m.id == item.id => {}
             Some(m) if m.is_tree && item.is_tree => {
@@ -688,7 +735,7 @@ fn union_trees(
                 if let Some(blob) = merge(m.id, item.id)? {
                     editor
                         .upsert(path.as_str(), EntryKind::Blob, blob)
-                        .map_err(|e| Error::Other(format!("cannot edit tree: {e}")))?;
+                        .map_err(|e| StoreError::repo("cannot edit tree", e))?;
                 }
             }
             Some(_) => return Ok(false), // a note here, a fanout directory there
@@ -717,7 +764,7 @@ fn union_notes_by_object(store: &Store, ours: ObjectId, theirs: ObjectId) -> Res
     let mut editor = store
         .repo()
         .edit_tree(store.commit_tree(ours)?)
-        .map_err(|e| Error::Other(format!("cannot edit notes tree: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot edit notes tree", e))?;
     for (object, text) in store.notes_at(theirs)? {
         let merged = match mine.get(&object) {
             Some(local) if local == &text => continue,
@@ -749,11 +796,11 @@ fn union_notes_by_object(store: &Store, ours: ObjectId, theirs: ObjectId) -> Res
         let blob = store.write_blob(merged.as_bytes())?;
         editor
             .upsert(path.as_str(), EntryKind::Blob, blob)
-            .map_err(|e| Error::Other(format!("cannot edit notes tree: {e}")))?;
+            .map_err(|e| StoreError::repo("cannot edit notes tree", e))?;
     }
     Ok(editor
         .write()
-        .map_err(|e| Error::Other(format!("cannot write notes tree: {e}")))?
+        .map_err(|e| StoreError::repo("cannot write notes tree", e))?
         .detach())
 }
 
@@ -762,11 +809,11 @@ fn union_files(store: &Store, ours: ObjectId, theirs: ObjectId) -> Result<Object
     let mut editor = store
         .repo()
         .edit_tree(ours)
-        .map_err(|e| Error::Other(format!("cannot edit tree: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot edit tree", e))?;
     union_trees(store, &mut editor, ours, theirs, "", &mut |_, _| Ok(None))?;
     Ok(editor
         .write()
-        .map_err(|e| Error::Other(format!("cannot write tree: {e}")))?
+        .map_err(|e| StoreError::repo("cannot write tree", e))?
         .detach())
 }
 
@@ -783,10 +830,10 @@ fn union_proposals(
     let mut editor = store
         .repo()
         .edit_tree(ours_tree)
-        .map_err(|e| Error::Other(format!("cannot edit tree: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot edit tree", e))?;
     let read = |id: ObjectId| -> Result<Proposal> {
         serde_json::from_slice(&store.read_blob(id)?)
-            .map_err(|e| Error::Other(format!("a stored proposal is unreadable: {e}")))
+            .map_err(|e| StoreError::decode("a stored proposal is unreadable", e).into())
     };
     let mut merge = |mine: ObjectId, other: ObjectId| -> Result<Option<ObjectId>> {
         let (local, p) = (read(mine)?, read(other)?);
@@ -803,7 +850,7 @@ fn union_proposals(
             ));
         }
         let json = serde_json::to_vec_pretty(&merged)
-            .map_err(|e| Error::Other(format!("cannot encode proposal: {e}")))?;
+            .map_err(|e| StoreError::encode("cannot encode proposal", e))?;
         Ok(Some(store.write_blob(&json)?))
     };
     union_trees(
@@ -816,6 +863,6 @@ fn union_proposals(
     )?;
     Ok(editor
         .write()
-        .map_err(|e| Error::Other(format!("cannot write tree: {e}")))?
+        .map_err(|e| StoreError::repo("cannot write tree", e))?
         .detach())
 }

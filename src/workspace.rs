@@ -92,11 +92,14 @@ impl Workspace {
         if let Some(p) = self.peers.get() {
             return Ok(p);
         }
-        let peers = peers_config::load(
-            self.store.work_dir(),
-            self.store.repo().common_dir(),
-            home().as_deref(),
-        )?;
+        let git_dir = self.store.repo().common_dir();
+        let peers = match self.store.work_dir() {
+            // The fleet.toml already parsed for everything else.
+            Some(root) => self
+                .config()?
+                .peers(Some(root), git_dir, home().as_deref())?,
+            None => peers_config::load(None, git_dir, home().as_deref())?,
+        };
         Ok(self.peers.get_or_init(|| peers))
     }
 

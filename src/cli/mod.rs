@@ -243,17 +243,32 @@ pub fn fail(ui: &Ui, e: &Error, json: bool) -> ! {
             }
             Error::Git { .. } => ("git", None, &[][..]),
             Error::Contended { .. } => ("contended", None, &[][..]),
-            Error::Other(_) | Error::Command(_) => ("error", None, &[][..]),
+            _ => ("error", None, &[][..]),
         };
         let mut message = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(cause) = source {
+        for cause in causes_not_in(e) {
             message.push_str(&format!(": {cause}"));
-            source = cause.source();
         }
         ui.json(error_json(code, &message, location, problems, e.hint()));
     }
     std::process::exit(2)
+}
+
+/// The cause chain of `e`, without the causes its own message already
+/// quotes (many library errors say "cannot read X: <cause>").
+fn causes_not_in(e: &Error) -> Vec<String> {
+    let mut said = e.to_string();
+    let mut out = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !said.contains(&text) {
+            said.push_str(&text);
+            out.push(text);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 fn location(d: &git_fleet::error::Diagnostic) -> serde_json::Value {
@@ -289,14 +304,26 @@ fn report(ui: &Ui, e: &Error) {
         }
         other => {
             ui.error(other.to_string());
-            let mut source = std::error::Error::source(other);
-            while let Some(cause) = source {
+            for cause in causes_not_in(other) {
                 eprintln!("  caused by: {cause}");
-                source = cause.source();
             }
         }
     }
     if let Some(hint) = e.hint() {
         ui.hint(hint);
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+    use git_fleet::error::StoreError;
+
+    #[test]
+    fn a_cause_the_message_already_quotes_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e: Error = StoreError::spawn("git", io).into();
+        assert_eq!(e.to_string(), "cannot run git: no such file");
+        assert!(causes_not_in(&e).is_empty(), "{:?}", causes_not_in(&e));
     }
 }

@@ -7,7 +7,8 @@
 //! on what is accepted and on every message and its line:column.
 
 use super::model::{Fleet, Kind};
-use super::parse::{self, check_text, options, Parsed, RawFleet, SourceMap};
+use super::parse::{self, check_text, options, Parsed, RawFleet};
+use super::source_map::SourceMap;
 use super::validate;
 use crate::error::Result;
 use sha2::{Digest, Sha256};

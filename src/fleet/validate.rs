@@ -2,7 +2,7 @@
 //! and credentials that must never be in a fleet file.
 
 use super::model::{split_assignment_key, Fleet, Kind, PRIORITY_RANGE};
-use super::parse::SourceMap;
+use super::source_map::SourceMap;
 use crate::error::{Diagnostic, Error, Result};
 
 /// Longest accepted resource or node name.

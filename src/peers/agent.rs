@@ -24,7 +24,7 @@ use super::config::{Location, Origin, Peer, DEFAULT_TIMEOUT_SECS};
 use super::fanout::{self, Outcome, PeerReport, Report, Request, NOTES_REF};
 use super::record::{self, Record};
 use super::shell::SshOptions;
-use crate::error::{Error, Result};
+use crate::error::{Error, FanoutError, Result, StoreError};
 use crate::gitcmd::git;
 use crate::store::Store;
 use gix::ObjectId;
@@ -151,9 +151,10 @@ pub fn run(store: &Store, req: &AgentRequest) -> Result<AgentRun> {
         Err(why) => match store.resolve("HEAD")? {
             Some(head) => (head, Some(why)),
             None => {
-                return Err(Error::Other(format!(
-                    "{why}; and HEAD cannot be read, so there is nothing to report on"
-                )))
+                return Err(FanoutError::NoHead {
+                    why: why.to_string(),
+                }
+                .into())
             }
         },
     };
@@ -173,10 +174,9 @@ pub fn run(store: &Store, req: &AgentRequest) -> Result<AgentRun> {
         Some(why) => fetch_failed_report(&fanout_req, why),
     };
     if let Some(run) = report.run.clone() {
-        record::append(&store, &report, &run).map_err(|e| {
-            Error::Other(format!(
-                "the agent ran but could not record its result in {NOTES_REF} ({e}); its pending record says so"
-            ))
+        record::append(&store, &report, &run).map_err(|e| FanoutError::AgentRecord {
+            notes_ref: NOTES_REF,
+            source: Box::new(e),
         })?;
     }
     let time = now();
@@ -344,7 +344,9 @@ fn publish(store: &Store, root: &Path, req: &AgentRequest, message: &str) -> Res
             let c = store.new_commit_with_parents(message, tree, &parents)?;
             Ok(Some((c, c)))
         })?
-        .ok_or_else(|| Error::Other(format!("cannot write {name}")))?;
+        .ok_or_else(|| FanoutError::WriteRef {
+            reference: name.clone(),
+        })?;
     if !req.push {
         return Ok(Published {
             commit: new.to_string(),
@@ -466,7 +468,7 @@ fn empty_tree(store: &Store) -> Result<ObjectId> {
         .repo()
         .write_object(gix::objs::Tree::empty())
         .map(|id| id.detach())
-        .map_err(|e| Error::Other(format!("cannot write the empty tree: {e}")))
+        .map_err(|e| StoreError::repo("cannot write the empty tree", e).into())
 }
 
 /// The user unit and timer `--install-timer` writes.
@@ -515,13 +517,13 @@ pub fn read_reports(store: &Store) -> Result<Vec<PullReport>> {
     let repo = store.repo();
     let platform = repo
         .references()
-        .map_err(|e| Error::Other(format!("cannot list refs: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot list refs", e))?;
     // First the refs (one pass over packed-refs and the loose files)...
     let mut found: Vec<(String, ObjectId)> = Vec::new();
     for prefix in [REPORTS_PREFIX, crate::live::FETCHED_PREFIX] {
         let iter = platform
             .prefixed(prefix)
-            .map_err(|e| Error::Other(format!("cannot list {prefix}: {e}")))?;
+            .map_err(|e| StoreError::repo(format!("cannot list {prefix}"), e))?;
         for r in iter {
             let Ok(r) = r else { continue };
             let name = r.name().as_bstr().to_string();
@@ -567,11 +569,8 @@ pub fn read_reports(store: &Store) -> Result<Vec<PullReport>> {
                 .map(|h| h.join().ok().flatten())
                 .collect::<Option<Vec<Vec<PullReport>>>>()
         })
-        .ok_or_else(|| {
-            Error::Other(format!(
-                "cannot read the reports in {}",
-                store.git_dir().display()
-            ))
+        .ok_or_else(|| FanoutError::ReadReports {
+            git_dir: store.git_dir().to_path_buf(),
         })?
         .into_iter()
         .flatten()

@@ -17,7 +17,7 @@
 //!
 //! Unknown keys and bad values are errors naming `file:line:col`.
 
-use crate::config::line_col;
+use crate::config::file::{line_col, read_capped, CONFIG_FILE};
 use crate::error::{Diagnostic, Error, Result};
 use crate::fleet::validate::{has_inline_credentials, printable, unsafe_name};
 use serde::{Deserialize, Serialize};
@@ -179,15 +179,28 @@ pub fn local_label(root: Option<&Path>, git_dir: &Path) -> String {
 /// Every configured peer, sorted by name: fleet.toml's, with the local file's
 /// replacing same-named ones. `home` expands `~/` (None: `~` is an error).
 pub fn load(root: Option<&Path>, git_dir: &Path, home: Option<&Path>) -> Result<Vec<Peer>> {
-    let mut peers: BTreeMap<String, Peer> = BTreeMap::new();
+    let mut shared = Vec::new();
     if let Some(root) = root {
-        let path = root.join(crate::config::CONFIG_FILE);
+        let path = root.join(CONFIG_FILE);
         if let Some(text) = read_optional(&path)? {
-            for peer in parse_shared(crate::config::CONFIG_FILE, &text, home)? {
-                peers.insert(peer.name.clone(), peer);
-            }
+            shared = parse_shared(CONFIG_FILE, &text, home)?;
         }
     }
+    with_local(shared, root, git_dir, home)
+}
+
+/// `shared` (fleet.toml's peers, resolved) with the local file's peers
+/// replacing same-named ones, sorted by name.
+pub fn with_local(
+    shared: Vec<Peer>,
+    root: Option<&Path>,
+    git_dir: &Path,
+    home: Option<&Path>,
+) -> Result<Vec<Peer>> {
+    let mut peers: BTreeMap<String, Peer> = shared
+        .into_iter()
+        .map(|peer| (peer.name.clone(), peer))
+        .collect();
     let path = local_path(git_dir);
     if let Some(text) = read_optional(&path)? {
         let label = local_label(root, git_dir);
@@ -206,7 +219,7 @@ pub fn load(root: Option<&Path>, git_dir: &Path, home: Option<&Path>) -> Result<
 fn read_optional(path: &Path) -> Result<Option<String>> {
     // Capped like fleet.toml: a huge file is refused before it is parsed.
     let label = path.display().to_string();
-    match crate::config::read_capped(path, &label)? {
+    match read_capped(path, &label)? {
         Some(bytes) => String::from_utf8(bytes)
             .map(Some)
             .map_err(|_| Error::invalid(Diagnostic::new(label, "not valid UTF-8"))),
@@ -218,6 +231,17 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
 pub fn parse_shared(file: &str, text: &str, home: Option<&Path>) -> Result<Vec<Peer>> {
     let parsed: SharedPeers = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
     resolve_all(file, text, parsed.peers, Origin::Shared, home)
+}
+
+/// The peers of fleet.toml's `[peers]` tables already parsed (by
+/// `Config::parse`) from `text`: resolved without parsing the text again.
+pub fn resolve_shared(
+    file: &str,
+    text: &str,
+    entries: BTreeMap<String, PeerEntry>,
+    home: Option<&Path>,
+) -> Result<Vec<Peer>> {
+    resolve_all(file, text, entries, Origin::Shared, home)
 }
 
 /// The peers of a `.git/fleet.local.toml` text (nothing but peers allowed).

@@ -27,7 +27,8 @@
 //! write its pending block moves nothing; a pending block never completed
 //! (the run was killed) tells `proof` the peers' state is unknown.
 
-use super::fanout::{one_line, Blocker, Outcome, Owed, Report, Request, StepStatus, NOTES_REF};
+use super::fanout::report::{Blocker, Outcome, Owed, Report, Request, StepStatus, NOTES_REF};
+use super::fanout::text::one_line;
 use crate::error::Result;
 use crate::store::{notes, Actor, Store};
 use gix::ObjectId;

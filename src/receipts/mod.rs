@@ -20,7 +20,7 @@ mod verify;
 
 pub use verify::{verify, Problem, ProblemKind, ReceiptCheck, SignatureStatus, VerifyReport};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ReceiptsError, Result, StoreError};
 use crate::sign::SshConfig;
 use crate::store::Store;
 use block::{Parsed, NO_PREV};
@@ -150,8 +150,10 @@ pub fn append(store: &Store, input: &ReceiptInput) -> Result<Receipt> {
             let message = format!("{subject}\n\n{text}\n");
             Ok((text.clone(), message, (id, text)))
         })?;
-    let parsed = block::parse(&text)
-        .map_err(|e| Error::Other(format!("internal error: receipt {id} {e}")))?;
+    let parsed = block::parse(&text).map_err(|e| ReceiptsError::Unparsable {
+        id: id.to_string(),
+        detail: e.to_string(),
+    })?;
     Ok(Receipt::from_parsed(parsed, &text, Some(log_commit)))
 }
 
@@ -168,7 +170,9 @@ fn fields_of(store: &Store, input: &ReceiptInput) -> Result<(Vec<(String, String
         .signature()
         .time
         .format(gix::date::time::format::ISO8601_STRICT)
-        .map_err(|e| Error::Other(format!("cannot format the time: {e}")))?;
+        .map_err(|e| ReceiptsError::Time {
+            source: Box::new(e),
+        })?;
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut push = |key: &str, value: Option<&str>| {
         if let Some(v) = value.map(clean).filter(|v| !v.is_empty()) {
@@ -256,10 +260,10 @@ pub fn log(store: &Store) -> Result<Vec<Receipt>> {
         let commit = store
             .repo()
             .find_commit(id)
-            .map_err(|e| Error::Other(format!("cannot read receipt log commit {id}: {e}")))?;
+            .map_err(|e| StoreError::repo(format!("cannot read receipt log commit {id}"), e))?;
         let decoded = commit
             .decode()
-            .map_err(|e| Error::Other(format!("cannot decode receipt log commit {id}: {e}")))?;
+            .map_err(|e| StoreError::repo(format!("cannot decode receipt log commit {id}"), e))?;
         let ps: Vec<ObjectId> = decoded.parents().collect();
         for p in &ps {
             *children.entry(*p).or_default() += 1;
@@ -351,7 +355,7 @@ pub fn merge_commit(
     let mut editor = store
         .repo()
         .edit_tree(tree)
-        .map_err(|e| Error::Other(format!("cannot edit the merged notes tree: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot edit the merged notes tree", e))?;
     let existing = store.read_path_in_tree(tree, &path)?;
     let note = match existing {
         Some(old) => format!(
@@ -363,10 +367,10 @@ pub fn merge_commit(
     let blob = store.write_blob(note.as_bytes())?;
     editor
         .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
-        .map_err(|e| Error::Other(format!("cannot edit the merged notes tree: {e}")))?;
+        .map_err(|e| StoreError::repo("cannot edit the merged notes tree", e))?;
     let tree = editor
         .write()
-        .map_err(|e| Error::Other(format!("cannot write the merged notes tree: {e}")))?
+        .map_err(|e| StoreError::repo("cannot write the merged notes tree", e))?
         .detach();
     let message = format!("{subject}\n\n{text}\n");
     store.new_commit_with_parents(&message, tree, &[local_tip, remote_tip])

@@ -9,7 +9,7 @@ mod refs;
 pub use chain::{ChainEntry, ChainWalk, TreeEdits};
 pub use refs::RefUpdate;
 
-use crate::error::{Error, GitContext, Result};
+use crate::error::{Error, GitContext, Result, StoreError};
 use gix::ObjectId;
 use std::path::{Path, PathBuf};
 
@@ -243,7 +243,8 @@ impl Store {
             .git(|| format!("cannot list refs under {prefix}"))?;
         let mut names = Vec::new();
         for r in iter {
-            let r = r.map_err(|e| Error::Other(format!("cannot list refs under {prefix}: {e}")))?;
+            let r =
+                r.map_err(|e| StoreError::repo(format!("cannot list refs under {prefix}"), e))?;
             names.push(r.name().as_bstr().to_string());
         }
         names.sort();

@@ -3,6 +3,7 @@
 //! trees whatever the number of notes, and `git notes`/`git log --notes` read them.
 
 use super::Store;
+use crate::error::StoreError;
 use crate::error::{Error, GitContext, Result};
 use gix::object::tree::EntryKind;
 use gix::ObjectId;
@@ -171,7 +172,12 @@ impl Store {
             let commit = self.new_commit(&message, tree, tip)?;
             Ok(Some((commit, (commit, value))))
         })?;
-        written.ok_or_else(|| Error::Other(format!("nothing was written to {notes_ref}")))
+        written.ok_or_else(|| {
+            StoreError::NotWritten {
+                reference: notes_ref.to_string(),
+            }
+            .into()
+        })
     }
 
     /// The notes tree of `tip` with `block` added to the note on `object`

@@ -1,6 +1,7 @@
 //! Compare-and-swap ref updates with bounded, jittered retry.
 
 use super::Store;
+use crate::error::StoreError;
 use crate::error::{Error, Result};
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 use gix::refs::Target;
@@ -99,7 +100,7 @@ impl Store {
                             new: Target::Object(u.new),
                         },
                         name: u.name.as_str().try_into().map_err(|e| {
-                            Error::Other(format!("invalid ref name {}: {e}", u.name))
+                            StoreError::repo(format!("invalid ref name {}", u.name), e)
                         })?,
                         deref: false,
                     })

@@ -5,13 +5,17 @@ use crate::error::{Diagnostic, Error, Result};
 use crate::fleet::validate::{has_inline_credentials, unsafe_name};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::{Component, Path};
+use std::path::Path;
 
-pub const CONFIG_FILE: &str = "fleet.toml";
-pub const DEFAULT_DESIRED: &str = "fleet.yaml";
-pub const DEFAULT_MAX_PROPOSALS: usize = 25;
-/// fleet.toml is read whole and parsed eagerly: cap it like a fleet file.
-pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+pub mod file;
+
+// The lowest-level facts live in `file` so every module can import them
+// without coming back here; re-exported to keep `crate::config::X` paths.
+use file::check_size;
+pub use file::{
+    is_safe_relative, line_col, normalise_relative, read_capped, CONFIG_FILE, DEFAULT_DESIRED,
+    DEFAULT_MAX_PROPOSALS, MAX_CONFIG_BYTES,
+};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,14 +29,18 @@ pub struct Config {
     /// them into `policy`.
     #[doc(hidden)]
     #[serde(default, rename = "policy")]
-    pub policy_tables: Vec<toml::Spanned<crate::policy::RawRule>>,
+    pub policy_tables: Vec<toml::Spanned<crate::policy::rules::RawRule>>,
     /// Bounded-write rules (`[[policy]]`).
     #[serde(skip)]
-    pub policy: crate::policy::Policy,
+    pub policy: crate::policy::rules::Policy,
     /// Only verified SSH signers act: unsigned or unverifiable commits,
     /// decisions and receipts are refused where the policy is enforced.
     #[serde(default)]
     pub require_signed: bool,
+    /// The text this was parsed from (empty for no file), so peers are
+    /// resolved with their positions without parsing it again.
+    #[serde(skip)]
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -70,6 +78,11 @@ impl TargetConfig {
     }
 }
 
+/// A target's desired file relative to the repository root.
+pub fn desired_path(cfg: &TargetConfig) -> String {
+    cfg.desired_path()
+}
+
 impl Config {
     /// Load `fleet.toml` from `root`; a missing file is the empty config.
     pub fn load(root: &Path) -> Result<Config> {
@@ -96,8 +109,9 @@ impl Config {
         config.check(file, text)?;
         config.normalise();
         let tables = std::mem::take(&mut config.policy_tables);
-        config.policy = crate::policy::Policy::compile(file, text, tables)?;
+        config.policy = crate::policy::rules::Policy::compile(file, text, tables)?;
         config.policy.require_signed = config.require_signed;
+        config.text = text.to_string();
         Ok(config)
     }
 
@@ -186,72 +200,20 @@ impl Config {
     pub fn target(&self, name: &str) -> Option<&TargetConfig> {
         self.targets.get(name)
     }
-}
 
-/// A relative path as git names it: its normal components joined by `/`
-/// (`.` components and repeated or trailing slashes dropped).
-pub fn normalise_relative(p: &str) -> String {
-    Path::new(p)
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// The bytes of `path` (`None` if it does not exist), refusing a file over
-/// [`MAX_CONFIG_BYTES`] without reading more than the limit.
-pub fn read_capped(path: &Path, label: &str) -> Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    let read_err = |source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(read_err(source)),
-    };
-    if let Ok(meta) = file.metadata() {
-        check_size(label, meta.len())?;
+    /// Every configured peer, as `crate::peers::config::load` gives them,
+    /// from this parsed fleet.toml (not read or parsed again) and the
+    /// machine-local file. `home` expands `~/` (None: `~` is an error).
+    pub fn peers(
+        &self,
+        root: Option<&Path>,
+        git_dir: &Path,
+        home: Option<&Path>,
+    ) -> Result<Vec<crate::peers::config::Peer>> {
+        use crate::peers::config::{resolve_shared, with_local};
+        let shared = resolve_shared(CONFIG_FILE, &self.text, self.peers.clone(), home)?;
+        with_local(shared, root, git_dir, home)
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_CONFIG_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    check_size(label, bytes.len() as u64)?;
-    Ok(Some(bytes))
-}
-
-fn check_size(label: &str, len: u64) -> Result<()> {
-    if len > MAX_CONFIG_BYTES as u64 {
-        return Err(Error::invalid(Diagnostic::new(
-            label,
-            format!(
-                "file is {len} bytes; config files are limited to 1 MiB ({MAX_CONFIG_BYTES} bytes)"
-            ),
-        )));
-    }
-    Ok(())
-}
-
-/// Relative, no `..`, no absolute or drive prefix.
-pub fn is_safe_relative(p: &str) -> bool {
-    !p.is_empty()
-        && !p.contains('\0')
-        && Path::new(p)
-            .components()
-            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    (line, col)
 }
 
 #[cfg(test)]
@@ -287,5 +249,31 @@ mod tests {
         let big = format!("# {}\n", "x".repeat(MAX_CONFIG_BYTES));
         let e = Config::parse("fleet.toml", big.as_bytes()).unwrap_err();
         assert!(e.to_string().contains("1 MiB"), "{e}");
+    }
+
+    #[test]
+    fn peers_come_from_the_parsed_config_as_load_gives_them() {
+        let dir = std::env::temp_dir().join(format!("fleet-config-peers-{}", std::process::id()));
+        let git_dir = dir.join(".git");
+        std::fs::create_dir_all(&git_dir).unwrap();
+        let text = "[peers.b]\nlocation = \"/srv/b\"\n[peers.a]\nlocation = \"/srv/a\"\nbranch = \"main\"\n";
+        std::fs::write(dir.join(CONFIG_FILE), text).unwrap();
+        std::fs::write(
+            git_dir.join(crate::peers::config::LOCAL_FILE),
+            "[peers.b]\nlocation = \"/srv/b2\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&dir).unwrap();
+        let once = config.peers(Some(&dir), &git_dir, None).unwrap();
+        let again = crate::peers::config::load(Some(&dir), &git_dir, None).unwrap();
+        let show = |peers: &[crate::peers::config::Peer]| {
+            peers
+                .iter()
+                .map(|p| format!("{} {} {:?}", p.name, p.location_text, p.origin))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(show(&once), show(&again));
+        assert_eq!(show(&once), ["a /srv/a Shared", "b /srv/b2 LocalOverride"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

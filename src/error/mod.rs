@@ -1,6 +1,10 @@
 //! Typed errors of the library. Every error here is "bad input or failure" (exit 2);
 //! "something to see" (exit 1) is an outcome, not an error.
 
+mod domain;
+
+pub use domain::{BoxError, FanoutError, ReceiptsError, ReconcileError, StoreError, SyncError};
+
 use std::fmt;
 use std::path::PathBuf;
 
@@ -82,6 +86,22 @@ pub enum Error {
         attempts: u32,
     },
 
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+
+    #[error(transparent)]
+    Fanout(#[from] FanoutError),
+
+    #[error(transparent)]
+    Reconcile(#[from] ReconcileError),
+
+    #[error(transparent)]
+    Receipts(#[from] ReceiptsError),
+
+    /// A message without a type of its own (kept for the command layer).
     #[error("{0}")]
     Other(String),
 
