@@ -71,6 +71,8 @@ pub enum Command {
     #[command(subcommand)]
     Policy(PolicyCommand),
     Sync(SyncArgs),
+    Why(WhyArgs),
+    History(HistoryArgs),
 }
 
 /// Share fleet records with another clone: fetch, merge, push with a lease.
@@ -236,6 +238,10 @@ pub struct ProposalsArgs {
     /// Only proposals in this state (pending_review, approved, applied, rejected, ignored, failed).
     #[arg(long, value_name = "S")]
     pub state: Option<String>,
+    /// The proposals and their states as recorded at WHEN: a date or a
+    /// revision (see `git fleet why`); reads only.
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -387,6 +393,9 @@ pub struct ReceiptsLogArgs {
     /// Show at most N receipts (the newest).
     #[arg(long, short = 'n', value_name = "N")]
     pub max_count: Option<usize>,
+    /// The log as it was at WHEN: a date or a revision (see `git fleet why`).
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -579,6 +588,10 @@ pub struct DiffArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Desired and live as they were at WHEN: a date (2026-01-05,
+    /// 2026-01-05T10:00:00Z, '3 days ago') or a revision (see `git fleet why`).
+    #[arg(long, value_name = "WHEN", conflicts_with_all = ["staged", "rev", "file", "check"])]
+    pub at: Option<String>,
 }
 
 /// Print the effective (rendered) config of nodes.
@@ -602,6 +615,10 @@ pub struct RenderArgs {
     /// Render the latest live snapshot of TARGET instead of the desired file.
     #[arg(long, value_name = "TARGET")]
     pub live: Option<String>,
+    /// Render the desired file (or with --live, the snapshot) as it was at
+    /// WHEN: a date or a revision (see `git fleet why`).
+    #[arg(long, value_name = "WHEN", conflicts_with_all = ["rev", "file"])]
+    pub at: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -921,4 +938,72 @@ pub enum HookName {
     ReferenceTransaction,
     PreReceive,
     PostReceive,
+}
+
+/// Where a rendered value came from, layer by layer, and what put it live.
+///
+/// Shows NODE's rendered KEY; every module and assignment config that sets
+/// it, in render order (ascending priority, ties by module name; a module's
+/// config before its assignment's own; the last enabled one wins; disabled
+/// assignments are listed, never rendered), each with file:line and the
+/// commit that last changed that line (`git blame`; "not committed yet" for
+/// a work-tree edit); and the target's live value: `live` (the same),
+/// `differs`, `not-live-yet`, or `no-snapshot`, with the oldest snapshot
+/// that has held it since and the receipt that snapshot names (an apply's
+/// completing receipt when there is one).
+///
+/// --at WHEN reads everything as it was then. The rule for every ref: the
+/// newest commit reachable from its tip whose committer date is at or before
+/// WHEN (all parents walked; equal dates: the one nearer the tip). WHEN is a
+/// date first: RFC 3339 (2026-01-05T10:00:00Z), a local '2026-01-05 10:00',
+/// a bare date (the end of that day), @<unix seconds>, 'N
+/// minutes|hours|days|weeks ago', yesterday, now; anything else must be a
+/// git revision, standing for its commit date (and for the desired file, that
+/// commit). A time before the branch's first commit is refused (exit 2).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet why app-02 nginx_workers\n  git fleet why app-01 listen_port --target prod --json\n  git fleet why app-01 listen_port --at '2026-01-05 10:00'\n  git fleet why app-01 listen_port --at main~3\n\nExit codes: 0 shown, 2 unknown node or key (the closest names are listed), or error."
+)]
+pub struct WhyArgs {
+    /// The node (the part before ':' of an assignment key).
+    pub node: String,
+    /// The config key of its rendered config.
+    pub key: String,
+    /// The target whose live state to compare with (default: the only known
+    /// one; none known: desired only).
+    #[arg(long, value_name = "T")]
+    pub target: Option<String>,
+    /// Everything as it was at WHEN: a date or a revision.
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One resource's timeline: desired edits, live changes, proposals,
+/// decisions, applies and rollbacks, with their receipts, oldest first.
+///
+/// Desired edits are the commits of the current branch that changed the
+/// resource itself (each compared with its first parent; a commit that only
+/// touched other resources of the file is not listed), with field-level
+/// before/after. With a target (default: the only known one): the live
+/// snapshots that changed the resource, every transition of its proposals
+/// (opened, approved/rejected/ignored, applied/failed, superseded, rollback),
+/// and the receipts naming it. A resource no record mentions is refused
+/// (exit 2) with the closest names.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet history modules/nginx-public\n  git fleet history assignments/app-02:nginx-public --target prod --json"
+)]
+pub struct HistoryArgs {
+    /// The resource: kind/name (templates, modules, assignments, provider_configs).
+    #[arg(value_name = "KIND/NAME")]
+    pub resource: String,
+    /// The target whose records to include (default: the only known one).
+    #[arg(long, value_name = "T")]
+    pub target: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -24,5 +24,6 @@ pub mod status;
 pub mod store;
 pub mod sync;
 pub mod ticklock;
+pub mod timeline;
 
 pub use error::{Diagnostic, Error, Result};

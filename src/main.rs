@@ -58,6 +58,8 @@ fn main() {
         Command::Policy(command) => cmd::policy::run(&ui, command),
         Command::Sync(args) => cmd::sync::run(&ui, args),
         Command::Receipts(args) => cmd::receipts::run(&ui, args),
+        Command::Why(args) => cmd::why::run(&ui, args),
+        Command::History(args) => cmd::history::run(&ui, args),
     };
     let code = match result {
         Ok(Outcome::Done) => 0,

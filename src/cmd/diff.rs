@@ -5,6 +5,7 @@ use crate::ui::{Outcome, Ui};
 use git_fleet::cli::DiffArgs;
 use git_fleet::desired::{self, Source};
 use git_fleet::fleet::diff::{diff, BlastRadius, Change, ChangeType, Diff};
+use git_fleet::timeline::at;
 use git_fleet::{live, policy, Error, Result};
 use serde_json::{json, Value};
 
@@ -21,6 +22,9 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     };
     if args.check {
         return check(ui, &ctx, &args, &source);
+    }
+    if let Some(spec) = &args.at {
+        return at_diff(ui, &ctx, &args, spec);
     }
     let target = match live::resolve_target(&ctx.store, &ctx.config, args.target.as_deref()) {
         Ok(t) => t,
@@ -83,40 +87,120 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     };
     let empty = git_fleet::fleet::Fleet::default();
     let live_fleet = snapshot.as_ref().map(|s| &s.fleet).unwrap_or(&empty);
-    let result = diff(live_fleet, &parsed.fleet);
+    let against = match (&snapshot, &snapshot_ref) {
+        (Some(s), Some(r)) if *r == live::live_ref(&target) => {
+            format!("{r} ({})", &s.commit.to_string()[..12])
+        }
+        (Some(s), Some(r)) => format!(
+            "{r} ({}; fetched, not recorded here yet)",
+            &s.commit.to_string()[..12]
+        ),
+        _ => format!(
+            "an empty fleet ({} has no snapshot; --allow-empty-live)",
+            live::live_ref(&target)
+        ),
+    };
+    let shown = Shown {
+        target: &target,
+        desired: &input.label,
+        snapshot: snapshot.as_ref().map(|s| s.commit.to_string()),
+        snapshot_ref,
+        against,
+        at: None,
+    };
+    let outcome = present(ui, &args, &shown, live_fleet, &parsed.fleet)?;
+    // Freeing a few hundred thousand small allocations costs more than the
+    // diff itself; the process ends right after, so let the OS reclaim them.
+    std::mem::forget((parsed, snapshot));
+    Ok(outcome)
+}
 
+/// What a diff compared, for its header and JSON.
+struct Shown<'a> {
+    target: &'a str,
+    desired: &'a str,
+    snapshot: Option<String>,
+    snapshot_ref: Option<String>,
+    /// The live side in words, for the status line.
+    against: String,
+    at: Option<Value>,
+}
+
+/// Diff `live_fleet` against `desired` and print it.
+fn present(
+    ui: &Ui,
+    args: &DiffArgs,
+    shown: &Shown<'_>,
+    live_fleet: &git_fleet::fleet::Fleet,
+    desired: &git_fleet::fleet::Fleet,
+) -> Result<Outcome> {
+    let result = diff(live_fleet, desired);
     if args.json {
-        ui.json(&json!({
+        let mut v = json!({
             "version": JSON_VERSION,
-            "target": target,
-            "desired": input.label,
-            "snapshot": snapshot.as_ref().map(|s| s.commit.to_string()),
-            "snapshot_ref": snapshot_ref,
+            "target": shown.target,
+            "desired": shown.desired,
+            "snapshot": shown.snapshot,
+            "snapshot_ref": shown.snapshot_ref,
             "changes": result.changes,
             "totals": totals(&result),
-        }));
+        });
+        if let Some(at) = &shown.at {
+            v["at"] = at.clone();
+        }
+        ui.json(&v);
     } else {
-        let against = match (&snapshot, &snapshot_ref) {
-            (Some(s), Some(r)) if *r == live::live_ref(&target) => {
-                format!("{r} ({})", &s.commit.to_string()[..12])
-            }
-            (Some(s), Some(r)) => format!(
-                "{r} ({}; fetched, not recorded here yet)",
-                &s.commit.to_string()[..12]
-            ),
-            _ => format!(
-                "an empty fleet ({} has no snapshot; --allow-empty-live)",
-                live::live_ref(&target)
-            ),
-        };
-        ui.status(format!("{} vs {against}", input.label));
+        ui.status(format!("{} vs {}", shown.desired, shown.against));
         print_human(ui, &result, args.stat);
     }
     let found = args.exit_code && !result.is_empty();
-    // Freeing a few hundred thousand small allocations costs more than the
-    // diff itself; the process ends right after, so let the OS reclaim them.
-    std::mem::forget((parsed, snapshot, result));
+    std::mem::forget(result);
     Ok(if found { Outcome::Found } else { Outcome::Done })
+}
+
+/// `diff --at WHEN`: the desired file on the current branch (or at the
+/// revision) and the target's live snapshot, both as they were then.
+fn at_diff(ui: &Ui, ctx: &Ctx, args: &DiffArgs, spec: &str) -> Result<Outcome> {
+    let target = live::resolve_target(&ctx.store, &ctx.config, args.target.as_deref())?;
+    let at = at::parse(&ctx.store, spec)?;
+    let (input, _) = at::desired_at(&ctx.store, &at, &desired_path(ctx, &target))?;
+    desired::require_content(&input, desired::Role::Desired, args.allow_empty)?;
+    let parsed = desired::parse(&input)?;
+    let then = match at::live_at(&ctx.store, &target, &at) {
+        Ok(Some(then)) => Some(then),
+        Ok(None) | Err(_) if args.allow_empty_live => None,
+        Ok(None) => {
+            return Err(Error::usage_hint(
+                format!("no live snapshot for target {target}"),
+                "pass --allow-empty-live to compare with an empty fleet",
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    let empty = git_fleet::fleet::Fleet::default();
+    let shown = Shown {
+        target: &target,
+        desired: &input.label,
+        snapshot: then.as_ref().map(|t| t.commit.to_string()),
+        snapshot_ref: then.as_ref().map(|t| t.ref_name.clone()),
+        against: match &then {
+            Some(t) => format!(
+                "{} ({}) at {}",
+                t.ref_name,
+                &t.commit.to_string()[..12],
+                at.describe()
+            ),
+            None => format!("an empty fleet (no snapshot of {target} then; --allow-empty-live)"),
+        },
+        at: Some(at.to_json()),
+    };
+    present(
+        ui,
+        args,
+        &shown,
+        then.as_ref().map(|t| &t.fleet).unwrap_or(&empty),
+        &parsed.fleet,
+    )
 }
 
 fn desired_path(ctx: &Ctx, target: &str) -> String {

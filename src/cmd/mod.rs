@@ -6,6 +6,7 @@ pub mod demo;
 pub mod diff;
 pub mod fanout;
 pub mod halt;
+pub mod history;
 pub mod hook;
 pub mod hooks;
 pub mod init;
@@ -22,6 +23,7 @@ pub mod runs;
 pub mod snapshot;
 pub mod status;
 pub mod sync;
+pub mod why;
 
 use git_fleet::config::Config;
 use git_fleet::store::Store;

@@ -12,8 +12,17 @@ use serde_json::json;
 
 pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
     let ctx = context()?;
+    let at = args
+        .at
+        .as_deref()
+        .map(|s| git_fleet::timeline::at::parse(&ctx.store, s))
+        .transpose()?;
     // Interrupted applies are completed first, so states are true; said so.
-    let recovered = recover(&ctx.store, &ctx.config, None)?;
+    // Not when reading the past: --at only reads.
+    let recovered = match at {
+        Some(_) => Vec::new(),
+        None => recover(&ctx.store, &ctx.config, None)?,
+    };
     if !args.json {
         for r in &recovered {
             ui.status(r.to_string());
@@ -33,9 +42,12 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
     };
     let mut all: Vec<Proposal> = Vec::new();
     for t in &targets {
-        let book = Book::open(&ctx.store, t)?;
+        let stored = match &at {
+            Some(at) => git_fleet::timeline::at::proposals_at(&ctx.store, t, at)?,
+            None => Book::open(&ctx.store, t)?.all(&ctx.store)?,
+        };
         all.extend(
-            book.all(&ctx.store)?
+            stored
                 .into_iter()
                 .filter(|p| state.is_none_or(|s| p.state() == s)),
         );
@@ -54,6 +66,8 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
             version: u32,
             proposals: Vec<Item<'a>>,
             recovered: &'a [Recovered],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            at: Option<serde_json::Value>,
         }
         let ssh = SshConfig::load(&ctx.store)?;
         let mut proposals = Vec::new();
@@ -68,6 +82,7 @@ pub fn list(ui: &Ui, args: ProposalsArgs) -> Result<Outcome> {
             version: JSON_VERSION,
             recovered: &recovered,
             proposals,
+            at: at.as_ref().map(|a| a.to_json()),
         };
         ui.json_of(&out);
         return Ok(Outcome::Done);

@@ -23,7 +23,13 @@ pub fn run(ui: &Ui, args: ReceiptsArgs) -> Result<Outcome> {
 }
 
 fn log(ui: &Ui, store: &Store, args: ReceiptsLogArgs) -> Result<Outcome> {
-    let mut all = receipts::log(store)?;
+    let at = args
+        .at
+        .as_deref()
+        .map(|s| git_fleet::timeline::at::parse(store, s))
+        .transpose()?;
+    // Before the first receipt the log was empty: an honest answer.
+    let mut all = git_fleet::timeline::at::receipts_at(store, at.as_ref())?;
     if let Some(n) = args.max_count {
         all.truncate(n);
     }
@@ -32,11 +38,15 @@ fn log(ui: &Ui, store: &Store, args: ReceiptsLogArgs) -> Result<Outcome> {
             "version": JSON_VERSION,
             "ref": RECEIPTS_REF,
             "receipts": all.iter().map(receipt_json).collect::<Vec<_>>(),
+            "at": at.as_ref().map(|a| a.to_json()),
         }));
         return Ok(Outcome::Done);
     }
     if all.is_empty() {
-        ui.status("no receipts yet");
+        match &at {
+            Some(at) => ui.status(format!("no receipts at or before {}", at.describe())),
+            None => ui.status("no receipts yet"),
+        }
     }
     for r in &all {
         ui.out(one_line(ui, r));

@@ -6,12 +6,26 @@ use git_fleet::cli::RenderArgs;
 use git_fleet::desired::{self, Source};
 use git_fleet::fleet::render::{render_node, Index};
 use git_fleet::fleet::Fleet;
+use git_fleet::timeline::at;
 use git_fleet::{live, Error, Result};
 use serde_json::{json, Map, Value};
 
 pub fn run(ui: &Ui, args: RenderArgs) -> Result<Outcome> {
     let ctx = context()?;
+    let at = args
+        .at
+        .as_deref()
+        .map(|s| at::parse(&ctx.store, s))
+        .transpose()?;
     let (fleet, label): (Fleet, String) = match &args.live {
+        // --at: the snapshot as it was then (a time before the first is refused).
+        Some(target) if at.is_some() => {
+            let at = at.as_ref().expect("checked");
+            let then = at::live_at(&ctx.store, target, at)?
+                .ok_or_else(|| live::no_snapshot(&ctx.store, target))?;
+            let label = format!("{} at {}", then.ref_name, at.describe());
+            (then.fleet, label)
+        }
         Some(target) => {
             // Recorded here, else fetched (named in the label), as diff reads it.
             let (snapshot, name) = live::latest_recorded(&ctx.store, target)?
@@ -28,7 +42,10 @@ pub fn run(ui: &Ui, args: RenderArgs) -> Result<Outcome> {
                 Some(t) if ctx.config.targets.len() == 1 => t.desired_path(),
                 _ => git_fleet::config::DEFAULT_DESIRED.to_string(),
             };
-            let input = desired::read(&ctx.store, &source, &rel)?;
+            let input = match &at {
+                Some(at) => at::desired_at(&ctx.store, at, &rel)?.0,
+                None => desired::read(&ctx.store, &source, &rel)?,
+            };
             // Rendering a lost file would show an empty fleet, not the problem.
             if !input.exists || input.is_blank() {
                 let what = if input.exists {
