@@ -286,7 +286,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__diff)
-            opts="-q -h -V --staged --rev --file --check --stat --exit-code --allow-empty-live --allow-empty --json --at --color --quiet --help --version"
+            opts="-q -h -V --staged --rev --file --check --stat --exit-code --allow-empty-live --allow-empty --json --at --rendered --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -301,6 +301,10 @@ _gitfleet() {
                     return 0
                     ;;
                 --at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rendered)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -90,6 +90,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s V -l ve
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l rev -d 'Use the desired file as of revision REV' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l file -d 'Use FILE as the desired state (\'-\' for stdin)' -r -F
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l at -d 'Desired and live as they were at WHEN: a date (2026-01-05, 2026-01-05T10:00:00Z, \'3 days ago\') or a revision (see `git fleet why`)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l rendered -d 'Also show, per node, the rendered values that change (before -> after), and provider_configs changes (informational, never applied); only NODEs when given (put TARGET before --rendered)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -592,6 +592,11 @@ pub struct DiffArgs {
     /// 2026-01-05T10:00:00Z, '3 days ago') or a revision (see `git fleet why`).
     #[arg(long, value_name = "WHEN", conflicts_with_all = ["staged", "rev", "file", "check"])]
     pub at: Option<String>,
+    /// Also show, per node, the rendered values that change (before -> after),
+    /// and provider_configs changes (informational, never applied); only
+    /// NODEs when given (put TARGET before --rendered).
+    #[arg(long, value_name = "NODE", num_args = 0.., conflicts_with = "check")]
+    pub rendered: Option<Vec<String>>,
 }
 
 /// Print the effective (rendered) config of nodes.

@@ -658,3 +658,70 @@ fn history_refuses_what_no_record_mentions() {
         .unwrap()
         .contains("not kind/name"));
 }
+
+/// Item 8: `diff --rendered` shows per node the rendered values that change
+/// (app-02 overrides nginx_workers, so only app-01 changes), and a
+/// provider_configs edit, which diff never proposes, as informational.
+#[test]
+fn diff_rendered_shows_values_per_node_and_provider_configs() {
+    let r = Repo::new();
+    r.ok(&day(1, 12), &["snapshot", "staging"]);
+    let file = r.path.join("fleet.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let text = text
+        .replacen("nginx_workers: 4", "nginx_workers: 6", 1)
+        .replacen("region: fsn1", "region: nbg1", 1);
+    std::fs::write(&file, text).unwrap();
+
+    let out = r.ok(&day(2, 0), &["diff", "staging", "--rendered"]);
+    assert!(
+        out.stdout.contains("  app-01\n    nginx_workers: 4 -> 6"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("  app-02\n"),
+        "app-02 overrides it: {}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("provider_configs (informational"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("region: \"fsn1\" -> \"nbg1\""),
+        "{}",
+        out.stdout
+    );
+
+    let v = r
+        .ok(&day(2, 0), &["diff", "staging", "--json", "--rendered"])
+        .json();
+    assert_eq!(v["rendered"][0]["node"], "app-01");
+    assert_eq!(v["rendered"][0]["values"][0]["key"], "nginx_workers");
+    assert_eq!(v["rendered"][0]["values"][0]["before"], 4);
+    assert_eq!(v["rendered"][0]["values"][0]["after"], 6);
+    assert_eq!(v["rendered"].as_array().unwrap().len(), 1);
+    assert_eq!(v["provider_configs"][0]["name"], "hetzner");
+    assert_eq!(v["provider_configs"][0]["change"], "update");
+    assert_eq!(v["provider_configs"][0]["fields"][0]["path"], "region");
+    // Only the nodes asked for.
+    let v = r
+        .ok(
+            &day(2, 0),
+            &["diff", "staging", "--json", "--rendered", "app-02"],
+        )
+        .json();
+    assert_eq!(v["rendered"], serde_json::json!([]));
+    // An unknown node is refused, naming the nodes.
+    let out = r.fleet(&day(2, 0), &["diff", "staging", "--rendered", "app-9"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("unknown node 'app-9'"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("app-01"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+}

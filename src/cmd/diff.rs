@@ -5,7 +5,7 @@ use crate::ui::{Outcome, Ui};
 use git_fleet::cli::DiffArgs;
 use git_fleet::desired::{self, Source};
 use git_fleet::fleet::diff::{diff, BlastRadius, Change, ChangeType, Diff};
-use git_fleet::timeline::at;
+use git_fleet::timeline::{at, rendered};
 use git_fleet::{live, policy, Error, Result};
 use serde_json::{json, Value};
 
@@ -126,7 +126,8 @@ struct Shown<'a> {
     at: Option<Value>,
 }
 
-/// Diff `live_fleet` against `desired` and print it.
+/// Diff `live_fleet` against `desired` and print it (with --rendered, the
+/// rendered values per node and provider_configs changes too).
 fn present(
     ui: &Ui,
     args: &DiffArgs,
@@ -134,6 +135,14 @@ fn present(
     live_fleet: &git_fleet::fleet::Fleet,
     desired: &git_fleet::fleet::Fleet,
 ) -> Result<Outcome> {
+    // Computed first: an unknown node refuses before anything is printed.
+    let rendered = match &args.rendered {
+        Some(nodes) => Some((
+            rendered::node_changes(live_fleet, desired, nodes)?,
+            rendered::provider_changes(live_fleet, desired),
+        )),
+        None => None,
+    };
     let result = diff(live_fleet, desired);
     if args.json {
         let mut v = json!({
@@ -148,14 +157,70 @@ fn present(
         if let Some(at) = &shown.at {
             v["at"] = at.clone();
         }
+        if let Some((nodes, providers)) = &rendered {
+            v["rendered"] = json!(nodes);
+            v["provider_configs"] = json!(providers);
+        }
         ui.json(&v);
     } else {
         ui.status(format!("{} vs {}", shown.desired, shown.against));
         print_human(ui, &result, args.stat);
+        if let Some((nodes, providers)) = &rendered {
+            print_rendered(ui, nodes, providers);
+        }
     }
     let found = args.exit_code && !result.is_empty();
     std::mem::forget(result);
     Ok(if found { Outcome::Found } else { Outcome::Done })
+}
+
+/// `--rendered`: per node the values that change, then provider_configs.
+fn print_rendered(
+    ui: &Ui,
+    nodes: &[rendered::NodeChanges],
+    providers: &[rendered::ProviderChange],
+) {
+    ui.out(format!("{}", ui.bold().apply_to("rendered")));
+    if nodes.is_empty() {
+        ui.out("  no rendered value changes");
+    }
+    for n in nodes {
+        ui.out(format!("  {}", n.node));
+        for v in &n.values {
+            let from = match (&v.before_from, &v.after_from) {
+                (Some(b), Some(a)) if b != a => format!("  ({b} -> {a})"),
+                (_, Some(a)) => format!("  ({a})"),
+                (Some(b), None) => format!("  ({b})"),
+                _ => String::new(),
+            };
+            ui.out(format!(
+                "    {}: {} -> {}{}",
+                v.key,
+                ui.red().apply_to(show_value(&v.before)),
+                ui.green().apply_to(show_value(&v.after)),
+                ui.dim().apply_to(from)
+            ));
+        }
+    }
+    if !providers.is_empty() {
+        ui.out(format!(
+            "{} {}",
+            ui.bold().apply_to("provider_configs"),
+            ui.dim()
+                .apply_to("(informational: never proposed or applied)")
+        ));
+        for p in providers {
+            ui.out(format!("  {} {}", p.change, p.name));
+            for f in &p.fields {
+                ui.out(format!(
+                    "      {}: {} -> {}",
+                    f.path,
+                    ui.red().apply_to(show_value(&f.before)),
+                    ui.green().apply_to(show_value(&f.after))
+                ));
+            }
+        }
+    }
 }
 
 /// `diff --at WHEN`: the desired file on the current branch (or at the
