@@ -87,15 +87,8 @@ fn change_word(before: &Option<Value>, after: &Option<Value>) -> &'static str {
 }
 
 fn fields_of(before: &Option<Value>, after: &Option<Value>) -> Vec<PathChange> {
-    // A created or destroyed mapping lists its fields, not one opaque value.
-    let empty = Value::Object(Default::default());
-    let side = |v: &Option<Value>, other: &Option<Value>| match (v, other) {
-        (None, Some(Value::Object(_))) => Some(empty.clone()),
-        _ => v.clone(),
-    };
-    let (b, a) = (side(before, after), side(after, before));
     let mut out = Vec::new();
-    leaf_diff("", b.as_ref(), a.as_ref(), &mut out);
+    leaf_diff("", before.as_ref(), after.as_ref(), &mut out);
     out
 }
 

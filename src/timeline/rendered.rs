@@ -127,6 +127,13 @@ pub fn provider_changes(before: &Fleet, after: &Fleet) -> Vec<ProviderChange> {
 
 /// Differences between two JSON values, by leaf path.
 pub fn leaf_diff(path: &str, b: Option<&Value>, a: Option<&Value>, out: &mut Vec<PathChange>) {
+    // A mapping that appears or goes lists its leaves, not one opaque value.
+    let empty = Value::Object(Default::default());
+    let (b, a) = match (b, a) {
+        (None, Some(Value::Object(_))) => (Some(&empty), a),
+        (Some(Value::Object(_)), None) => (b, Some(&empty)),
+        _ => (b, a),
+    };
     match (b, a) {
         (Some(Value::Object(bm)), Some(Value::Object(am))) => {
             let keys: BTreeSet<&String> = bm.keys().chain(am.keys()).collect();
