@@ -469,6 +469,38 @@ fn at_before_any_record_or_unreadable_is_refused() {
         &["render", "--live", "staging", "--at", &day(1, 11)],
     );
     assert_eq!(out.code, 2, "{}", out.stdout);
+    // Empty on purpose: every resource is a create.
+    let v = r
+        .ok(
+            &day(2, 0),
+            &[
+                "diff",
+                "staging",
+                "--at",
+                &day(1, 11),
+                "--allow-empty-live",
+                "--json",
+            ],
+        )
+        .json();
+    assert_eq!(v["totals"]["create"], 10, "{v}");
+    assert!(v["snapshot"].is_null());
+    // why answers for desired and says live had no snapshot then.
+    let v = r
+        .ok(
+            &day(2, 0),
+            &[
+                "why",
+                "app-01",
+                "listen_port",
+                "--at",
+                &day(1, 11),
+                "--json",
+            ],
+        )
+        .json();
+    assert_eq!(v["value"], 443);
+    assert_eq!(v["live"]["state"], "no-snapshot");
     let out = r.fleet(
         &day(2, 0),
         &["diff", "staging", "--at", "garbage", "--json"],

@@ -231,16 +231,15 @@ fn at_diff(ui: &Ui, ctx: &Ctx, args: &DiffArgs, spec: &str) -> Result<Outcome> {
     let (input, _) = at::desired_at(&ctx.store, &at, &desired_path(ctx, &target))?;
     desired::require_content(&input, desired::Role::Desired, args.allow_empty)?;
     let parsed = desired::parse(&input)?;
-    let then = match at::live_at(&ctx.store, &target, &at) {
-        Ok(Some(then)) => Some(then),
-        Ok(None) | Err(_) if args.allow_empty_live => None,
-        Ok(None) => {
-            return Err(Error::usage_hint(
+    let then = if args.allow_empty_live {
+        at::live_at_or_none(&ctx.store, &target, &at)?
+    } else {
+        Some(at::live_at(&ctx.store, &target, &at)?.ok_or_else(|| {
+            Error::usage_hint(
                 format!("no live snapshot for target {target}"),
                 "pass --allow-empty-live to compare with an empty fleet",
-            ))
-        }
-        Err(e) => return Err(e),
+            )
+        })?)
     };
     let empty = git_fleet::fleet::Fleet::default();
     let shown = Shown {

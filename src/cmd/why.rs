@@ -30,7 +30,7 @@ pub fn run(ui: &Ui, args: WhyArgs) -> Result<Outcome> {
     let parsed = desired::parse(&input)?;
     let live_then = match (&target, &at) {
         // Before the target's first snapshot, live is honestly "none then".
-        (Some(t), Some(a)) => at::live_at(&ctx.store, t, a).unwrap_or(None),
+        (Some(t), Some(a)) => at::live_at_or_none(&ctx.store, t, a)?,
         (Some(t), None) => live::latest_recorded(&ctx.store, t)?.map(|(s, r)| LiveThen {
             commit: s.commit,
             fleet: s.fleet,

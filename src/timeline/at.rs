@@ -229,20 +229,52 @@ pub struct LiveThen {
 /// The live snapshot of `target` at `at`: Ok(None) when the target has no
 /// snapshot at all; Err when its first snapshot is later than `at`.
 pub fn live_at(store: &Store, target: &str, at: &At) -> Result<Option<LiveThen>> {
+    match live_then(store, target, at)? {
+        Then::Snapshot(t) => Ok(Some(t)),
+        Then::Never => Ok(None),
+        Then::NotYet { ref_name, oldest } => Err(nothing_then(&ref_name, at, oldest)),
+    }
+}
+
+/// [`live_at`] where "none then" is an answer, not an error (`why` says
+/// "no snapshot then"; `diff --allow-empty-live` compares with nothing).
+/// Other errors (an unreadable snapshot, fetched copies that differ) stay errors.
+pub fn live_at_or_none(store: &Store, target: &str, at: &At) -> Result<Option<LiveThen>> {
+    match live_then(store, target, at)? {
+        Then::Snapshot(t) => Ok(Some(t)),
+        Then::Never | Then::NotYet { .. } => Ok(None),
+    }
+}
+
+enum Then {
+    Snapshot(LiveThen),
+    /// The target has no snapshot at all.
+    Never,
+    /// Its first snapshot (at `oldest`) is later than WHEN.
+    NotYet {
+        ref_name: String,
+        oldest: i64,
+    },
+}
+
+fn live_then(store: &Store, target: &str, at: &At) -> Result<Then> {
     let ref_name = match store.resolve(&live::live_ref(target))? {
         Some(_) => live::live_ref(target),
         None => match live::latest_recorded(store, target)? {
             Some((_, name)) => name,
-            None => return Ok(None),
+            None => return Ok(Then::Never),
         },
     };
-    match ref_at(store, &ref_name, at)? {
-        Some(commit) => Ok(Some(LiveThen {
+    let Some(tip) = store.resolve(&ref_name)? else {
+        return Ok(Then::Never);
+    };
+    match at_time(store, tip, at.time)? {
+        (Some(commit), _) => Ok(Then::Snapshot(LiveThen {
             commit,
             fleet: live::read_at(store, commit)?,
             ref_name,
         })),
-        None => Ok(None),
+        (None, oldest) => Ok(Then::NotYet { ref_name, oldest }),
     }
 }
 
