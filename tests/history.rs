@@ -817,3 +817,25 @@ fn readme_why_history_section_is_real_output() {
         "README's why/history output is stale"
     );
 }
+
+/// The demo shows `why` after its apply: the module's line, its commit, and
+/// the apply receipt that put the value live.
+#[test]
+fn demo_shows_where_a_value_came_from() {
+    let env = TestEnv::new();
+    let dir = env.root().join("sandbox");
+    let out = env.fleet(env.root(), &["demo", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for expected in [
+        "app-01 nginx_workers = 6",
+        "modules/nginx-public via app-01:nginx-public",
+        "live on staging: the same value",
+        "apply applied",
+    ] {
+        assert!(
+            out.stdout.contains(expected),
+            "demo lacks {expected:?}:\n{}",
+            out.stdout
+        );
+    }
+}
