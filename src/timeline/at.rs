@@ -397,7 +397,13 @@ mod tests {
         assert_eq!(parse_date("2 days ago", now), Some(1_767_607_200 - 172_800));
         assert_eq!(parse_date("@5", now), Some(5));
         assert_eq!(parse_date("2026-01-05T10:00:00Z", now), Some(1_767_607_200));
+        // Local forms are read in the system zone (the tests run with TZ=UTC).
+        if std::env::var("TZ").as_deref() == Ok("UTC") {
+            assert_eq!(parse_date("2026-01-05 10:00", now), Some(1_767_607_200));
+            assert_eq!(parse_date("2026-01-05", now), Some(1_767_657_599));
+        }
         assert!(parse_date("garbage", now).is_none());
+        assert!(parse_date("3 fortnights ago", now).is_none());
         assert!(parse_date("main~2", now).is_none());
     }
 }
