@@ -284,6 +284,23 @@ fn why_refuses_unknown_node_or_key_naming_the_closest() {
     assert!(message.contains("no key 'nginx_worker'"), "{message}");
     assert!(message.contains("did you mean nginx_workers"), "{message}");
     assert!(message.contains("tls_protocols"), "{message}");
+
+    // Two targets: which live to read is not guessed.
+    r.ok(&day(2, 0), &["snapshot", "staging"]);
+    r.ok(&day(2, 0), &["snapshot", "prod"]);
+    let out = r.fleet(&day(2, 0), &["why", "app-01", "listen_port"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("several targets are known (prod, staging)"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--target"), "{}", out.stderr);
+    r.ok(
+        &day(2, 0),
+        &["why", "app-01", "listen_port", "--target", "prod"],
+    );
 }
 
 /// Item 6: --at reads desired, live, proposals and receipts as they were.

@@ -76,7 +76,13 @@ pub fn optional_target(
     match crate::live::known_targets(store, config)?.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(one.clone())),
-        _ => crate::live::resolve_target(store, config, None).map(Some),
+        several => Err(crate::Error::usage_hint(
+            format!(
+                "several targets are known ({}); name one",
+                several.join(", ")
+            ),
+            "pass --target T",
+        )),
     }
 }
 
