@@ -40,6 +40,9 @@ _gitfleet() {
             gitfleet,halt)
                 cmd="gitfleet__subcmd__halt"
                 ;;
+            gitfleet,history)
+                cmd="gitfleet__subcmd__history"
+                ;;
             gitfleet,hook)
                 cmd="gitfleet__subcmd__hook"
                 ;;
@@ -100,6 +103,9 @@ _gitfleet() {
             gitfleet,sync)
                 cmd="gitfleet__subcmd__sync"
                 ;;
+            gitfleet,why)
+                cmd="gitfleet__subcmd__why"
+                ;;
             gitfleet__subcmd__hooks,install)
                 cmd="gitfleet__subcmd__hooks__subcmd__install"
                 ;;
@@ -146,7 +152,7 @@ _gitfleet() {
 
     case "${cmd}" in
         gitfleet)
-            opts="-q -C -h -V --color --quiet --help --version status init snapshot diff render notes peers fanout agent proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
+            opts="-q -C -h -V --color --quiet --help --version status init snapshot diff render notes peers fanout agent proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync why history"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -280,7 +286,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__diff)
-            opts="-q -h -V --staged --rev --file --check --stat --exit-code --allow-empty-live --allow-empty --json --color --quiet --help --version"
+            opts="-q -h -V --staged --rev --file --check --stat --exit-code --allow-empty-live --allow-empty --json --at --rendered --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -291,6 +297,14 @@ _gitfleet() {
                     return 0
                     ;;
                 --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rendered)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -369,6 +383,28 @@ _gitfleet() {
             fi
             case "${prev}" in
                 --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gitfleet__subcmd__history)
+            opts="-q -h -V --target --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -718,7 +754,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__proposals)
-            opts="-q -h -V --target --state --json --color --quiet --help --version"
+            opts="-q -h -V --target --state --at --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -729,6 +765,10 @@ _gitfleet() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -744,7 +784,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__receipts)
-            opts="-n -q -h -V --max-count --json --color --quiet --help --version log show verify append"
+            opts="-n -q -h -V --max-count --at --json --color --quiet --help --version log show verify append"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -755,6 +795,10 @@ _gitfleet() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -824,7 +868,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__receipts__subcmd__log)
-            opts="-n -q -h -V --max-count --json --color --quiet --help --version"
+            opts="-n -q -h -V --max-count --at --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -835,6 +879,10 @@ _gitfleet() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -942,7 +990,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__render)
-            opts="-q -h -V --rev --file --live --json --color --quiet --help --version"
+            opts="-q -h -V --rev --file --live --at --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -957,6 +1005,10 @@ _gitfleet() {
                     return 0
                     ;;
                 --live)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1106,6 +1158,32 @@ _gitfleet() {
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gitfleet__subcmd__why)
+            opts="-q -h -V --target --at --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

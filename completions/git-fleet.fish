@@ -59,6 +59,8 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "demo" -d 'Build
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "receipts" -d 'The receipt log: list, show, verify (and append, for scripts)'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "policy" -d 'Bounded writes: check changes to desired state against fleet.toml\'s [[policy]]'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "sync" -d 'Share fleet records with another clone: fetch, merge, push with a lease'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "why" -d 'Where a rendered value came from, layer by layer, and what put it live'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "history" -d 'One resource\'s timeline: desired edits, live changes, proposals, decisions, applies and rollbacks, with their receipts, oldest first'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -87,6 +89,8 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s h -l he
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand snapshot" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l rev -d 'Use the desired file as of revision REV' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l file -d 'Use FILE as the desired state (\'-\' for stdin)' -r -F
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l at -d 'Desired and live as they were at WHEN: a date (2026-01-05, 2026-01-05T10:00:00Z, \'3 days ago\') or a revision (see `git fleet why`)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l rendered -d 'Also show, per node, the rendered values that change (before -> after), and provider_configs changes (informational, never applied); only NODEs when given (put TARGET before --rendered)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -103,6 +107,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s V -l versio
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l rev -d 'Render the desired file as of revision REV' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l file -d 'Render FILE (\'-\' for stdin)' -r -F
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l live -d 'Render the latest live snapshot of TARGET instead of the desired file' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l at -d 'Render the desired file (or with --live, the snapshot) as it was at WHEN: a date or a revision (see `git fleet why`)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand render" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -264,6 +269,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s h -l h
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand reconcile" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -l target -d 'Only this target\'s proposals' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -l state -d 'Only proposals in this state (pending_review, approved, applied, rejected, ignored, failed)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -l at -d 'The proposals and their states as recorded at WHEN: a date or a revision (see `git fleet why`); reads only' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand proposals" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -361,6 +367,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s q -l quiet 
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -s n -l max-count -d 'Show at most N receipts (the newest)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -l at -d 'The log as it was at WHEN: a date or a revision (see `git fleet why`)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -373,6 +380,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -f -a "verify" -d 'Verify the receipt log: hash chain, signatures, and notes against the log'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -f -a "append" -d 'Append a receipt (plumbing for scripts and tests; apply, halt and resume write their own)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s n -l max-count -d 'Show at most N receipts (the newest)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -l at -d 'The log as it was at WHEN: a date or a revision (see `git fleet why`)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -432,3 +440,20 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -l json -d 'Pr
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand why" -l target -d 'The target whose live state to compare with (default: the only known one; none known: desired only)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand why" -l at -d 'Everything as it was at WHEN: a date or a revision' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand why" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand why" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand why" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand why" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand why" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand history" -l target -d 'The target whose records to include (default: the only known one)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand history" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand history" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand history" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand history" -s V -l version -d 'Print version'

@@ -25,6 +25,7 @@ pub mod status;
 pub mod store;
 pub mod sync;
 pub mod ticklock;
+pub mod timeline;
 pub mod workspace;
 
 pub use error::{Diagnostic, Error, Result};

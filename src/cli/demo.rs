@@ -439,6 +439,14 @@ fn walk(s: &mut Sandbox<'_>) -> Result<()> {
     )?;
     s.must("work", "git-fleet", &["apply", &update], &[0])?;
 
+    s.explain("Where a value came from: every layer that sets app-01's nginx_workers, its file:line and commit, and the apply receipt that put it live.");
+    s.must(
+        "work",
+        "git-fleet",
+        &["why", "app-01", "nginx_workers"],
+        &[0],
+    )?;
+
     s.explain("Destroys always wait for a person: the retired module and its assignment are still pending review.");
     s.must(
         "work",

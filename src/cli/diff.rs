@@ -4,6 +4,7 @@ use crate::ui::{Outcome, Ui};
 use clap::Args;
 use git_fleet::desired::{self, Source};
 use git_fleet::fleet::diff::{diff, BlastRadius, Change, ChangeType, Diff};
+use git_fleet::timeline::{at, rendered};
 use git_fleet::workspace::Workspace;
 use git_fleet::{live, Error, Result};
 use serde_json::{json, Value};
@@ -58,6 +59,15 @@ pub struct DiffArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Desired and live as they were at WHEN: a date (2026-01-05,
+    /// 2026-01-05T10:00:00Z, '3 days ago') or a revision (see `git fleet why`).
+    #[arg(long, value_name = "WHEN", conflicts_with_all = ["staged", "rev", "file", "check"])]
+    pub at: Option<String>,
+    /// Also show, per node, the rendered values that change (before -> after),
+    /// and provider_configs changes (informational, never applied); only
+    /// NODEs when given (put TARGET before --rendered).
+    #[arg(long, value_name = "NODE", num_args = 0.., conflicts_with = "check")]
+    pub rendered: Option<Vec<String>>,
 }
 
 pub fn run(ui: &Ui, ws: &Workspace, args: DiffArgs) -> Result<Outcome> {
@@ -73,6 +83,9 @@ pub fn run(ui: &Ui, ws: &Workspace, args: DiffArgs) -> Result<Outcome> {
     };
     if args.check {
         return check(ui, ws, &args, &source);
+    }
+    if let Some(spec) = &args.at {
+        return at_diff(ui, ws, &args, spec);
     }
     let target = match live::resolve_target(ws.store(), config, args.target.as_deref()) {
         Ok(t) => t,
@@ -135,39 +148,183 @@ pub fn run(ui: &Ui, ws: &Workspace, args: DiffArgs) -> Result<Outcome> {
     };
     let empty = git_fleet::fleet::Fleet::default();
     let live_fleet = snapshot.as_ref().map(|s| &s.fleet).unwrap_or(&empty);
-    let result = diff(live_fleet, &parsed.fleet);
-
-    if args.json {
-        ui.json(json!({
-            "target": target,
-            "desired": input.label,
-            "snapshot": snapshot.as_ref().map(|s| s.commit.to_string()),
-            "snapshot_ref": snapshot_ref,
-            "changes": result.changes,
-            "totals": totals(&result),
-        }));
-    } else {
-        let against = match (&snapshot, &snapshot_ref) {
-            (Some(s), Some(r)) if *r == live::live_ref(&target) => {
-                format!("{r} ({})", &s.commit.to_string()[..12])
-            }
-            (Some(s), Some(r)) => format!(
-                "{r} ({}; fetched, not recorded here yet)",
-                &s.commit.to_string()[..12]
-            ),
-            _ => format!(
-                "an empty fleet ({} has no snapshot; --allow-empty-live)",
-                live::live_ref(&target)
-            ),
-        };
-        ui.status(format!("{} vs {against}", input.label));
-        print_human(ui, &result, args.stat);
-    }
-    let found = args.exit_code && !result.is_empty();
+    let against = match (&snapshot, &snapshot_ref) {
+        (Some(s), Some(r)) if *r == live::live_ref(&target) => {
+            format!("{r} ({})", &s.commit.to_string()[..12])
+        }
+        (Some(s), Some(r)) => format!(
+            "{r} ({}; fetched, not recorded here yet)",
+            &s.commit.to_string()[..12]
+        ),
+        _ => format!(
+            "an empty fleet ({} has no snapshot; --allow-empty-live)",
+            live::live_ref(&target)
+        ),
+    };
+    let shown = Shown {
+        target: &target,
+        desired: &input.label,
+        snapshot: snapshot.as_ref().map(|s| s.commit.to_string()),
+        snapshot_ref,
+        against,
+        at: None,
+    };
+    let outcome = present(ui, &args, &shown, live_fleet, &parsed.fleet)?;
     // Freeing a few hundred thousand small allocations costs more than the
     // diff itself; the process ends right after, so let the OS reclaim them.
-    std::mem::forget((parsed, snapshot, result));
+    std::mem::forget((parsed, snapshot));
+    Ok(outcome)
+}
+
+/// What a diff compared, for its header and JSON.
+struct Shown<'a> {
+    target: &'a str,
+    desired: &'a str,
+    snapshot: Option<String>,
+    snapshot_ref: Option<String>,
+    /// The live side in words, for the status line.
+    against: String,
+    at: Option<Value>,
+}
+
+/// Diff `live_fleet` against `desired` and print it (with --rendered, the
+/// rendered values per node and provider_configs changes too).
+fn present(
+    ui: &Ui,
+    args: &DiffArgs,
+    shown: &Shown<'_>,
+    live_fleet: &git_fleet::fleet::Fleet,
+    desired: &git_fleet::fleet::Fleet,
+) -> Result<Outcome> {
+    // Computed first: an unknown node refuses before anything is printed.
+    let rendered = match &args.rendered {
+        Some(nodes) => Some((
+            rendered::node_changes(live_fleet, desired, nodes)?,
+            rendered::provider_changes(live_fleet, desired),
+        )),
+        None => None,
+    };
+    let result = diff(live_fleet, desired);
+    if args.json {
+        let mut v = json!({
+            "target": shown.target,
+            "desired": shown.desired,
+            "snapshot": shown.snapshot,
+            "snapshot_ref": shown.snapshot_ref,
+            "changes": result.changes,
+            "totals": totals(&result),
+        });
+        if let Some(at) = &shown.at {
+            v["at"] = at.clone();
+        }
+        if let Some((nodes, providers)) = &rendered {
+            v["rendered"] = json!(nodes);
+            v["provider_configs"] = json!(providers);
+        }
+        ui.json(v);
+    } else {
+        ui.status(format!("{} vs {}", shown.desired, shown.against));
+        print_human(ui, &result, args.stat);
+        if let Some((nodes, providers)) = &rendered {
+            print_rendered(ui, nodes, providers);
+        }
+    }
+    let found = args.exit_code && !result.is_empty();
+    std::mem::forget(result);
     Ok(if found { Outcome::Found } else { Outcome::Done })
+}
+
+/// `--rendered`: per node the values that change, then provider_configs.
+fn print_rendered(
+    ui: &Ui,
+    nodes: &[rendered::NodeChanges],
+    providers: &[rendered::ProviderChange],
+) {
+    ui.out(format!("{}", ui.bold().apply_to("rendered")));
+    if nodes.is_empty() {
+        ui.out("  no rendered value changes");
+    }
+    for n in nodes {
+        ui.out(format!("  {}", n.node));
+        for v in &n.values {
+            let from = match (&v.before_from, &v.after_from) {
+                (Some(b), Some(a)) if b != a => format!("  ({b} -> {a})"),
+                (_, Some(a)) => format!("  ({a})"),
+                (Some(b), None) => format!("  ({b})"),
+                _ => String::new(),
+            };
+            ui.out(format!(
+                "    {}: {} -> {}{}",
+                v.key,
+                ui.red().apply_to(show_value(&v.before)),
+                ui.green().apply_to(show_value(&v.after)),
+                ui.dim().apply_to(from)
+            ));
+        }
+    }
+    if !providers.is_empty() {
+        ui.out(format!(
+            "{} {}",
+            ui.bold().apply_to("provider_configs"),
+            ui.dim()
+                .apply_to("(informational: never proposed or applied)")
+        ));
+        for p in providers {
+            ui.out(format!("  {} {}", p.change, p.name));
+            for f in &p.fields {
+                ui.out(format!(
+                    "      {}: {} -> {}",
+                    f.path,
+                    ui.red().apply_to(show_value(&f.before)),
+                    ui.green().apply_to(show_value(&f.after))
+                ));
+            }
+        }
+    }
+}
+
+/// `diff --at WHEN`: the desired file on the current branch (or at the
+/// revision) and the target's live snapshot, both as they were then.
+fn at_diff(ui: &Ui, ws: &Workspace, args: &DiffArgs, spec: &str) -> Result<Outcome> {
+    let target = live::resolve_target(ws.store(), ws.config()?, args.target.as_deref())?;
+    let at = at::parse(ws.store(), spec)?;
+    let (input, _) = at::desired_at(ws.store(), &at, &ws.desired_path(&target)?)?;
+    desired::require_content(&input, desired::Role::Desired, args.allow_empty)?;
+    let parsed = desired::parse(&input)?;
+    let then = if args.allow_empty_live {
+        at::live_at_or_none(ws.store(), &target, &at)?
+    } else {
+        Some(at::live_at(ws.store(), &target, &at)?.ok_or_else(|| {
+            Error::usage_hint(
+                format!("no live snapshot for target {target}"),
+                "pass --allow-empty-live to compare with an empty fleet",
+            )
+        })?)
+    };
+    let empty = git_fleet::fleet::Fleet::default();
+    let shown = Shown {
+        target: &target,
+        desired: &input.label,
+        snapshot: then.as_ref().map(|t| t.commit.to_string()),
+        snapshot_ref: then.as_ref().map(|t| t.ref_name.clone()),
+        against: match &then {
+            Some(t) => format!(
+                "{} ({}) at {}",
+                t.ref_name,
+                &t.commit.to_string()[..12],
+                at.describe()
+            ),
+            None => format!("an empty fleet (no snapshot of {target} then; --allow-empty-live)"),
+        },
+        at: Some(at.to_json()),
+    };
+    present(
+        ui,
+        args,
+        &shown,
+        then.as_ref().map(|t| &t.fleet).unwrap_or(&empty),
+        &parsed.fleet,
+    )
 }
 
 /// `--check`: validate the desired file(s) only; problems exit 1.

@@ -14,6 +14,7 @@ pub mod gc;
 #[cfg(test)]
 mod generated;
 pub mod halt;
+pub mod history;
 pub mod hook;
 pub mod hooks;
 pub mod init;
@@ -31,6 +32,7 @@ pub mod runs;
 pub mod snapshot;
 pub mod status;
 pub mod sync;
+pub mod why;
 
 use crate::ui::{ColorChoice, Outcome, Ui};
 use agent::AgentArgs;
@@ -44,6 +46,7 @@ use git_fleet::proposals::State;
 use git_fleet::workspace::Workspace;
 use git_fleet::{Error, Result};
 use halt::HaltArgs;
+use history::HistoryArgs;
 use hook::HookArgs;
 use hooks::HooksCommand;
 use init::InitArgs;
@@ -60,6 +63,7 @@ use snapshot::SnapshotArgs;
 use status::StatusArgs;
 use std::path::PathBuf;
 use sync::SyncArgs;
+use why::WhyArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -121,6 +125,8 @@ pub enum Command {
     #[command(subcommand)]
     Policy(PolicyCommand),
     Sync(SyncArgs),
+    Why(WhyArgs),
+    History(HistoryArgs),
 }
 
 /// Run `command`: one exhaustive match from what the user typed to the file
@@ -157,6 +163,8 @@ pub fn dispatch(ui: &Ui, command: Command) -> Result<Outcome> {
         Command::Policy(command) => policy::run(ui, &ws()?, command),
         Command::Sync(args) => sync::run(ui, &ws()?, args),
         Command::Receipts(args) => receipts::run(ui, &ws()?, args),
+        Command::Why(args) => why::run(ui, &ws()?, args),
+        Command::History(args) => history::run(ui, &ws()?, args),
     }
 }
 

@@ -5,6 +5,7 @@ use clap::Args;
 use git_fleet::desired::{self, Source};
 use git_fleet::fleet::render::{render_node, Index};
 use git_fleet::fleet::Fleet;
+use git_fleet::timeline::at;
 use git_fleet::workspace::Workspace;
 use git_fleet::{live, Error, Result};
 use serde_json::{json, Map, Value};
@@ -31,6 +32,10 @@ pub struct RenderArgs {
     /// Render the latest live snapshot of TARGET instead of the desired file.
     #[arg(long, value_name = "TARGET")]
     pub live: Option<String>,
+    /// Render the desired file (or with --live, the snapshot) as it was at
+    /// WHEN: a date or a revision (see `git fleet why`).
+    #[arg(long, value_name = "WHEN", conflicts_with_all = ["rev", "file"])]
+    pub at: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -38,7 +43,20 @@ pub struct RenderArgs {
 
 pub fn run(ui: &Ui, ws: &Workspace, args: RenderArgs) -> Result<Outcome> {
     let config = ws.config()?;
+    let at = args
+        .at
+        .as_deref()
+        .map(|s| at::parse(ws.store(), s))
+        .transpose()?;
     let (fleet, label): (Fleet, String) = match &args.live {
+        // --at: the snapshot as it was then (a time before the first is refused).
+        Some(target) if at.is_some() => {
+            let at = at.as_ref().expect("checked");
+            let then = at::live_at(ws.store(), target, at)?
+                .ok_or_else(|| live::no_snapshot(ws.store(), target))?;
+            let label = format!("{} at {}", then.ref_name, at.describe());
+            (then.fleet, label)
+        }
         Some(target) => {
             // Recorded here, else fetched (named in the label), as diff reads it.
             let (snapshot, name) = live::latest_recorded(ws.store(), target)?
@@ -55,7 +73,10 @@ pub fn run(ui: &Ui, ws: &Workspace, args: RenderArgs) -> Result<Outcome> {
                 Some(t) if config.targets.len() == 1 => t.desired_path(),
                 _ => git_fleet::config::DEFAULT_DESIRED.to_string(),
             };
-            let input = desired::read(ws.store(), &source, &rel)?;
+            let input = match &at {
+                Some(at) => at::desired_at(ws.store(), at, &rel)?.0,
+                None => desired::read(ws.store(), &source, &rel)?,
+            };
             // Rendering a lost file would show an empty fleet, not the problem.
             if !input.exists || input.is_blank() {
                 let what = if input.exists {

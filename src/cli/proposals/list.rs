@@ -21,6 +21,10 @@ pub struct ProposalsArgs {
     /// Only proposals in this state (pending_review, approved, applied, rejected, ignored, failed).
     #[arg(long, value_name = "S")]
     pub state: Option<String>,
+    /// The proposals and their states as recorded at WHEN: a date or a
+    /// revision (see `git fleet why`); reads only.
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -28,8 +32,17 @@ pub struct ProposalsArgs {
 
 pub fn run(ui: &Ui, ws: &Workspace, args: ProposalsArgs) -> Result<Outcome> {
     let config = ws.config()?;
+    let at = args
+        .at
+        .as_deref()
+        .map(|s| git_fleet::timeline::at::parse(ws.store(), s))
+        .transpose()?;
     // Interrupted applies are completed first, so states are true; said so.
-    let recovered = recover(ws.store(), config, None)?;
+    // Not when reading the past: --at only reads.
+    let recovered = match at {
+        Some(_) => Vec::new(),
+        None => recover(ws.store(), config, None)?,
+    };
     if !args.json {
         for r in &recovered {
             ui.status(r.to_string());
@@ -49,9 +62,12 @@ pub fn run(ui: &Ui, ws: &Workspace, args: ProposalsArgs) -> Result<Outcome> {
     };
     let mut all: Vec<Proposal> = Vec::new();
     for t in &targets {
-        let book = Book::open(ws.store(), t)?;
+        let stored = match &at {
+            Some(at) => git_fleet::timeline::at::proposals_at(ws.store(), t, at)?,
+            None => Book::open(ws.store(), t)?.all(ws.store())?,
+        };
         all.extend(
-            book.all(ws.store())?
+            stored
                 .into_iter()
                 .filter(|p| state.is_none_or(|s| p.state() == s)),
         );
@@ -69,6 +85,8 @@ pub fn run(ui: &Ui, ws: &Workspace, args: ProposalsArgs) -> Result<Outcome> {
         struct Out<'a> {
             proposals: Vec<Item<'a>>,
             recovered: &'a [Recovered],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            at: Option<serde_json::Value>,
         }
         let ssh = SshConfig::load(ws.store())?;
         let mut proposals = Vec::new();
@@ -82,6 +100,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: ProposalsArgs) -> Result<Outcome> {
         let out = Out {
             recovered: &recovered,
             proposals,
+            at: at.as_ref().map(|a| a.to_json()),
         };
         ui.json_of(&out);
         return Ok(Outcome::Done);

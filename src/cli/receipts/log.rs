@@ -3,7 +3,7 @@
 use super::format::{one_line, receipt_json};
 use crate::ui::{Outcome, Ui};
 use clap::Args;
-use git_fleet::receipts::{self, RECEIPTS_REF};
+use git_fleet::receipts::RECEIPTS_REF;
 use git_fleet::store::Store;
 use git_fleet::Result;
 use serde_json::json;
@@ -17,13 +17,22 @@ pub struct ReceiptsLogArgs {
     /// Show at most N receipts (the newest).
     #[arg(long, short = 'n', value_name = "N")]
     pub max_count: Option<usize>,
+    /// The log as it was at WHEN: a date or a revision (see `git fleet why`).
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(ui: &Ui, store: &Store, args: ReceiptsLogArgs) -> Result<Outcome> {
-    let mut all = receipts::log(store)?;
+    let at = args
+        .at
+        .as_deref()
+        .map(|s| git_fleet::timeline::at::parse(store, s))
+        .transpose()?;
+    // Before the first receipt the log was empty: an honest answer.
+    let mut all = git_fleet::timeline::at::receipts_at(store, at.as_ref())?;
     if let Some(n) = args.max_count {
         all.truncate(n);
     }
@@ -31,11 +40,15 @@ pub fn run(ui: &Ui, store: &Store, args: ReceiptsLogArgs) -> Result<Outcome> {
         ui.json(json!({
             "ref": RECEIPTS_REF,
             "receipts": all.iter().map(receipt_json).collect::<Vec<_>>(),
+            "at": at.as_ref().map(|a| a.to_json()),
         }));
         return Ok(Outcome::Done);
     }
     if all.is_empty() {
-        ui.status("no receipts yet");
+        match &at {
+            Some(at) => ui.status(format!("no receipts at or before {}", at.describe())),
+            None => ui.status("no receipts yet"),
+        }
     }
     for r in &all {
         ui.out(one_line(ui, r));
