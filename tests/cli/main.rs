@@ -17,6 +17,7 @@ mod demo;
 mod fanout;
 mod fanout_race;
 mod fanout_ssh;
+mod history;
 mod hooks;
 mod incremental;
 mod lifecycle;

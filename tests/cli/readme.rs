@@ -231,6 +231,14 @@ static BLOCKS: &[(&str, Check)] = &[
         },
     ),
     (
+        "git add fleet.yaml fleet.toml && git commit -q -m \"nginx-public: 6 workers\"",
+        Check::TestedBy("readme_why_history_section_is_real_output"),
+    ),
+    (
+        "app-02 nginx_workers = 10  (fleet.yaml)",
+        Check::TestedBy("readme_why_history_section_is_real_output"),
+    ),
+    (
         "{\"version\": 1, \"target\": \"staging\"",
         Check::TestedBy("diff_json_example_matches_the_tool"),
     ),
@@ -725,5 +733,65 @@ fn a_readme_json_shape_is_read_as_written() {
     assert_eq!(
         out,
         ["x: no version", "x.a: no c | d", "x: no e", "x: no f"]
+    );
+}
+
+/// The README's "Where a value came from" walkthrough prints what it shows
+/// (commit and receipt ids aside), run after its Quickstart.
+#[test]
+fn readme_why_history_section_is_real_output() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = |marker: &str, fence: &str| {
+        let rest = &readme[readme.find(marker).expect("marker in README")..];
+        let body = &rest[rest.find(fence).expect("fenced block") + fence.len()..];
+        let body = &body[body.find('\n').unwrap() + 1..];
+        body[..body.find("```").unwrap()].to_string()
+    };
+    let quickstart =
+        block("## Quickstart", "```sh").replace("/path/to/git-fleet", env!("CARGO_MANIFEST_DIR"));
+    let walk = block("## Where a value came from", "```sh");
+    let expected = block("## Where a value came from", "```text");
+    let env = TestEnv::new();
+    let out = env
+        .command("sh", env.root())
+        .args([
+            "-ec",
+            &format!("exec 2>/dev/null\n{quickstart}\nexec >/dev/null\n"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "quickstart failed");
+    let out = env
+        .command("sh", &env.root().join("demo"))
+        .args(["-ec", &format!("exec 2>/dev/null\n{walk}")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "walkthrough failed: {stdout}");
+    // Ids depend on the fleet.toml `init` writes; everything else must match.
+    let mask = |s: &str| {
+        let mut out = String::new();
+        let mut hex = String::new();
+        for c in s.chars().chain(std::iter::once(' ')) {
+            if c.is_ascii_hexdigit() && !c.is_ascii_uppercase() {
+                hex.push(c);
+                continue;
+            }
+            if hex.len() >= 12 && hex.chars().any(|h| h.is_ascii_alphabetic()) {
+                out.push_str("<id>");
+            } else {
+                out.push_str(&hex);
+            }
+            hex.clear();
+            out.push(c);
+        }
+        out.pop();
+        out
+    };
+    assert_eq!(
+        mask(&stdout),
+        mask(&expected),
+        "README's why/history output is stale"
     );
 }
