@@ -16,6 +16,9 @@ _gitfleet() {
             ",$1")
                 cmd="gitfleet"
                 ;;
+            gitfleet,adopt)
+                cmd="gitfleet__subcmd__adopt"
+                ;;
             gitfleet,agent)
                 cmd="gitfleet__subcmd__agent"
                 ;;
@@ -36,6 +39,9 @@ _gitfleet() {
                 ;;
             gitfleet,gc)
                 cmd="gitfleet__subcmd__gc"
+                ;;
+            gitfleet,get)
+                cmd="gitfleet__subcmd__get"
                 ;;
             gitfleet,halt)
                 cmd="gitfleet__subcmd__halt"
@@ -60,6 +66,9 @@ _gitfleet() {
                 ;;
             gitfleet,policy)
                 cmd="gitfleet__subcmd__policy"
+                ;;
+            gitfleet,promote)
+                cmd="gitfleet__subcmd__promote"
                 ;;
             gitfleet,proof)
                 cmd="gitfleet__subcmd__proof"
@@ -88,6 +97,9 @@ _gitfleet() {
             gitfleet,runs)
                 cmd="gitfleet__subcmd__runs"
                 ;;
+            gitfleet,set)
+                cmd="gitfleet__subcmd__set"
+                ;;
             gitfleet,show)
                 cmd="gitfleet__subcmd__show"
                 ;;
@@ -99,6 +111,9 @@ _gitfleet() {
                 ;;
             gitfleet,sync)
                 cmd="gitfleet__subcmd__sync"
+                ;;
+            gitfleet,variants)
+                cmd="gitfleet__subcmd__variants"
                 ;;
             gitfleet__subcmd__hooks,install)
                 cmd="gitfleet__subcmd__hooks__subcmd__install"
@@ -146,7 +161,7 @@ _gitfleet() {
 
     case "${cmd}" in
         gitfleet)
-            opts="-q -C -h -V --color --quiet --help --version status init snapshot diff render notes peers fanout agent proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync"
+            opts="-q -C -h -V --color --quiet --help --version status init snapshot diff render notes peers fanout agent proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync get set adopt variants promote"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,6 +173,28 @@ _gitfleet() {
                     ;;
                 -C)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gitfleet__subcmd__adopt)
+            opts="-q -h -V --select --dry-run --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --select)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -350,6 +387,28 @@ _gitfleet() {
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gitfleet__subcmd__get)
+            opts="-q -h -V --target --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -699,6 +758,28 @@ _gitfleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gitfleet__subcmd__promote)
+            opts="-q -h -V --select --dry-run --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --select)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gitfleet__subcmd__proof)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1033,6 +1114,32 @@ _gitfleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gitfleet__subcmd__set)
+            opts="-m -q -h -V --target --dry-run --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gitfleet__subcmd__show)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1100,6 +1207,24 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__sync)
+            opts="-q -h -V --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gitfleet__subcmd__variants)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

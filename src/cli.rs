@@ -71,6 +71,11 @@ pub enum Command {
     #[command(subcommand)]
     Policy(PolicyCommand),
     Sync(SyncArgs),
+    Get(GetArgs),
+    Set(SetArgs),
+    Adopt(AdoptArgs),
+    Variants(VariantsArgs),
+    Promote(PromoteArgs),
 }
 
 /// Share fleet records with another clone: fetch, merge, push with a lease.
@@ -921,4 +926,124 @@ pub enum HookName {
     ReferenceTransaction,
     PreReceive,
     PostReceive,
+}
+
+/// Read values of the resources a selector matches in a desired file.
+///
+/// SELECTOR is a glob on kind/name (`modules/nginx-*`,
+/// `assignments/app-*:nginx-public`) or `node=NAME` (every assignment of that
+/// node). KEY is a dotted path into the resource (`config.nginx_workers`);
+/// without it the whole resource is shown. A selector that matches nothing is
+/// an error (exit 2).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet get modules/nginx-* config.nginx_workers\n  git fleet get node=app-01 --target prod --json"
+)]
+pub struct GetArgs {
+    /// kind/name-glob, or node=NAME.
+    pub selector: String,
+    /// Dotted path into each resource (default: the whole resource).
+    pub key: Option<String>,
+    /// The target whose desired file is read (default: the only known one).
+    #[arg(long, value_name = "T")]
+    pub target: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Upsert values in every resource a selector matches, as one commit.
+///
+/// Edits the target's desired file in place (comments, order and formatting
+/// of untouched lines kept byte for byte), re-parses and validates it, prints
+/// the blast radius (as `diff` measures it), refuses what the actor's policy
+/// does not allow (exit 2, nothing written), and commits only that file with
+/// a `Fleet-Selector` trailer. VALUE is typed as YAML (`3` is an integer;
+/// quote it, `'"3"'`, for a string). A desired file with uncommitted changes
+/// is refused.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet set modules/nginx-* config.nginx_workers=6 -m 'more workers'\n  git fleet set assignments/app-*:nginx-public enabled=false --dry-run"
+)]
+pub struct SetArgs {
+    /// kind/name-glob, or node=NAME.
+    pub selector: String,
+    /// KEY=VALUE pairs; KEY is a dotted path into the resource.
+    #[arg(required = true, value_name = "KEY=VALUE")]
+    pub values: Vec<String>,
+    /// The target whose desired file is edited (default: the only known one).
+    #[arg(long, value_name = "T")]
+    pub target: Option<String>,
+    /// The commit message's body.
+    #[arg(short = 'm', value_name = "MSG")]
+    pub message: Option<String>,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Write live values that differ from desired back into the desired file.
+///
+/// Reverse reconcile: for the selected resources (default: all), the target's
+/// live state (its driver's) replaces what desired says, field by field,
+/// edited in place. The blast radius is shown and the actor's policy decided
+/// first; then a receipt is written and a commit naming it (`Fleet-Receipt`),
+/// so the next reconcile proposes nothing for those resources.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet adopt prod --dry-run\n  git fleet adopt prod --select modules/nginx-public --json"
+)]
+pub struct AdoptArgs {
+    /// The target whose live drift is adopted.
+    pub target: String,
+    /// Only these resources (kind/name-glob or node=NAME; repeatable).
+    #[arg(long = "select", value_name = "kind/name")]
+    pub select: Vec<String>,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Show the promotion graph (promotes_from) and what lags behind its upstream.
+///
+/// For every target with `promotes_from = "UPSTREAM"` in fleet.toml: the
+/// resources whose desired content differs from the upstream's desired, and
+/// whose live content differs from the upstream's live.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet variants\n  git fleet variants --json")]
+pub struct VariantsArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Write the selected differences of FROM's desired into TO's desired file.
+///
+/// TO must name FROM as its `promotes_from`. The edit is made in place
+/// (lossless), its blast radius shown and the actor's policy decided first,
+/// then committed (`Fleet-Promote`, `Fleet-Selector` trailers).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet promote staging prod --dry-run\n  git fleet promote staging prod --select modules/nginx-*"
+)]
+pub struct PromoteArgs {
+    /// The upstream target.
+    pub from: String,
+    /// The downstream target (its desired file is edited).
+    pub to: String,
+    /// Only these resources (kind/name-glob or node=NAME; repeatable).
+    #[arg(long = "select", value_name = "kind/name")]
+    pub select: Vec<String>,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -54,6 +54,9 @@ pub struct TargetConfig {
     pub branch: Option<String>,
     /// The remote that branch is read from (default: origin, or the only remote).
     pub remote: Option<String>,
+    /// The upstream variant this target's desired values are promoted from
+    /// (`git fleet variants`, `git fleet promote`).
+    pub promotes_from: Option<String>,
 }
 
 impl TargetConfig {
@@ -162,6 +165,57 @@ impl Config {
                         format!("targets.{name}.driver = '{other}': expected 'embedded' or 'exec'"),
                     )))
                 }
+            }
+        }
+        self.check_variants(file, text)
+    }
+
+    /// `promotes_from` names a declared target, and the graph has no cycle.
+    fn check_variants(&self, file: &str, text: &str) -> Result<()> {
+        // The `promotes_from` line inside `[targets.<name>]`, for file:line:col.
+        let locate = |name: &str, message: String| {
+            let d = Diagnostic::new(file, message);
+            let header = [format!("[targets.{name}]"), format!("[targets.\"{name}\"]")]
+                .iter()
+                .find_map(|h| text.find(h.as_str()))
+                .unwrap_or(0);
+            match text[header..].find("promotes_from") {
+                Some(off) => {
+                    let (line, col) = line_col(text, header + off);
+                    d.at(line, col)
+                }
+                None => d,
+            }
+        };
+        for (name, target) in &self.targets {
+            let Some(up) = &target.promotes_from else {
+                continue;
+            };
+            if !self.targets.contains_key(up) {
+                return Err(Error::invalid(locate(
+                    name,
+                    format!("targets.{name}.promotes_from = '{up}': no [targets.{up}] is declared"),
+                )));
+            }
+            let mut seen = vec![name.as_str()];
+            let mut at = up.as_str();
+            while let Some(next) = self
+                .targets
+                .get(at)
+                .and_then(|t| t.promotes_from.as_deref())
+            {
+                seen.push(at);
+                if seen.contains(&next) {
+                    seen.push(next);
+                    return Err(Error::invalid(locate(
+                        name,
+                        format!(
+                            "targets.{name}.promotes_from makes a cycle: {}",
+                            seen.join(" <- ")
+                        ),
+                    )));
+                }
+                at = next;
             }
         }
         Ok(())

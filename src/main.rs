@@ -58,6 +58,11 @@ fn main() {
         Command::Policy(command) => cmd::policy::run(&ui, command),
         Command::Sync(args) => cmd::sync::run(&ui, args),
         Command::Receipts(args) => cmd::receipts::run(&ui, args),
+        Command::Get(args) => cmd::get::run(&ui, args),
+        Command::Set(args) => cmd::set::run(&ui, args),
+        Command::Adopt(args) => cmd::adopt::run(&ui, args),
+        Command::Variants(args) => cmd::variants::run(&ui, args),
+        Command::Promote(args) => cmd::promote::run(&ui, args),
     };
     let code = match result {
         Ok(Outcome::Done) => 0,

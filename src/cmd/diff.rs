@@ -248,7 +248,7 @@ fn policy_problems(
         .collect())
 }
 
-fn totals(d: &Diff) -> Value {
+pub fn totals(d: &Diff) -> Value {
     let count = |t: ChangeType| d.changes.iter().filter(|c| c.change == t).count();
     json!({
         "changes": d.changes.len(),
@@ -275,7 +275,7 @@ fn show_value(v: &Option<Value>) -> String {
     }
 }
 
-fn print_human(ui: &Ui, d: &Diff, stat: bool) {
+pub fn print_human(ui: &Ui, d: &Diff, stat: bool) {
     if d.is_empty() {
         ui.out("no differences");
         return;

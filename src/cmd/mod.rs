@@ -1,10 +1,12 @@
 //! One module per subcommand; each `run` calls the library and reports through `Ui`.
 
+pub mod adopt;
 pub mod agent;
 pub mod apply;
 pub mod demo;
 pub mod diff;
 pub mod fanout;
+pub mod get;
 pub mod halt;
 pub mod hook;
 pub mod hooks;
@@ -12,6 +14,7 @@ pub mod init;
 pub mod notes;
 pub mod peers;
 pub mod policy;
+pub mod promote;
 pub mod proof;
 pub mod proposals;
 pub mod receipts;
@@ -19,9 +22,11 @@ pub mod reconcile;
 pub mod render;
 pub mod rollback;
 pub mod runs;
+pub mod set;
 pub mod snapshot;
 pub mod status;
 pub mod sync;
+pub mod variants;
 
 use git_fleet::config::Config;
 use git_fleet::store::Store;

@@ -1,0 +1,157 @@
+//! `git fleet set SELECTOR KEY=VALUE...`: upsert values in the desired file
+//! (lossless), validated, bounded by policy, committed with its selector.
+
+use super::{context, JSON_VERSION};
+use crate::ui::{Outcome, Ui};
+use git_fleet::cli::SetArgs;
+use git_fleet::ops::edit::{self, Prepared};
+use git_fleet::ops::{getset, select::Selector};
+use git_fleet::{Error, Result};
+use serde_json::{json, Value};
+
+pub fn run(ui: &Ui, args: SetArgs) -> Result<Outcome> {
+    let ctx = context()?;
+    let selector = Selector::parse(&args.selector)?;
+    let values = getset::parse_assignments(&args.values)?;
+    let place = edit::place(&ctx.store, &ctx.config, args.target.as_deref())?;
+    place.require_clean()?;
+    let (_, current) = place.read()?;
+    let edits = getset::plan(
+        &current.fleet,
+        &place.path,
+        std::slice::from_ref(&selector),
+        &values,
+    )?;
+    let prepared = edit::prepare(&ctx.store, &ctx.config, &place, &edits)?;
+    let refusals = prepared.refusals();
+    let commit = if args.dry_run || !refusals.is_empty() || prepared.diff.is_empty() {
+        None
+    } else {
+        let keys: Vec<&str> = values.iter().map(|(k, _, _)| k.as_str()).collect();
+        let mut message = format!("set {}: {}\n\n", selector.text, args.values.join(" "));
+        if let Some(body) = args
+            .message
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
+            message.push_str(body);
+            message.push_str("\n\n");
+        }
+        if let Some(t) = &place.target {
+            message.push_str(&format!("Fleet-Target: {t}\n"));
+        }
+        message.push_str(&format!("Fleet-Selector: {}\n", selector.text));
+        message.push_str(&format!("Fleet-Keys: {}\n", keys.join(" ")));
+        for note in prepared.policy_notes() {
+            message.push_str(&format!("Fleet-Policy: {note}\n"));
+        }
+        Some(edit::commit(&prepared, &message)?)
+    };
+    if args.json {
+        let mut out = prepared_json(&prepared);
+        out["selector"] = json!(selector.text);
+        out["dry_run"] = json!(args.dry_run);
+        out["commit"] = json!(commit);
+        ui.json(&out);
+    } else {
+        show(ui, &prepared);
+        if let Some(c) = &commit {
+            ui.status(format!("committed {} ({})", &c[..12], place.path));
+        } else if args.dry_run && refusals.is_empty() {
+            ui.status("dry run: nothing written");
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(refused(&refusals));
+    }
+    Ok(Outcome::Done)
+}
+
+/// The policy's refusals as one error (exit 2; nothing was written).
+pub fn refused(refusals: &[String]) -> Error {
+    Error::usage_hint(
+        format!(
+            "refused by policy, nothing written: {}",
+            refusals.join("; ")
+        ),
+        "ask someone whose [[policy]] rule allows it, or narrow the selector",
+    )
+}
+
+/// The JSON common to set, adopt and promote.
+pub fn prepared_json(p: &Prepared) -> Value {
+    json!({
+        "version": JSON_VERSION,
+        "target": p.place.target,
+        "file": p.place.path,
+        "actor": p.actor,
+        "changes": p.diff.changes,
+        "totals": super::diff::totals(&p.diff),
+        "lines": line_changes(&p.before_text, &p.after_text),
+        "policy": p.decisions,
+        "allowed": p.refusals().is_empty(),
+    })
+}
+
+/// The edited lines, with line numbers (before / after), the rest untouched.
+pub fn line_changes(before: &str, after: &str) -> Value {
+    let a: Vec<&str> = before.lines().collect();
+    let b: Vec<&str> = after.lines().collect();
+    let mut out = Vec::new();
+    // Lossless edits touch a few places: walk both, re-synchronising on the
+    // next equal line.
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            i += 1;
+            j += 1;
+            continue;
+        }
+        // Smallest (di, dj) such that a[i+di] == b[j+dj].
+        let mut best = (a.len() - i, b.len() - j);
+        'search: for d in 1..=(a.len() - i + b.len() - j) {
+            for di in 0..=d {
+                let dj = d - di;
+                if i + di < a.len() && j + dj < b.len() && a[i + di] == b[j + dj] {
+                    best = (di, dj);
+                    break 'search;
+                }
+            }
+        }
+        for k in 0..best.0 {
+            out.push(json!({"line": i + k + 1, "before": a[i + k]}));
+        }
+        for k in 0..best.1 {
+            out.push(json!({"new_line": j + k + 1, "after": b[j + k]}));
+        }
+        i += best.0;
+        j += best.1;
+    }
+    Value::Array(out)
+}
+
+/// Human output: the edited lines, the semantic diff with blast radius, and
+/// the policy's refusals.
+pub fn show(ui: &Ui, p: &Prepared) {
+    ui.out(format!("{}:", p.place.path));
+    if let Value::Array(lines) = line_changes(&p.before_text, &p.after_text) {
+        for l in &lines {
+            match (l.get("before"), l.get("after")) {
+                (Some(Value::String(s)), _) => {
+                    ui.out(format!("  {}{:>5}: {s}", ui.red().apply_to("-"), l["line"]))
+                }
+                (_, Some(Value::String(s))) => ui.out(format!(
+                    "  {}{:>5}: {s}",
+                    ui.green().apply_to("+"),
+                    l["new_line"]
+                )),
+                _ => {}
+            }
+        }
+    }
+    super::diff::print_human(ui, &p.diff, false);
+    for r in p.refusals() {
+        ui.error(r);
+    }
+}

@@ -1,0 +1,9 @@
+//! Operations on values: lossless edits of desired files (get/set), adopting
+//! live drift, and variants with promotion. Decides and writes; never prints.
+
+pub mod adopt;
+pub mod edit;
+pub mod getset;
+pub mod select;
+pub mod variants;
+pub mod yamledit;
