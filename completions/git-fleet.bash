@@ -1115,13 +1115,17 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__set)
-            opts="-m -q -h -V --target --dry-run --json --color --quiet --help --version"
+            opts="-m -q -h -V --target --live --dry-run --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --live)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

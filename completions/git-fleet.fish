@@ -446,6 +446,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand get" -s q -l quiet -
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand get" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand get" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -l target -d 'The target whose desired file is edited (default: the only known one)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -l live -d 'Change live of TARGET through its driver instead of desired (as apply does: approved proposals, intent and completing receipts); the drift is then reported for `git fleet adopt`' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -s m -d 'The commit message\'s body' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''

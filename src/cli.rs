@@ -960,10 +960,11 @@ pub struct GetArgs {
 /// does not allow (exit 2, nothing written), and commits only that file with
 /// a `Fleet-Selector` trailer. VALUE is typed as YAML (`3` is an integer;
 /// quote it, `'"3"'`, for a string). A desired file with uncommitted changes
-/// is refused.
+/// is refused. With --live TARGET the values are changed in live instead,
+/// through the target's driver, leaving drift to adopt.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  git fleet set modules/nginx-* config.nginx_workers=6 -m 'more workers'\n  git fleet set assignments/app-*:nginx-public enabled=false --dry-run"
+    after_help = "Examples:\n  git fleet set modules/nginx-* config.nginx_workers=6 -m 'more workers'\n  git fleet set assignments/app-*:nginx-public enabled=false --dry-run\n  git fleet set modules/tls config.listen_port=8443 --live staging"
 )]
 pub struct SetArgs {
     /// kind/name-glob, or node=NAME.
@@ -972,8 +973,13 @@ pub struct SetArgs {
     #[arg(required = true, value_name = "KEY=VALUE")]
     pub values: Vec<String>,
     /// The target whose desired file is edited (default: the only known one).
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", conflicts_with = "live")]
     pub target: Option<String>,
+    /// Change live of TARGET through its driver instead of desired (as apply
+    /// does: approved proposals, intent and completing receipts); the drift
+    /// is then reported for `git fleet adopt`.
+    #[arg(long, value_name = "TARGET", conflicts_with = "message")]
+    pub live: Option<String>,
     /// The commit message's body.
     #[arg(short = 'm', value_name = "MSG")]
     pub message: Option<String>,

@@ -556,3 +556,118 @@ fn promotes_from_cycles_and_unknown_targets_are_config_errors() {
         out.stderr
     );
 }
+
+/// A real exec driver: live state is a JSON file (JSON is YAML), `apply`
+/// writes the change it gets on stdin into it.
+const DRIVER: &str = r#"
+import json, sys
+state = sys.argv[2]
+if sys.argv[1] == "live":
+    print(open(state).read())
+else:
+    change = json.load(sys.stdin)
+    live = json.load(open(state))
+    kind = live.setdefault(change["kind"], {})
+    if change["after"] is None:
+        kind.pop(change["name"], None)
+    else:
+        kind[change["name"]] = change["after"]
+    json.dump(live, open(state, "w"))
+"#;
+
+fn python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+#[test]
+fn set_live_changes_live_through_the_driver_with_receipts_and_marks_drift_for_adoption() {
+    let env = TestEnv::new();
+    let driver = env.root().join("driver.py");
+    let state = env.root().join("live.json");
+    std::fs::write(&driver, DRIVER).unwrap();
+    let toml = format!(
+        "[targets.staging]\ndriver = \"exec\"\nlive = \"{py} {d} live {s}\"\napply = \"{py} {d} apply {s}\"\n",
+        py = python(),
+        d = driver.display(),
+        s = state.display()
+    );
+    let repo = setup(&env, &[("fleet.toml", &toml)]);
+    // Live starts equal to desired: the snapshot's JSON form is the state.
+    let snap = env.fleet(&repo, &["snapshot", "staging", "--from", "fleet.yaml"]);
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    std::fs::write(
+        &state,
+        env.git(&repo, &["show", "refs/fleet/live/staging:fleet.json"]),
+    )
+    .unwrap();
+    let head_before = head(&env, &repo);
+
+    let dry = env.fleet(
+        &repo,
+        &[
+            "set",
+            "modules/postgres",
+            "config.max_connections=500",
+            "--live",
+            "staging",
+            "--dry-run",
+            "--json",
+        ],
+    );
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    assert!(
+        read(&state).contains("\"max_connections\":200")
+            || read(&state).contains("\"max_connections\": 200")
+    );
+
+    let out = env.fleet(
+        &repo,
+        &[
+            "set",
+            "modules/postgres",
+            "config.max_connections=500",
+            "--live",
+            "staging",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let j = json(&out);
+    assert_eq!(j["version"], 1);
+    assert_eq!(j["live"], true);
+    assert!(j["applied"][0]["result"]["Ok"].is_string(), "{j}");
+    assert_eq!(
+        j["adopt"],
+        serde_json::json!(["git fleet adopt staging --select modules/postgres"])
+    );
+    // Live changed through the driver; desired did not.
+    let live: serde_json::Value = serde_json::from_str(&read(&state)).unwrap();
+    assert_eq!(
+        live["modules"]["postgres"]["config"]["max_connections"],
+        500
+    );
+    assert_eq!(read(&repo.join("fleet.yaml")), FLEET);
+    assert_eq!(head(&env, &repo), head_before);
+    // Write-ahead receipts, as apply writes them: the intent, then applied.
+    let receipts = env.fleet(&repo, &["receipts", "--json"]).stdout;
+    assert!(receipts.contains("\"pending\""), "{receipts}");
+    assert!(receipts.contains("\"applied\""), "{receipts}");
+    // The drift is there to adopt; adopting it makes desired = live.
+    let diff = json(&env.fleet(&repo, &["diff", "staging", "--json"]));
+    assert_eq!(diff["changes"][0]["name"], "postgres", "{diff}");
+    let adopt = env.fleet(&repo, &["adopt", "staging", "--select", "modules/postgres"]);
+    assert_eq!(adopt.code, 0, "{}{}", adopt.stdout, adopt.stderr);
+    assert_eq!(
+        changed_lines(FLEET, &read(&repo.join("fleet.yaml"))),
+        vec![(
+            "      max_connections: 200".to_string(),
+            "      max_connections: 500".to_string()
+        )]
+    );
+    let diff = json(&env.fleet(&repo, &["diff", "staging", "--json"]));
+    assert_eq!(diff["totals"]["changes"], 0, "{diff}");
+}

@@ -1,5 +1,5 @@
 //! `git fleet set SELECTOR KEY=VALUE...`: upsert values in the desired file
-//! (lossless), validated, bounded by policy, committed with its selector.
+//! (lossless), or with `--live TARGET` in live through the target's driver.
 
 use super::{context, JSON_VERSION};
 use crate::ui::{Outcome, Ui};
@@ -13,6 +13,9 @@ pub fn run(ui: &Ui, args: SetArgs) -> Result<Outcome> {
     let ctx = context()?;
     let selector = Selector::parse(&args.selector)?;
     let values = getset::parse_assignments(&args.values)?;
+    if let Some(target) = &args.live {
+        return live(ui, &ctx, &args, target, &selector, &values);
+    }
     let place = edit::place(&ctx.store, &ctx.config, args.target.as_deref())?;
     place.require_clean()?;
     let (_, current) = place.read()?;
@@ -154,4 +157,74 @@ pub fn show(ui: &Ui, p: &Prepared) {
     for r in p.refusals() {
         ui.error(r);
     }
+}
+
+/// `--live TARGET`: through the apply path; the result is drift to adopt.
+fn live(
+    ui: &Ui,
+    ctx: &super::Ctx,
+    args: &SetArgs,
+    target: &str,
+    selector: &Selector,
+    values: &[(String, Vec<String>, Value)],
+) -> Result<Outcome> {
+    let done = git_fleet::ops::live_set::run(
+        &ctx.store,
+        &ctx.config,
+        target,
+        selector,
+        values,
+        args.dry_run,
+    )?;
+    let failed: Vec<String> = done
+        .outcomes
+        .iter()
+        .filter_map(|o| {
+            o.result
+                .as_ref()
+                .err()
+                .map(|why| format!("{}: {why}", &o.id[..12]))
+        })
+        .collect();
+    if args.json {
+        ui.json(&json!({
+            "version": JSON_VERSION,
+            "target": done.target,
+            "live": true,
+            "selector": selector.text,
+            "dry_run": args.dry_run,
+            "changes": done.diff.changes,
+            "totals": super::diff::totals(&done.diff),
+            "applied": done.outcomes,
+            "adopt": done.adopt,
+        }));
+    } else {
+        ui.out(format!("live {}:", done.target));
+        super::diff::print_human(ui, &done.diff, false);
+        for o in &done.outcomes {
+            match &o.result {
+                Ok(snapshot) => ui.status(format!(
+                    "applied {} (live snapshot {})",
+                    &o.id[..12],
+                    &snapshot[..12.min(snapshot.len())]
+                )),
+                Err(why) => ui.error(format!("not applied {}: {why}", &o.id[..12])),
+            }
+        }
+        if args.dry_run {
+            ui.status("dry run: nothing changed");
+        } else if !done.adopt.is_empty() {
+            ui.status("live now differs from desired; to keep it, adopt it:");
+            for a in &done.adopt {
+                ui.status(format!("  {a}"));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        return Err(Error::Other(format!(
+            "live change not applied: {}",
+            failed.join("; ")
+        )));
+    }
+    Ok(Outcome::Done)
 }
