@@ -317,7 +317,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__diff)
-            opts="-q -h -V --staged --rev --file --check --stat --exit-code --allow-empty-live --allow-empty --json --color --quiet --help --version"
+            opts="-q -h -V --staged --rev --file --check --stat --exit-code --allow-empty-live --allow-empty --show-ignored --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

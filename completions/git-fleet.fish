@@ -101,6 +101,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l stat -d 'On
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l exit-code -d 'Exit 1 when there are differences'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l allow-empty-live -d 'Compare with an empty fleet when the target has no live snapshot, neither recorded here nor fetched (default: refuse)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l allow-empty -d 'Read a missing or empty desired file as an empty fleet, on purpose (default: refuse; every resource would be a destroy)'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l show-ignored -d 'Also list the drift that [[ignore]] rules in fleet.toml leave out'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -581,6 +581,9 @@ pub struct DiffArgs {
     /// (default: refuse; every resource would be a destroy).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Also list the drift that [[ignore]] rules in fleet.toml leave out.
+    #[arg(long)]
+    pub show_ignored: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -33,6 +33,20 @@ pub struct Config {
     /// decisions and receipts are refused where the policy is enforced.
     #[serde(default)]
     pub require_signed: bool,
+    /// `[[ignore]]`: fields whose drift is never proposed nor counted.
+    #[serde(default)]
+    pub ignore: Vec<IgnoreRule>,
+}
+
+/// One `[[ignore]]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreRule {
+    /// Only this target (default: every target).
+    pub target: Option<String>,
+    /// Glob on `kind/name/field`, e.g. `modules/*/config.replicas`.
+    pub path: String,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -165,6 +179,20 @@ impl Config {
                         format!("targets.{name}.driver = '{other}': expected 'embedded' or 'exec'"),
                     )))
                 }
+            }
+        }
+        for rule in &self.ignore {
+            let ok = glob::Pattern::new(&rule.path).is_ok()
+                && rule.path.splitn(3, '/').count() == 3
+                && !rule.path.split('/').any(str::is_empty);
+            if !ok {
+                return Err(Error::invalid(at(
+                    &rule.path,
+                    format!(
+                        "[[ignore]] path = '{}': expected a glob on kind/name/field, e.g. modules/*/config.replicas",
+                        rule.path
+                    ),
+                )));
             }
         }
         self.check_variants(file, text)

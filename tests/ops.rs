@@ -409,9 +409,9 @@ fn adopt_writes_live_drift_into_desired_with_a_receipt() {
     );
     let diff = json(&env.fleet(&repo, &["diff", "staging", "--json"]));
     assert_eq!(diff["totals"]["changes"], 0, "{diff}");
+    // Exit 0: reconcile opened nothing.
     let tick = env.fleet(&repo, &["reconcile", "staging", "--json"]);
-    assert_eq!(tick.code, 0, "{}", tick.stderr);
-    assert!(!tick.stdout.contains("\"opened\":[{"), "{}", tick.stdout);
+    assert_eq!(tick.code, 0, "{}{}", tick.stdout, tick.stderr);
     let again = env.fleet(&repo, &["adopt", "staging"]);
     assert_eq!(again.code, 0);
     assert!(
@@ -670,4 +670,55 @@ fn set_live_changes_live_through_the_driver_with_receipts_and_marks_drift_for_ad
     );
     let diff = json(&env.fleet(&repo, &["diff", "staging", "--json"]));
     assert_eq!(diff["totals"]["changes"], 0, "{diff}");
+}
+
+const IGNORE_TOML: &str = "\
+[[ignore]]
+target = \"staging\"
+path = \"modules/*/config.nginx_workers\"
+reason = \"autoscaler owns workers\"
+";
+
+#[test]
+fn ignored_drift_is_never_proposed_nor_counted_and_show_ignored_lists_it() {
+    let env = TestEnv::new();
+    let repo = setup(&env, &[("fleet.toml", IGNORE_TOML)]);
+    // Live: the autoscaler moved nginx-public's workers, and postgres drifted.
+    let live = FLEET
+        .replace("nginx_workers: 4   # per core", "nginx_workers: 9")
+        .replace("max_connections: 200", "max_connections: 300");
+    let snap = env.fleet_stdin(
+        &repo,
+        &["snapshot", "staging", "--from", "-"],
+        live.as_bytes(),
+    );
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let out = env.fleet(&repo, &["diff", "staging", "--json"]);
+    let j = json(&out);
+    assert_eq!(j["totals"]["changes"], 1, "{j}");
+    assert_eq!(j["changes"][0]["name"], "postgres", "{j}");
+    assert_eq!(j["totals"]["blast_radius"]["fan_out"], 1, "{j}");
+    assert!(j["ignored"].is_null(), "{j}");
+    let shown = env.fleet(&repo, &["diff", "staging", "--show-ignored", "--json"]);
+    let j = json(&shown);
+    assert_eq!(
+        j["ignored"][0]["path"], "modules/nginx-public/config.nginx_workers",
+        "{j}"
+    );
+    assert_eq!(j["ignored"][0]["live"], 9);
+    assert_eq!(j["ignored"][0]["desired"], 4);
+    assert_eq!(j["ignored"][0]["reason"], "autoscaler owns workers");
+    let human = env.fleet(&repo, &["diff", "staging", "--show-ignored"]);
+    assert!(human.stdout.contains("ignored (1)"), "{}", human.stdout);
+    // Reconcile proposes postgres only (exit 1: something opened).
+    let tick = env.fleet(&repo, &["reconcile", "staging", "--json"]);
+    assert_eq!(tick.code, 1, "{}", tick.stderr);
+    let list = env.fleet(&repo, &["proposals", "--json"]);
+    assert!(list.stdout.contains("postgres"), "{}", list.stdout);
+    assert!(!list.stdout.contains("nginx-public"), "{}", list.stdout);
+    // A malformed rule is a config error with its location.
+    std::fs::write(repo.join("fleet.toml"), "[[ignore]]\npath = \"replicas\"\n").unwrap();
+    let bad = env.fleet(&repo, &["diff", "staging"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("fleet.toml:2:"), "{}", bad.stderr);
 }

@@ -83,10 +83,21 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
     };
     let empty = git_fleet::fleet::Fleet::default();
     let live_fleet = snapshot.as_ref().map(|s| &s.fleet).unwrap_or(&empty);
-    let result = diff(live_fleet, &parsed.fleet);
+    // [[ignore]] rules: desired agrees with live on ignored fields first.
+    let (result, ignored) = if ctx.config.ignore.is_empty() {
+        (diff(live_fleet, &parsed.fleet), Vec::new())
+    } else {
+        let (goal, ignored) = git_fleet::ops::ignore::neutralize(
+            &ctx.config,
+            &target,
+            live_fleet,
+            parsed.fleet.clone(),
+        );
+        (diff(live_fleet, &goal), ignored)
+    };
 
     if args.json {
-        ui.json(&json!({
+        let mut out = json!({
             "version": JSON_VERSION,
             "target": target,
             "desired": input.label,
@@ -94,7 +105,11 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
             "snapshot_ref": snapshot_ref,
             "changes": result.changes,
             "totals": totals(&result),
-        }));
+        });
+        if args.show_ignored {
+            out["ignored"] = json!(ignored);
+        }
+        ui.json(&out);
     } else {
         let against = match (&snapshot, &snapshot_ref) {
             (Some(s), Some(r)) if *r == live::live_ref(&target) => {
@@ -111,6 +126,22 @@ pub fn run(ui: &Ui, args: DiffArgs) -> Result<Outcome> {
         };
         ui.status(format!("{} vs {against}", input.label));
         print_human(ui, &result, args.stat);
+        if args.show_ignored {
+            ui.out(format!("ignored ({})", ignored.len()));
+            for i in &ignored {
+                ui.out(format!(
+                    "  {}: live {} / desired {}   [[ignore]] {}{}",
+                    i.path,
+                    show_value(&i.live),
+                    show_value(&i.desired),
+                    i.rule,
+                    i.reason
+                        .as_deref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
     }
     let found = args.exit_code && !result.is_empty();
     // Freeing a few hundred thousand small allocations costs more than the

@@ -4,6 +4,7 @@
 pub mod adopt;
 pub mod edit;
 pub mod getset;
+pub mod ignore;
 pub mod live_set;
 pub mod select;
 pub mod variants;
