@@ -722,3 +722,83 @@ fn ignored_drift_is_never_proposed_nor_counted_and_show_ignored_lists_it() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("fleet.toml:2:"), "{}", bad.stderr);
 }
+
+#[test]
+fn concurrent_sets_on_one_file_all_land() {
+    let env = TestEnv::new();
+    let repo = setup(&env, &[]);
+    let before = head(&env, &repo);
+    let children: Vec<_> = (0..12)
+        .map(|i| {
+            env.command(common::bin(), &repo)
+                .args(["set", "modules/postgres", &format!("config.k{i}={i}")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Every value is in the file, each in its own commit on top of the last.
+    let g = json(&env.fleet(&repo, &["get", "modules/postgres", "config", "--json"]));
+    for i in 0..12 {
+        assert_eq!(g["values"][0]["value"][format!("k{i}")], i, "{g}");
+    }
+    let count = env.git(&repo, &["rev-list", "--count", &format!("{before}..HEAD")]);
+    assert_eq!(count.trim(), "12");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn adopt_adds_what_only_live_has_and_removes_what_live_lacks() {
+    let env = TestEnv::new();
+    let repo = setup(&env, &[]);
+    let live = FLEET
+        .replace("  app-01:nginx-internal: {enabled: true}\n", "")
+        .replace(
+            "  postgres:\n",
+            "  redis:\n    priority: 30\n    config: {maxmemory: 2gb}\n  postgres:\n",
+        );
+    let snap = env.fleet_stdin(
+        &repo,
+        &["snapshot", "staging", "--from", "-"],
+        live.as_bytes(),
+    );
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let out = env.fleet(&repo, &["adopt", "staging", "--json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let j = json(&out);
+    let kinds: Vec<String> = j["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["change"].as_str().unwrap(),
+                c["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["create redis", "destroy app-01:nginx-internal"],
+        "{j}"
+    );
+    let text = read(&repo.join("fleet.yaml"));
+    assert!(!text.contains("app-01:nginx-internal"), "{text}");
+    assert!(text.contains("  redis:\n"), "{text}");
+    assert!(
+        text.starts_with("# Fleet of the web team.   Keep comments!\n"),
+        "{text}"
+    );
+    let diff = json(&env.fleet(&repo, &["diff", "staging", "--json"]));
+    assert_eq!(diff["totals"]["changes"], 0, "{diff}");
+}

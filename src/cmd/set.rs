@@ -17,6 +17,7 @@ pub fn run(ui: &Ui, args: SetArgs) -> Result<Outcome> {
         return live(ui, &ctx, &args, target, &selector, &values);
     }
     let place = edit::place(&ctx.store, &ctx.config, args.target.as_deref())?;
+    let _lock = place.lock(&ctx.store)?;
     place.require_clean()?;
     let (_, current) = place.read()?;
     let edits = getset::plan(

@@ -19,6 +19,8 @@ pub struct Adoption {
     /// Desired -> live, per resource: what the commit changes in desired.
     pub changes: Vec<Change>,
     pub prepared: Option<Prepared>,
+    /// Held until the adoption is written (or dropped).
+    pub lock: edit::DesiredLock,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +39,7 @@ pub fn plan(
     let place = edit::place(store, config, Some(target))?;
     let target = place.target.clone().unwrap_or_else(|| target.to_string());
     let cfg = crate::reconcile::target_config(config, &target);
+    let lock = place.lock(store)?;
     let live = crate::reconcile::read_live(store, &target, &cfg)?;
     if live.snapshot.is_none() && cfg.driver.as_deref() != Some("exec") {
         return Err(crate::live::no_snapshot(store, &target));
@@ -64,6 +67,7 @@ pub fn plan(
         live_snapshot: live.snapshot.map(|c| c.to_string()),
         changes,
         prepared,
+        lock,
     })
 }
 

@@ -43,7 +43,45 @@ pub fn place(store: &Store, config: &Config, named: Option<&str>) -> Result<Plac
     Ok(Place { target, path, root })
 }
 
+/// An exclusive flock on one desired file, held from reading it to
+/// committing the edit: a second `set`/`adopt`/`promote` on the same file
+/// waits, then edits on top of the first one's commit (no lost update).
+/// Released when dropped, or by the kernel when its holder dies.
+pub struct DesiredLock {
+    _file: std::fs::File,
+}
+
+impl std::fmt::Debug for DesiredLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DesiredLock")
+    }
+}
+
 impl Place {
+    pub fn lock(&self, store: &Store) -> Result<DesiredLock> {
+        use sha2::Digest;
+        let dir = store.local_dir().join("locks");
+        let write_err = |source| Error::Write {
+            path: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(write_err)?;
+        let key = format!("{:x}", sha2::Sha256::digest(self.path.as_bytes()));
+        let path = dir.join(format!("desired-{}.lock", &key[..16]));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| Error::Other(format!("cannot lock {}: {e}", path.display())))?;
+        Ok(DesiredLock { _file: file })
+    }
+
     /// The desired file as it is in the work tree, parsed strictly.
     pub fn read(&self) -> Result<(String, crate::fleet::Parsed)> {
         let file = self.root.join(&self.path);
@@ -167,6 +205,19 @@ pub fn prepare(store: &Store, config: &Config, place: &Place, edits: &[Edit]) ->
 /// failed commit the file is put back as it was.
 pub fn commit(prepared: &Prepared, message: &str) -> Result<String> {
     let file = prepared.place.root.join(&prepared.place.path);
+    // Someone may have edited the file by hand since it was read: never
+    // write over that.
+    prepared.place.require_clean()?;
+    let now = std::fs::read(&file).map_err(|source| Error::Read {
+        path: file.clone(),
+        source,
+    })?;
+    if now != prepared.before_text.as_bytes() {
+        return Err(Error::usage(format!(
+            "{} changed while the edit was prepared: nothing written; run the command again",
+            prepared.place.path
+        )));
+    }
     write_atomic(&file, prepared.after_text.as_bytes())?;
     let out = git(
         &prepared.place.root,

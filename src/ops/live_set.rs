@@ -47,7 +47,7 @@ pub fn run(
     for (kind, name) in select_each(&live.fleet, std::slice::from_ref(selector), &label)? {
         let mut resource = resource_json(&next, kind, &name).unwrap_or(Value::Null);
         for (key, path, value) in values {
-            put(&mut resource, path, value.clone())
+            super::yamledit::put(&mut resource, path, value.clone())
                 .map_err(|why| Error::usage(format!("cannot set {key} in {kind}/{name}: {why}")))?;
         }
         set_resource(&mut next, kind, &name, Some(&resource)).map_err(|e| {
@@ -139,29 +139,4 @@ fn keys(values: &[(String, Vec<String>, Value)]) -> String {
         .map(|(k, _, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Upsert `value` at `path` in a JSON resource, creating objects on the way.
-fn put(resource: &mut Value, path: &[String], value: Value) -> std::result::Result<(), String> {
-    let Some((last, parents)) = path.split_last() else {
-        return Ok(());
-    };
-    let mut at = resource;
-    for key in parents {
-        if at.is_null() {
-            *at = Value::Object(Default::default());
-        }
-        at = at
-            .as_object_mut()
-            .ok_or_else(|| format!("{key} is inside a value that is not a mapping"))?
-            .entry(key.clone())
-            .or_insert(Value::Null);
-    }
-    if at.is_null() {
-        *at = Value::Object(Default::default());
-    }
-    at.as_object_mut()
-        .ok_or_else(|| format!("{last} is inside a value that is not a mapping"))?
-        .insert(last.clone(), value);
-    Ok(())
 }

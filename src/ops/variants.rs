@@ -82,6 +82,8 @@ pub struct Promotion {
     pub changes: Vec<Change>,
     pub prepared: Option<Prepared>,
     pub place: Place,
+    /// Held until the promotion is written (or dropped).
+    pub lock: edit::DesiredLock,
 }
 
 pub fn plan(
@@ -105,6 +107,7 @@ pub fn plan(
     }
     let source = desired_of(store, config, from)?;
     let place = edit::place(store, config, Some(to))?;
+    let lock = place.lock(store)?;
     place.require_clean()?;
     let (_, dest) = place.read()?;
     for s in selectors {
@@ -129,6 +132,7 @@ pub fn plan(
         changes,
         prepared,
         place,
+        lock,
     })
 }
 

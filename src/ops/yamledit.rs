@@ -53,6 +53,7 @@ pub fn apply(label: &str, text: &str, edits: &[Edit]) -> Result<(String, Parsed)
             Edit::Remove { path } => remove_path(&root, path),
         }
     }
+    let before = crate::fleet::parse(label, text.as_bytes())?;
     let out = doc.to_string();
     let parsed = crate::fleet::parse(label, out.as_bytes()).map_err(|e| match e {
         Error::Invalid(mut diags) => {
@@ -76,7 +77,99 @@ pub fn apply(label: &str, text: &str, edits: &[Edit]) -> Result<(String, Parsed)
             }
         }
     }
+    // The file must now mean exactly what it meant plus the edits: an
+    // editor that touched anything else is caught here.
+    match expected(&before.fleet, edits) {
+        Ok(want) if want == parsed.fleet => {}
+        Ok(_) => {
+            return Err(located(
+                "the edited file differs from the intended change in more than the edited values; nothing written".into(),
+            ))
+        }
+        Err(why) => return Err(located(format!("cannot edit: {why}"))),
+    }
     Ok((out, parsed))
+}
+
+/// `fleet` with `edits` applied to its model (what the edited file must parse to).
+fn expected(
+    fleet: &crate::fleet::Fleet,
+    edits: &[Edit],
+) -> std::result::Result<crate::fleet::Fleet, String> {
+    let mut out = fleet.clone();
+    for edit in edits {
+        let [kind, name, rest @ ..] = edit.path() else {
+            return Err(format!(
+                "path {} is not kind.name...",
+                edit.path().join(".")
+            ));
+        };
+        let kind = Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == kind)
+            .ok_or_else(|| format!("unknown kind '{kind}'"))?;
+        let resource = match edit {
+            Edit::Set { value, .. } if rest.is_empty() => Some(value.clone()),
+            Edit::Set { value, .. } => {
+                let mut r =
+                    crate::proposals::resource_json(&out, kind, name).unwrap_or(Value::Null);
+                put(&mut r, rest, value.clone())?;
+                Some(r)
+            }
+            Edit::Remove { .. } if rest.is_empty() => None,
+            Edit::Remove { .. } => {
+                let mut r =
+                    crate::proposals::resource_json(&out, kind, name).unwrap_or(Value::Null);
+                remove(&mut r, rest);
+                Some(r)
+            }
+        };
+        crate::proposals::set_resource(&mut out, kind, name, resource.as_ref())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
+/// Upsert `value` at `path` in a JSON value, creating objects on the way.
+pub fn put(at: &mut Value, path: &[String], value: Value) -> std::result::Result<(), String> {
+    let Some((last, parents)) = path.split_last() else {
+        *at = value;
+        return Ok(());
+    };
+    let mut at = at;
+    for key in parents {
+        if at.is_null() {
+            *at = Value::Object(Default::default());
+        }
+        at = at
+            .as_object_mut()
+            .ok_or_else(|| format!("{key} is inside a value that is not a mapping"))?
+            .entry(key.clone())
+            .or_insert(Value::Null);
+    }
+    if at.is_null() {
+        *at = Value::Object(Default::default());
+    }
+    at.as_object_mut()
+        .ok_or_else(|| format!("{last} is inside a value that is not a mapping"))?
+        .insert(last.clone(), value);
+    Ok(())
+}
+
+fn remove(at: &mut Value, path: &[String]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut at = at;
+    for key in parents {
+        match at.get_mut(key.as_str()) {
+            Some(next) => at = next,
+            None => return,
+        }
+    }
+    if let Some(map) = at.as_object_mut() {
+        map.remove(last.as_str());
+    }
 }
 
 /// The value at `path` ([kind, name, field...]) in a parsed fleet.
