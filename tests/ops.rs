@@ -375,7 +375,8 @@ fn adopt_writes_live_drift_into_desired_with_a_receipt() {
     );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let j = json(&out);
-    let receipt = j["receipt"].as_str().unwrap().to_string();
+    let receipt = j["receipts"][0].as_str().unwrap().to_string();
+    assert_eq!(j["receipts"].as_array().unwrap().len(), 1, "{j}");
     assert_eq!(j["changes"].as_array().unwrap().len(), 1, "{j}");
     let after = read(&repo.join("fleet.yaml"));
     assert_eq!(
@@ -397,6 +398,18 @@ fn adopt_writes_live_drift_into_desired_with_a_receipt() {
     // The rest; then desired is live and reconcile proposes nothing.
     let out = env.fleet(&repo, &["adopt", "staging"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // One receipt per resource, each naming its change as apply's do.
+    let message = env.git(&repo, &["log", "-1", "--format=%B"]);
+    assert_eq!(message.matches("Fleet-Receipt: ").count(), 2, "{message}");
+    let note = env.git(&repo, &["notes", "--ref=fleet/receipts", "show", "HEAD~1"]);
+    assert!(
+        note.contains("Fleet-Change: update modules/postgres"),
+        "{note}"
+    );
+    assert!(
+        note.contains("Fleet-Change: update assignments/app-02:nginx-public"),
+        "{note}"
+    );
     let text = read(&repo.join("fleet.yaml"));
     assert!(
         text.contains("      max_connections: 200\n      shared_buffers: 512MB\n"),
@@ -529,6 +542,38 @@ fn variants_show_lag_and_promote_writes_the_selected_differences() {
         "{}",
         out.stderr
     );
+
+    // Live lag, once both sides have a snapshot.
+    for (target, file) in [("staging", "envs/staging.yaml"), ("prod", "envs/prod.yaml")] {
+        let snap = env.fleet(&repo, &["snapshot", target, "--from", file]);
+        assert_eq!(snap.code, 0, "{}", snap.stderr);
+    }
+    let j = json(&env.fleet(&repo, &["variants", "--json"]));
+    assert_eq!(
+        j["edges"][0]["live_lag"],
+        serde_json::json!(["modules/postgres"]),
+        "{j}"
+    );
+
+    // Outside the actor's policy: refused, nothing written.
+    std::fs::write(
+        repo.join("fleet.toml"),
+        format!("{VARIANTS_TOML}\n{POLICY}"),
+    )
+    .unwrap();
+    env.git(&repo, &["commit", "-q", "-am", "policy"]);
+    let before = head(&env, &repo);
+    let out = env.fleet(&repo, &["promote", "staging", "prod", "--json"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let j = json(&out);
+    assert_eq!(j["allowed"], false, "{j}");
+    assert!(
+        out.stderr.contains("update modules/postgres on prod"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(head(&env, &repo), before);
+    assert_eq!(read(&repo.join("envs/prod.yaml")), after);
 }
 
 #[test]

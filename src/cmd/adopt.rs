@@ -34,7 +34,7 @@ pub fn run(ui: &Ui, args: AdoptArgs) -> Result<Outcome> {
         out["selectors"] = json!(args.select);
         out["dry_run"] = json!(args.dry_run);
         out["commit"] = json!(written.as_ref().map(|w| &w.commit));
-        out["receipt"] = json!(written.as_ref().map(|w| &w.receipt));
+        out["receipts"] = json!(written.as_ref().map(|w| &w.receipts));
         ui.json(&out);
     } else {
         match &adoption.prepared {
@@ -50,10 +50,12 @@ pub fn run(ui: &Ui, args: AdoptArgs) -> Result<Outcome> {
             Some(p) => super::set::show(ui, p),
         }
         if let Some(w) = &written {
+            let short: Vec<&str> = w.receipts.iter().map(|r| &r[..12]).collect();
             ui.status(format!(
-                "committed {} (receipt {})",
+                "committed {} (receipt{} {})",
                 &w.commit[..12],
-                &w.receipt[..12]
+                if short.len() == 1 { "" } else { "s" },
+                short.join(", ")
             ));
         } else if args.dry_run && adoption.prepared.is_some() && refusals.is_empty() {
             ui.status("dry run: nothing written");

@@ -26,7 +26,8 @@ pub struct Adoption {
 #[derive(Debug, Clone, Serialize)]
 pub struct Written {
     pub commit: String,
-    pub receipt: String,
+    /// One receipt per adopted resource, in the order of the changes.
+    pub receipts: Vec<String>,
 }
 
 /// Compute the adoption of `target`'s live drift (the selected resources).
@@ -71,8 +72,8 @@ pub fn plan(
     })
 }
 
-/// Receipt first (naming the desired content it writes), then the commit
-/// naming the receipt, as a manual snapshot does.
+/// Receipts first (naming the desired content written), then the commit
+/// naming them, as a manual snapshot does.
 pub fn write(
     store: &Store,
     adoption: &Adoption,
@@ -92,29 +93,40 @@ pub fn write(
         .iter()
         .map(|c| format!("{} {}/{}", c.change.as_str(), c.kind, c.name))
         .collect();
-    let receipt = crate::receipts::append(
-        store,
-        &crate::receipts::ReceiptInput {
-            action: "adopt".into(),
-            source_commit: head,
-            target: Some(adoption.target.clone()),
-            proposal: None,
-            change: Some(resources.join(", ")),
-            policy: Some(prepared.policy_notes().join("; ")),
-            before: Some(head.to_string()),
-            after: Some(format!("content {blob}")),
-            extra: vec![
-                ("Fleet-Desired".into(), prepared.place.path.clone()),
-                (
-                    "Fleet-Live".into(),
-                    adoption
-                        .live_snapshot
-                        .clone()
-                        .unwrap_or_else(|| "exec".into()),
-                ),
-            ],
-        },
-    )?;
+    // One receipt per resource, each with the usual `Fleet-Change`, so a
+    // server decides each one for its signer like any other receipt.
+    let mut receipts = Vec::new();
+    for (change, resource) in adoption.changes.iter().zip(&resources) {
+        let policy = prepared
+            .decisions
+            .iter()
+            .find(|d| d.resource == format!("{}/{}", change.kind, change.name))
+            .map(|d| d.policy_note());
+        let receipt = crate::receipts::append(
+            store,
+            &crate::receipts::ReceiptInput {
+                action: "adopt".into(),
+                source_commit: head,
+                target: Some(adoption.target.clone()),
+                proposal: None,
+                change: Some(resource.clone()),
+                policy,
+                before: Some(head.to_string()),
+                after: Some(format!("content {blob}")),
+                extra: vec![
+                    ("Fleet-Desired".into(), prepared.place.path.clone()),
+                    (
+                        "Fleet-Live".into(),
+                        adoption
+                            .live_snapshot
+                            .clone()
+                            .unwrap_or_else(|| "exec".into()),
+                    ),
+                ],
+            },
+        )?;
+        receipts.push(receipt.id);
+    }
     let mut message = format!(
         "adopt live {} into {}\n\n",
         adoption.target, prepared.place.path
@@ -129,10 +141,9 @@ pub fn write(
     if let Some(live) = &adoption.live_snapshot {
         message.push_str(&format!("Fleet-Live: {live}\n"));
     }
-    message.push_str(&format!("Fleet-Receipt: {}\n", receipt.id));
+    for id in &receipts {
+        message.push_str(&format!("Fleet-Receipt: {id}\n"));
+    }
     let commit = edit::commit(prepared, &message)?;
-    Ok(Some(Written {
-        commit,
-        receipt: receipt.id,
-    }))
+    Ok(Some(Written { commit, receipts }))
 }
