@@ -847,3 +847,63 @@ fn adopt_adds_what_only_live_has_and_removes_what_live_lacks() {
     let diff = json(&env.fleet(&repo, &["diff", "staging", "--json"]));
     assert_eq!(diff["totals"]["changes"], 0, "{diff}");
 }
+
+#[test]
+fn set_live_with_the_embedded_driver_records_a_receipted_snapshot_and_respects_policy() {
+    let env = TestEnv::new();
+    let repo = setup(&env, &[("fleet.toml", POLICY)]);
+    let snap = env.fleet(&repo, &["snapshot", "staging", "--from", "fleet.yaml"]);
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let live_before = env.git(&repo, &["rev-parse", "refs/fleet/live/staging"]);
+    // Outside the policy: nothing changes, not even a proposal.
+    let out = env.fleet(
+        &repo,
+        &[
+            "set",
+            "modules/postgres",
+            "config.max_connections=1",
+            "--live",
+            "staging",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stderr.contains("refused by policy"), "{}", out.stderr);
+    assert_eq!(
+        env.git(&repo, &["rev-parse", "refs/fleet/live/staging"]),
+        live_before
+    );
+    assert!(!env.refs(&repo).contains("refs/fleet/proposals/staging"));
+    // Inside it (with a remote: the proposal names the published commit).
+    let out = env.fleet(
+        &repo,
+        &[
+            "set",
+            "modules/nginx-public",
+            "config.listen_port=8080",
+            "--live",
+            "staging",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("git fleet adopt staging --select modules/nginx-public"),
+        "{}",
+        out.stderr
+    );
+    let live = env.git(&repo, &["show", "refs/fleet/live/staging:fleet.json"]);
+    assert!(live.contains("\"listen_port\":8080"), "{live}");
+    let message = env.git(
+        &repo,
+        &["log", "-1", "--format=%B", "refs/fleet/live/staging"],
+    );
+    assert!(message.contains("Fleet-Receipt: "), "{message}");
+    let proposals = env.fleet(&repo, &["proposals", "--json"]);
+    assert!(
+        proposals.stdout.contains("\"applied\""),
+        "{}",
+        proposals.stdout
+    );
+    let verify = env.fleet(&repo, &["receipts", "verify"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}
