@@ -907,3 +907,24 @@ fn set_live_with_the_embedded_driver_records_a_receipted_snapshot_and_respects_p
     let verify = env.fleet(&repo, &["receipts", "verify"]);
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 }
+
+#[test]
+fn an_edit_that_would_change_more_than_asked_is_refused() {
+    let env = TestEnv::new();
+    // Two modules share one config through an anchor: editing one in place
+    // would silently edit the other.
+    let shared = "modules:\n  base:\n    priority: 10\n    config: &cfg {a: 1}\n  copy:\n    priority: 20\n    config: *cfg\n";
+    let (origin, _) = env.seeded_origin(&[("fleet.yaml", shared)]);
+    let repo = env.clone_of(&origin, "work");
+    let before = head(&env, &repo);
+    let out = env.fleet(&repo, &["set", "modules/base", "config.a=5"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("fleet.yaml: the edit would also change modules/copy"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(read(&repo.join("fleet.yaml")), shared);
+    assert_eq!(head(&env, &repo), before);
+}

@@ -81,10 +81,16 @@ pub fn apply(label: &str, text: &str, edits: &[Edit]) -> Result<(String, Parsed)
     // editor that touched anything else is caught here.
     match expected(&before.fleet, edits) {
         Ok(want) if want == parsed.fleet => {}
-        Ok(_) => {
-            return Err(located(
-                "the edited file differs from the intended change in more than the edited values; nothing written".into(),
-            ))
+        Ok(want) => {
+            let also: Vec<String> = crate::fleet::diff::diff(&want, &parsed.fleet)
+                .changes
+                .iter()
+                .map(|c| format!("{}/{}", c.kind, c.name))
+                .collect();
+            return Err(located(format!(
+                "the edit would also change {} (a value shared through a YAML anchor/alias?); nothing written",
+                if also.is_empty() { "other values".to_string() } else { also.join(", ") }
+            )));
         }
         Err(why) => return Err(located(format!("cannot edit: {why}"))),
     }
