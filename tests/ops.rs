@@ -761,6 +761,16 @@ fn ignored_drift_is_never_proposed_nor_counted_and_show_ignored_lists_it() {
     let list = env.fleet(&repo, &["proposals", "--json"]);
     assert!(list.stdout.contains("postgres"), "{}", list.stdout);
     assert!(!list.stdout.contains("nginx-public"), "{}", list.stdout);
+    // Adopt leaves the ignored field to its owner too.
+    let adopt = env.fleet(&repo, &["adopt", "staging"]);
+    assert_eq!(adopt.code, 0, "{}{}", adopt.stdout, adopt.stderr);
+    assert_eq!(
+        changed_lines(FLEET, &read(&repo.join("fleet.yaml"))),
+        vec![(
+            "      max_connections: 200".to_string(),
+            "      max_connections: 300".to_string()
+        )]
+    );
     // A malformed rule is a config error with its location.
     std::fs::write(repo.join("fleet.toml"), "[[ignore]]\npath = \"replicas\"\n").unwrap();
     let bad = env.fleet(&repo, &["diff", "staging"]);

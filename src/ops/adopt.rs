@@ -57,7 +57,10 @@ pub fn plan(
             )));
         }
     }
-    let (changes, edits) = edit::edits_toward(&desired.fleet, &live.fleet, selectors);
+    // Fields [[ignore]] rules leave to something else are not adopted either:
+    // live is made to agree with desired on them first.
+    let (goal, _) = super::ignore::neutralize(config, &target, &desired.fleet, live.fleet);
+    let (changes, edits) = edit::edits_toward(&desired.fleet, &goal, selectors);
     let prepared = if edits.is_empty() {
         None
     } else {
