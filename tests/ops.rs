@@ -687,7 +687,7 @@ fn set_live_changes_live_through_the_driver_with_receipts_and_marks_drift_for_ad
     assert!(j["applied"][0]["result"]["Ok"].is_string(), "{j}");
     assert_eq!(
         j["adopt"],
-        serde_json::json!(["git fleet adopt staging --select modules/postgres"])
+        "git fleet adopt staging --select modules/postgres"
     );
     // Live changed through the driver; desired did not.
     let live: serde_json::Value = serde_json::from_str(&read(&state)).unwrap();

@@ -214,11 +214,9 @@ fn live(
         }
         if args.dry_run {
             ui.status("dry run: nothing changed");
-        } else if !done.adopt.is_empty() {
+        } else if let Some(adopt) = &done.adopt {
             ui.status("live now differs from desired; to keep it, adopt it:");
-            for a in &done.adopt {
-                ui.status(format!("  {a}"));
-            }
+            ui.status(format!("  {adopt}"));
         }
     }
     if !failed.is_empty() {

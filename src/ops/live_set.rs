@@ -23,8 +23,9 @@ pub struct LiveSet {
     pub diff: Diff,
     /// One per change: the applied snapshot, or why it was not applied.
     pub outcomes: Vec<ApplyOutcome>,
-    /// `git fleet adopt TARGET --select kind/name` for each applied change.
-    pub adopt: Vec<String>,
+    /// `git fleet adopt TARGET --select kind/name ...`: the command that
+    /// makes the change intent (None: nothing changed).
+    pub adopt: Option<String>,
 }
 
 /// Set `values` in the live resources of `target` that `selector` matches.
@@ -74,10 +75,13 @@ pub fn run(
             refusals.join("; ")
         )));
     }
-    let adopt = changes
-        .iter()
-        .map(|c| format!("git fleet adopt {target} --select {}/{}", c.kind, c.name))
-        .collect();
+    let adopt = (!changes.is_empty()).then(|| {
+        let selects: Vec<String> = changes
+            .iter()
+            .map(|c| format!("--select {}/{}", c.kind, c.name))
+            .collect();
+        format!("git fleet adopt {target} {}", selects.join(" "))
+    });
     if dry_run || changes.is_empty() {
         return Ok(LiveSet {
             target,
