@@ -292,14 +292,21 @@ pub fn parse_scalar(text: &str) -> Result<Value> {
     if text.trim().is_empty() {
         return Ok(Value::String(text.to_string()));
     }
-    serde_saphyr::from_str_with_options::<Value>(text, crate::fleet::parse::options()).map_err(
-        |e| {
+    let value = serde_saphyr::from_str_with_options::<Value>(text, crate::fleet::parse::options())
+        .map_err(|e| {
             Error::usage(format!(
                 "value {text:?} is not valid YAML: {}",
                 crate::fleet::parse::yaml_diagnostic("value", &e, 0).message
             ))
-        },
-    )
+        })?;
+    // `#x` is a YAML comment, so null: never guess that was meant.
+    if value.is_null() && !matches!(text.trim(), "null" | "Null" | "NULL" | "~") {
+        return Err(Error::usage_hint(
+            format!("value {text:?} reads as null in YAML (a comment?)"),
+            "quote it for a string, e.g. KEY='\"#x\"', or write null",
+        ));
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -368,5 +375,8 @@ mod tests {
         assert_eq!(parse_scalar("\"3\"").unwrap(), Value::from("3"));
         assert_eq!(parse_scalar("true").unwrap(), Value::from(true));
         assert_eq!(parse_scalar("TLSv1.3").unwrap(), Value::from("TLSv1.3"));
+        assert_eq!(parse_scalar("").unwrap(), Value::from(""));
+        assert_eq!(parse_scalar("~").unwrap(), Value::Null);
+        assert!(parse_scalar("#x").is_err());
     }
 }
