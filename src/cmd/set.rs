@@ -19,14 +19,14 @@ pub fn run(ui: &Ui, args: SetArgs) -> Result<Outcome> {
     let place = edit::place(&ctx.store, &ctx.config, args.target.as_deref())?;
     let _lock = place.lock(&ctx.store)?;
     place.require_clean()?;
-    let (_, current) = place.read()?;
+    let (text, current) = place.read()?;
     let edits = getset::plan(
         &current.fleet,
         &place.path,
         std::slice::from_ref(&selector),
         &values,
     )?;
-    let prepared = edit::prepare(&ctx.store, &ctx.config, &place, &edits)?;
+    let prepared = edit::prepare(&ctx.store, &ctx.config, &place, (text, current), &edits)?;
     let refusals = prepared.refusals();
     let commit = if args.dry_run || !refusals.is_empty() || prepared.diff.is_empty() {
         None

@@ -46,7 +46,7 @@ pub fn plan(
         return Err(crate::live::no_snapshot(store, &target));
     }
     place.require_clean()?;
-    let (_, desired) = place.read()?;
+    let (text, desired) = place.read()?;
     for s in selectors {
         let hits = super::select::select(&desired.fleet, std::slice::from_ref(s)).len()
             + super::select::select(&live.fleet, std::slice::from_ref(s)).len();
@@ -64,7 +64,13 @@ pub fn plan(
     let prepared = if edits.is_empty() {
         None
     } else {
-        Some(edit::prepare(store, config, &place, &edits)?)
+        Some(edit::prepare(
+            store,
+            config,
+            &place,
+            (text, desired),
+            &edits,
+        )?)
     };
     Ok(Adoption {
         target,

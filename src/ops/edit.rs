@@ -164,10 +164,17 @@ impl Prepared {
 }
 
 /// Apply `edits` to the place's desired file in memory and decide them.
-pub fn prepare(store: &Store, config: &Config, place: &Place, edits: &[Edit]) -> Result<Prepared> {
+/// `read` is what [`Place::read`] returned (read once, under the lock).
+pub fn prepare(
+    store: &Store,
+    config: &Config,
+    place: &Place,
+    read: (String, crate::fleet::Parsed),
+    edits: &[Edit],
+) -> Result<Prepared> {
     place.require_clean()?;
-    let (before_text, before) = place.read()?;
-    let (after_text, after) = yamledit::apply(&place.path, &before_text, edits)?;
+    let (before_text, before) = read;
+    let (after_text, after) = yamledit::apply(&place.path, &before_text, &before.fleet, edits)?;
     let changes = diff(&before.fleet, &after.fleet);
     let email = store.actor().email;
     let actor = crate::policy::local_actor(&place.root, &email);

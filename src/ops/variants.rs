@@ -109,7 +109,7 @@ pub fn plan(
     let place = edit::place(store, config, Some(to))?;
     let lock = place.lock(store)?;
     place.require_clean()?;
-    let (_, dest) = place.read()?;
+    let (text, dest) = place.read()?;
     for s in selectors {
         let hits = super::select::select(&source, std::slice::from_ref(s)).len()
             + super::select::select(&dest.fleet, std::slice::from_ref(s)).len();
@@ -124,7 +124,7 @@ pub fn plan(
     let prepared = if edits.is_empty() {
         None
     } else {
-        Some(edit::prepare(store, config, &place, &edits)?)
+        Some(edit::prepare(store, config, &place, (text, dest), &edits)?)
     };
     Ok(Promotion {
         from: from.to_string(),

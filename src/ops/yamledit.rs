@@ -32,10 +32,15 @@ impl Edit {
     }
 }
 
-/// Apply `edits` to `text` (the file `label`); the new text and its parse.
-/// Refused (nothing changes) when the result does not parse, does not
-/// validate, or does not hold the values that were set.
-pub fn apply(label: &str, text: &str, edits: &[Edit]) -> Result<(String, Parsed)> {
+/// Apply `edits` to `text` (the file `label`, which parses to `before`); the
+/// new text and its parse. Refused (nothing changes) when the result does not
+/// parse, does not validate, or does not mean exactly `before` plus the edits.
+pub fn apply(
+    label: &str,
+    text: &str,
+    before: &crate::fleet::Fleet,
+    edits: &[Edit],
+) -> Result<(String, Parsed)> {
     let located = |message: String| Error::invalid(Diagnostic::new(label, message));
     let doc = Document::from_str(text).map_err(|e| {
         located(format!(
@@ -53,7 +58,6 @@ pub fn apply(label: &str, text: &str, edits: &[Edit]) -> Result<(String, Parsed)
             Edit::Remove { path } => remove_path(&root, path),
         }
     }
-    let before = crate::fleet::parse(label, text.as_bytes())?;
     let out = doc.to_string();
     let parsed = crate::fleet::parse(label, out.as_bytes()).map_err(|e| match e {
         Error::Invalid(mut diags) => {
@@ -79,7 +83,7 @@ pub fn apply(label: &str, text: &str, edits: &[Edit]) -> Result<(String, Parsed)
     }
     // The file must now mean exactly what it meant plus the edits: an
     // editor that touched anything else is caught here.
-    match expected(&before.fleet, edits) {
+    match expected(before, edits) {
         Ok(want) if want == parsed.fleet => {}
         Ok(want) => {
             let also: Vec<String> = crate::fleet::diff::diff(&want, &parsed.fleet)
@@ -315,6 +319,10 @@ mod tests {
 
     const ODD: &str = "# top\nmodules:\n  # the public one\n  nginx-public:\n    priority:   40   # odd\n    config:\n      nginx_workers: 4   # workers\n      'name_q': \"x\"\n  db: {priority: 10}\n";
 
+    fn odd() -> crate::fleet::Fleet {
+        crate::fleet::parse("f.yaml", ODD.as_bytes()).unwrap().fleet
+    }
+
     fn set(path: &str, value: Value) -> Edit {
         Edit::Set {
             path: path.split('.').map(str::to_string).collect(),
@@ -327,6 +335,7 @@ mod tests {
         let (out, _) = apply(
             "f.yaml",
             ODD,
+            &odd(),
             &[set("modules.nginx-public.config.nginx_workers", 6.into())],
         )
         .unwrap();
@@ -347,8 +356,13 @@ mod tests {
 
     #[test]
     fn missing_mappings_are_created_and_invalid_results_refused() {
-        let (out, parsed) =
-            apply("f.yaml", ODD, &[set("modules.db.config.pool", 5.into())]).unwrap();
+        let (out, parsed) = apply(
+            "f.yaml",
+            ODD,
+            &odd(),
+            &[set("modules.db.config.pool", 5.into())],
+        )
+        .unwrap();
         assert_eq!(
             read_back(
                 &parsed,
@@ -365,7 +379,13 @@ mod tests {
             out.starts_with("# top\nmodules:\n  # the public one\n"),
             "{out}"
         );
-        let e = apply("f.yaml", ODD, &[set("modules.db.priority", 500.into())]).unwrap_err();
+        let e = apply(
+            "f.yaml",
+            ODD,
+            &odd(),
+            &[set("modules.db.priority", 500.into())],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("f.yaml"), "{e}");
     }
 
