@@ -20,6 +20,11 @@ pub fn run(ui: &Ui, args: AdoptArgs) -> Result<Outcome> {
         .as_ref()
         .map(|p| p.refusals())
         .unwrap_or_default();
+    if !args.json {
+        if let Some(p) = &adoption.prepared {
+            super::set::show(ui, p);
+        }
+    }
     let written = if args.dry_run || !refusals.is_empty() {
         None
     } else {
@@ -37,8 +42,8 @@ pub fn run(ui: &Ui, args: AdoptArgs) -> Result<Outcome> {
         out["receipts"] = json!(written.as_ref().map(|w| &w.receipts));
         ui.json(&out);
     } else {
-        match &adoption.prepared {
-            None => ui.out(format!(
+        if adoption.prepared.is_none() {
+            ui.out(format!(
                 "nothing to adopt: live {} matches desired{}",
                 adoption.target,
                 if selectors.is_empty() {
@@ -46,8 +51,7 @@ pub fn run(ui: &Ui, args: AdoptArgs) -> Result<Outcome> {
                 } else {
                     " for the selected resources"
                 }
-            )),
-            Some(p) => super::set::show(ui, p),
+            ));
         }
         if let Some(w) = &written {
             let short: Vec<&str> = w.receipts.iter().map(|r| &r[..12]).collect();

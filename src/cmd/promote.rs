@@ -20,6 +20,11 @@ pub fn run(ui: &Ui, args: PromoteArgs) -> Result<Outcome> {
         .as_ref()
         .map(|p| p.refusals())
         .unwrap_or_default();
+    if !args.json {
+        if let Some(p) = &promotion.prepared {
+            super::set::show(ui, p);
+        }
+    }
     let commit = if args.dry_run || !refusals.is_empty() {
         None
     } else {
@@ -39,8 +44,8 @@ pub fn run(ui: &Ui, args: PromoteArgs) -> Result<Outcome> {
         out["commit"] = json!(commit);
         ui.json(&out);
     } else {
-        match &promotion.prepared {
-            None => ui.out(format!(
+        if promotion.prepared.is_none() {
+            ui.out(format!(
                 "nothing to promote: {} already has {}'s desired values{}",
                 args.to,
                 args.from,
@@ -49,8 +54,7 @@ pub fn run(ui: &Ui, args: PromoteArgs) -> Result<Outcome> {
                 } else {
                     " for the selected resources"
                 }
-            )),
-            Some(p) => super::set::show(ui, p),
+            ));
         }
         if let Some(c) = &commit {
             ui.status(format!("committed {} ({})", &c[..12], promotion.place.path));

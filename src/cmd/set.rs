@@ -28,28 +28,15 @@ pub fn run(ui: &Ui, args: SetArgs) -> Result<Outcome> {
     )?;
     let prepared = edit::prepare(&ctx.store, &ctx.config, &place, (text, current), &edits)?;
     let refusals = prepared.refusals();
+    // The change and its blast radius are shown before anything is written.
+    if !args.json {
+        show(ui, &prepared);
+    }
     let commit = if args.dry_run || !refusals.is_empty() || prepared.diff.is_empty() {
         None
     } else {
-        let keys: Vec<&str> = values.iter().map(|(k, _, _)| k.as_str()).collect();
-        let mut message = format!("set {}: {}\n\n", selector.text, args.values.join(" "));
-        if let Some(body) = args
-            .message
-            .as_deref()
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-        {
-            message.push_str(body);
-            message.push_str("\n\n");
-        }
-        if let Some(t) = &place.target {
-            message.push_str(&format!("Fleet-Target: {t}\n"));
-        }
-        message.push_str(&format!("Fleet-Selector: {}\n", selector.text));
-        message.push_str(&format!("Fleet-Keys: {}\n", keys.join(" ")));
-        for note in prepared.policy_notes() {
-            message.push_str(&format!("Fleet-Policy: {note}\n"));
-        }
+        let message =
+            getset::commit_message(&selector, &args.values, args.message.as_deref(), &prepared);
         Some(edit::commit(&prepared, &message)?)
     };
     if args.json {
@@ -59,7 +46,6 @@ pub fn run(ui: &Ui, args: SetArgs) -> Result<Outcome> {
         out["commit"] = json!(commit);
         ui.json(&out);
     } else {
-        show(ui, &prepared);
         if let Some(c) = &commit {
             ui.status(format!("committed {} ({})", &c[..12], place.path));
         } else if args.dry_run && refusals.is_empty() {

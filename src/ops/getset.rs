@@ -102,3 +102,31 @@ pub fn plan(
     }
     Ok(edits)
 }
+
+/// The commit message of a `set`: what was set, the user's message, and the
+/// trailers (`Fleet-Target`, `Fleet-Selector`, `Fleet-Keys`, `Fleet-Policy`).
+pub fn commit_message(
+    selector: &Selector,
+    args: &[String],
+    body: Option<&str>,
+    prepared: &super::edit::Prepared,
+) -> String {
+    let mut message = format!("set {}: {}\n\n", selector.text, args.join(" "));
+    if let Some(body) = body.map(str::trim).filter(|m| !m.is_empty()) {
+        message.push_str(body);
+        message.push_str("\n\n");
+    }
+    if let Some(t) = &prepared.place.target {
+        message.push_str(&format!("Fleet-Target: {t}\n"));
+    }
+    message.push_str(&format!("Fleet-Selector: {}\n", selector.text));
+    let keys: Vec<&str> = args
+        .iter()
+        .map(|a| a.split_once('=').map_or(a.as_str(), |(k, _)| k))
+        .collect();
+    message.push_str(&format!("Fleet-Keys: {}\n", keys.join(" ")));
+    for note in prepared.policy_notes() {
+        message.push_str(&format!("Fleet-Policy: {note}\n"));
+    }
+    message
+}
