@@ -142,12 +142,8 @@ pub fn run(ui: &Ui, ws: &Workspace, args: DiffArgs) -> Result<Outcome> {
     let (result, ignored) = if config.ignore.is_empty() {
         (diff(live_fleet, &parsed.fleet), Vec::new())
     } else {
-        let (goal, ignored) = git_fleet::ops::ignore::neutralize(
-            config,
-            &target,
-            live_fleet,
-            parsed.fleet.clone(),
-        );
+        let (goal, ignored) =
+            git_fleet::ops::ignore::neutralize(config, &target, live_fleet, parsed.fleet.clone());
         (diff(live_fleet, &goal), ignored)
     };
 
