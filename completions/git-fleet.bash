@@ -16,6 +16,9 @@ _gitfleet() {
             ",$1")
                 cmd="gitfleet"
                 ;;
+            gitfleet,adopt)
+                cmd="gitfleet__subcmd__adopt"
+                ;;
             gitfleet,agent)
                 cmd="gitfleet__subcmd__agent"
                 ;;
@@ -36,6 +39,9 @@ _gitfleet() {
                 ;;
             gitfleet,gc)
                 cmd="gitfleet__subcmd__gc"
+                ;;
+            gitfleet,get)
+                cmd="gitfleet__subcmd__get"
                 ;;
             gitfleet,halt)
                 cmd="gitfleet__subcmd__halt"
@@ -64,6 +70,9 @@ _gitfleet() {
             gitfleet,policy)
                 cmd="gitfleet__subcmd__policy"
                 ;;
+            gitfleet,promote)
+                cmd="gitfleet__subcmd__promote"
+                ;;
             gitfleet,proof)
                 cmd="gitfleet__subcmd__proof"
                 ;;
@@ -91,6 +100,9 @@ _gitfleet() {
             gitfleet,runs)
                 cmd="gitfleet__subcmd__runs"
                 ;;
+            gitfleet,set)
+                cmd="gitfleet__subcmd__set"
+                ;;
             gitfleet,show)
                 cmd="gitfleet__subcmd__show"
                 ;;
@@ -102,6 +114,9 @@ _gitfleet() {
                 ;;
             gitfleet,sync)
                 cmd="gitfleet__subcmd__sync"
+                ;;
+            gitfleet,variants)
+                cmd="gitfleet__subcmd__variants"
                 ;;
             gitfleet,why)
                 cmd="gitfleet__subcmd__why"
@@ -152,7 +167,7 @@ _gitfleet() {
 
     case "${cmd}" in
         gitfleet)
-            opts="-q -C -h -V --color --quiet --help --version status init snapshot diff render notes peers fanout agent proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync why history"
+            opts="-q -C -h -V --color --quiet --help --version status init snapshot diff render notes peers fanout agent proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync why history get set adopt variants promote"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -164,6 +179,28 @@ _gitfleet() {
                     ;;
                 -C)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gitfleet__subcmd__adopt)
+            opts="-q -h -V --select --dry-run --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --select)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -286,7 +323,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__diff)
-            opts="-q -h -V --staged --rev --file --check --stat --exit-code --allow-empty-live --allow-empty --json --at --rendered --color --quiet --help --version"
+            opts="-q -h -V --staged --rev --file --check --stat --exit-code --allow-empty-live --allow-empty --show-ignored --json --at --rendered --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -364,6 +401,28 @@ _gitfleet() {
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gitfleet__subcmd__get)
+            opts="-q -h -V --target --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -735,6 +794,28 @@ _gitfleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gitfleet__subcmd__promote)
+            opts="-q -h -V --select --dry-run --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --select)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gitfleet__subcmd__proof)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1085,6 +1166,36 @@ _gitfleet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gitfleet__subcmd__set)
+            opts="-m -q -h -V --target --live --dry-run --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --live)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gitfleet__subcmd__show)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1152,6 +1263,24 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__sync)
+            opts="-q -h -V --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gitfleet__subcmd__variants)
             opts="-q -h -V --json --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

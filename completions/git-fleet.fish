@@ -61,6 +61,11 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "policy" -d 'Bou
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "sync" -d 'Share fleet records with another clone: fetch, merge, push with a lease'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "why" -d 'Where a rendered value came from, layer by layer, and what put it live'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "history" -d 'One resource\'s timeline: desired edits, live changes, proposals, decisions, applies and rollbacks, with their receipts, oldest first'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "get" -d 'Read values of the resources a selector matches in a desired file'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "set" -d 'Upsert values in every resource a selector matches, as one commit'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "adopt" -d 'Write live values that differ from desired back into the desired file'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "variants" -d 'Show the promotion graph (promotes_from) and what lags behind its upstream'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "promote" -d 'Write the selected differences of FROM\'s desired into TO\'s desired file'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -100,6 +105,7 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l stat -d 'On
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l exit-code -d 'Exit 1 when there are differences'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l allow-empty-live -d 'Compare with an empty fleet when the target has no live snapshot, neither recorded here nor fetched (default: refuse)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l allow-empty -d 'Read a missing or empty desired file as an empty fleet, on purpose (default: refuse; every resource would be a destroy)'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l show-ignored -d 'Also list the drift that [[ignore]] rules in fleet.toml leave out'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -457,3 +463,47 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand history" -l json -d 
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand history" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand history" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand get" -l target -d 'The target whose desired file is read (default: the only known one)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand get" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand get" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand get" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand get" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand get" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -l target -d 'The target whose desired file is edited (default: the only known one)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -l live -d 'Change live of TARGET through its driver instead of desired (as apply does: approved proposals, intent and completing receipts); the drift is then reported for `git fleet adopt`' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -s m -d 'The commit message\'s body' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -l dry-run -d 'Show what would change; write nothing'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand set" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand adopt" -l select -d 'Only these resources (kind/name-glob or node=NAME; repeatable)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand adopt" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand adopt" -l dry-run -d 'Show what would change; write nothing'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand adopt" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand adopt" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand adopt" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand adopt" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand variants" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand variants" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand variants" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand variants" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand variants" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand promote" -l select -d 'Only these resources (kind/name-glob or node=NAME; repeatable)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand promote" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand promote" -l dry-run -d 'Show what would change; write nothing'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand promote" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand promote" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand promote" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand promote" -s V -l version -d 'Print version'

@@ -12,6 +12,7 @@ pub mod gitcmd;
 pub mod halt;
 pub mod hooks;
 pub mod live;
+pub mod ops;
 pub mod paths;
 pub mod peers;
 pub mod policy;

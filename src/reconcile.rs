@@ -262,8 +262,11 @@ fn tick_inner(
     run.synced_revision = Some(source_commit.to_string());
     let path = desired_path(cfg);
     let input = desired::read(store, &Source::Rev(opts.rev.clone()), &path)?;
-    let desired_fleet = desired::parse(&input)?.fleet;
+    let parsed_fleet = desired::parse(&input)?.fleet;
     let live = read_live(store, target, cfg)?;
+    // [[ignore]] rules: drift in ignored fields is never proposed.
+    let (desired_fleet, _) =
+        crate::ops::ignore::neutralize(config, target, &live.fleet, parsed_fleet);
     let d = diff(&live.fleet, &desired_fleet);
     run.diffs = d.changes.len();
     run.counts = d

@@ -386,6 +386,19 @@ fn walk(s: &mut Sandbox<'_>) -> Result<()> {
         &[0],
     )?;
 
+    s.explain("Change values without opening the file: `set` edits fleet.yaml in place (comments and formatting kept), shows the blast radius and checks the policy; --dry-run writes nothing.");
+    s.must(
+        "work",
+        "git-fleet",
+        &[
+            "set",
+            "modules/nginx-*",
+            "config.nginx_workers=8",
+            "--dry-run",
+        ],
+        &[0],
+    )?;
+
     s.explain("Push. A push proves the remote accepted the commit, not that anything runs it.");
     s.must("work", "git", &["push", "-q", "origin", "main"], &[0])?;
 

@@ -56,6 +56,9 @@ pub struct DiffArgs {
     /// (default: refuse; every resource would be a destroy).
     #[arg(long)]
     pub allow_empty: bool,
+    /// Also list the drift that [[ignore]] rules in fleet.toml leave out.
+    #[arg(long)]
+    pub show_ignored: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -148,6 +151,15 @@ pub fn run(ui: &Ui, ws: &Workspace, args: DiffArgs) -> Result<Outcome> {
     };
     let empty = git_fleet::fleet::Fleet::default();
     let live_fleet = snapshot.as_ref().map(|s| &s.fleet).unwrap_or(&empty);
+    // [[ignore]] rules: desired agrees with live on ignored fields first.
+    let (neutral, ignored) = if config.ignore.is_empty() {
+        (None, Vec::new())
+    } else {
+        let (goal, ignored) =
+            git_fleet::ops::ignore::neutralize(config, &target, live_fleet, parsed.fleet.clone());
+        (Some(goal), ignored)
+    };
+    let desired_fleet = neutral.as_ref().unwrap_or(&parsed.fleet);
     let against = match (&snapshot, &snapshot_ref) {
         (Some(s), Some(r)) if *r == live::live_ref(&target) => {
             format!("{r} ({})", &s.commit.to_string()[..12])
@@ -168,8 +180,9 @@ pub fn run(ui: &Ui, ws: &Workspace, args: DiffArgs) -> Result<Outcome> {
         snapshot_ref,
         against,
         at: None,
+        ignored: args.show_ignored.then_some(ignored),
     };
-    let outcome = present(ui, &args, &shown, live_fleet, &parsed.fleet)?;
+    let outcome = present(ui, &args, &shown, live_fleet, desired_fleet)?;
     // Freeing a few hundred thousand small allocations costs more than the
     // diff itself; the process ends right after, so let the OS reclaim them.
     std::mem::forget((parsed, snapshot));
@@ -185,6 +198,8 @@ struct Shown<'a> {
     /// The live side in words, for the status line.
     against: String,
     at: Option<Value>,
+    /// `--show-ignored`: the drift `[[ignore]]` rules hid.
+    ignored: Option<Vec<git_fleet::ops::ignore::Ignored>>,
 }
 
 /// Diff `live_fleet` against `desired` and print it (with --rendered, the
@@ -217,6 +232,9 @@ fn present(
         if let Some(at) = &shown.at {
             v["at"] = at.clone();
         }
+        if let Some(ignored) = &shown.ignored {
+            v["ignored"] = json!(ignored);
+        }
         if let Some((nodes, providers)) = &rendered {
             v["rendered"] = json!(nodes);
             v["provider_configs"] = json!(providers);
@@ -225,6 +243,9 @@ fn present(
     } else {
         ui.status(format!("{} vs {}", shown.desired, shown.against));
         print_human(ui, &result, args.stat);
+        if let Some(ignored) = &shown.ignored {
+            print_ignored(ui, ignored);
+        }
         if let Some((nodes, providers)) = &rendered {
             print_rendered(ui, nodes, providers);
         }
@@ -232,6 +253,24 @@ fn present(
     let found = args.exit_code && !result.is_empty();
     std::mem::forget(result);
     Ok(if found { Outcome::Found } else { Outcome::Done })
+}
+
+/// `--show-ignored`: each hidden field, live and desired, and its rule.
+fn print_ignored(ui: &Ui, ignored: &[git_fleet::ops::ignore::Ignored]) {
+    ui.out(format!("ignored ({})", ignored.len()));
+    for i in ignored {
+        ui.out(format!(
+            "  {}: live {} / desired {}   [[ignore]] {}{}",
+            i.path,
+            show_value(&i.live),
+            show_value(&i.desired),
+            i.rule,
+            i.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ));
+    }
 }
 
 /// `--rendered`: per node the values that change, then provider_configs.
@@ -317,6 +356,7 @@ fn at_diff(ui: &Ui, ws: &Workspace, args: &DiffArgs, spec: &str) -> Result<Outco
             None => format!("an empty fleet (no snapshot of {target} then; --allow-empty-live)"),
         },
         at: Some(at.to_json()),
+        ignored: None,
     };
     present(
         ui,
@@ -346,7 +386,7 @@ fn check(ui: &Ui, ws: &Workspace, args: &DiffArgs, source: &Source) -> Result<Ou
     })
 }
 
-fn totals(d: &Diff) -> Value {
+pub fn totals(d: &Diff) -> Value {
     let count = |t: ChangeType| d.changes.iter().filter(|c| c.change == t).count();
     json!({
         "changes": d.changes.len(),
@@ -373,7 +413,7 @@ fn show_value(v: &Option<Value>) -> String {
     }
 }
 
-fn print_human(ui: &Ui, d: &Diff, stat: bool) {
+pub fn print_human(ui: &Ui, d: &Diff, stat: bool) {
     if d.is_empty() {
         ui.out("no differences");
         return;

@@ -5,6 +5,7 @@
 //! error object and hints. Help, man pages and completions are all generated
 //! from these definitions.
 
+pub mod adopt;
 pub mod agent;
 pub mod apply;
 pub mod demo;
@@ -13,6 +14,7 @@ pub mod fanout;
 pub mod gc;
 #[cfg(test)]
 mod generated;
+pub mod get;
 pub mod halt;
 pub mod history;
 pub mod hook;
@@ -21,6 +23,7 @@ pub mod init;
 pub mod notes;
 pub mod peers;
 pub mod policy;
+pub mod promote;
 pub mod proof;
 pub mod proposals;
 pub mod receipts;
@@ -29,12 +32,15 @@ pub mod render;
 pub mod resume;
 pub mod rollback;
 pub mod runs;
+pub mod set;
 pub mod snapshot;
 pub mod status;
 pub mod sync;
+pub mod variants;
 pub mod why;
 
 use crate::ui::{ColorChoice, Outcome, Ui};
+use adopt::AdoptArgs;
 use agent::AgentArgs;
 use apply::ApplyArgs;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -42,6 +48,7 @@ use demo::DemoArgs;
 use diff::DiffArgs;
 use fanout::FanoutArgs;
 use gc::GcArgs;
+use get::GetArgs;
 use git_fleet::proposals::State;
 use git_fleet::workspace::Workspace;
 use git_fleet::{Error, Result};
@@ -53,16 +60,19 @@ use init::InitArgs;
 use notes::NotesCommand;
 use peers::PeersCommand;
 use policy::PolicyCommand;
+use promote::PromoteArgs;
 use proof::ProofArgs;
 use receipts::ReceiptsArgs;
 use reconcile::ReconcileArgs;
 use render::RenderArgs;
 use rollback::RollbackArgs;
 use runs::RunsArgs;
+use set::SetArgs;
 use snapshot::SnapshotArgs;
 use status::StatusArgs;
 use std::path::PathBuf;
 use sync::SyncArgs;
+use variants::VariantsArgs;
 use why::WhyArgs;
 
 #[derive(Debug, Parser)]
@@ -127,6 +137,11 @@ pub enum Command {
     Sync(SyncArgs),
     Why(WhyArgs),
     History(HistoryArgs),
+    Get(GetArgs),
+    Set(SetArgs),
+    Adopt(AdoptArgs),
+    Variants(VariantsArgs),
+    Promote(PromoteArgs),
 }
 
 /// Run `command`: one exhaustive match from what the user typed to the file
@@ -165,6 +180,11 @@ pub fn dispatch(ui: &Ui, command: Command) -> Result<Outcome> {
         Command::Receipts(args) => receipts::run(ui, &ws()?, args),
         Command::Why(args) => why::run(ui, &ws()?, args),
         Command::History(args) => history::run(ui, &ws()?, args),
+        Command::Get(args) => get::run(ui, &ws()?, args),
+        Command::Set(args) => set::run(ui, &ws()?, args),
+        Command::Adopt(args) => adopt::run(ui, &ws()?, args),
+        Command::Variants(args) => variants::run(ui, &ws()?, args),
+        Command::Promote(args) => promote::run(ui, &ws()?, args),
     }
 }
 

@@ -41,6 +41,20 @@ pub struct Config {
     /// resolved with their positions without parsing it again.
     #[serde(skip)]
     pub text: String,
+    /// `[[ignore]]`: fields whose drift is never proposed nor counted.
+    #[serde(default)]
+    pub ignore: Vec<IgnoreRule>,
+}
+
+/// One `[[ignore]]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreRule {
+    /// Only this target (default: every target).
+    pub target: Option<String>,
+    /// Glob on `kind/name/field`, e.g. `modules/*/config.replicas`.
+    pub path: String,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -62,6 +76,9 @@ pub struct TargetConfig {
     pub branch: Option<String>,
     /// The remote that branch is read from (default: origin, or the only remote).
     pub remote: Option<String>,
+    /// The upstream variant this target's desired values are promoted from
+    /// (`git fleet variants`, `git fleet promote`).
+    pub promotes_from: Option<String>,
 }
 
 impl TargetConfig {
@@ -176,6 +193,71 @@ impl Config {
                         format!("targets.{name}.driver = '{other}': expected 'embedded' or 'exec'"),
                     )))
                 }
+            }
+        }
+        for rule in &self.ignore {
+            let ok = glob::Pattern::new(&rule.path).is_ok()
+                && rule.path.splitn(3, '/').count() == 3
+                && !rule.path.split('/').any(str::is_empty);
+            if !ok {
+                return Err(Error::invalid(at(
+                    &rule.path,
+                    format!(
+                        "[[ignore]] path = '{}': expected a glob on kind/name/field, e.g. modules/*/config.replicas",
+                        rule.path
+                    ),
+                )));
+            }
+        }
+        self.check_variants(file, text)
+    }
+
+    /// `promotes_from` names a declared target, and the graph has no cycle.
+    fn check_variants(&self, file: &str, text: &str) -> Result<()> {
+        // The `promotes_from` line inside `[targets.<name>]`, for file:line:col.
+        let locate = |name: &str, message: String| {
+            let d = Diagnostic::new(file, message);
+            let header = [format!("[targets.{name}]"), format!("[targets.\"{name}\"]")]
+                .iter()
+                .find_map(|h| text.find(h.as_str()))
+                .unwrap_or(0);
+            match text[header..].find("promotes_from") {
+                Some(off) => {
+                    let (line, col) = line_col(text, header + off);
+                    d.at(line, col)
+                }
+                None => d,
+            }
+        };
+        for (name, target) in &self.targets {
+            let Some(up) = &target.promotes_from else {
+                continue;
+            };
+            if !self.targets.contains_key(up) {
+                return Err(Error::invalid(locate(
+                    name,
+                    format!("targets.{name}.promotes_from = '{up}': no [targets.{up}] is declared"),
+                )));
+            }
+            let mut seen = vec![name.as_str()];
+            let mut at = up.as_str();
+            while let Some(next) = self
+                .targets
+                .get(at)
+                .and_then(|t| t.promotes_from.as_deref())
+            {
+                seen.push(at);
+                if seen.contains(&next) {
+                    seen.push(next);
+                    return Err(Error::invalid(locate(
+                        name,
+                        format!(
+                            "targets.{name}.promotes_from makes a cycle: {}",
+                            seen.join(" <- ")
+                        ),
+                    )));
+                }
+                at = next;
             }
         }
         Ok(())

@@ -30,6 +30,8 @@ fn demo_walks_through_every_job() {
         "the owed reload ran again",
         "current; reloaded, healthy, read back",
         "wrong-branch",
+        "config.nginx_workers: 6 -> 8",
+        "dry run: nothing written",
         "origin has it",
         "pending_review staging  destroy", // destroys wait for review
         "applied ",

@@ -22,6 +22,7 @@ mod hooks;
 mod incremental;
 mod lifecycle;
 mod never_guess;
+mod ops;
 mod policy;
 mod readme;
 mod receipts;
