@@ -71,6 +71,7 @@ pub enum Command {
     #[command(subcommand)]
     Policy(PolicyCommand),
     Sync(SyncArgs),
+    Mcp(McpArgs),
 }
 
 /// Share fleet records with another clone: fetch, merge, push with a lease.
@@ -922,3 +923,17 @@ pub enum HookName {
     PreReceive,
     PostReceive,
 }
+
+/// Serve git-fleet's tools to an agent over MCP (Model Context Protocol, stdio).
+///
+/// Tools: diff, render, why, get, set, propose, show, proposals, receipts,
+/// proof. Each runs this program's own command with --json in the current
+/// repository, as this process's git identity: the agent is bound by the
+/// same [[policy]] and leaves the same receipts as a person would. `set` is a
+/// dry run unless the call says apply=true. Register it in an MCP client as
+/// the command `git` with args `["fleet", "-C", "/path/to/repo", "mcp"]`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  git fleet mcp                       # speaks MCP on stdin/stdout\n  git fleet -C ~/src/fleet mcp"
+)]
+pub struct McpArgs {}

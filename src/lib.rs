@@ -13,6 +13,7 @@ pub mod gitcmd;
 pub mod halt;
 pub mod hooks;
 pub mod live;
+pub mod mcp;
 pub mod peers;
 pub mod policy;
 pub mod proposals;

@@ -58,6 +58,7 @@ fn main() {
         Command::Policy(command) => cmd::policy::run(&ui, command),
         Command::Sync(args) => cmd::sync::run(&ui, args),
         Command::Receipts(args) => cmd::receipts::run(&ui, args),
+        Command::Mcp(args) => cmd::mcp::run(&ui, args),
     };
     let code = match result {
         Ok(Outcome::Done) => 0,

@@ -9,6 +9,7 @@ pub mod halt;
 pub mod hook;
 pub mod hooks;
 pub mod init;
+pub mod mcp;
 pub mod notes;
 pub mod peers;
 pub mod policy;
