@@ -33,6 +33,13 @@ pub struct Config {
     /// decisions and receipts are refused where the policy is enforced.
     #[serde(default)]
     pub require_signed: bool,
+    /// `[[notify]]` tables as written; `Config::parse` checks them into `notify`.
+    #[doc(hidden)]
+    #[serde(default, rename = "notify")]
+    pub notify_tables: Vec<toml::Spanned<crate::notify::NotifyRule>>,
+    /// Where events go (`[[notify]]`).
+    #[serde(skip)]
+    pub notify: Vec<crate::notify::NotifyRule>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -98,6 +105,11 @@ impl Config {
         let tables = std::mem::take(&mut config.policy_tables);
         config.policy = crate::policy::Policy::compile(file, text, tables)?;
         config.policy.require_signed = config.require_signed;
+        crate::notify::check(&config.notify_tables, file, text)?;
+        config.notify = std::mem::take(&mut config.notify_tables)
+            .into_iter()
+            .map(toml::Spanned::into_inner)
+            .collect();
         Ok(config)
     }
 

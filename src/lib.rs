@@ -14,6 +14,7 @@ pub mod halt;
 pub mod hooks;
 pub mod live;
 pub mod mcp;
+pub mod notify;
 pub mod peers;
 pub mod policy;
 pub mod proposals;

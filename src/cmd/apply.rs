@@ -57,6 +57,7 @@ pub fn run(ui: &Ui, args: ApplyArgs) -> Result<Outcome> {
             outcomes.push((target.clone(), o));
         }
     }
+    super::notify::applied(ui, &ctx, &outcomes);
     let failed = outcomes.iter().filter(|(_, o)| o.result.is_err()).count();
     if args.json {
         let items: Vec<_> = outcomes

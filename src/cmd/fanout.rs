@@ -73,6 +73,7 @@ pub fn run(ui: &Ui, args: FanoutArgs) -> Result<Outcome> {
             ))
         })?),
     };
+    super::notify::fanned_out(ui, &ctx, &report);
     if args.json {
         ui.json(&report_json(&report, recorded.is_some()));
     } else {

@@ -10,6 +10,7 @@ pub fn run(ui: &Ui, args: HaltArgs, halted: bool) -> Result<Outcome> {
     let ctx = context()?;
     // The receipt is written by halt::set, before the halt state that names it.
     let commit = halt::set(&ctx.store, halted, args.reason.as_deref())?;
+    super::notify::halted(ui, &ctx, halted, commit, args.reason.as_deref());
     if args.json {
         ui.json(
             &json!({ "version": JSON_VERSION, "halted": halted, "commit": commit.to_string() }),

@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod init;
 pub mod mcp;
 pub mod notes;
+pub mod notify;
 pub mod peers;
 pub mod policy;
 pub mod proof;

@@ -191,6 +191,7 @@ pub fn decide_cmd(ui: &Ui, args: DecideArgs, state: State) -> Result<Outcome> {
             args.reason.as_deref(),
         )?);
     }
+    super::notify::decided(ui, &ctx, &done, state, args.reason.as_deref());
     if args.json {
         let ssh = SshConfig::load(&ctx.store)?;
         let mut items = Vec::new();

@@ -44,6 +44,7 @@ pub fn run(ui: &Ui, args: ReconcileArgs) -> Result<Outcome> {
             }
         }
     }
+    super::notify::ticked(ui, &ctx, &reports);
     if args.json {
         ui.json(&json!({ "version": JSON_VERSION, "ticks": reports }));
     } else if !ui.quiet {
@@ -211,7 +212,11 @@ fn watch(ui: &Ui, args: &ReconcileArgs) -> Result<Outcome> {
                         ui.status("stopped");
                         return Ok(Outcome::Done);
                     }
-                    match tick(&ctx.store, &ctx.config, target, &opts) {
+                    let ticked = tick(&ctx.store, &ctx.config, target, &opts);
+                    if let Ok(r) = &ticked {
+                        super::notify::ticked(ui, &ctx, std::slice::from_ref(r));
+                    }
+                    match ticked {
                         Ok(r) if args.json => {
                             ui.json_of(&json!({ "version": JSON_VERSION, "ticks": [r] }))
                         }

@@ -21,6 +21,7 @@ pub fn run(ui: &Ui, args: RollbackArgs) -> Result<Outcome> {
         )));
     }
     let opened = reconcile::rollback(&ctx.store, &ctx.config, &args.target, to)?;
+    super::notify::rolled_back(ui, &ctx, &args.target, to, &opened);
     if args.json {
         let ids: Vec<_> = opened
             .iter()

@@ -45,6 +45,7 @@ fn sync_and_show(ui: &Ui, args: SyncArgs) -> Result<Outcome> {
         }
     };
     let report = sync::sync(&ctx.store, &remote)?;
+    super::notify::synced(ui, &ctx, &report);
     if args.json {
         ui.json(&json!({ "version": JSON_VERSION, "sync": report }));
     } else {
