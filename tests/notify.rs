@@ -351,3 +351,44 @@ fn malformed_notify_tables_are_refused_naming_the_line() {
         assert_eq!(env.refs(&repo), before, "nothing written");
     }
 }
+
+#[test]
+fn a_sync_that_merges_a_conflict_notifies_it() {
+    let env = TestEnv::new();
+    let (port, bodies) = http_server(Answer::Ok);
+    let toml = format!(
+        "[targets.staging]\n\n[[notify]]\non = [\"conflict\"]\nwebhook = \"http://127.0.0.1:{port}/hook\"\n"
+    );
+    let (origin, seed) = env.seeded_origin(&[("fleet.yaml", FLEET), ("fleet.toml", &toml)]);
+    assert_eq!(env.fleet(&seed, &["snapshot", "staging"]).code, 0);
+    assert_eq!(env.fleet(&seed, &["sync"]).code, 0);
+    let a = env.clone_of(&origin, "a");
+    let b = env.clone_of(&origin, "b");
+    std::fs::write(a.join("fleet.yaml"), FLEET.replace("4", "5")).unwrap();
+    env.git(&a, &["commit", "-q", "-am", "workers 5"]);
+    env.git(&a, &["push", "-q", "origin", "main"]);
+    assert_eq!(env.fleet(&a, &["sync"]).code, 0);
+    assert_eq!(env.fleet(&a, &["reconcile", "staging"]).code, 1);
+    assert_eq!(env.fleet(&a, &["sync"]).code, 0);
+    env.git(&b, &["pull", "-q", "origin", "main"]);
+    assert_eq!(env.fleet(&b, &["sync"]).code, 0);
+    let props = json(&env.fleet(&a, &["proposals", "--json"]));
+    let id = props["proposals"][0]["id"].as_str().unwrap().to_string();
+    // A applies, B rejects, unaware of each other; B's sync merges both.
+    assert_eq!(env.fleet(&a, &["approve", &id]).code, 0);
+    assert_eq!(env.fleet(&a, &["apply", &id]).code, 0);
+    assert_eq!(env.fleet(&b, &["reject", &id]).code, 0);
+    assert_eq!(env.fleet(&a, &["sync"]).code, 0);
+    assert!(bodies.try_recv().is_err(), "no conflict yet");
+    let out = env.fleet(&b, &["sync", "--json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let event: Value =
+        serde_json::from_str(&bodies.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
+    assert_eq!(event["event"], "conflict");
+    assert_eq!(event["remote"], "origin");
+    assert_eq!(event["conflicts"], json(&out)["sync"]["conflicts"]);
+    assert!(
+        event["conflicts"][0].as_str().unwrap().contains(&id[..12]),
+        "{event}"
+    );
+}
