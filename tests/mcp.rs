@@ -88,16 +88,23 @@ fn python() -> &'static Path {
 /// and runs `steps`; returns its report (`server`, `steps`).
 fn session(env: &TestEnv, repo: &Path, steps: Value) -> Value {
     let server = [bin().display().to_string(), "mcp".to_string()];
-    session_with(env, repo, &server, steps)
+    session_with(env, repo, &server, &[], steps)
 }
 
 /// A session with the server started as `server` (program and arguments).
-fn session_with(env: &TestEnv, repo: &Path, server: &[String], steps: Value) -> Value {
+fn session_with(
+    env: &TestEnv,
+    repo: &Path,
+    server: &[String],
+    vars: &[(&str, &str)],
+    steps: Value,
+) -> Value {
     let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_client.py");
     let mut child = env
         .command(python(), repo)
         .arg(client)
         .args(server)
+        .envs(vars.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -356,6 +363,7 @@ fn the_readme_client_config_starts_a_working_server() {
         &env,
         env.root(),
         &server,
+        &[],
         json!([{"list_tools": true}, call("diff", json!({}))]),
     );
     assert_eq!(
@@ -366,6 +374,51 @@ fn the_readme_client_config_starts_a_working_server() {
         output(&report["steps"][1])["changes"][0]["name"],
         "nginx-public"
     );
+}
+
+/// The agent is whoever the server runs as (here GIT_COMMITTER_EMAIL in its
+/// environment): `propose` auto-applies only what the policy allows that
+/// identity, holds the rest for review, and the receipt names the agent.
+#[test]
+fn propose_is_bounded_by_the_policy_for_the_servers_identity() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(repo.join("fleet.yaml"), FLEET).unwrap();
+    let policy = "[targets.staging]\nauto_apply = true\n\n[[policy]]\nname = \"agent\"\nactor = \"agent@bots.example\"\nallow = [\"modules/nginx-*\"]\n";
+    std::fs::write(repo.join("fleet.toml"), policy).unwrap();
+    env.git(&repo, &["add", "."]);
+    env.git(&repo, &["commit", "-q", "-m", "fleet"]);
+    assert_eq!(env.fleet(&repo, &["snapshot", "staging"]).code, 0);
+    let edited = FLEET
+        .replace("workers: 4", "workers: 6")
+        .replace("max_connections: 100", "max_connections: 200");
+    std::fs::write(repo.join("fleet.yaml"), edited).unwrap();
+    env.git(&repo, &["commit", "-q", "-am", "two changes"]);
+    let server = [bin().display().to_string(), "mcp".to_string()];
+    let report = session_with(
+        &env,
+        &repo,
+        &server,
+        &[("GIT_COMMITTER_EMAIL", "agent@bots.example")],
+        json!([
+            call("propose", json!({"target": "staging"})),
+            call("receipts", json!({"commit": "HEAD"})),
+        ]),
+    );
+    let steps = report["steps"].as_array().unwrap();
+    let tick = &output(&steps[0])["ticks"][0];
+    assert_eq!(tick["applied"].as_array().unwrap().len(), 1, "{tick}");
+    let held = tick["held"].to_string();
+    assert!(
+        held.contains(
+            "update modules/postgres on staging by agent@bots.example (user.email) refused"
+        ),
+        "{held}"
+    );
+    let receipts = output(&steps[1])["receipts"].to_string();
+    assert!(receipts.contains("agent@bots.example"), "{receipts}");
+    assert!(receipts.contains("modules/nginx-public"), "{receipts}");
+    assert!(!receipts.contains("modules/postgres"), "{receipts}");
 }
 
 #[test]
