@@ -931,7 +931,8 @@ pub enum HookName {
 /// repository, as this process's git identity: the agent is bound by the
 /// same [[policy]] and leaves the same receipts as a person would. `set` is a
 /// dry run unless the call says apply=true. Register it in an MCP client as
-/// the command `git` with args `["fleet", "-C", "/path/to/repo", "mcp"]`.
+/// the command `git-fleet` with args `["-C", "/path/to/repo", "mcp"]`
+/// (README: "Agents: git fleet mcp").
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  git fleet mcp                       # speaks MCP on stdin/stdout\n  git fleet -C ~/src/fleet mcp"
