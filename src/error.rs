@@ -84,6 +84,12 @@ pub enum Error {
 
     #[error("{0}")]
     Other(String),
+
+    /// A command could not do its work for a reason outside its input (a
+    /// process that cannot start, stdin or a log that cannot be read or
+    /// written); worded by the command layer, exit 2.
+    #[error("{0}")]
+    Command(String),
 }
 
 fn first_of(diags: &[Diagnostic]) -> String {

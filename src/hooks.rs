@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use serde::Serialize;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -606,6 +607,34 @@ pub fn take_confirmed(dir: &Path, stdin: &str) -> Result<Vec<Pending>> {
     });
     write_pending(&path, &kept)?;
     Ok(taken)
+}
+
+/// `exe` as a process (a git-fleet started from a hook) that outlives the hook: its own process group, SIGHUP
+/// ignored through nohup when present, stdin closed, and none of the
+/// repository variables git sets for hooks (it finds the repository from its
+/// working directory).
+pub fn detached(exe: &Path) -> std::process::Command {
+    let mut cmd = match find_on_path("nohup") {
+        Some(nohup) => {
+            let mut c = std::process::Command::new(nohup);
+            c.arg(exe);
+            c
+        }
+        None => std::process::Command::new(exe),
+    };
+    for var in crate::peers::shell::REPO_ENV_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(std::process::Stdio::null()).process_group(0);
+    cmd
+}
+
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! The library returns data and typed errors; it never prints or exits.
 #![forbid(unsafe_code)]
 
-pub mod cli;
 pub mod config;
 pub mod desired;
 pub mod error;
@@ -21,10 +20,12 @@ pub mod proposals;
 pub mod receipts;
 pub mod reconcile;
 pub mod runs;
+pub mod serverhooks;
 pub mod sign;
 pub mod status;
 pub mod store;
 pub mod sync;
 pub mod ticklock;
+pub mod workspace;
 
 pub use error::{Diagnostic, Error, Result};

@@ -1,8 +1,16 @@
 //! One place for output: data to stdout, status to stderr, color only for people.
 
 use console::Style;
-use git_fleet::cli::ColorChoice;
+use git_fleet::workspace::CheckReport;
 use std::io::Write;
+
+/// `--color`: when to color human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
 
 pub struct Ui {
     color_out: bool,
@@ -13,11 +21,35 @@ pub struct Ui {
     printed_json: std::cell::Cell<bool>,
 }
 
+/// The JSON schema version of every `--json` object.
+pub const JSON_VERSION: u32 = 1;
+
+/// `body` (an object) with `"version"` added.
+fn with_version(body: serde_json::Value) -> serde_json::Value {
+    match body {
+        serde_json::Value::Object(mut map) => {
+            map.insert("version".into(), JSON_VERSION.into());
+            serde_json::Value::Object(map)
+        }
+        other => other,
+    }
+}
+
 /// What a successful command found: nothing to see (0) or something to see (1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Done,
     Found,
+}
+
+impl Outcome {
+    /// The exit code: 0 nothing to see, 1 something to see.
+    pub fn code(self) -> i32 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::Found => 1,
+        }
+    }
 }
 
 impl Ui {
@@ -52,21 +84,40 @@ impl Ui {
         let _ = writeln!(stdout, "{}", line.as_ref());
     }
 
-    /// Exactly one JSON object on stdout, never colored.
-    pub fn json(&self, value: &serde_json::Value) {
-        self.printed_json.set(true);
-        let mut stdout = std::io::stdout().lock();
-        let _ = serde_json::to_writer_pretty(&mut stdout, value);
-        let _ = writeln!(stdout);
+    /// Exactly one JSON object on stdout, never colored: `body`'s fields in
+    /// the envelope every `--json` output shares (`"version"`). The one place
+    /// that adds it.
+    pub fn json(&self, body: serde_json::Value) {
+        self.emit(&with_version(body), true);
     }
 
-    /// Like [`Ui::json`] for any serializable value, without building a `Value`
-    /// (large listings); compact when stdout is not a terminal.
-    pub fn json_of<T: serde::Serialize>(&self, value: &T) {
+    /// Like [`Ui::json`] for one object of a stream (`reconcile --watch`):
+    /// compact, a line each, when stdout is not a terminal.
+    pub fn json_line(&self, body: serde_json::Value) {
+        self.emit(&with_version(body), console::Term::stdout().is_term());
+    }
+
+    /// Like [`Ui::json_line`] for any serializable struct, without building a
+    /// `Value` (large listings); `"version"` comes first.
+    pub fn json_of<T: serde::Serialize>(&self, body: &T) {
+        #[derive(serde::Serialize)]
+        struct Envelope<'a, T> {
+            version: u32,
+            #[serde(flatten)]
+            body: &'a T,
+        }
+        let envelope = Envelope {
+            version: JSON_VERSION,
+            body,
+        };
+        self.emit(&envelope, console::Term::stdout().is_term());
+    }
+
+    fn emit<T: serde::Serialize>(&self, value: &T, pretty: bool) {
         self.printed_json.set(true);
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
-        let _ = if console::Term::stdout().is_term() {
+        let _ = if pretty {
             serde_json::to_writer_pretty(&mut out, value)
         } else {
             serde_json::to_writer(&mut out, value)
@@ -109,6 +160,16 @@ impl Ui {
             self.err_style(Style::new().cyan()).apply_to("hint:"),
             line.as_ref()
         );
+    }
+
+    /// Each problem as an error, else `<files> ok` (also the pre-commit hook's words).
+    pub fn check_report(&self, report: &CheckReport) {
+        for p in &report.problems {
+            self.error(p.to_string());
+        }
+        if report.ok() && !report.checked.is_empty() {
+            self.status(format!("{} ok", report.checked.join(", ")));
+        }
     }
 
     fn err_style(&self, s: Style) -> Style {
@@ -174,4 +235,27 @@ fn auto_color_allowed() -> bool {
         // Unset, or no git: color, as git's default (auto) does.
         _ => true,
     }
+}
+
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn format_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

@@ -1,0 +1,134 @@
+//! `git fleet proof [C]`: the delivery closeout of a commit.
+
+use crate::ui::{Outcome, Ui};
+use clap::Args;
+use git_fleet::peers::proof::{prove, runtime_text};
+use git_fleet::workspace::Workspace;
+use git_fleet::Result;
+use gix::ObjectId;
+
+/// The delivery closeout of a commit.
+///
+/// Shows whether the commit exists here, whether origin has it (a
+/// remote-tracking branch contains it), each peer's latest evidence (the
+/// fanout note on the commit, push mode, or the peer's own agent report in
+/// refs/fleet/reports, pull mode, whichever is later; the output names the
+/// mode), and whether each runtime surface was reloaded, found healthy and
+/// read back, or is out of scope (not configured). Peers that report
+/// themselves count whether declared or not. Exit 1 if anything is missing.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  git fleet proof\n  git fleet proof v1.4.2 --json")]
+pub struct ProofArgs {
+    /// The commit (default: HEAD).
+    #[arg(default_value = "HEAD")]
+    pub commit: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ui: &Ui, ws: &Workspace, args: ProofArgs) -> Result<Outcome> {
+    ws.config()?; // a malformed fleet.toml stops every command that reads it
+    let peers = ws.peers()?;
+    // A full id this repository lacks is a proof that fails, not bad input.
+    let (commit, exists) = match ws.store().rev_commit(&args.commit) {
+        Ok(id) => (id, true),
+        Err(e) => match ObjectId::from_hex(args.commit.as_bytes()) {
+            Ok(id) => (id, false),
+            Err(_) => return Err(e),
+        },
+    };
+    let remote = ws.default_remote();
+    let proof = prove(ws.store(), commit, exists, remote.as_deref(), peers)?;
+    if args.json {
+        let value = serde_json::to_value(&proof)
+            .map_err(|e| git_fleet::Error::Command(format!("cannot encode JSON: {e}")))?;
+        ui.json(value);
+    } else {
+        let mark = |ok: bool| {
+            if ok {
+                ui.green().apply_to("ok  ").to_string()
+            } else {
+                ui.red().apply_to("MISSING").to_string()
+            }
+        };
+        ui.out(format!(
+            "{} commit {} {}",
+            mark(proof.exists_locally),
+            proof.commit,
+            if proof.exists_locally {
+                "exists here"
+            } else {
+                "does not exist here"
+            }
+        ));
+        ui.out(format!("{} {}", mark(proof.remote.ok), proof.remote.detail));
+        if proof.peers.is_empty() {
+            ui.out(format!(
+                "{} no peers declared (nothing to deliver to)",
+                mark(true)
+            ));
+        }
+        let width = proof.peers.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        // One write for all peer lines: thousands of agents, one syscall.
+        let mut lines = String::new();
+        for p in &proof.peers {
+            let line = match &p.record {
+                Some(rec) if p.ok => format!(
+                    "peer {:<width$}  {}; {}",
+                    p.name,
+                    rec.outcome,
+                    runtime_text(rec)
+                ),
+                _ => format!("peer {:<width$}  {}", p.name, p.detail),
+            };
+            let when = match (&p.recorded_at, &p.recorded_by) {
+                (Some(t), Some(a)) => format!("  ({t}, {a})"),
+                _ => String::new(),
+            };
+            // Agents report themselves: they count without being declared.
+            let head = if p.configured || p.mode == "pull" {
+                mark(p.ok)
+            } else {
+                ui.dim().apply_to("gone").to_string()
+            };
+            let note = if p.configured || p.mode == "pull" {
+                ""
+            } else {
+                "  [no longer declared]"
+            };
+            let mode = format!("  [{}]", p.mode);
+            lines.push_str(&format!(
+                "{head} {line}{}{}{note}\n",
+                ui.dim().apply_to(when),
+                ui.dim().apply_to(mode)
+            ));
+        }
+        if !lines.is_empty() {
+            lines.pop();
+            ui.out(lines);
+        }
+        if proof.complete {
+            ui.status(format!(
+                "delivery of {} is complete ({} fanout run{} recorded, {} agent report{} read)",
+                &proof.commit[..12],
+                proof.runs,
+                if proof.runs == 1 { "" } else { "s" },
+                proof.reports,
+                if proof.reports == 1 { "" } else { "s" }
+            ));
+        } else {
+            ui.status(format!(
+                "delivery of {} is incomplete: {} thing{} missing",
+                &proof.commit[..12],
+                proof.missing.len(),
+                if proof.missing.len() == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    Ok(if proof.complete {
+        Outcome::Done
+    } else {
+        Outcome::Found
+    })
+}
