@@ -5,7 +5,7 @@
 //! so an agent is bound by the same policy, identity (the process's git
 //! config and signing key) and receipts as a person at the shell. This module
 //! maps typed tool arguments to argv and a finished command to a tool reply;
-//! the protocol itself lives in `src/cmd/mcp.rs`.
+//! the protocol itself lives in `src/cli/mcp.rs`.
 
 use rmcp::schemars::JsonSchema;
 use serde::Deserialize;
