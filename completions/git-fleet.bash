@@ -61,6 +61,9 @@ _gitfleet() {
             gitfleet,init)
                 cmd="gitfleet__subcmd__init"
                 ;;
+            gitfleet,mcp)
+                cmd="gitfleet__subcmd__mcp"
+                ;;
             gitfleet,notes)
                 cmd="gitfleet__subcmd__notes"
                 ;;
@@ -167,7 +170,7 @@ _gitfleet() {
 
     case "${cmd}" in
         gitfleet)
-            opts="-q -C -h -V --color --quiet --help --version status init snapshot diff render notes peers fanout agent proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync why history get set adopt variants promote"
+            opts="-q -C -h -V --color --quiet --help --version status init snapshot diff render notes peers fanout agent proof hooks hook reconcile proposals show approve reject ignore apply halt resume runs gc rollback demo receipts policy sync why history get set adopt variants promote mcp"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -592,6 +595,24 @@ _gitfleet() {
             ;;
         gitfleet__subcmd__init)
             opts="-q -h -V --push-refspecs --json --color --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gitfleet__subcmd__mcp)
+            opts="-q -h -V --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -66,6 +66,7 @@ complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "set" -d 'Upsert
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "adopt" -d 'Write live values that differ from desired back into the desired file'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "variants" -d 'Show the promotion graph (promotes_from) and what lags behind its upstream'
 complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "promote" -d 'Write the selected differences of FROM\'s desired into TO\'s desired file'
+complete -c git-fleet -n "__fish_git_fleet_needs_command" -f -a "mcp" -d 'Serve git-fleet\'s tools to an agent over MCP (Model Context Protocol, stdio)'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand status" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -507,3 +508,9 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand promote" -l json -d 
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand promote" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand promote" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand promote" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand mcp" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand mcp" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand mcp" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand mcp" -s V -l version -d 'Print version'

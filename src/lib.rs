@@ -12,6 +12,8 @@ pub mod gitcmd;
 pub mod halt;
 pub mod hooks;
 pub mod live;
+pub mod mcp;
+pub mod notify;
 pub mod ops;
 pub mod paths;
 pub mod peers;

@@ -84,6 +84,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: ApplyArgs) -> Result<Outcome> {
             outcomes.push((target.clone(), o));
         }
     }
+    super::notify::applied(ui, ws, &outcomes);
     let failed = outcomes.iter().filter(|(_, o)| o.result.is_err()).count();
     if args.json {
         let items: Vec<_> = outcomes

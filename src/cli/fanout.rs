@@ -119,6 +119,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: FanoutArgs) -> Result<Outcome> {
             ))
         })?),
     };
+    super::notify::fanned_out(ui, ws, &report);
     if args.json {
         ui.json(report_json(&report, recorded.is_some()));
     } else {

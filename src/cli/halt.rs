@@ -23,6 +23,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: HaltArgs) -> Result<Outcome> {
     ws.config()?;
     // The receipt is written by halt::set, before the halt state that names it.
     let commit = halt::set(ws.store(), true, args.reason.as_deref())?;
+    super::notify::halted(ui, ws, true, commit, args.reason.as_deref());
     if args.json {
         ui.json(json!({ "halted": true, "commit": commit.to_string() }));
     } else {

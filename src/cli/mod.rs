@@ -20,7 +20,9 @@ pub mod history;
 pub mod hook;
 pub mod hooks;
 pub mod init;
+pub mod mcp;
 pub mod notes;
+pub mod notify;
 pub mod peers;
 pub mod policy;
 pub mod promote;
@@ -57,6 +59,7 @@ use history::HistoryArgs;
 use hook::HookArgs;
 use hooks::HooksCommand;
 use init::InitArgs;
+use mcp::McpArgs;
 use notes::NotesCommand;
 use peers::PeersCommand;
 use policy::PolicyCommand;
@@ -142,6 +145,7 @@ pub enum Command {
     Adopt(AdoptArgs),
     Variants(VariantsArgs),
     Promote(PromoteArgs),
+    Mcp(McpArgs),
 }
 
 /// Run `command`: one exhaustive match from what the user typed to the file
@@ -185,6 +189,7 @@ pub fn dispatch(ui: &Ui, command: Command) -> Result<Outcome> {
         Command::Adopt(args) => adopt::run(ui, &ws()?, args),
         Command::Variants(args) => variants::run(ui, &ws()?, args),
         Command::Promote(args) => promote::run(ui, &ws()?, args),
+        Command::Mcp(args) => mcp::run(ui, &ws()?, args),
     }
 }
 

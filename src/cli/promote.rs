@@ -53,7 +53,11 @@ pub fn run(ui: &Ui, ws: &Workspace, args: PromoteArgs) -> Result<Outcome> {
     let commit = if args.dry_run || !refusals.is_empty() {
         None
     } else {
-        variants::write(&promotion, &selectors)?
+        variants::write(ws.store(), &promotion, &selectors)?
+    };
+    let (commit, receipts) = match commit {
+        Some((c, r)) => (Some(c), r),
+        None => (None, Vec::new()),
     };
     if args.json {
         let mut out = match &promotion.prepared {
@@ -67,6 +71,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: PromoteArgs) -> Result<Outcome> {
         out["selectors"] = json!(args.select);
         out["dry_run"] = json!(args.dry_run);
         out["commit"] = json!(commit);
+        out["receipts"] = json!(receipts);
         ui.json(out);
     } else {
         if promotion.prepared.is_none() {
@@ -82,7 +87,13 @@ pub fn run(ui: &Ui, ws: &Workspace, args: PromoteArgs) -> Result<Outcome> {
             ));
         }
         if let Some(c) = &commit {
-            ui.status(format!("committed {} ({})", &c[..12], promotion.place.path));
+            ui.status(format!(
+                "committed {} ({}), {} receipt{}",
+                &c[..12],
+                promotion.place.path,
+                receipts.len(),
+                if receipts.len() == 1 { "" } else { "s" }
+            ));
         } else if args.dry_run && promotion.prepared.is_some() && refusals.is_empty() {
             ui.status("dry run: nothing written");
         }

@@ -119,6 +119,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: ReconcileArgs) -> Result<Outcome> {
             }
         }
     }
+    super::notify::ticked(ui, ws, &reports);
     if args.json {
         ui.json(json!({ "ticks": reports }));
     } else if !ui.quiet {
@@ -287,10 +288,13 @@ fn watch(ui: &Ui, args: &ReconcileArgs) -> Result<Outcome> {
                         ui.status("stopped");
                         return Ok(Outcome::Done);
                     }
-                    match ws
+                    let ticked = ws
                         .config()
-                        .and_then(|config| tick(ws.store(), config, target, &opts))
-                    {
+                        .and_then(|config| tick(ws.store(), config, target, &opts));
+                    if let Ok(r) = &ticked {
+                        super::notify::ticked(ui, &ws, std::slice::from_ref(r));
+                    }
+                    match ticked {
                         Ok(r) if args.json => ui.json_line(json!({ "ticks": [r] })),
                         Ok(_) if ui.quiet => {}
                         Ok(r) => print_report(ui, ws.store(), &r, args.verbose),

@@ -12,6 +12,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: HaltArgs) -> Result<Outcome> {
     ws.config()?;
     // The receipt is written by halt::set, before the state that names it.
     let commit = halt::set(ws.store(), false, args.reason.as_deref())?;
+    super::notify::halted(ui, ws, false, commit, args.reason.as_deref());
     if args.json {
         ui.json(json!({ "halted": false, "commit": commit.to_string() }));
     } else {

@@ -40,6 +40,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: RollbackArgs) -> Result<Outcome> {
         )));
     }
     let opened = reconcile::rollback(ws.store(), config, &args.target, to)?;
+    super::notify::rolled_back(ui, ws, &args.target, to, &opened);
     if args.json {
         let ids: Vec<_> = opened
             .iter()

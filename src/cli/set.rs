@@ -76,17 +76,35 @@ pub fn run(ui: &Ui, ws: &Workspace, args: SetArgs) -> Result<Outcome> {
     } else {
         let message =
             getset::commit_message(&selector, &args.values, args.message.as_deref(), &prepared);
-        Some(edit::commit(&prepared, &message)?)
+        Some(edit::commit_with_receipts(
+            ws.store(),
+            &prepared,
+            "set",
+            &prepared.diff.changes,
+            &[],
+            &message,
+        )?)
+    };
+    let (commit, receipts) = match commit {
+        Some((c, r)) => (Some(c), r),
+        None => (None, Vec::new()),
     };
     if args.json {
         let mut out = prepared_json(&prepared);
         out["selector"] = json!(selector.text);
         out["dry_run"] = json!(args.dry_run);
         out["commit"] = json!(commit);
+        out["receipts"] = json!(receipts);
         ui.json(out);
     } else {
         if let Some(c) = &commit {
-            ui.status(format!("committed {} ({})", &c[..12], place.path));
+            ui.status(format!(
+                "committed {} ({}), {} receipt{}",
+                &c[..12],
+                place.path,
+                receipts.len(),
+                if receipts.len() == 1 { "" } else { "s" }
+            ));
         } else if args.dry_run && refusals.is_empty() {
             ui.status("dry run: nothing written");
         }

@@ -51,6 +51,7 @@ fn sync_and_show(ui: &Ui, ws: &Workspace, args: SyncArgs) -> Result<Outcome> {
         }
     };
     let report = sync::sync(ws.store(), &remote)?;
+    super::notify::synced(ui, ws, &report);
     if args.json {
         ui.json(json!({ "sync": report }));
     } else {

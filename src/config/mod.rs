@@ -44,6 +44,13 @@ pub struct Config {
     /// `[[ignore]]`: fields whose drift is never proposed nor counted.
     #[serde(default)]
     pub ignore: Vec<IgnoreRule>,
+    /// `[[notify]]` tables as written; `Config::parse` checks them into `notify`.
+    #[doc(hidden)]
+    #[serde(default, rename = "notify")]
+    pub notify_tables: Vec<toml::Spanned<crate::notify::NotifyRule>>,
+    /// Where events go (`[[notify]]`).
+    #[serde(skip)]
+    pub notify: Vec<crate::notify::NotifyRule>,
 }
 
 /// One `[[ignore]]` table.
@@ -129,6 +136,11 @@ impl Config {
         config.policy = crate::policy::rules::Policy::compile(file, text, tables)?;
         config.policy.require_signed = config.require_signed;
         config.text = text.to_string();
+        crate::notify::check(&config.notify_tables, file, text)?;
+        config.notify = std::mem::take(&mut config.notify_tables)
+            .into_iter()
+            .map(toml::Spanned::into_inner)
+            .collect();
         Ok(config)
     }
 

@@ -95,53 +95,12 @@ pub fn write(
     if !refusals.is_empty() {
         return Err(Error::usage(refusals.join("; ")));
     }
-    let head = store.rev_commit("HEAD")?;
-    let blob = store.write_blob(prepared.after_text.as_bytes())?;
-    let resources: Vec<String> = adoption
-        .changes
-        .iter()
-        .map(|c| format!("{} {}/{}", c.change.as_str(), c.kind, c.name))
-        .collect();
-    // One receipt per resource, each with the usual `Fleet-Change`, so a
-    // server decides each one for its signer like any other receipt.
-    let mut receipts = Vec::new();
-    for (change, resource) in adoption.changes.iter().zip(&resources) {
-        let policy = prepared
-            .decisions
-            .iter()
-            .find(|d| d.resource == format!("{}/{}", change.kind, change.name))
-            .map(|d| d.policy_note());
-        let receipt = crate::receipts::append(
-            store,
-            &crate::receipts::ReceiptInput {
-                action: "adopt".into(),
-                source_commit: head,
-                target: Some(adoption.target.clone()),
-                proposal: None,
-                change: Some(resource.clone()),
-                policy,
-                before: Some(head.to_string()),
-                after: Some(format!("content {blob}")),
-                extra: vec![
-                    ("Fleet-Desired".into(), prepared.place.path.clone()),
-                    (
-                        "Fleet-Live".into(),
-                        adoption
-                            .live_snapshot
-                            .clone()
-                            .unwrap_or_else(|| "exec".into()),
-                    ),
-                ],
-            },
-        )?;
-        receipts.push(receipt.id);
-    }
     let mut message = format!(
         "adopt live {} into {}\n\n",
         adoption.target, prepared.place.path
     );
-    for r in &resources {
-        message.push_str(&format!("- {r}\n"));
+    for c in &adoption.changes {
+        message.push_str(&format!("- {} {}/{}\n", c.change.as_str(), c.kind, c.name));
     }
     message.push_str(&format!("\nFleet-Target: {}\n", adoption.target));
     for s in selectors {
@@ -150,9 +109,17 @@ pub fn write(
     if let Some(live) = &adoption.live_snapshot {
         message.push_str(&format!("Fleet-Live: {live}\n"));
     }
-    for id in &receipts {
-        message.push_str(&format!("Fleet-Receipt: {id}\n"));
-    }
-    let commit = edit::commit(prepared, &message)?;
+    let live = adoption
+        .live_snapshot
+        .clone()
+        .unwrap_or_else(|| "exec".into());
+    let (commit, receipts) = edit::commit_with_receipts(
+        store,
+        prepared,
+        "adopt",
+        &adoption.changes,
+        &[("Fleet-Live".into(), live)],
+        &message,
+    )?;
     Ok(Some(Written { commit, receipts }))
 }

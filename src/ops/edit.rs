@@ -208,6 +208,56 @@ pub fn prepare(
     })
 }
 
+/// Write the edited file and commit it after its receipts: one receipt per
+/// changed resource (each with the usual `Fleet-Change`, so a server decides
+/// each for its signer like any other receipt), then the commit naming them
+/// (`Fleet-Receipt`), as a manual snapshot does. `message` ends with its
+/// trailers. The commit's id and the receipts' ids.
+pub fn commit_with_receipts(
+    store: &Store,
+    prepared: &Prepared,
+    action: &str,
+    changes: &[Change],
+    extra: &[(String, String)],
+    message: &str,
+) -> Result<(String, Vec<String>)> {
+    let head = store.rev_commit("HEAD")?;
+    let blob = store.write_blob(prepared.after_text.as_bytes())?;
+    let mut receipts = Vec::new();
+    for change in changes {
+        let resource = format!("{}/{}", change.kind, change.name);
+        let policy = prepared
+            .decisions
+            .iter()
+            .find(|d| d.resource == resource)
+            .map(|d| d.policy_note());
+        let mut fields = vec![("Fleet-Desired".to_string(), prepared.place.path.clone())];
+        fields.extend(extra.iter().cloned());
+        let receipt = crate::receipts::append(
+            store,
+            &crate::receipts::ReceiptInput {
+                action: action.into(),
+                source_commit: head,
+                target: prepared.place.target.clone(),
+                proposal: None,
+                change: Some(format!("{} {resource}", change.change.as_str())),
+                policy,
+                before: Some(head.to_string()),
+                after: Some(format!("content {blob}")),
+                extra: fields,
+            },
+        )?;
+        receipts.push(receipt.id);
+    }
+    let mut message = message.trim_end().to_string();
+    message.push('\n');
+    for id in &receipts {
+        message.push_str(&format!("Fleet-Receipt: {id}\n"));
+    }
+    let commit = commit(prepared, &message)?;
+    Ok((commit, receipts))
+}
+
 /// Write the edited file and commit only it; the new commit's id. On a
 /// failed commit the file is put back as it was.
 pub fn commit(prepared: &Prepared, message: &str) -> Result<String> {

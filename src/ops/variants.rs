@@ -137,7 +137,13 @@ pub fn plan(
 }
 
 /// Commit the promotion; the commit id (None: nothing differed).
-pub fn write(promotion: &Promotion, selectors: &[Selector]) -> Result<Option<String>> {
+/// The commit, after one receipt per promoted resource (see
+/// [`edit::commit_with_receipts`]); its id and the receipts'.
+pub fn write(
+    store: &crate::store::Store,
+    promotion: &Promotion,
+    selectors: &[Selector],
+) -> Result<Option<(String, Vec<String>)>> {
     let Some(prepared) = &promotion.prepared else {
         return Ok(None);
     };
@@ -162,5 +168,14 @@ pub fn write(promotion: &Promotion, selectors: &[Selector]) -> Result<Option<Str
     for note in prepared.policy_notes() {
         message.push_str(&format!("Fleet-Policy: {note}\n"));
     }
-    edit::commit(prepared, &message).map(Some)
+    let edge = format!("{} -> {}", promotion.from, promotion.to);
+    edit::commit_with_receipts(
+        store,
+        prepared,
+        "promote",
+        &promotion.changes,
+        &[("Fleet-Promote".into(), edge)],
+        &message,
+    )
+    .map(Some)
 }

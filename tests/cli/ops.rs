@@ -116,6 +116,7 @@ fn set_edits_only_the_values_it_sets_and_commits_with_the_selector() {
         "{message}"
     );
     assert!(message.contains("more workers"), "{message}");
+    receipted(&env, &repo, &message, "set");
     // Only the desired file was committed, and the work tree is clean.
     assert_eq!(
         env.git(&repo, &["show", "--name-only", "--format=", "HEAD"])
@@ -528,6 +529,7 @@ fn variants_show_lag_and_promote_writes_the_selected_differences() {
         message.contains("Fleet-Selector: modules/nginx-*"),
         "{message}"
     );
+    receipted(&env, &repo, &message, "promote");
     let j = json(&env.fleet(&repo, &["variants", "--json"]));
     assert_eq!(
         j["edges"][0]["desired_lag"],
@@ -937,4 +939,26 @@ fn an_edit_that_would_change_more_than_asked_is_refused() {
     );
     assert_eq!(read(&repo.join("fleet.yaml")), shared);
     assert_eq!(head(&env, &repo), before);
+}
+
+/// A desired-file edit is receipted like every other write: its commit names
+/// receipts of `action` that the log holds and that verify.
+fn receipted(env: &TestEnv, repo: &std::path::Path, message: &str, action: &str) {
+    let ids: Vec<&str> = message
+        .lines()
+        .filter_map(|l| l.strip_prefix("Fleet-Receipt: "))
+        .collect();
+    assert!(!ids.is_empty(), "no Fleet-Receipt in {message}");
+    let log = env.fleet(repo, &["receipts", "log", "--json"]);
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    for id in ids {
+        assert!(log.stdout.contains(id), "receipt {id} not in the log");
+    }
+    assert!(
+        log.stdout.contains(&format!("\"{action}\"")),
+        "{}",
+        log.stdout
+    );
+    let verify = env.fleet(repo, &["receipts", "verify"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 }

@@ -277,6 +277,21 @@ static BLOCKS: &[(&str, Check)] = &[
         Check::TestedBy("readme_why_history_section_is_real_output"),
     ),
     (
+        "{",
+        Check::Skipped(
+            "the MCP client config: mcp::the_readme_client_config_starts_a_working_server \
+             reads this block and starts the server with it",
+        ),
+    ),
+    ("[[notify]]", Check::FleetToml),
+    (
+        "{\"version\":1,\"event\":\"apply\"",
+        Check::Skipped(
+            "ids and times vary; notify::an_apply_posts_its_event_to_a_webhook_and_an_exec_gets_it_on_stdin \
+             asserts every field shown (event, target, proposal, receipt, actor, at, snapshot)",
+        ),
+    ),
+    (
         "{\"version\": 1, \"target\": \"staging\"",
         Check::TestedBy("diff_json_example_matches_the_tool"),
     ),
@@ -288,9 +303,15 @@ static BLOCKS: &[(&str, Check)] = &[
 
 fn check_of(block: &Block) -> Option<&'static Check> {
     let first = block.body.lines().next().unwrap_or("");
-    let found: Vec<_> = BLOCKS
+    // The longest matching start wins (a bare `{` is the MCP config block).
+    let longest = BLOCKS
         .iter()
         .filter(|(start, _)| first.starts_with(start))
+        .map(|(start, _)| start.len())
+        .max();
+    let found: Vec<_> = BLOCKS
+        .iter()
+        .filter(|(start, _)| first.starts_with(start) && Some(start.len()) == longest)
         .collect();
     assert!(
         found.len() <= 1,

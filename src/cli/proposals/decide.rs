@@ -47,6 +47,7 @@ pub fn run(ui: &Ui, ws: &Workspace, args: DecideArgs, state: State) -> Result<Ou
             args.reason.as_deref(),
         )?);
     }
+    crate::cli::notify::decided(ui, ws, &done, state, args.reason.as_deref());
     if args.json {
         let ssh = SshConfig::load(ws.store())?;
         let mut items = Vec::new();
