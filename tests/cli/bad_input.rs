@@ -546,3 +546,163 @@ fn valid_fleet_is_accepted_under_the_same_limits() {
         "snapshot did not write refs/fleet/live/staging:\n{after}"
     );
 }
+
+// Issue 12, rough edge 4: messages in the user's words, at the right place,
+// with the offending line and a caret under it.
+
+/// Run `args` in `repo` and check it is refused (exit 2) without writing a ref.
+fn refused(env: &TestEnv, repo: &Path, args: &[&str]) -> String {
+    let before = env.refs(repo);
+    let run = env.fleet(repo, args);
+    assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+    assert_eq!(before, env.refs(repo), "{args:?} wrote refs");
+    run.stderr
+}
+
+#[test]
+fn toml_wrong_type_names_the_key_not_a_rust_type() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(
+        repo.join("fleet.toml"),
+        "[targets.staging]\nmax_proposals = \"ten\"\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff"]);
+    assert!(
+        stderr.contains("error: fleet.toml:2:17: 'max_proposals' must be a whole number"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("usize"), "{stderr}");
+
+    std::fs::remove_file(repo.join("fleet.toml")).unwrap();
+    std::fs::write(
+        repo.join(".git/fleet.local.toml"),
+        "[peers.web]\nlocation = \"/srv/web\"\ntimeout = \"ten\"\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["peers", "list"]);
+    assert!(
+        stderr.contains("error: .git/fleet.local.toml:3:11: 'timeout' must be a whole number"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("u64"), "{stderr}");
+}
+
+#[test]
+fn toml_duplicate_key_names_the_key() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(
+        repo.join("fleet.toml"),
+        "[targets.staging]\nauto_apply = true\nauto_apply = false\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff"]);
+    assert!(
+        stderr.contains("error: fleet.toml:3:1: duplicate key 'auto_apply'"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        repo.join("fleet.toml"),
+        "[targets.staging]\nauto_apply = true\n\n[targets.staging]\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff"]);
+    assert!(
+        stderr.contains("error: fleet.toml:4:10: table [targets.staging] is defined twice"),
+        "{stderr}"
+    );
+
+    std::fs::remove_file(repo.join("fleet.toml")).unwrap();
+    std::fs::write(
+        repo.join(".git/fleet.local.toml"),
+        "[peers.web]\nlocation = \"/srv/a\"\nlocation = \"/srv/b\"\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["peers", "list"]);
+    assert!(
+        stderr.contains("error: .git/fleet.local.toml:3:1: duplicate key 'location'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn yaml_tab_indent_is_reported_on_the_line_it_indents() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    // The scanner notices this tab while reading line 3's value.
+    std::fs::write(
+        repo.join("tab.yaml"),
+        "modules:\n  nginx:\n    priority: 10\n\tvariety: web\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff", "--file", "tab.yaml"]);
+    assert!(
+        stderr.contains("error: tab.yaml:4:1: a tab indents this line"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn yaml_wrong_type_names_the_key_and_the_value() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(
+        repo.join("bad.yaml"),
+        "modules:\n  nginx:\n    priority: high\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff", "--file", "bad.yaml"]);
+    assert!(
+        stderr.contains("error: bad.yaml:3:15: 'priority' must be an integer, found 'high'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_located_error_shows_its_line_with_a_caret() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(
+        repo.join("bad.yaml"),
+        "modules:\n  nginx:\n    priority: high\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff", "--file", "bad.yaml"]);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("error: bad.yaml:3:15: "))
+        .expect(&stderr);
+    assert_eq!(
+        lines[at + 1..at + 4],
+        ["  |", "3 |     priority: high", "  |               ^^^^"],
+        "{stderr}"
+    );
+
+    // The same problem in --json keeps the documented shape and adds the line.
+    let run = env.fleet(&repo, &["diff", "--file", "bad.yaml", "--json"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stdout);
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["error"]["code"], "invalid");
+    assert_eq!(v["error"]["location"]["line"], 3);
+    assert_eq!(
+        v["error"]["problems"][0]["source_line"],
+        "    priority: high"
+    );
+
+    // A toml problem: the span is underlined.
+    std::fs::write(
+        repo.join("fleet.toml"),
+        "[targets.staging]\nmax_proposals = \"ten\"\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff"]);
+    assert!(
+        stderr.contains("2 | max_proposals = \"ten\"\n  |                 ^^^^^\n"),
+        "{stderr}"
+    );
+}
