@@ -82,12 +82,26 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// "duplicate key" or "expected usize" without it).
 pub fn toml_diagnostic(file: &str, text: &str, e: &toml::de::Error) -> Diagnostic {
     let raw = e.message().trim();
-    let Some(span) = e.span().filter(|s| s.start <= text.len()) else {
+    let Some(mut span) = e.span().filter(|s| s.start <= text.len()) else {
         return Diagnostic::new(file, plain_types(raw));
     };
+    // toml points past the end of an unclosed string: point at its opening
+    // quote instead, and underline the rest of the line.
+    if raw.starts_with("invalid basic string") || raw.starts_with("invalid literal string") {
+        let start = line_start(text, span.start);
+        if let Some(quote) = text[start..span.start].rfind(['"', '\'']) {
+            span = start + quote..span.start;
+        }
+    }
     let (line, col) = line_col(text, span.start);
     let line_text = text.split('\n').nth(line - 1).unwrap_or("");
     let spanned = text.get(span.clone()).unwrap_or("");
+    // The key a value belongs to: left of `=` on the value's line.
+    let key = text
+        .get(line_start(text, span.start)..span.start)
+        .and_then(|before| before.rsplit_once('='))
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty());
     let message = if raw == "duplicate key" {
         let trimmed = line_text.trim();
         if trimmed.starts_with('[') {
@@ -103,17 +117,33 @@ pub fn toml_diagnostic(file: &str, text: &str, e: &toml::de::Error) -> Diagnosti
         .strip_prefix("invalid type: ")
         .or_else(|| raw.strip_prefix("invalid value: "))
     {
-        // `string "ten", expected usize`: name the key left of `=`.
+        // `string "ten", expected usize`.
         let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
-        let key = text
-            .get(line_start(text, span.start)..span.start)
-            .and_then(|before| before.rsplit_once('='))
-            .map(|(k, _)| k.trim().trim_matches('"').to_string())
-            .filter(|k| !k.is_empty());
+        // serde says a number beyond i64 is "integer `N` as i128".
+        let found = match found.strip_suffix(" as i128") {
+            Some(n) => format!("{n}, which is too large"),
+            None => found.to_string(),
+        };
         match key {
             Some(key) => format!("'{key}' must be {}, found {found}", plain_type(expected)),
             None => format!("expected {}, found {found}", plain_type(expected)),
         }
+    } else if raw.starts_with("string values must be quoted") {
+        let word = spanned.trim();
+        match key {
+            Some(key) => format!(
+                "'{key} = {word}' is not a TOML value: write true or false, a number, or \"{word}\" in quotes"
+            ),
+            None => format!(
+                "'{word}' is not a TOML value: write true or false, a number, or \"{word}\" in quotes"
+            ),
+        }
+    } else if raw.starts_with("invalid basic string") || raw.starts_with("invalid literal string") {
+        "unclosed string: the closing quote is missing".to_string()
+    } else if let (Some(rest), Some(key)) = (raw.strip_prefix("unknown variant "), &key) {
+        // `unknown variant `foo`, expected `a` or `b``.
+        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        format!("'{key}' must be {expected}, found {found}")
     } else {
         plain_types(raw)
     };
@@ -139,6 +169,9 @@ fn plain_type(expected: &str) -> String {
         "isize" | "i64" | "i32" | "i16" | "i8" => "a whole number".into(),
         "f64" | "f32" => "a number".into(),
         "a boolean" => "true or false".into(),
+        // serde's words for a table.
+        "a map" => "a table".into(),
+        other if other.starts_with("struct ") => "a table".into(),
         "" => "another type".into(),
         other => other.into(),
     }

@@ -52,7 +52,9 @@ fn in_words(d: Diagnostic, text: &str) -> Diagnostic {
         "expected a number" => "must be a number",
         "expected a boolean: write true or false" => "must be true or false",
         "expected a mapping (key: value pairs)" => "must be a mapping (key: value pairs)",
-        "expected string scalar" | "expected a string" => "must be a string",
+        // serde-saphyr's words for any scalar a list or mapping stands in for.
+        "expected string scalar" => "must be a single value, not a list or mapping",
+        "expected a string" => "must be a string",
         _ => return d,
     };
     let Some(source) = text.split('\n').nth(line - 1) else {
@@ -64,12 +66,16 @@ fn in_words(d: Diagnostic, text: &str) -> Diagnostic {
         .nth(col - 1)
         .map_or(source.len(), |(i, _)| i);
     let (before, value) = source.split_at(split);
-    // `  key: <value>` or `- key: <value>`: the key is left of the last colon.
+    // `  key: <value>`, `- key: <value>` or `{a: {key: <value>}}`: the key is
+    // left of the colon, after any flow bracket or comma.
     let Some(key) = before
         .trim_end()
         .strip_suffix(':')
         .map(|k| {
-            k.trim()
+            k.rsplit(['{', '[', ','])
+                .next()
+                .unwrap_or(k)
+                .trim()
                 .trim_start_matches("- ")
                 .trim()
                 .trim_matches(['"', '\''])
@@ -78,12 +84,18 @@ fn in_words(d: Diagnostic, text: &str) -> Diagnostic {
     else {
         return d;
     };
+    let flow = before.contains(['{', '[']);
     let value = value
         .split(" #")
         .next()
         .unwrap_or("")
-        .trim_end_matches('\r')
-        .trim();
+        .trim_end_matches('\r');
+    let value = if flow {
+        value.split([',', '}', ']']).next().unwrap_or("")
+    } else {
+        value
+    }
+    .trim();
     let mut out = Diagnostic {
         message: if value.is_empty() {
             format!("'{key}' {must}")

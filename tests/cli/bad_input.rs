@@ -706,3 +706,78 @@ fn a_located_error_shows_its_line_with_a_caret() {
         "{stderr}"
     );
 }
+
+#[test]
+fn toml_messages_say_what_is_wrong_in_words() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    // (fleet.toml, where, what the message says)
+    let cases = [
+        (
+            "[targets.staging]\nauto_apply = yes\n",
+            "2:14",
+            "'auto_apply = yes' is not a TOML value",
+        ),
+        (
+            "[targets.staging]\nmax_proposals = 99999999999999999999999\n",
+            "2:17",
+            "'max_proposals' must be a whole number (0 or more), found integer `99999999999999999999999`, which is too large",
+        ),
+        (
+            "[peers]\nweb = 1\n",
+            "2:7",
+            "'web' must be a table, found integer `1`",
+        ),
+        (
+            "[peers.web]\nlocation = \"/srv/web\"\ntransport = \"telnet\"\n",
+            "3:13",
+            "'transport' must be `libssh2` or `openssh`, found `telnet`",
+        ),
+        (
+            "[targets.staging]\ndesired = \"fleet.yaml\n",
+            "2:11",
+            "unclosed string",
+        ),
+    ];
+    for (toml, at, says) in cases {
+        std::fs::write(repo.join("fleet.toml"), toml).unwrap();
+        let stderr = refused(&env, &repo, &["diff"]);
+        assert!(
+            stderr.contains(&format!("error: fleet.toml:{at}: {says}")),
+            "{toml:?}: {stderr}"
+        );
+        for raw in [
+            "usize",
+            "i128",
+            "struct ",
+            "PeerEntry",
+            "literal string",
+            "variant",
+        ] {
+            assert!(!stderr.contains(raw), "{toml:?}: {raw:?} in {stderr}");
+        }
+    }
+}
+
+#[test]
+fn the_snippet_is_colored_only_when_color_is_on() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(
+        repo.join("bad.yaml"),
+        "modules:\n  nginx:\n    priority: high\n",
+    )
+    .unwrap();
+    let plain = refused(&env, &repo, &["diff", "--file", "bad.yaml"]);
+    assert!(!plain.contains('\x1b'), "{plain}");
+    let colored = refused(
+        &env,
+        &repo,
+        &["--color=always", "diff", "--file", "bad.yaml"],
+    );
+    let caret = colored
+        .lines()
+        .find(|l| l.contains("^^^^"))
+        .expect(&colored);
+    assert!(caret.contains('\x1b'), "{colored}");
+}
