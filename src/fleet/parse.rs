@@ -253,6 +253,21 @@ fn clean_message(message: &str) -> String {
         "invalid i64" | "invalid u64" | "invalid i32" => "expected an integer".to_string(),
         "invalid f64" => "expected a number".to_string(),
         "expected mapping start" => "expected a mapping (key: value pairs)".to_string(),
+        // The scanner's texts, said as the indentation or quoting to fix.
+        "mapping values are not allowed in this context" => {
+            "a 'key: value' is not allowed here: check this line's indentation against the line above"
+                .to_string()
+        }
+        _ if m.contains("did not find expected key") => {
+            "this line is not indented like the keys above it".to_string()
+        }
+        _ if m.contains("could not find expected ':'") => {
+            "a key without ':' (write key: value)".to_string()
+        }
+        _ if m.starts_with("unexpected character: `") => {
+            let c = m["unexpected character: `".len()..].trim_end_matches('\'');
+            format!("'{c}' cannot start a plain value (it is reserved in YAML): put the value in quotes")
+        }
         _ => m,
     };
     if m.is_empty() {

@@ -781,3 +781,34 @@ fn the_snippet_is_colored_only_when_color_is_on() {
         .expect(&colored);
     assert!(caret.contains('\x1b'), "{colored}");
 }
+
+#[test]
+fn yaml_syntax_errors_say_what_to_fix() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    let cases = [
+        (
+            "modules:\n  nginx:\n    priority: 1\n   variety: web\n",
+            "4:4",
+            "this line is not indented like the keys above it",
+        ),
+        (
+            "modules:\n  nginx:\n    name: nginx\n      priority: 50\n",
+            "4:15",
+            "a 'key: value' is not allowed here: check this line's indentation",
+        ),
+        (
+            "modules:\n  nginx:\n    variety: @web\n",
+            "3:14",
+            "'@' cannot start a plain value (it is reserved in YAML): put the value in quotes",
+        ),
+    ];
+    for (yaml, at, says) in cases {
+        std::fs::write(repo.join("bad.yaml"), yaml).unwrap();
+        let stderr = refused(&env, &repo, &["diff", "--file", "bad.yaml"]);
+        assert!(
+            stderr.contains(&format!("error: bad.yaml:{at}: {says}")),
+            "{yaml:?}: {stderr}"
+        );
+    }
+}
