@@ -2,6 +2,7 @@
 
 use console::Style;
 use git_fleet::workspace::CheckReport;
+use git_fleet::Diagnostic;
 use std::io::Write;
 
 /// `--color`: when to color human output.
@@ -144,6 +145,16 @@ impl Ui {
         );
     }
 
+    /// A located problem: `error: file:line:col: message`, then the
+    /// offending line with a caret under the column (an underline over the
+    /// span when known); the header alone when the line is not known.
+    pub fn problem(&self, d: &Diagnostic) {
+        self.error(d.to_string());
+        if let Some(snippet) = snippet(d, self.color_err) {
+            eprintln!("{snippet}");
+        }
+    }
+
     /// `warning: ...` on stderr, even with --quiet (as git does).
     pub fn warn(&self, line: impl AsRef<str>) {
         eprintln!(
@@ -165,7 +176,7 @@ impl Ui {
     /// Each problem as an error, else `<files> ok` (also the pre-commit hook's words).
     pub fn check_report(&self, report: &CheckReport) {
         for p in &report.problems {
-            self.error(p.to_string());
+            self.problem(p);
         }
         if report.ok() && !report.checked.is_empty() {
             self.status(format!("{} ok", report.checked.join(", ")));
@@ -204,6 +215,47 @@ impl Ui {
     pub fn dim(&self) -> Style {
         self.paint(Style::new().dim())
     }
+}
+
+/// The source line of `d` with a caret or underline, rendered by
+/// annotate-snippets; `None` without a line, column and source text.
+fn snippet(d: &Diagnostic, color: bool) -> Option<String> {
+    use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+    let (line, column) = (d.line?, d.column?.max(1));
+    // Control characters (an escape sequence in a name) are shown, not
+    // sent to the terminal; one char for one keeps the column.
+    let source: String = d
+        .source_line
+        .as_deref()?
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let byte = |chars: usize| {
+        source
+            .char_indices()
+            .nth(chars)
+            .map_or(source.len(), |(i, _)| i)
+    };
+    let start = byte(column - 1);
+    let end = byte(column - 1 + d.width.unwrap_or(0)).max(start);
+    let report = &[Group::with_level(Level::ERROR).element(
+        Snippet::source(&source)
+            .line_start(line)
+            .fold(false)
+            .annotation(AnnotationKind::Primary.span(start..end)),
+    )];
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    Some(renderer.render(report))
 }
 
 /// `--color=auto` on a terminal: off for `NO_COLOR`, `CLICOLOR=0`,

@@ -332,7 +332,7 @@ fn report(ui: &Ui, e: &Error) {
     match e {
         Error::Invalid(problems) => {
             for p in problems {
-                ui.error(p.to_string());
+                ui.problem(p);
             }
         }
         other => {

@@ -13,8 +13,8 @@ pub mod file;
 // without coming back here; re-exported to keep `crate::config::X` paths.
 use file::check_size;
 pub use file::{
-    is_safe_relative, line_col, normalise_relative, read_capped, CONFIG_FILE, DEFAULT_DESIRED,
-    DEFAULT_MAX_PROPOSALS, MAX_CONFIG_BYTES,
+    is_safe_relative, line_col, normalise_relative, read_capped, toml_diagnostic, CONFIG_FILE,
+    DEFAULT_DESIRED, DEFAULT_MAX_PROPOSALS, MAX_CONFIG_BYTES,
 };
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -120,20 +120,15 @@ impl Config {
         check_size(file, bytes.len() as u64)?;
         let text = std::str::from_utf8(bytes)
             .map_err(|_| Error::invalid(Diagnostic::new(file, "not valid UTF-8")))?;
-        let mut config: Config = toml::from_str(text).map_err(|e| {
-            let d = Diagnostic::new(file, e.message().trim().to_string());
-            Error::invalid(match e.span() {
-                Some(span) => {
-                    let (line, col) = line_col(text, span.start);
-                    d.at(line, col)
-                }
-                None => d,
-            })
-        })?;
-        config.check(file, text)?;
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| Error::invalid(toml_diagnostic(file, text, &e)))?;
+        // Each problem found below keeps its source line for a snippet.
+        let with_source = |e: Error| e.with_source(file, text);
+        config.check(file, text).map_err(with_source)?;
         config.normalise();
         let tables = std::mem::take(&mut config.policy_tables);
-        config.policy = crate::policy::rules::Policy::compile(file, text, tables)?;
+        config.policy =
+            crate::policy::rules::Policy::compile(file, text, tables).map_err(with_source)?;
         config.policy.require_signed = config.require_signed;
         config.text = text.to_string();
         crate::notify::check(&config.notify_tables, file, text)?;

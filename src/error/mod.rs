@@ -8,13 +8,21 @@ pub use domain::{BoxError, FanoutError, ReceiptsError, ReconcileError, StoreErro
 use std::fmt;
 use std::path::PathBuf;
 
-/// A problem located in a file: `path:line:col: message`.
+/// A problem located in a file: `path:line:col: message`, with the
+/// offending line when the text was at hand (shown under the header).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostic {
     pub file: String,
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub message: String,
+    /// The text of line `line` (no newline), for a snippet with a caret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_line: Option<String>,
+    /// How many characters from `column` the problem covers (an underline);
+    /// unknown: a single caret.
+    #[serde(skip)]
+    pub width: Option<usize>,
 }
 
 impl Diagnostic {
@@ -24,12 +32,34 @@ impl Diagnostic {
             line: None,
             column: None,
             message: message.into(),
+            source_line: None,
+            width: None,
         }
     }
 
     pub fn at(mut self, line: usize, column: usize) -> Diagnostic {
         self.line = Some(line);
         self.column = Some(column);
+        self
+    }
+
+    /// The problem covers `width` characters from its column.
+    pub fn spanning(mut self, width: usize) -> Diagnostic {
+        self.width = Some(width);
+        self
+    }
+
+    /// Keep the offending line of `text` (the whole file this problem is in),
+    /// unless one is already kept or the problem has no line.
+    pub fn with_source(mut self, text: &str) -> Diagnostic {
+        if self.source_line.is_none() {
+            if let Some(line) = self.line.filter(|&l| l > 0) {
+                self.source_line = text
+                    .split('\n')
+                    .nth(line - 1)
+                    .map(|l| l.trim_end_matches('\r').to_string());
+            }
+        }
         self
     }
 }
@@ -149,6 +179,26 @@ impl Error {
 
     pub fn invalid(diag: Diagnostic) -> Error {
         Error::Invalid(vec![diag])
+    }
+
+    /// Give the located problems in `file` their source line from `text`
+    /// (the file's whole text), so they can be shown with a caret.
+    pub fn with_source(self, file: &str, text: &str) -> Error {
+        match self {
+            Error::Invalid(problems) => Error::Invalid(
+                problems
+                    .into_iter()
+                    .map(|d| {
+                        if d.file == file {
+                            d.with_source(text)
+                        } else {
+                            d
+                        }
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
     }
 
     pub fn hint(&self) -> Option<&str> {

@@ -27,11 +27,106 @@ pub struct Parsed {
 /// Parse and validate fleet.yaml bytes; `file` is the name used in messages.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed> {
     let text = check_text(file, bytes)?;
+    // Every problem keeps its source line, shown under the message.
+    parse_text(file, text).map_err(|e| e.with_source(file, text))
+}
+
+fn parse_text(file: &str, text: &str) -> Result<Parsed> {
     let raw: RawFleet = serde_saphyr::from_str_with_options(text, options())
-        .map_err(|e| Error::invalid(yaml_diagnostic(file, &e, 0)))?;
+        .map_err(|e| Error::invalid(in_words(yaml_diagnostic(file, &e, 0), text)))?;
     let (fleet, source) = raw.into_fleet(file, 0)?;
     validate::validate(&fleet, &source)?;
     Ok(Parsed { fleet, source })
+}
+
+/// What the parser's message leaves out, from the text: the key whose value
+/// has the wrong type (and that value), and the line a tab really indents
+/// (the scanner notices it on the line before or at the next token).
+fn in_words(d: Diagnostic, text: &str) -> Diagnostic {
+    let Some(line) = d.line else { return d };
+    if d.message.contains("tab") {
+        return tab_indent(&d, text, line).unwrap_or(d);
+    }
+    let must = match d.message.as_str() {
+        "expected an integer" => "must be an integer",
+        "expected a number" => "must be a number",
+        "expected a boolean: write true or false" => "must be true or false",
+        "expected a mapping (key: value pairs)" => "must be a mapping (key: value pairs)",
+        // serde-saphyr's words for any scalar a list or mapping stands in for.
+        "expected string scalar" => "must be a single value, not a list or mapping",
+        "expected a string" => "must be a string",
+        _ => return d,
+    };
+    let Some(source) = text.split('\n').nth(line - 1) else {
+        return d;
+    };
+    let col = d.column.unwrap_or(1).max(1);
+    let split = source
+        .char_indices()
+        .nth(col - 1)
+        .map_or(source.len(), |(i, _)| i);
+    let (before, value) = source.split_at(split);
+    // `  key: <value>`, `- key: <value>` or `{a: {key: <value>}}`: the key is
+    // left of the colon, after any flow bracket or comma.
+    let Some(key) = before
+        .trim_end()
+        .strip_suffix(':')
+        .map(|k| {
+            k.rsplit(['{', '[', ','])
+                .next()
+                .unwrap_or(k)
+                .trim()
+                .trim_start_matches("- ")
+                .trim()
+                .trim_matches(['"', '\''])
+        })
+        .filter(|k| !k.is_empty())
+    else {
+        return d;
+    };
+    let flow = before.contains(['{', '[']);
+    let value = value
+        .split(" #")
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('\r');
+    let value = if flow {
+        value.split([',', '}', ']']).next().unwrap_or("")
+    } else {
+        value
+    }
+    .trim();
+    let mut out = Diagnostic {
+        message: if value.is_empty() {
+            format!("'{key}' {must}")
+        } else {
+            format!("'{key}' {must}, found '{value}'")
+        },
+        ..d
+    };
+    if !value.is_empty() {
+        out = out.spanning(value.chars().count());
+    }
+    out
+}
+
+/// The first line from `line - 1` on whose indentation holds a tab.
+fn tab_indent(d: &Diagnostic, text: &str, line: usize) -> Option<Diagnostic> {
+    text.split('\n')
+        .enumerate()
+        .skip(line.saturating_sub(2))
+        .find_map(|(n, l)| {
+            let indent = &l[..l.len() - l.trim_start_matches([' ', '\t']).len()];
+            let col = indent.chars().position(|c| c == '\t')?;
+            Some(
+                Diagnostic::new(
+                    d.file.clone(),
+                    "a tab indents this line: YAML indents with spaces only",
+                )
+                .at(n + 1, col + 1)
+                .spanning(1),
+            )
+        })
 }
 
 /// Size and encoding checks no YAML parser enforces.
@@ -158,6 +253,21 @@ fn clean_message(message: &str) -> String {
         "invalid i64" | "invalid u64" | "invalid i32" => "expected an integer".to_string(),
         "invalid f64" => "expected a number".to_string(),
         "expected mapping start" => "expected a mapping (key: value pairs)".to_string(),
+        // The scanner's texts, said as the indentation or quoting to fix.
+        "mapping values are not allowed in this context" => {
+            "a 'key: value' is not allowed here: check this line's indentation against the line above"
+                .to_string()
+        }
+        _ if m.contains("did not find expected key") => {
+            "this line is not indented like the keys above it".to_string()
+        }
+        _ if m.contains("could not find expected ':'") => {
+            "a key without ':' (write key: value)".to_string()
+        }
+        _ if m.starts_with("unexpected character: `") => {
+            let c = m["unexpected character: `".len()..].trim_end_matches('\'');
+            format!("'{c}' cannot start a plain value (it is reserved in YAML): put the value in quotes")
+        }
         _ => m,
     };
     if m.is_empty() {

@@ -17,7 +17,7 @@
 //!
 //! Unknown keys and bad values are errors naming `file:line:col`.
 
-use crate::config::file::{line_col, read_capped, CONFIG_FILE};
+use crate::config::file::{line_col, read_capped, toml_diagnostic, CONFIG_FILE};
 use crate::error::{Diagnostic, Error, Result};
 use crate::fleet::validate::{has_inline_credentials, printable, unsafe_name};
 use serde::{Deserialize, Serialize};
@@ -231,6 +231,7 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
 pub fn parse_shared(file: &str, text: &str, home: Option<&Path>) -> Result<Vec<Peer>> {
     let parsed: SharedPeers = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
     resolve_all(file, text, parsed.peers, Origin::Shared, home)
+        .map_err(|e| e.with_source(file, text))
 }
 
 /// The peers of fleet.toml's `[peers]` tables already parsed (by
@@ -241,24 +242,18 @@ pub fn resolve_shared(
     entries: BTreeMap<String, PeerEntry>,
     home: Option<&Path>,
 ) -> Result<Vec<Peer>> {
-    resolve_all(file, text, entries, Origin::Shared, home)
+    resolve_all(file, text, entries, Origin::Shared, home).map_err(|e| e.with_source(file, text))
 }
 
 /// The peers of a `.git/fleet.local.toml` text (nothing but peers allowed).
 pub fn parse_local(file: &str, text: &str, home: Option<&Path>) -> Result<Vec<Peer>> {
     let parsed: LocalFile = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
     resolve_all(file, text, parsed.peers, Origin::Local, home)
+        .map_err(|e| e.with_source(file, text))
 }
 
 fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> Error {
-    let d = Diagnostic::new(file, e.message().trim().to_string());
-    Error::invalid(match e.span() {
-        Some(span) => {
-            let (line, col) = line_col(text, span.start);
-            d.at(line, col)
-        }
-        None => d,
-    })
+    Error::invalid(toml_diagnostic(file, text, e))
 }
 
 fn resolve_all(

@@ -546,3 +546,269 @@ fn valid_fleet_is_accepted_under_the_same_limits() {
         "snapshot did not write refs/fleet/live/staging:\n{after}"
     );
 }
+
+// Issue 12, rough edge 4: messages in the user's words, at the right place,
+// with the offending line and a caret under it.
+
+/// Run `args` in `repo` and check it is refused (exit 2) without writing a ref.
+fn refused(env: &TestEnv, repo: &Path, args: &[&str]) -> String {
+    let before = env.refs(repo);
+    let run = env.fleet(repo, args);
+    assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+    assert_eq!(before, env.refs(repo), "{args:?} wrote refs");
+    run.stderr
+}
+
+#[test]
+fn toml_wrong_type_names_the_key_not_a_rust_type() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(
+        repo.join("fleet.toml"),
+        "[targets.staging]\nmax_proposals = \"ten\"\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff"]);
+    assert!(
+        stderr.contains("error: fleet.toml:2:17: 'max_proposals' must be a whole number"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("usize"), "{stderr}");
+
+    std::fs::remove_file(repo.join("fleet.toml")).unwrap();
+    std::fs::write(
+        repo.join(".git/fleet.local.toml"),
+        "[peers.web]\nlocation = \"/srv/web\"\ntimeout = \"ten\"\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["peers", "list"]);
+    assert!(
+        stderr.contains("error: .git/fleet.local.toml:3:11: 'timeout' must be a whole number"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("u64"), "{stderr}");
+}
+
+#[test]
+fn toml_duplicate_key_names_the_key() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(
+        repo.join("fleet.toml"),
+        "[targets.staging]\nauto_apply = true\nauto_apply = false\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff"]);
+    assert!(
+        stderr.contains("error: fleet.toml:3:1: duplicate key 'auto_apply'"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        repo.join("fleet.toml"),
+        "[targets.staging]\nauto_apply = true\n\n[targets.staging]\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff"]);
+    assert!(
+        stderr.contains("error: fleet.toml:4:10: table [targets.staging] is defined twice"),
+        "{stderr}"
+    );
+
+    std::fs::remove_file(repo.join("fleet.toml")).unwrap();
+    std::fs::write(
+        repo.join(".git/fleet.local.toml"),
+        "[peers.web]\nlocation = \"/srv/a\"\nlocation = \"/srv/b\"\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["peers", "list"]);
+    assert!(
+        stderr.contains("error: .git/fleet.local.toml:3:1: duplicate key 'location'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn yaml_tab_indent_is_reported_on_the_line_it_indents() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    // The scanner notices this tab while reading line 3's value.
+    std::fs::write(
+        repo.join("tab.yaml"),
+        "modules:\n  nginx:\n    priority: 10\n\tvariety: web\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff", "--file", "tab.yaml"]);
+    assert!(
+        stderr.contains("error: tab.yaml:4:1: a tab indents this line"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn yaml_wrong_type_names_the_key_and_the_value() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(
+        repo.join("bad.yaml"),
+        "modules:\n  nginx:\n    priority: high\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff", "--file", "bad.yaml"]);
+    assert!(
+        stderr.contains("error: bad.yaml:3:15: 'priority' must be an integer, found 'high'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_located_error_shows_its_line_with_a_caret() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(
+        repo.join("bad.yaml"),
+        "modules:\n  nginx:\n    priority: high\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff", "--file", "bad.yaml"]);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("error: bad.yaml:3:15: "))
+        .expect(&stderr);
+    assert_eq!(
+        lines[at + 1..at + 4],
+        ["  |", "3 |     priority: high", "  |               ^^^^"],
+        "{stderr}"
+    );
+
+    // The same problem in --json keeps the documented shape and adds the line.
+    let run = env.fleet(&repo, &["diff", "--file", "bad.yaml", "--json"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stdout);
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["error"]["code"], "invalid");
+    assert_eq!(v["error"]["location"]["line"], 3);
+    assert_eq!(
+        v["error"]["problems"][0]["source_line"],
+        "    priority: high"
+    );
+
+    // A toml problem: the span is underlined.
+    std::fs::write(
+        repo.join("fleet.toml"),
+        "[targets.staging]\nmax_proposals = \"ten\"\n",
+    )
+    .unwrap();
+    let stderr = refused(&env, &repo, &["diff"]);
+    assert!(
+        stderr.contains("2 | max_proposals = \"ten\"\n  |                 ^^^^^\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn toml_messages_say_what_is_wrong_in_words() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    // (fleet.toml, where, what the message says)
+    let cases = [
+        (
+            "[targets.staging]\nauto_apply = yes\n",
+            "2:14",
+            "'auto_apply = yes' is not a TOML value",
+        ),
+        (
+            "[targets.staging]\nmax_proposals = 99999999999999999999999\n",
+            "2:17",
+            "'max_proposals' must be a whole number (0 or more), found integer `99999999999999999999999`, which is too large",
+        ),
+        (
+            "[peers]\nweb = 1\n",
+            "2:7",
+            "'web' must be a table, found integer `1`",
+        ),
+        (
+            "[peers.web]\nlocation = \"/srv/web\"\ntransport = \"telnet\"\n",
+            "3:13",
+            "'transport' must be `libssh2` or `openssh`, found `telnet`",
+        ),
+        (
+            "[targets.staging]\ndesired = \"fleet.yaml\n",
+            "2:11",
+            "unclosed string",
+        ),
+    ];
+    for (toml, at, says) in cases {
+        std::fs::write(repo.join("fleet.toml"), toml).unwrap();
+        let stderr = refused(&env, &repo, &["diff"]);
+        assert!(
+            stderr.contains(&format!("error: fleet.toml:{at}: {says}")),
+            "{toml:?}: {stderr}"
+        );
+        for raw in [
+            "usize",
+            "i128",
+            "struct ",
+            "PeerEntry",
+            "literal string",
+            "variant",
+        ] {
+            assert!(!stderr.contains(raw), "{toml:?}: {raw:?} in {stderr}");
+        }
+    }
+}
+
+#[test]
+fn the_snippet_is_colored_only_when_color_is_on() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(
+        repo.join("bad.yaml"),
+        "modules:\n  nginx:\n    priority: high\n",
+    )
+    .unwrap();
+    let plain = refused(&env, &repo, &["diff", "--file", "bad.yaml"]);
+    assert!(!plain.contains('\x1b'), "{plain}");
+    let colored = refused(
+        &env,
+        &repo,
+        &["--color=always", "diff", "--file", "bad.yaml"],
+    );
+    let caret = colored
+        .lines()
+        .find(|l| l.contains("^^^^"))
+        .expect(&colored);
+    assert!(caret.contains('\x1b'), "{colored}");
+}
+
+#[test]
+fn yaml_syntax_errors_say_what_to_fix() {
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    let cases = [
+        (
+            "modules:\n  nginx:\n    priority: 1\n   variety: web\n",
+            "4:4",
+            "this line is not indented like the keys above it",
+        ),
+        (
+            "modules:\n  nginx:\n    name: nginx\n      priority: 50\n",
+            "4:15",
+            "a 'key: value' is not allowed here: check this line's indentation",
+        ),
+        (
+            "modules:\n  nginx:\n    variety: @web\n",
+            "3:14",
+            "'@' cannot start a plain value (it is reserved in YAML): put the value in quotes",
+        ),
+    ];
+    for (yaml, at, says) in cases {
+        std::fs::write(repo.join("bad.yaml"), yaml).unwrap();
+        let stderr = refused(&env, &repo, &["diff", "--file", "bad.yaml"]);
+        assert!(
+            stderr.contains(&format!("error: bad.yaml:{at}: {says}")),
+            "{yaml:?}: {stderr}"
+        );
+    }
+}

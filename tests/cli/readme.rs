@@ -95,7 +95,13 @@ fn json_error_example_matches_the_tool() {
     let out = env.fleet(&repo, &["diff", "--json"]);
     assert_eq!(out.code, 2);
     let actual: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    for pointer in ["/version", "/error/code", "/error/location", "/error/hint"] {
+    for pointer in [
+        "/version",
+        "/error/code",
+        "/error/location",
+        "/error/hint",
+        "/error/problems/0/source_line",
+    ] {
         assert_eq!(
             example.pointer(pointer),
             actual.pointer(pointer),
@@ -108,6 +114,27 @@ fn json_error_example_matches_the_tool() {
         let prefix = shown.trim_end_matches("...");
         let real = actual.pointer(pointer).unwrap().as_str().unwrap();
         assert!(real.starts_with(prefix), "{pointer}: {real}");
+    }
+}
+
+/// The README's human error example (the line and its caret) is what a
+/// failing command prints on stderr, up to the message's "...".
+#[test]
+fn human_error_example_matches_the_tool() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let example = block_after(&readme, "that line with a caret", "```text");
+    let env = TestEnv::new();
+    let repo = env.repo("work");
+    std::fs::write(repo.join("fleet.toml"), "[targets.x]\nbogus = 1\n").unwrap();
+    let out = env.fleet(&repo, &["diff"]);
+    assert_eq!(out.code, 2);
+    let shown: Vec<&str> = example.lines().collect();
+    let real: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(shown.len(), real.len(), "{}", out.stderr);
+    for (shown, real) in shown.iter().zip(&real) {
+        let prefix = shown.trim_end_matches("...");
+        assert!(real.starts_with(prefix), "{real:?} is not {shown:?}");
     }
 }
 
@@ -298,6 +325,10 @@ static BLOCKS: &[(&str, Check)] = &[
     (
         "{\"version\": 1, \"error\"",
         Check::TestedBy("json_error_example_matches_the_tool"),
+    ),
+    (
+        "error: fleet.toml:2:1: unknown field",
+        Check::TestedBy("human_error_example_matches_the_tool"),
     ),
 ];
 
