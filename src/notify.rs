@@ -8,7 +8,7 @@
 //! caller to show and appended to `<git dir>/fleet/notify.log` (one JSON line:
 //! time, event, sink, error), which is never an error itself.
 
-use crate::config::line_col;
+use crate::config::file::line_col;
 use crate::error::{Diagnostic, Error, Result};
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
