@@ -211,17 +211,7 @@ pub fn post_receive(ws: &Workspace, exe: &Path, stdin: &str) -> Result<()> {
     let dir = store.git_dir().to_path_buf();
     let head = git(&dir, &["symbolic-ref", "-q", "HEAD"])?;
     let head = head.stdout.trim().to_string();
-    let log_dir = store.local_dir();
-    let _ = std::fs::create_dir_all(&log_dir);
-    let log_path = log_dir.join("reconcile.log");
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|source| Error::Write {
-            path: log_path.clone(),
-            source,
-        })?;
+    let (mut log, _) = store.open_log("reconcile.log")?;
     let time = gix::date::Time::now_utc().format_or_unix(gix::date::time::format::ISO8601_STRICT);
     // The config after the push: it names the targets and their desired files.
     let config = match server_config(ws) {

@@ -153,20 +153,7 @@ fn start_fanout(ws: &Workspace, pending: &Pending) -> Result<()> {
         .filter(|p| p.branch.as_deref().unwrap_or(&pending.branch) == pending.branch)
         .map(|p| p.name.clone())
         .collect();
-    let dir = ws.store().local_dir();
-    std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
-        path: dir.clone(),
-        source,
-    })?;
-    let log_path = dir.join("fanout.log");
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|source| Error::Write {
-            path: log_path.clone(),
-            source,
-        })?;
+    let (mut log, _) = ws.store().open_log("fanout.log")?;
     let time = gix::date::Time::now_utc().format_or_unix(gix::date::time::format::ISO8601_STRICT);
     if peers.is_empty() {
         let _ = writeln!(

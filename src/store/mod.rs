@@ -94,6 +94,24 @@ impl Store {
         self.repo.common_dir().join("fleet")
     }
 
+    /// `<git dir>/fleet/<name>` opened for appending (created with its
+    /// directory when missing): the logs hooks and notifications keep.
+    pub fn open_log(&self, name: &str) -> Result<(std::fs::File, PathBuf)> {
+        let dir = self.local_dir();
+        let path = dir.join(name);
+        let write_err = |source| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(write_err)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(write_err)?;
+        Ok((file, path))
+    }
+
     pub fn actor(&self) -> Actor {
         let (name, email) = self.identity();
         Actor { name, email }
