@@ -602,3 +602,146 @@ fn gitolite_repo_specific_hooks_are_recognised() {
         pre_commit
     );
 }
+
+/// The same with gitolite itself (Debian `gitolite3`; skipped when absent):
+/// `gitolite setup` in this test's HOME, the rc and gitolite.conf lines the
+/// recipe names, gitolite-admin pushed, and pushes through `gitolite-shell`
+/// as sshd's forced command runs it (`SSH_ORIGINAL_COMMAND`, via git's ext::
+/// transport instead of an ssh hop). gitolite makes the links; we find them.
+#[test]
+fn gitolite_itself_runs_the_shim_as_a_repo_specific_hook() {
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v gitolite"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        eprintln!(
+            "skipped: gitolite is not installed (Debian package gitolite3; .ci/run installs it)"
+        );
+        return;
+    }
+    let env = TestEnv::new();
+    let home = env.home();
+    let key = env.root().join("admin");
+    let keygen = env
+        .command("ssh-keygen", env.root())
+        .args(["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let setup = env
+        .command("gitolite", env.root())
+        .args(["setup", "-pk", &format!("{}.pub", key.display())])
+        .output()
+        .unwrap();
+    assert!(setup.status.success(), "{setup:?}");
+    // The recipe's ~/.gitolite.rc lines: LOCAL_CODE and repo-specific-hooks.
+    let rc_path = home.join(".gitolite.rc");
+    let rc = std::fs::read_to_string(&rc_path).unwrap();
+    let rc = rc
+        .replace(
+            "# LOCAL_CODE                =>  \"$ENV{HOME}/local\",",
+            "LOCAL_CODE                =>  \"$ENV{HOME}/local\",",
+        )
+        .replace("# 'repo-specific-hooks',", "'repo-specific-hooks',");
+    assert!(
+        rc.contains("\n        LOCAL_CODE ") && rc.contains("\n            'repo-specific-hooks',")
+    );
+    std::fs::write(&rc_path, rc).unwrap();
+    // The recipe's script: what install writes for a plain hook.
+    let scratch = env.bare("scratch.git");
+    let out = env.fleet(&scratch, &["hooks", "install", "--pre-receive"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    write_exec(
+        &home.join("local/hooks/repo-specific/fleet"),
+        &std::fs::read_to_string(scratch.join("hooks/pre-receive")).unwrap(),
+    );
+
+    let bindir = env
+        .command("gitolite", env.root())
+        .args(["query-rc", "GL_BINDIR"])
+        .output()
+        .unwrap();
+    let bindir = String::from_utf8_lossy(&bindir.stdout).trim().to_string();
+    let shell = env.root().join("as-admin");
+    write_exec(
+        &shell,
+        &format!(
+            "#!/bin/sh\nSSH_ORIGINAL_COMMAND=\"$1 '$2'\" SSH_CONNECTION='127.0.0.1 1 127.0.0.1 22' exec {bindir}/gitolite-shell admin\n"
+        ),
+    );
+    let url = |repo: &str| format!("ext::{} %S {repo}", shell.display());
+    let clone = |repo: &str| {
+        env.git(
+            env.root(),
+            &[
+                "-c",
+                "protocol.ext.allow=always",
+                "clone",
+                "-q",
+                &url(repo),
+                repo,
+            ],
+        );
+        let dir = env.root().join(repo);
+        env.git(&dir, &["config", "protocol.ext.allow", "always"]);
+        dir
+    };
+    let admin = clone("gitolite-admin");
+    let conf = admin.join("conf/gitolite.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("\nrepo testing\n    option hook.pre-receive = fleet\n");
+    std::fs::write(&conf, text).unwrap();
+    env.git(&admin, &["commit", "-qam", "fleet as a repo-specific hook"]);
+    env.git(&admin, &["push", "-q", "origin", "HEAD:master"]);
+
+    let bare = home.join("repositories/testing.git");
+    let hooks = bare.join("hooks");
+    for link in ["pre-receive", "pre-receive.h00-fleet"] {
+        let meta = std::fs::symlink_metadata(hooks.join(link)).unwrap();
+        assert!(
+            meta.file_type().is_symlink(),
+            "gitolite did not link {link}"
+        );
+    }
+    let out = env.fleet(&bare, &["hooks", "status", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = json(&out.stdout);
+    let pre = v["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hook"] == "pre-receive")
+        .unwrap();
+    assert_eq!(pre["state"], "installed", "{v}");
+    assert_eq!(pre["via"], "gitolite repo-specific hook fleet", "{v}");
+
+    let work = clone("testing");
+    std::fs::write(work.join("fleet.yaml"), VALID_FLEET).unwrap();
+    std::fs::write(
+        work.join("fleet.toml"),
+        "[[policy]]\nactor = \"nobody@example.org\"\nallow = [\"modules/*\"]\n",
+    )
+    .unwrap();
+    env.git(&work, &["add", "."]);
+    env.git(&work, &["commit", "-qm", "fleet"]);
+    env.git(&work, &["push", "-q", "origin", "HEAD:main"]);
+    std::fs::write(work.join("fleet.yaml"), VALID_FLEET.replace("a: 1", "a: 2")).unwrap();
+    env.git(&work, &["commit", "-qam", "out of scope"]);
+    let (code, _, stderr) = git_try(&env, &work, &["push", "origin", "HEAD:main"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("m1") && stderr.contains("pushed by admin (GL_USER)"),
+        "{stderr}"
+    );
+
+    let out = env.fleet(&bare, &["hooks", "uninstall", "--pre-receive"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("gitolite manages it")
+            && out.stderr.contains("option hook.pre-receive = fleet"),
+        "{}",
+        out.stderr
+    );
+}
