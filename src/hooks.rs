@@ -371,18 +371,31 @@ fn gitolite_option(hook: &str, names: &[String]) -> String {
     format!("option hook.{hook} = {}", names.join(" "))
 }
 
+/// The script's name in `$LOCAL_CODE/hooks/repo-specific/`: one directory
+/// for every hook, so pre- and post-receive need different names.
+fn gitolite_script(hook: HookFile) -> &'static str {
+    if hook == PRE_RECEIVE {
+        "fleet"
+    } else if hook == POST_RECEIVE {
+        "fleet-post-receive"
+    } else {
+        hook.name
+    }
+}
+
 /// How to run git-fleet's `hook` through gitolite's repo-specific hooks.
 pub fn gitolite_recipe(hook: HookFile, exe: Option<&Path>) -> String {
     format!(
         "gitolite runs this repository's {name} (its multi-hook driver); add git-fleet as a repo-specific hook:\n\
-         1. save this as $LOCAL_CODE/hooks/repo-specific/fleet and chmod +x it:\n\
+         1. save this as $LOCAL_CODE/hooks/repo-specific/{script} and chmod +x it:\n\
          #!/bin/sh\n{block}\
          2. in ~/.gitolite.rc: set LOCAL_CODE (e.g. LOCAL_CODE => \"$ENV{{HOME}}/local\",) and add 'repo-specific-hooks', to ENABLE\n\
          3. in gitolite.conf (gitolite-admin), under this repo: {option}\n\
          then push gitolite-admin (or run `gitolite setup`); `git fleet hooks status` shows it",
         name = hook.name,
         block = hook.block_for(exe),
-        option = gitolite_option(hook.name, &["fleet".to_string()]),
+        script = gitolite_script(hook),
+        option = gitolite_option(hook.name, &[gitolite_script(hook).to_string()]),
     )
 }
 

@@ -601,6 +601,20 @@ fn gitolite_repo_specific_hooks_are_recognised() {
         std::fs::read_to_string(hooks.join("pre-commit")).unwrap(),
         pre_commit
     );
+
+    // post-receive's script gets its own name in the one repo-specific dir.
+    std::os::unix::fs::symlink(&driver, hooks.join("post-receive")).unwrap();
+    let out = env.fleet(&origin, &["hooks", "install", "--post-receive"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("$LOCAL_CODE/hooks/repo-specific/fleet-post-receive")
+            && out
+                .stderr
+                .contains("option hook.post-receive = fleet-post-receive"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// The same with gitolite itself (Debian `gitolite3`; skipped when absent):
