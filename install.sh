@@ -44,7 +44,8 @@ binary="$target_dir/release/git-fleet"
 mkdir -p "$prefix/bin" "$prefix/share/man/man1" \
     "$prefix/share/bash-completion/completions" \
     "$prefix/share/zsh/site-functions" \
-    "$prefix/share/fish/vendor_completions.d"
+    "$prefix/share/fish/vendor_completions.d" \
+    "$prefix/share/fish/vendor_conf.d"
 
 install -m 755 "$binary" "$prefix/bin/git-fleet"
 echo "installed $prefix/bin/git-fleet"
@@ -58,6 +59,10 @@ install -m 644 completions/_git-fleet "$prefix/share/zsh/site-functions/_git-fle
 echo "installed zsh completion in $prefix/share/zsh/site-functions/_git-fleet"
 install -m 644 completions/git-fleet.fish "$prefix/share/fish/vendor_completions.d/git-fleet.fish"
 echo "installed fish completion in $prefix/share/fish/vendor_completions.d/git-fleet.fish"
+# fish loads a completion file only for its own command: this one makes
+# `git fleet <TAB>` reach it.
+install -m 644 completions/git-fleet-git.fish "$prefix/share/fish/vendor_conf.d/git-fleet.fish"
+echo "installed fish git hook in $prefix/share/fish/vendor_conf.d/git-fleet.fish"
 
 case ":$PATH:" in
     *":$prefix/bin:"*) echo "next: git fleet demo" ;;

@@ -166,6 +166,9 @@ pub struct HookStatus {
     pub executable: bool,
     /// The file has content besides our block (a user's hook we chain with).
     pub other_content: bool,
+    /// How git reaches `path` when it is not the hook file itself, e.g.
+    /// "gitolite repo-specific hook fleet".
+    pub via: Option<String>,
 }
 
 /// What install/uninstall did to one file.
@@ -295,6 +298,163 @@ fn is_executable(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// One of gitolite's repo-specific hooks (gitolite 3.6+, trigger
+/// `repo-specific-hooks`): for `option hook.pre-receive = a b` in
+/// gitolite.conf, gitolite links `hooks/pre-receive` to its multi-hook driver
+/// and `hooks/pre-receive.h00-a`, `.h01-b` to `$LOCAL_CODE/hooks/repo-specific/a`,
+/// `b`; the driver runs every `pre-receive.*` in name order.
+#[derive(Debug, Clone, Serialize)]
+pub struct GitoliteHook {
+    /// The name in gitolite.conf (`/` flattened to `_`, as gitolite links it).
+    pub name: String,
+    /// The `hooks/<hook>.hNN-<name>` link.
+    pub path: PathBuf,
+}
+
+/// The driver's loop, as gitolite writes it (triggers/repo-specific-hooks).
+const GITOLITE_DRIVER_LOOP: &str = "for h in $0.*";
+
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path)
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false)
+}
+
+/// Is `dir/<hook>` gitolite's multi-hook driver (a symlink to it)?
+pub fn is_gitolite_driver(dir: &Path, hook: &str) -> bool {
+    let path = dir.join(hook);
+    is_symlink(&path)
+        && std::fs::read_to_string(&path)
+            .map(|t| t.contains(GITOLITE_DRIVER_LOOP))
+            .unwrap_or(false)
+}
+
+/// The repo-specific hooks gitolite's driver runs for `hook`, in its order.
+pub fn gitolite_hooks(dir: &Path, hook: &str) -> Vec<GitoliteHook> {
+    if !is_gitolite_driver(dir, hook) {
+        return Vec::new();
+    }
+    let prefix = format!("{hook}.");
+    let mut found: Vec<GitoliteHook> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().to_str()?.to_string();
+            let rest = file.strip_prefix(&prefix)?;
+            // hNN-<name>
+            let (counter, name) = rest.split_once('-')?;
+            let digits = counter.strip_prefix('h')?;
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            Some(GitoliteHook {
+                name: name.to_string(),
+                path: e.path(),
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found
+}
+
+/// The repo-specific hook of gitolite's that holds our block for `hook`.
+fn gitolite_ours(dir: &Path, hook: HookFile) -> Option<(GitoliteHook, String)> {
+    gitolite_hooks(dir, hook.name).into_iter().find_map(|g| {
+        let text = std::fs::read_to_string(&g.path).ok()?;
+        find_block(&text).map(|_| (g, text))
+    })
+}
+
+/// The `option hook.<hook> = ...` line gitolite.conf has for `names`.
+fn gitolite_option(hook: &str, names: &[String]) -> String {
+    format!("option hook.{hook} = {}", names.join(" "))
+}
+
+/// The script's name in `$LOCAL_CODE/hooks/repo-specific/`: one directory
+/// for every hook, so pre- and post-receive need different names.
+fn gitolite_script(hook: HookFile) -> &'static str {
+    if hook == PRE_RECEIVE {
+        "fleet"
+    } else if hook == POST_RECEIVE {
+        "fleet-post-receive"
+    } else {
+        hook.name
+    }
+}
+
+/// How to run git-fleet's `hook` through gitolite's repo-specific hooks.
+pub fn gitolite_recipe(hook: HookFile, exe: Option<&Path>) -> String {
+    format!(
+        "gitolite runs this repository's {name} (its multi-hook driver); add git-fleet as a repo-specific hook:\n\
+         1. save this as $LOCAL_CODE/hooks/repo-specific/{script} and chmod +x it:\n\
+         #!/bin/sh\n{block}\
+         2. in ~/.gitolite.rc: set LOCAL_CODE (e.g. LOCAL_CODE => \"$ENV{{HOME}}/local\",) and add 'repo-specific-hooks', to ENABLE\n\
+         3. in gitolite.conf (gitolite-admin), under this repo: {option}\n\
+         then push gitolite-admin (or run `gitolite setup`); `git fleet hooks status` shows it",
+        name = hook.name,
+        block = hook.block_for(exe),
+        script = gitolite_script(hook),
+        option = gitolite_option(hook.name, &[gitolite_script(hook).to_string()]),
+    )
+}
+
+/// Can `install` go ahead on `dir/<hook>`? Checked for every hook before
+/// any is written, so a refusal leaves all of them as they were. Returns the
+/// gitolite repo-specific hook already holding our current block.
+pub fn check_install(dir: &Path, hook: HookFile) -> Result<Option<GitoliteHook>> {
+    if is_gitolite_driver(dir, hook.name) {
+        // `gitolite setup` rewrites hooks/: only its repo-specific hooks
+        // last, so say how to use them.
+        if let Some((g, text)) = gitolite_ours(dir, hook) {
+            if find_block(&text).is_some_and(|(s, e)| {
+                without_installed_path(&text[s..e]) == without_installed_path(&hook.block())
+            }) {
+                return Ok(Some(g));
+            }
+        }
+        let exe = std::env::current_exe().ok();
+        return Err(Error::usage(gitolite_recipe(hook, exe.as_deref())));
+    }
+    refuse_symlink(&dir.join(hook.name), hook.name)?;
+    Ok(None)
+}
+
+/// Can `uninstall` go ahead on `dir/<hook>` (checked for every hook first,
+/// like `check_install`)? False: gitolite's driver with nothing of ours.
+pub fn check_uninstall(dir: &Path, hook: HookFile) -> Result<bool> {
+    if let Some((g, _)) = gitolite_ours(dir, hook) {
+        let names: Vec<String> = gitolite_hooks(dir, hook.name)
+            .into_iter()
+            .map(|h| h.name)
+            .collect();
+        let rest: Vec<String> = names.iter().filter(|n| **n != g.name).cloned().collect();
+        let after = if rest.is_empty() {
+            "delete that line".to_string()
+        } else {
+            format!("leaving `{}`", gitolite_option(hook.name, &rest))
+        };
+        return Err(Error::usage_hint(
+            format!(
+                "git-fleet's {} runs through gitolite's repo-specific hook {} ({}); gitolite manages it, so git-fleet does not remove it",
+                hook.name,
+                g.name,
+                g.path.display()
+            ),
+            format!(
+                "in gitolite.conf (gitolite-admin), remove `{}` from this repo's `{}` ({after}), then push gitolite-admin",
+                g.name,
+                gitolite_option(hook.name, &names)
+            ),
+        ));
+    }
+    if is_gitolite_driver(dir, hook.name) {
+        return Ok(false);
+    }
+    refuse_symlink(&dir.join(hook.name), hook.name)?;
+    Ok(true)
+}
+
 /// A hook that is a symlink belongs to something else (gitolite links every
 /// repository's hooks to its driver; dotfile setups link shared scripts):
 /// replacing it would de-link it, writing through it would change every
@@ -324,8 +484,14 @@ fn refuse_symlink(path: &Path, hook: &str) -> Result<()> {
 /// Add or refresh our block in `dir/<hook>`.
 pub fn install(dir: &Path, hook: HookFile) -> Result<FileChange> {
     let path = dir.join(hook.name);
-    refuse_symlink(&path, hook.name)?;
     let exe = std::env::current_exe().ok();
+    if let Some(g) = check_install(dir, hook)? {
+        return Ok(FileChange {
+            hook: hook.name.to_string(),
+            path: g.path,
+            change: Change::Unchanged,
+        });
+    }
     let block = hook.block_for(exe.as_deref());
     let existing = read(&path)?.filter(|t| !t.trim().is_empty());
     let change = match existing {
@@ -392,7 +558,13 @@ fn not_executable(path: &Path) -> Error {
 /// Remove our block from `dir/<hook>`; delete the file if nothing else is left.
 pub fn uninstall(dir: &Path, hook: HookFile) -> Result<FileChange> {
     let path = dir.join(hook.name);
-    refuse_symlink(&path, hook.name)?;
+    if !check_uninstall(dir, hook)? {
+        return Ok(FileChange {
+            hook: hook.name.to_string(),
+            path,
+            change: Change::NotInstalled,
+        });
+    }
     let change = match read(&path)? {
         None => Change::NotInstalled,
         Some(text) => match find_block(&text) {
@@ -424,7 +596,13 @@ pub fn uninstall(dir: &Path, hook: HookFile) -> Result<FileChange> {
 }
 
 pub fn status(dir: &Path, hook: HookFile) -> Result<HookStatus> {
-    let path = dir.join(hook.name);
+    let (path, via) = match gitolite_ours(dir, hook) {
+        Some((g, _)) => (
+            g.path,
+            Some(format!("gitolite repo-specific hook {}", g.name)),
+        ),
+        None => (dir.join(hook.name), None),
+    };
     let text = read(&path)?;
     let (state, other) = match &text {
         None => (State::Absent, false),
@@ -454,6 +632,7 @@ pub fn status(dir: &Path, hook: HookFile) -> Result<HookStatus> {
         path,
         state,
         other_content: other,
+        via,
     })
 }
 

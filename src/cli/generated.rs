@@ -43,8 +43,47 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         }
         files.insert(file.to_string(), buf);
     }
+    files.insert(
+        "completions/git-fleet-git.fish".to_string(),
+        FISH_GIT_SHIM.as_bytes().to_vec(),
+    );
     files
 }
+
+/// `git fleet <TAB>` in fish: its git completion (3.6) registers `git-*`
+/// commands under their file name (`git-fleet`, never typed after `git`), so it
+/// never reaches ours. Installed in `vendor_conf.d` (completion files load only
+/// for their own command name): complete `git fleet ...` as `git-fleet ...`,
+/// which autoloads completions/git-fleet.fish.
+const FISH_GIT_SHIM: &str = r#"# git fleet <TAB>: complete as git-fleet (installed in fish's vendor_conf.d).
+function __fish_git_fleet_args
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    # git's own options before the subcommand, e.g. `git -C DIR fleet`.
+    while set -q cmd[1]
+        switch $cmd[1]
+            case -C -c --git-dir --work-tree --namespace --exec-path --config-env
+                set -e cmd[1..2]
+            case '-*'
+                set -e cmd[1]
+            case '*'
+                break
+        end
+    end
+    test "$cmd[1]" = fleet
+    or return 1
+    set -e cmd[1]
+    string escape -- $cmd
+    return 0
+end
+
+function __fish_git_fleet_from_git
+    set -l args (__fish_git_fleet_args) (commandline -ct | string escape)
+    complete -C (string join ' ' -- git-fleet $args)
+end
+
+complete -c git -f -n '__fish_git_fleet_args >/dev/null' -a '(__fish_git_fleet_from_git)'
+"#;
 
 /// `git fleet <TAB>`: git's completion calls `_git_fleet` with `cur`, `words`,
 /// `cword` and `__git_cmd_idx` (the index of "fleet") set; hand clap's function

@@ -461,3 +461,301 @@ fn server_hooks_find_git_fleet_off_path_and_fail_closed_naming_it() {
         "{stderr}"
     );
 }
+
+/// gitolite's multi-hook driver, verbatim from gitolite 3.6.12's
+/// `triggers/repo-specific-hooks` (its `__DATA__`).
+const GITOLITE_DRIVER: &str = r#"#!/bin/sh
+
+# Determine what input the hook needs
+# post-update takes args, pre/post-receive take stdin
+type=args
+stdin=''
+[ $0 != hooks/post-update ] && {
+    type=stdin
+    stdin=`cat`
+}
+
+for h in $0.*; do
+    [ -x $h ] || continue
+    if [ $type = args ]
+    then
+        $h $@ || { [ $0 = hooks/pre-receive ] && exit 1; }
+    else
+        echo "$stdin" | $h || { [ $0 = hooks/pre-receive ] && exit 1; }
+    fi
+done
+"#;
+
+/// gitolite's repo-specific hooks, laid out as its `repo-specific-hooks`
+/// trigger does for `option hook.pre-receive = audit fleet`: `hooks/pre-receive`
+/// links to `$LOCAL_CODE/hooks/multi-hook-driver`, `hooks/pre-receive.h00-audit`
+/// and `.h01-fleet` to `$LOCAL_CODE/hooks/repo-specific/<name>`. install prints
+/// the recipe, status finds our shim through it, uninstall does not pretend,
+/// and a real push runs it through the driver.
+#[test]
+fn gitolite_repo_specific_hooks_are_recognised() {
+    let env = TestEnv::new();
+    let (origin, work) = env.seeded_origin(&[
+        ("fleet.yaml", VALID_FLEET),
+        (
+            "fleet.toml",
+            "[[policy]]\nactor = \"nobody@example.org\"\nallow = [\"modules/*\"]\n",
+        ),
+    ]);
+    let local = env.root().join("gitolite/local");
+    let driver = local.join("hooks/multi-hook-driver");
+    write_exec(&driver, GITOLITE_DRIVER);
+    let hooks = origin.join("hooks");
+    let hook = hooks.join("pre-receive");
+    std::os::unix::fs::symlink(&driver, &hook).unwrap();
+
+    // install: nothing written, the recipe printed.
+    let out = env.fleet(&origin, &["hooks", "install", "--pre-receive"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    for part in [
+        "$LOCAL_CODE/hooks/repo-specific/fleet",
+        "'repo-specific-hooks'",
+        "option hook.pre-receive = fleet",
+        "#!/bin/sh\n# >>> git-fleet >>>\n",
+    ] {
+        assert!(
+            out.stderr.contains(part),
+            "{part:?} missing: {}",
+            out.stderr
+        );
+    }
+    assert!(std::fs::symlink_metadata(&hook)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&driver).unwrap(), GITOLITE_DRIVER);
+    let start = out.stderr.find("#!/bin/sh\n# >>> git-fleet >>>").unwrap();
+    let end = out.stderr.find("# <<< git-fleet <<<\n").unwrap() + "# <<< git-fleet <<<\n".len();
+    let script = &out.stderr[start..end];
+
+    // The admin follows it; gitolite links the scripts in, in conf order.
+    let repo_specific = local.join("hooks/repo-specific");
+    write_exec(&repo_specific.join("audit"), "#!/bin/sh\ncat >/dev/null\n");
+    write_exec(&repo_specific.join("fleet"), script);
+    std::os::unix::fs::symlink(
+        repo_specific.join("audit"),
+        hooks.join("pre-receive.h00-audit"),
+    )
+    .unwrap();
+    let ours = hooks.join("pre-receive.h01-fleet");
+    std::os::unix::fs::symlink(repo_specific.join("fleet"), &ours).unwrap();
+
+    let out = env.fleet(&origin, &["hooks", "status", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = json(&out.stdout);
+    let pre = v["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hook"] == "pre-receive")
+        .unwrap();
+    assert_eq!(pre["state"], "installed", "{v}");
+    assert_eq!(pre["path"], ours.to_str().unwrap(), "{v}");
+    assert_eq!(pre["via"], "gitolite repo-specific hook fleet", "{v}");
+    let out = env.fleet(&origin, &["hooks", "status"]);
+    assert!(
+        out.stdout.contains("via gitolite repo-specific hook fleet")
+            && out.stdout.contains("pre-receive.h01-fleet"),
+        "{}",
+        out.stdout
+    );
+    // Installing again sees it there.
+    let out = env.fleet(&origin, &["hooks", "install", "--pre-receive", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json(&out.stdout)["changes"][0]["change"], "unchanged");
+
+    // A real push runs it through gitolite's driver: out of scope, refused.
+    std::fs::write(work.join("fleet.yaml"), VALID_FLEET.replace("a: 1", "a: 2")).unwrap();
+    env.git(&work, &["commit", "-qam", "out of scope"]);
+    let (code, _, stderr) = git_try(&env, &work, &["push", "origin", "HEAD:main"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("m1"), "{stderr}");
+
+    // uninstall: gitolite manages it; the conf line to change, nothing
+    // touched, not even the other hooks a plain `uninstall` would clean.
+    let out = env.fleet(&origin, &["hooks", "install", "--pre-commit"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let pre_commit = std::fs::read_to_string(hooks.join("pre-commit")).unwrap();
+    let out = env.fleet(&origin, &["hooks", "uninstall"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("gitolite manages it")
+            && out.stderr.contains("option hook.pre-receive = audit fleet")
+            && out
+                .stderr
+                .contains("leaving `option hook.pre-receive = audit`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&ours).unwrap(), script);
+    assert!(std::fs::symlink_metadata(&hook)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-commit")).unwrap(),
+        pre_commit
+    );
+
+    // post-receive's script gets its own name in the one repo-specific dir.
+    std::os::unix::fs::symlink(&driver, hooks.join("post-receive")).unwrap();
+    let out = env.fleet(&origin, &["hooks", "install", "--post-receive"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("$LOCAL_CODE/hooks/repo-specific/fleet-post-receive")
+            && out
+                .stderr
+                .contains("option hook.post-receive = fleet-post-receive"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The same with gitolite itself (Debian `gitolite3`; skipped when absent):
+/// `gitolite setup` in this test's HOME, the rc and gitolite.conf lines the
+/// recipe names, gitolite-admin pushed, and pushes through `gitolite-shell`
+/// as sshd's forced command runs it (`SSH_ORIGINAL_COMMAND`, via git's ext::
+/// transport instead of an ssh hop). gitolite makes the links; we find them.
+#[test]
+fn gitolite_itself_runs_the_shim_as_a_repo_specific_hook() {
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v gitolite"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        eprintln!(
+            "skipped: gitolite is not installed (Debian package gitolite3; .ci/run installs it)"
+        );
+        return;
+    }
+    let env = TestEnv::new();
+    let home = env.home();
+    let key = env.root().join("admin");
+    let keygen = env
+        .command("ssh-keygen", env.root())
+        .args(["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let setup = env
+        .command("gitolite", env.root())
+        .args(["setup", "-pk", &format!("{}.pub", key.display())])
+        .output()
+        .unwrap();
+    assert!(setup.status.success(), "{setup:?}");
+    // The recipe's ~/.gitolite.rc lines: LOCAL_CODE and repo-specific-hooks.
+    let rc_path = home.join(".gitolite.rc");
+    let rc = std::fs::read_to_string(&rc_path).unwrap();
+    let rc = rc
+        .replace(
+            "# LOCAL_CODE                =>  \"$ENV{HOME}/local\",",
+            "LOCAL_CODE                =>  \"$ENV{HOME}/local\",",
+        )
+        .replace("# 'repo-specific-hooks',", "'repo-specific-hooks',");
+    assert!(
+        rc.contains("\n        LOCAL_CODE ") && rc.contains("\n            'repo-specific-hooks',")
+    );
+    std::fs::write(&rc_path, rc).unwrap();
+    // The recipe's script: what install writes for a plain hook.
+    let scratch = env.bare("scratch.git");
+    let out = env.fleet(&scratch, &["hooks", "install", "--pre-receive"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    write_exec(
+        &home.join("local/hooks/repo-specific/fleet"),
+        &std::fs::read_to_string(scratch.join("hooks/pre-receive")).unwrap(),
+    );
+
+    let bindir = env
+        .command("gitolite", env.root())
+        .args(["query-rc", "GL_BINDIR"])
+        .output()
+        .unwrap();
+    let bindir = String::from_utf8_lossy(&bindir.stdout).trim().to_string();
+    let shell = env.root().join("as-admin");
+    write_exec(
+        &shell,
+        &format!(
+            "#!/bin/sh\nSSH_ORIGINAL_COMMAND=\"$1 '$2'\" SSH_CONNECTION='127.0.0.1 1 127.0.0.1 22' exec {bindir}/gitolite-shell admin\n"
+        ),
+    );
+    let url = |repo: &str| format!("ext::{} %S {repo}", shell.display());
+    let clone = |repo: &str| {
+        env.git(
+            env.root(),
+            &[
+                "-c",
+                "protocol.ext.allow=always",
+                "clone",
+                "-q",
+                &url(repo),
+                repo,
+            ],
+        );
+        let dir = env.root().join(repo);
+        env.git(&dir, &["config", "protocol.ext.allow", "always"]);
+        dir
+    };
+    let admin = clone("gitolite-admin");
+    let conf = admin.join("conf/gitolite.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("\nrepo testing\n    option hook.pre-receive = fleet\n");
+    std::fs::write(&conf, text).unwrap();
+    env.git(&admin, &["commit", "-qam", "fleet as a repo-specific hook"]);
+    env.git(&admin, &["push", "-q", "origin", "HEAD:master"]);
+
+    let bare = home.join("repositories/testing.git");
+    let hooks = bare.join("hooks");
+    for link in ["pre-receive", "pre-receive.h00-fleet"] {
+        let meta = std::fs::symlink_metadata(hooks.join(link)).unwrap();
+        assert!(
+            meta.file_type().is_symlink(),
+            "gitolite did not link {link}"
+        );
+    }
+    let out = env.fleet(&bare, &["hooks", "status", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = json(&out.stdout);
+    let pre = v["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hook"] == "pre-receive")
+        .unwrap();
+    assert_eq!(pre["state"], "installed", "{v}");
+    assert_eq!(pre["via"], "gitolite repo-specific hook fleet", "{v}");
+
+    let work = clone("testing");
+    std::fs::write(work.join("fleet.yaml"), VALID_FLEET).unwrap();
+    std::fs::write(
+        work.join("fleet.toml"),
+        "[[policy]]\nactor = \"nobody@example.org\"\nallow = [\"modules/*\"]\n",
+    )
+    .unwrap();
+    env.git(&work, &["add", "."]);
+    env.git(&work, &["commit", "-qm", "fleet"]);
+    env.git(&work, &["push", "-q", "origin", "HEAD:main"]);
+    std::fs::write(work.join("fleet.yaml"), VALID_FLEET.replace("a: 1", "a: 2")).unwrap();
+    env.git(&work, &["commit", "-qam", "out of scope"]);
+    let (code, _, stderr) = git_try(&env, &work, &["push", "origin", "HEAD:main"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("m1") && stderr.contains("pushed by admin (GL_USER)"),
+        "{stderr}"
+    );
+
+    let out = env.fleet(&bare, &["hooks", "uninstall", "--pre-receive"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("gitolite manages it")
+            && out.stderr.contains("option hook.pre-receive = fleet"),
+        "{}",
+        out.stderr
+    );
+}

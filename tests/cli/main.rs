@@ -11,6 +11,7 @@ mod sshd;
 mod agent;
 mod bad_input;
 mod basics;
+mod completions;
 mod concurrency;
 mod crash;
 mod demo;

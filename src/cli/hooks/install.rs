@@ -37,6 +37,12 @@ pub struct HooksInstallArgs {
 
 pub fn run(ui: &Ui, dir: &Path, args: HooksInstallArgs) -> Result<Outcome> {
     let features = chosen(&args, &[Feature::PreCommit, Feature::PostPush]);
+    // Every hook checked before any is written: a refusal changes nothing.
+    for f in &features {
+        for file in f.files() {
+            hooks::check_install(dir, *file)?;
+        }
+    }
     let mut changes = Vec::new();
     for f in &features {
         for file in f.files() {

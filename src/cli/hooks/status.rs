@@ -53,6 +53,7 @@ pub fn run(ui: &Ui, ws: &Workspace, dir: &Path, args: HooksStatusArgs) -> Result
                     "exists": s.exists,
                     "executable": s.executable,
                     "other_content": s.other_content,
+                    "via": s.via,
                 })
             })
             .collect();
@@ -82,6 +83,11 @@ pub fn run(ui: &Ui, ws: &Workspace, dir: &Path, args: HooksStatusArgs) -> Result
                 State::Absent => ui.dim().apply_to("not installed").to_string(),
             };
             let mut extra = Vec::new();
+            let found_via;
+            if let Some(via) = &s.via {
+                found_via = format!("in {}, via {via}", s.path.display());
+                extra.push(found_via.as_str());
+            }
             if s.other_content {
                 extra.push("chained with an existing hook");
             }
