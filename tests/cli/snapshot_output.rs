@@ -178,7 +178,7 @@ fn normalise_replaces_what_varies_and_keeps_every_line() {
     let text = format!(
         "at {root}/work\n\
          2026-12-02 01:27:43 UTC [[2026-01-02T03:04:05+00:00]] 2026-12-02 01:27:43 +0000\n\
-         ba923ff39950 1796174863-3c99d04acc74 1256ca508bb02876915cad6ecbe8e4ba36a3d09c\n\
+         ba923ff39950 1796174863-3c99d04acc74 1256ca508bb02876915cad6ecbe8e4ba36a3d09c 123456789012\n\
          Fleet-Owner: vm-7 pid=24526 start=1028543\n\
          workers 1048576 deadbeef 2026 nginx-01 abc1234x\n"
     );
@@ -186,7 +186,7 @@ fn normalise_replaces_what_varies_and_keeps_every_line() {
         env.normalise(&text),
         "at [ROOT]/work\n\
          [TIME] [[[TIME]]] [TIME]\n\
-         [ID] [N]-[ID] [ID]\n\
+         [ID] [N]-[ID] [ID] [ID]\n\
          Fleet-Owner: [HOST] pid=[PID] start=[N]\n\
          workers 1048576 deadbeef 2026 nginx-01 abc1234x\n"
     );

@@ -309,7 +309,11 @@ fn redact_words(text: &str) -> String {
     let flush = |word: &mut String, out: &mut String| {
         let hex = word.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
         let digits = word.bytes().filter(u8::is_ascii_digit).count();
-        if hex && word.len() >= 7 && digits > 0 && digits < word.len() {
+        // Ids are shown at 12, 40 or 64 hex digits; such an id may happen to
+        // hold no letter (about 1 in 300 for 12), so those lengths are ids
+        // whatever their digits.
+        let id_length = matches!(word.len(), 12 | 40 | 64);
+        if hex && (id_length || (word.len() >= 7 && digits > 0 && digits < word.len())) {
             out.push_str("[ID]");
         } else if digits == word.len() && digits >= 10 {
             out.push_str("[N]");
