@@ -242,8 +242,13 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
     let mut live_renders: std::collections::HashMap<String, RenderedRefs<'_>> =
         std::collections::HashMap::new();
     let mut on_module = None;
+    let changed_modules: Vec<String> = changes
+        .iter()
+        .filter(|c| c.kind == Kind::Modules)
+        .map(|c| c.name.clone())
+        .collect();
     for change in &mut changes {
-        let nodes = fan_out(change, live, desired, &mut on_module);
+        let nodes = fan_out(change, live, desired, &changed_modules, &mut on_module);
         let density = density(change, live, desired);
         let measured = nodes
             .iter()
@@ -279,18 +284,26 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
     Diff { changes, total }
 }
 
-/// Nodes with an enabled assignment of each module, in live or desired:
-/// built once (one walk over the assignments) when a module changed.
+/// Nodes with an enabled assignment of each changed module, in live or
+/// desired: built once (one walk over the assignments) when a module changed.
 type OnModule<'a> = std::collections::HashMap<&'a str, BTreeSet<&'a str>>;
 
-fn on_module<'a>(live: &'a Fleet, desired: &'a Fleet) -> OnModule<'a> {
+fn on_module<'a>(live: &'a Fleet, desired: &'a Fleet, wanted: &[String]) -> OnModule<'a> {
     let mut out = OnModule::new();
     for fleet in [live, desired] {
         for (key, a) in &fleet.assignments {
+            // Only the changed modules' nodes are needed: the module part is
+            // after the last ':', so most keys are skipped without a full
+            // split or a set insert (this walk covers every assignment twice).
+            let Some(colon) = key.bytes().rposition(|b| b == b':') else {
+                continue;
+            };
+            let tail = &key[colon + 1..];
+            if !a.enabled || !wanted.iter().any(|m| m == tail) {
+                continue;
+            }
             if let Some((node, module)) = split_assignment_key(key) {
-                if a.enabled {
-                    out.entry(module).or_default().insert(node);
-                }
+                out.entry(module).or_default().insert(node);
             }
         }
     }
@@ -302,12 +315,13 @@ fn fan_out<'a>(
     change: &Change,
     live: &'a Fleet,
     desired: &'a Fleet,
+    changed_modules: &[String],
     index: &mut Option<OnModule<'a>>,
 ) -> BTreeSet<String> {
     let mut nodes = BTreeSet::new();
     match change.kind {
         Kind::Modules => {
-            let index = index.get_or_insert_with(|| on_module(live, desired));
+            let index = index.get_or_insert_with(|| on_module(live, desired, changed_modules));
             if let Some(on) = index.get(change.name.as_str()) {
                 nodes.extend(on.iter().map(|n| n.to_string()));
             }

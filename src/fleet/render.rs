@@ -106,10 +106,9 @@ pub fn node_assignments<'a>(
             std::ops::Bound::Included(prefix.as_str()),
             std::ops::Bound::Unbounded,
         ))
+        // The range keeps no borrow of its bound: no Vec needed to outlive `prefix`.
         .take_while(move |(k, _)| k.starts_with(&prefix))
         .filter_map(|(k, a)| split_assignment_key(k).map(|(_, m)| (k.as_str(), m, &**a)))
-        .collect::<Vec<_>>()
-        .into_iter()
 }
 
 /// The rendered config of `node` in `fleet`, without an index, borrowing.
