@@ -741,7 +741,7 @@ impl PendingLock {
                     if stale {
                         let _ = std::fs::remove_file(&path);
                     } else if start.elapsed() > Duration::from_secs(5) {
-                        return Err(Error::Other(format!(
+                        return Err(Error::usage(format!(
                             "{} is held by another process",
                             path.display()
                         )));

@@ -27,8 +27,10 @@ impl Workspace {
     /// git process started from another directory acts on the same repository
     /// (peer checkouts clear them, as they do for git's own hook environment).
     pub fn open() -> Result<Workspace> {
-        let cwd = std::env::current_dir()
-            .map_err(|e| Error::Other(format!("cannot read the current directory: {e}")))?;
+        let cwd = std::env::current_dir().map_err(|source| crate::error::StoreError::Io {
+            what: "cannot read the current directory",
+            source,
+        })?;
         let ws = Workspace::discover(&cwd)?;
         if std::env::var_os("GIT_DIR").is_some() {
             // Written only when it changes: the first call, before any thread starts.

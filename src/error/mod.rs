@@ -131,10 +131,6 @@ pub enum Error {
     #[error(transparent)]
     Receipts(#[from] ReceiptsError),
 
-    /// A message without a type of its own (kept for the command layer).
-    #[error("{0}")]
-    Other(String),
-
     /// A command could not do its work for a reason outside its input (a
     /// process that cannot start, stdin or a log that cannot be read or
     /// written); worded by the command layer, exit 2.

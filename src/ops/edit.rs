@@ -6,7 +6,7 @@
 use super::select::Selector;
 use super::yamledit::{self, Edit};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreError};
 use crate::fleet::diff::{diff, Change, ChangeType, Diff};
 use crate::fleet::{Fleet, Kind};
 use crate::gitcmd::git;
@@ -77,8 +77,12 @@ impl Place {
                 path: path.clone(),
                 source,
             })?;
-        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| Error::Other(format!("cannot lock {}: {e}", path.display())))?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).map_err(|e| {
+            Error::Write {
+                path: path.clone(),
+                source: e.into(),
+            }
+        })?;
         Ok(DesiredLock { _file: file })
     }
 
@@ -96,7 +100,8 @@ impl Place {
             Err(e) => return Err(e),
         };
         let parsed = crate::fleet::parse(&self.path, &bytes)?;
-        let text = String::from_utf8(bytes).map_err(|_| Error::Other("not UTF-8".into()))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::usage(format!("{} is not UTF-8", self.path)))?;
         Ok((text, parsed))
     }
 
@@ -113,10 +118,7 @@ impl Place {
             ],
         )?;
         if !out.success {
-            return Err(Error::Other(format!(
-                "git status failed: {}",
-                out.stderr.trim()
-            )));
+            return Err(StoreError::git_failed("git status", &out.stderr).into());
         }
         if !out.stdout.trim().is_empty() {
             return Err(Error::usage_hint(
@@ -288,10 +290,11 @@ pub fn commit(prepared: &Prepared, message: &str) -> Result<String> {
                 Ok(o) => format!("{}{}", o.stdout.trim(), o.stderr.trim()),
                 Err(e) => e.to_string(),
             };
-            return Err(Error::Other(format!(
-                "git commit of {} failed (the file is back as it was): {why}",
+            let what = format!(
+                "git commit of {} failed (the file is back as it was)",
                 prepared.place.path
-            )));
+            );
+            return Err(StoreError::git_failed(what, &why).into());
         }
     }
     let head = git(&prepared.place.root, &["rev-parse", "HEAD"])?;

@@ -13,7 +13,7 @@
 //! Nothing else is guessed (git's `--until` would read "garbage" as now).
 
 use crate::desired::Desired;
-use crate::error::{Error, GitContext, Result};
+use crate::error::{Error, GitContext, Result, StoreError};
 use crate::fleet::Fleet;
 use crate::live;
 use crate::store::Store;
@@ -324,11 +324,9 @@ pub fn proposals_in(store: &Store, tip: ObjectId) -> Result<Vec<crate::proposals
                 continue;
             }
             let bytes = store.read_blob(file.id)?;
-            out.push(
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    Error::Other(format!("proposal {} is unreadable: {e}", file.name))
-                })?,
-            );
+            out.push(serde_json::from_slice(&bytes).map_err(|e| {
+                StoreError::decode(format!("proposal {} is unreadable", file.name), e)
+            })?);
         }
     }
     Ok(out)
