@@ -2,9 +2,8 @@
 //! rollbacks that stick per value. Real binary, real repositories.
 
 use crate::common;
-use common::{Run, TestEnv};
+use common::Run;
 use serde_json::Value;
-use std::path::PathBuf;
 
 fn json(run: &Run) -> Value {
     serde_json::from_str(&run.stdout)
@@ -18,35 +17,9 @@ fn fleet(workers: u32, threads: u32) -> String {
     )
 }
 
-struct Repo {
-    env: TestEnv,
-    path: PathBuf,
-}
+use crate::common::staging::StagingRepo as Repo;
 
 impl Repo {
-    fn new(toml: &str) -> Repo {
-        let env = TestEnv::new();
-        let path = env.repo("work");
-        std::fs::write(path.join("fleet.toml"), toml).unwrap();
-        Repo { env, path }
-    }
-    fn commit_fleet(&self, text: &str) {
-        std::fs::write(self.path.join("fleet.yaml"), text).unwrap();
-        self.env
-            .git(&self.path, &["add", "fleet.yaml", "fleet.toml"]);
-        self.env.git(&self.path, &["commit", "-q", "-m", "fleet"]);
-    }
-    fn snapshot(&self, text: &str) {
-        let r = self.env.fleet_stdin(
-            &self.path,
-            &["snapshot", "staging", "--from", "-"],
-            text.as_bytes(),
-        );
-        assert_eq!(r.code, 0, "{}", r.stderr);
-    }
-    fn fleet(&self, args: &[&str]) -> Run {
-        self.env.fleet(&self.path, args)
-    }
     fn tick(&self) -> Value {
         let out = self.fleet(&["reconcile", "--json"]);
         assert!(out.code <= 1, "{}", out.stderr);
@@ -57,10 +30,6 @@ impl Repo {
             .as_str()
             .unwrap()
             .to_string()
-    }
-    fn live(&self) -> String {
-        self.env
-            .git(&self.path, &["show", "refs/fleet/live/staging:fleet.json"])
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::common;
 use common::{Run, TestEnv};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn json(run: &Run) -> Value {
     serde_json::from_str(&run.stdout)
@@ -25,32 +25,9 @@ fn fleet(modules: usize, workers: u32) -> String {
     s
 }
 
-struct Repo {
-    env: TestEnv,
-    path: PathBuf,
-}
+use crate::common::staging::StagingRepo as Repo;
 
 impl Repo {
-    fn new(toml: &str) -> Repo {
-        let env = TestEnv::new();
-        let path = env.repo("work");
-        std::fs::write(path.join("fleet.toml"), toml).unwrap();
-        Repo { env, path }
-    }
-    fn commit_fleet(&self, text: &str) {
-        std::fs::write(self.path.join("fleet.yaml"), text).unwrap();
-        self.env
-            .git(&self.path, &["add", "fleet.yaml", "fleet.toml"]);
-        self.env.git(&self.path, &["commit", "-q", "-m", "fleet"]);
-    }
-    fn snapshot(&self, text: &str) {
-        let r = self.env.fleet_stdin(
-            &self.path,
-            &["snapshot", "staging", "--from", "-"],
-            text.as_bytes(),
-        );
-        assert_eq!(r.code, 0, "{}", r.stderr);
-    }
     /// Record that staging is empty, on purpose (a tick needs a snapshot).
     fn empty_live(&self) {
         let r = self.env.fleet_stdin(
@@ -59,9 +36,6 @@ impl Repo {
             b"",
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
-    }
-    fn fleet(&self, args: &[&str]) -> Run {
-        self.env.fleet(&self.path, args)
     }
     fn proposals(&self) -> Vec<Value> {
         json(&self.fleet(&["proposals", "--json"]))["proposals"]
@@ -74,10 +48,6 @@ impl Repo {
             .into_iter()
             .filter(|p| p["state"] == state)
             .collect()
-    }
-    fn live(&self) -> String {
-        self.env
-            .git(&self.path, &["show", "refs/fleet/live/staging:fleet.json"])
     }
     fn receipts(&self) -> String {
         let r = self

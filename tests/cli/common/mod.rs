@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod peer_states;
+pub mod staging;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
