@@ -119,17 +119,33 @@ pub fn run(ui: &Ui, ws: &Workspace, args: FanoutArgs) -> Result<Outcome> {
             ))
         })?),
     };
+    // The run's receipt attests the block just written; without it the
+    // record stands but is not in the hash-chained log: said, exit 2.
+    let receipt = match (&report.run, &recorded) {
+        (Some(run), Some(block)) => Some(record::receipt(ws.store(), &report, run, block).map_err(|e| {
+            Error::Command(format!(
+                "the fanout ran and is recorded in {}, but its receipt could not be written to {} ({e})",
+                fanout::NOTES_REF,
+                git_fleet::receipts::RECEIPTS_REF
+            ))
+        })?),
+        _ => None,
+    };
     super::notify::fanned_out(ui, ws, &report);
     if args.json {
-        ui.json(report_json(&report, recorded.is_some()));
+        ui.json(report_json(&report, recorded.is_some(), receipt.as_ref()));
     } else {
         print_table(ui, &report);
         match &recorded {
             Some(_) => ui.status(format!(
-                "{}; recorded in {} on {}",
+                "{}; recorded in {} on {}{}",
                 record::summary(&report),
                 fanout::NOTES_REF,
-                fanout::short(report.commit)
+                fanout::short(report.commit),
+                receipt
+                    .as_ref()
+                    .map(|r| format!(", receipt {}", &r.id[..12]))
+                    .unwrap_or_default()
             )),
             None => ui.status(format!(
                 "{} (dry run: nothing changed or recorded)",
@@ -312,7 +328,11 @@ fn print_table(ui: &Ui, report: &Report) {
     }
 }
 
-fn report_json(report: &Report, recorded: bool) -> serde_json::Value {
+fn report_json(
+    report: &Report,
+    recorded: bool,
+    receipt: Option<&git_fleet::receipts::Receipt>,
+) -> serde_json::Value {
     let count =
         |f: &dyn Fn(PeerOutcome) -> bool| report.peers.iter().filter(|p| f(p.outcome)).count();
     let peers: Vec<_> = report
@@ -339,6 +359,7 @@ fn report_json(report: &Report, recorded: bool) -> serde_json::Value {
         "branch": report.branch,
         "dry_run": report.dry_run,
         "recorded_in": if recorded { Some(fanout::NOTES_REF) } else { None },
+        "receipt": receipt.map(|r| r.id.clone()),
         "summary": {
             "peers": report.peers.len(),
             "current": count(&|o| o == PeerOutcome::Current),

@@ -30,6 +30,7 @@
 use super::fanout::report::{Blocker, Outcome, Owed, Report, Request, StepStatus, NOTES_REF};
 use super::fanout::text::one_line;
 use crate::error::Result;
+use crate::receipts::{Receipt, ReceiptInput};
 use crate::store::{notes, Actor, Store};
 use gix::ObjectId;
 use serde::Serialize;
@@ -216,6 +217,40 @@ pub fn append(store: &Store, report: &Report, run: &str) -> Result<String> {
     let text = block(report, &store.actor(), &time, run);
     store.note_append(NOTES_REF, report.commit, &text)?;
     Ok(text)
+}
+
+/// The receipt trailer that holds the sha256 (hex) of the fanout block a
+/// `fanout` receipt attests; `receipts verify` checks the note still has it.
+pub const RECORD_DIGEST: &str = "Fleet-Record";
+
+/// The sha256 (hex) of a fanout block as stored in the note.
+pub fn digest(block: &str) -> String {
+    format!("{:x}", Sha256::digest(block.trim_matches('\n').as_bytes()))
+}
+
+/// The receipt of a recorded push-mode run: action `fanout` on the delivered
+/// commit, the summary as its change, and the run id and digest of the block
+/// [`append`] wrote, so the receipt log (hash-chained, signed when signing is
+/// set up) attests the record and `receipts verify` catches an edited one.
+pub fn receipt(store: &Store, report: &Report, run: &str, block: &str) -> Result<Receipt> {
+    crate::receipts::append(
+        store,
+        &ReceiptInput {
+            action: "fanout".into(),
+            source_commit: report.commit,
+            target: None,
+            proposal: None,
+            change: Some(summary(report)),
+            policy: None,
+            before: None,
+            after: None,
+            extra: vec![
+                ("Fleet-Run".into(), run.into()),
+                ("Fleet-Branch".into(), report.branch.clone()),
+                (RECORD_DIGEST.into(), digest(block)),
+            ],
+        },
+    )
 }
 
 /// A short id unique to this run (time, process, clock), so two runs with the

@@ -1,4 +1,4 @@
-//! Receipts: the evidence of every apply, halt and resume.
+//! Receipts: the evidence of every snapshot, apply, halt, resume and fanout run.
 //!
 //! A receipt is a block of `Fleet-*` trailer lines ([`block`] has the exact
 //! format and the definition of its canonical bytes). Each one is written twice

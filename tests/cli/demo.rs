@@ -41,8 +41,9 @@ fn demo_walks_through_every_job() {
         "receipts verify",
         "update modules/tls on staging by operator@example.com (user.email; signing key principal",
         "does not allow it",
-        // The snapshot, an apply (its intent and its completion), a halt, a resume.
-        "5 signed",
+        // The snapshot, three fanouts, an apply (its intent and its
+        // completion), a halt, a resume.
+        "8 signed",
     ] {
         assert!(
             text.contains(expected),

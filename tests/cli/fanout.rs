@@ -873,3 +873,81 @@ fn two_names_for_one_checkout_are_delivered_once() {
     );
     assert_eq!(env.git(&peer, &["rev-parse", "HEAD"]).trim(), c);
 }
+
+/// Every push-mode run leaves a receipt in the hash-chained log that attests
+/// its note block (sha256); an edited or removed block is caught by verify.
+#[test]
+fn a_fanout_run_leaves_a_receipt_and_verify_catches_an_edited_record() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let web = f.peer(&env, "web");
+    f.declare(&env, "web", &web);
+    let c = f.push_change(&env, "src/f1.txt", "one\n");
+
+    let out = env.fleet(&f.dev, &["fanout", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = json(&out.stdout);
+    let id = v["receipt"]
+        .as_str()
+        .expect("a receipt id in --json")
+        .to_string();
+
+    let log = env.fleet(&f.dev, &["receipts", "--json"]);
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    let log = json(&log.stdout);
+    let r = log["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("receipt {id} not in the log: {log}"));
+    let text = r.to_string();
+    assert!(text.contains("fanout"), "{text}");
+    assert!(
+        text.contains(&c),
+        "the receipt is about the delivered commit: {text}"
+    );
+    assert!(text.contains("1 fast-forwarded"), "{text}");
+
+    let ok = env.fleet(&f.dev, &["receipts", "verify"]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+
+    // Someone rewrites the record to claim a different outcome: the note
+    // is replaced with git's own notes command (no git-fleet involved).
+    let note = env.git(&f.dev, &["notes", "--ref=fleet/fanout", "show", &c]);
+    let forged = note.replace("fast-forwarded", "current");
+    assert_ne!(forged, note);
+    env.git(
+        &f.dev,
+        &[
+            "notes",
+            "--ref=fleet/fanout",
+            "add",
+            "-f",
+            "-m",
+            &forged,
+            &c,
+        ],
+    );
+    let bad = env.fleet(&f.dev, &["receipts", "verify", "--json"]);
+    assert_eq!(bad.code, 1, "{}{}", bad.stdout, bad.stderr);
+    let problems = json(&bad.stdout)["problems"].to_string();
+    assert!(problems.contains("record_mismatch"), "{problems}");
+    assert!(problems.contains("edited"), "{problems}");
+
+    // Removed altogether.
+    env.git(&f.dev, &["notes", "--ref=fleet/fanout", "remove", &c]);
+    let gone = env.fleet(&f.dev, &["receipts", "verify"]);
+    assert_eq!(gone.code, 1, "{}{}", gone.stdout, gone.stderr);
+    assert!(gone.stdout.contains("is not there"), "{}", gone.stdout);
+
+    // A dry run changes nothing and writes no receipt.
+    let before = env.git(&f.dev, &["rev-parse", "refs/notes/fleet/receipts"]);
+    let dry = env.fleet(&f.dev, &["fanout", "--dry-run", "--json"]);
+    assert!(dry.code <= 1, "{}", dry.stderr);
+    assert!(json(&dry.stdout)["receipt"].is_null());
+    assert_eq!(
+        before,
+        env.git(&f.dev, &["rev-parse", "refs/notes/fleet/receipts"])
+    );
+}

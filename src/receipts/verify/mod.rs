@@ -21,7 +21,9 @@
 //! 6. every receipt another record names (`Fleet-Receipt` in a live snapshot
 //!    commit, a halt state commit, a fanout note, or a proposal transition's
 //!    `receipt`) is in the log: a log moved back to an older receipt is
-//!    caught as soon as anything written after that receipt survives.
+//!    caught as soon as anything written after that receipt survives;
+//! 7. every `fanout` receipt's record (`Fleet-Record`: the sha256 of the
+//!    block it attests) is in `refs/notes/fleet/fanout`, byte for byte.
 //!
 //! Not detectable from the ref alone: a log moved back together with every
 //! record written since (all refs reset). Compare with a replica (`sync`).
@@ -29,6 +31,7 @@
 mod log;
 mod named;
 mod notes;
+mod records;
 mod report;
 mod signatures;
 
@@ -82,6 +85,7 @@ pub fn verify(store: &Store) -> Result<VerifyReport> {
     signatures::check_verdicts(&ssh, &log, &verdicts, &mut problems);
 
     notes::check_notes(store, tip, &log, &mut problems)?;
+    records::check_records(store, &log, &mut problems)?;
 
     report.receipts = receipt_checks(&log, verdicts, &problems);
     report.ok = problems.0.is_empty();

@@ -74,6 +74,9 @@ pub enum ProblemKind {
     /// names a receipt (`Fleet-Receipt`) the log does not have: the log was
     /// moved back or the receipt removed.
     ReceiptMissing,
+    /// A `fanout` receipt's record is missing from the fanout notes or was
+    /// edited after the receipt was written.
+    RecordMismatch,
 }
 
 /// One problem, naming the receipt (id) and the commit it concerns.
