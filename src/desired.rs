@@ -237,3 +237,23 @@ pub fn parse_cached_lazy<'a>(
     }
     Ok(parsed)
 }
+
+/// Live and desired cut down to what `diff` of them can see, from the parse
+/// cache alone, when the cache holds live's fleet (`live_blob`, its
+/// fleet.json blob id) and the desired file changed little since; None
+/// otherwise (then parse and load the snapshot as usual). See
+/// [`crate::fleet::incremental::diff_view`].
+pub fn diff_view(
+    store: &Store,
+    desired: &Desired,
+    live_blob: &str,
+) -> Option<(crate::fleet::Fleet, crate::fleet::Fleet)> {
+    if !desired.exists
+        || desired.is_blank()
+        || std::env::var_os("GIT_FLEET_NO_CACHE").is_some_and(|v| v != "0")
+    {
+        return None;
+    }
+    let cache = crate::fleet::incremental::ChunkCache::load(&cache_path(store));
+    crate::fleet::incremental::diff_view(&desired.label, &desired.bytes, &cache, live_blob)
+}
