@@ -6,7 +6,7 @@
 //! error at all falls back to the full parser, which stays the single authority
 //! on what is accepted and on every message and its line:column.
 
-use super::model::{split_assignment_key, Fleet, Kind};
+use super::model::{Fleet, Kind};
 use super::parse::{self, check_text, options, Parsed, RawFleet};
 use super::source_map::SourceMap;
 use super::validate;
@@ -96,6 +96,21 @@ impl Json {
             }
         }
     }
+}
+
+/// 32 lowercase hex digits (as `encode` writes them) as a number.
+fn hex128(s: &str) -> Option<u128> {
+    if s.len() != 32 {
+        return None;
+    }
+    s.bytes().try_fold(0u128, |n, b| {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        Some(n << 4 | u128::from(d))
+    })
 }
 
 fn hex32(s: &str) -> Option<[u8; 32]> {
@@ -240,7 +255,7 @@ impl ChunkCache {
                 key: key.to_string(),
                 span,
             };
-            chunks.insert(u128::from_str_radix(hash, 16).ok()?, entry);
+            chunks.insert(hex128(hash)?, entry);
         }
         Some(ChunkCache {
             fleet_blob: Some(blob),
@@ -836,13 +851,31 @@ pub fn diff_view(
     if count(&fresh) != missed.len() {
         return None;
     }
+    // Checked before anything is decoded: what is new, with every module of
+    // desired (as `assemble` does); a module gone means the whole fleet.
+    let mut desired = Fleet::default();
+    let mut kept_providers: Vec<&str> = Vec::new();
+    for (hash, e) in &cache.chunks {
+        if e.kind == Kind::Modules && !hit.contains(hash) && !fresh.modules.contains_key(&e.key) {
+            return None;
+        }
+        if e.kind == Kind::ProviderConfigs && hit.contains(hash) {
+            kept_providers.push(&e.key);
+        }
+    }
     let json = cache.json.bytes()?;
     let mut live = Fleet::default();
-    let mut desired = Fleet::default();
-    // Live's assignments by node, to pick the reached nodes' ones below.
-    let mut live_assignments: Vec<(&str, &str, u128, &Entry)> = Vec::new();
-    let mut touched: HashSet<&str> = HashSet::new();
-    let mut kept_providers: HashSet<&str> = HashSet::new();
+    // Nodes a change can reach: those of changed assignments, and every node
+    // with an assignment (in live or desired) of a changed module.
+    let changed_modules: Vec<&str> = fresh.modules.keys().map(String::as_str).collect();
+    let mut fresh_nodes: HashSet<&str, BuildHasherDefault<Fnv>> = HashSet::default();
+    for key in fresh.assignments.keys() {
+        fresh_nodes.insert(split_key(key)?.0);
+    }
+    let mut touched = fresh_nodes.clone();
+    // One pass over the table: templates and modules decoded, assignments
+    // sorted out by node (only the touched nodes' ones are decoded below).
+    let mut live_assignments: Vec<(&str, bool, &Entry)> = Vec::with_capacity(cache.chunks.len());
     for (hash, e) in &cache.chunks {
         let kept = hit.contains(hash);
         match e.kind {
@@ -857,26 +890,27 @@ pub fn diff_view(
                 let v: Arc<super::model::Module> = member(&json, e)?;
                 if kept {
                     desired.modules.insert(e.key.clone(), v.clone());
-                } else if !fresh.modules.contains_key(&e.key) {
-                    return None; // a module went away: the whole fleet is to validate
                 }
                 live.modules.insert(e.key.clone(), v);
             }
             Kind::Assignments => {
-                let (node, _) = split_assignment_key(&e.key)?;
-                if !kept {
+                let (node, module) = split_key(&e.key)?;
+                if kept {
+                    // Unchanged and declared again: the full parser refuses it.
+                    if fresh_nodes.contains(node) && fresh.assignments.contains_key(&e.key) {
+                        return None;
+                    }
+                } else {
                     touched.insert(node); // changed or removed
                 }
-                live_assignments.push((node, e.key.as_str(), *hash, e));
+                if changed_modules.contains(&module) {
+                    touched.insert(node);
+                }
+                live_assignments.push((node, kept, e));
             }
-            // Never diffed; only their keys, for the check below.
-            Kind::ProviderConfigs if kept => {
-                kept_providers.insert(e.key.as_str());
-            }
-            Kind::ProviderConfigs => {}
+            Kind::ProviderConfigs => {} // never diffed
         }
     }
-    // A key both unchanged and declared again: the full parser refuses it.
     let declared_twice = fresh
         .templates
         .keys()
@@ -888,14 +922,10 @@ pub fn diff_view(
         || fresh
             .provider_configs
             .keys()
-            .any(|k| kept_providers.contains(k.as_str()))
-        || live_assignments
-            .iter()
-            .any(|(_, k, h, _)| hit.contains(h) && fresh.assignments.contains_key(*k));
+            .any(|k| kept_providers.contains(&k.as_str()));
     if declared_twice {
         return None;
     }
-    // What is new is validated with every module of desired, as `assemble` does.
     desired
         .templates
         .extend(fresh.templates.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -909,45 +939,55 @@ pub fn diff_view(
     if validate::validate(&to_check, &SourceMap::new(file)).is_err() {
         return None;
     }
-    // Nodes a change can reach: those of changed assignments, and every node
-    // with an assignment (in live or desired) of a changed module.
-    let changed_modules: HashSet<&str> = fresh.modules.keys().map(String::as_str).collect();
-    for key in fresh.assignments.keys() {
-        touched.insert(split_assignment_key(key)?.0);
-    }
-    if !changed_modules.is_empty() {
-        for (node, key, _, _) in &live_assignments {
-            let module = split_assignment_key(key).map(|(_, m)| m);
-            if module.is_some_and(|m| changed_modules.contains(m)) {
-                touched.insert(node);
-            }
-        }
-    }
-    for (node, key, hash, e) in &live_assignments {
+    for (node, kept, e) in live_assignments {
         if !touched.contains(node) {
             continue;
         }
         let v: Arc<super::model::Assignment> = member(&json, e)?;
-        if hit.contains(hash) {
-            desired.assignments.insert(key.to_string(), v.clone());
+        if kept {
+            desired.assignments.insert(e.key.clone(), v.clone());
         }
-        live.assignments.insert(key.to_string(), v);
+        live.assignments.insert(e.key.clone(), v);
     }
     desired.assignments.extend(fresh.assignments);
     Some((live, desired))
+}
+
+/// `node:module` split as [`super::model::split_assignment_key`] does, with byte searches
+/// (this runs for every assignment in the table).
+fn split_key(key: &str) -> Option<(&str, &str)> {
+    let first = key.bytes().position(|b| b == b':')?;
+    if first == 0 || first + 1 == key.len() || key.bytes().skip(first + 1).any(|b| b == b':') {
+        return None;
+    }
+    Some((&key[..first], &key[first + 1..]))
+}
+
+/// FNV-1a: node names are short, SipHash's set-up costs more than they do.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// The resource `e` names, decoded from its place in the cached JSON; None
 /// unless that place holds exactly that key.
 fn member<T: serde::de::DeserializeOwned>(json: &[u8], e: &Entry) -> Option<std::sync::Arc<T>> {
     let text = json.get(e.span.0..e.span.1)?;
-    let mut doc = Vec::with_capacity(text.len() + 2);
-    doc.push(b'{');
-    doc.extend_from_slice(text);
-    doc.push(b'}');
-    let mut one: BTreeMap<String, std::sync::Arc<T>> = serde_json::from_slice(&doc).ok()?;
-    match one.pop_first() {
-        Some((key, value)) if key == e.key && one.is_empty() => Some(value),
-        _ => None,
-    }
+    let mut key = serde_json::to_vec(&e.key).ok()?;
+    key.push(b':');
+    serde_json::from_slice(text.strip_prefix(key.as_slice())?).ok()
 }
