@@ -80,7 +80,14 @@ pub fn require_content(input: &Desired, role: Role, allow_empty: bool) -> Result
 const READ_CAP: u64 = crate::fleet::parse::MAX_BYTES as u64 + 1;
 
 fn read_capped(mut reader: impl Read, what: &std::path::Path) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+    read_capped_sized(&mut reader, what, 0)
+}
+
+/// [`read_capped`] into a buffer of `size` bytes (a file's length) to begin
+/// with: one allocation instead of a doubling series for a 1 MiB file.
+fn read_capped_sized(reader: impl Read, what: &std::path::Path, size: u64) -> Result<Vec<u8>> {
+    let mut reader = reader;
+    let mut bytes = Vec::with_capacity(size.min(READ_CAP) as usize + 1);
     reader
         .by_ref()
         .take(READ_CAP)
@@ -119,7 +126,10 @@ pub fn read(store: &Store, source: &Source, rel_path: &str) -> Result<Desired> {
             match std::fs::File::open(&path) {
                 Ok(file) => Ok(Desired {
                     label: rel_path.to_string(),
-                    bytes: read_capped(file, &path)?,
+                    bytes: {
+                        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                        read_capped_sized(file, &path, size)?
+                    },
                     exists: true,
                 }),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Desired {

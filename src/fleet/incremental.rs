@@ -53,46 +53,24 @@ enum Json {
     None,
     /// Just built (a full parse), to be saved.
     Bytes(Vec<u8>),
-    /// After the table in the cache file: read only if needed, and only if
-    /// the file still starts with the table that was read (`head`) and the
-    /// rest has the checksum the header gives (`sum`).
-    File {
-        path: std::path::PathBuf,
-        head: Vec<u8>,
+    /// The cache file as read, the JSON from `from` on: decoded only if
+    /// needed, and only if it has the checksum the header gives (`sum`).
+    Read {
+        all: Vec<u8>,
+        from: usize,
         sum: [u8; 32],
     },
 }
 
-/// The fleet's JSON, borrowed or as the tail of the cache file read whole.
-enum JsonBytes<'a> {
-    Borrowed(&'a [u8]),
-    Tail(Vec<u8>, usize),
-}
-
-impl std::ops::Deref for JsonBytes<'_> {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            JsonBytes::Borrowed(b) => b,
-            JsonBytes::Tail(all, from) => &all[*from..],
-        }
-    }
-}
-
 impl Json {
-    fn bytes(&self) -> Option<JsonBytes<'_>> {
+    fn bytes(&self) -> Option<&[u8]> {
         match self {
             Json::None => None,
-            Json::Bytes(b) => Some(JsonBytes::Borrowed(b)),
-            Json::File { path, head, sum } => {
-                let all = std::fs::read(path).ok()?;
-                if !all.starts_with(head) {
-                    return None; // replaced meanwhile
-                }
-                if Sha256::digest(&all[head.len()..]).as_slice() != sum {
-                    return None; // damaged: never trusted, not even in part
-                }
-                Some(JsonBytes::Tail(all, head.len()))
+            Json::Bytes(b) => Some(b),
+            Json::Read { all, from, sum } => {
+                let json = all.get(*from..)?;
+                // Damaged: never trusted, not even in part.
+                (Sha256::digest(json).as_slice() == sum).then_some(json)
             }
         }
     }
@@ -196,14 +174,11 @@ impl ChunkCache {
         ChunkCache::read_table(path).unwrap_or_default()
     }
 
-    /// Read the header and the chunk table only: the second line gives the
-    /// table's length, so the fleet JSON after it (most of the file) is not
-    /// read unless it is needed.
+    /// Read the cache file whole, in one read (a second read would fault in
+    /// and copy the same pages again); the table is checked and parsed here,
+    /// the fleet JSON after it only checked when it is used.
     fn read_table(path: &Path) -> Option<ChunkCache> {
-        use std::io::Read;
-        let mut file = std::fs::File::open(path).ok()?;
-        let mut raw = Vec::with_capacity(512);
-        (&mut file).take(512).read_to_end(&mut raw).ok()?;
+        let raw = std::fs::read(path).ok()?;
         let eol = |raw: &[u8], from: usize| raw.get(from..)?.iter().position(|b| *b == b'\n');
         let first = eol(&raw, 0)?;
         if raw.get(..first)? != CACHE_HEADER.as_bytes() {
@@ -219,18 +194,7 @@ impl ChunkCache {
         let (table_sum, json_sum) = (hex32(word()?)?, hex32(word()?)?);
         let start = second + 1;
         let end = start.checked_add(len.parse().ok()?)?;
-        // A damaged length must not make us allocate past the file.
-        if end >= usize::try_from(file.metadata().ok()?.len()).ok()? {
-            return None;
-        }
-        if raw.len() > end + 1 {
-            raw.truncate(end + 1);
-        } else {
-            let have = raw.len();
-            raw.resize(end + 1, 0);
-            file.read_exact(&mut raw[have..]).ok()?;
-        }
-        if raw[end] != b'\n' {
+        if raw.get(end) != Some(&b'\n') {
             return None;
         }
         if Sha256::digest(&raw[start..end]).as_slice() != table_sum {
@@ -260,9 +224,9 @@ impl ChunkCache {
         Some(ChunkCache {
             fleet_blob: Some(blob),
             resources,
-            json: Json::File {
-                path: path.to_path_buf(),
-                head: raw,
+            json: Json::Read {
+                from: end + 1,
+                all: raw,
                 sum: json_sum,
             },
             chunks,
@@ -292,12 +256,12 @@ impl ChunkCache {
             table.len(),
             self.resources,
             to_hex(&Sha256::digest(table.as_bytes())),
-            to_hex(&Sha256::digest(&*json)),
+            to_hex(&Sha256::digest(json)),
         )
         .into_bytes();
         out.extend_from_slice(table.as_bytes());
         out.push(b'\n');
-        out.extend_from_slice(&json);
+        out.extend_from_slice(json);
         Some(out)
     }
 
@@ -494,7 +458,7 @@ pub fn parse_with_cache_lazy<'a>(
         _ => match cache
             .json
             .bytes()
-            .and_then(|b| serde_json::from_slice::<Fleet>(&b).ok())
+            .and_then(|b| serde_json::from_slice::<Fleet>(b).ok())
         {
             Some(f) => Base::Owned(f),
             None => return full(chunks.len()),
@@ -880,14 +844,14 @@ pub fn diff_view(
         let kept = hit.contains(hash);
         match e.kind {
             Kind::Templates => {
-                let v: Arc<super::model::Template> = member(&json, e)?;
+                let v: Arc<super::model::Template> = member(json, e)?;
                 if kept {
                     desired.templates.insert(e.key.clone(), v.clone());
                 }
                 live.templates.insert(e.key.clone(), v);
             }
             Kind::Modules => {
-                let v: Arc<super::model::Module> = member(&json, e)?;
+                let v: Arc<super::model::Module> = member(json, e)?;
                 if kept {
                     desired.modules.insert(e.key.clone(), v.clone());
                 }
@@ -943,7 +907,7 @@ pub fn diff_view(
         if !touched.contains(node) {
             continue;
         }
-        let v: Arc<super::model::Assignment> = member(&json, e)?;
+        let v: Arc<super::model::Assignment> = member(json, e)?;
         if kept {
             desired.assignments.insert(e.key.clone(), v.clone());
         }
