@@ -250,6 +250,8 @@ fn same_diff(env: &TestEnv, repo: &Path, what: &str) {
         &["diff", "staging", "--json"],
         &["diff", "staging", "--stat", "--exit-code"],
         &["diff", "staging", "--show-ignored", "--json"],
+        &["diff", "staging", "--file", "fleet.yaml"],
+        &["diff", "staging", "--rev", "HEAD", "--json"],
     ] {
         let full = run(env, repo, args, false);
         let warm = run(env, repo, args, true);
