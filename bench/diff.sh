@@ -9,6 +9,10 @@
 #   KEEP=1 bench/diff.sh           keep the temp dir (its path is printed)
 #   SHAPES=small bench/diff.sh     one shape only (default: "default small")
 #   FULL=1 bench/diff.sh           also time GIT_FLEET_NO_CACHE=1 (full parse)
+#   OLD=/path/to/old/git-fleet bench/diff.sh
+#                                  also time another build (in its own repo:
+#                                  its own parse cache) in the same
+#                                  iterations: old/git and new/old, pair by pair
 #
 # Shapes (gen_fleet.py --shape): "default" is ~80 modules and ~3 assignments
 # per node (11,088 assignments); "small" is many small resources, fewer large
@@ -67,6 +71,16 @@ git -C "$REPO" commit -q -m "fleet.yaml (bench seed 1, shape $SHAPE)"
 
 say "[$SHAPE] snapshot staging --from A"
 (cd "$REPO" && "$BIN" snapshot staging --from "$A" >/dev/null) || die "\`git-fleet snapshot staging --from A\` failed"
+if [ -n "${OLD:-}" ]; then
+    [ -x "$OLD" ] || die "no binary at OLD=$OLD"
+    OREPO=$TMP/$SHAPE/old
+    git init -q -b main "$OREPO"
+    cp "$A" "$OREPO/fleet.yaml"
+    git -C "$OREPO" add fleet.yaml
+    git -C "$OREPO" commit -q -m "fleet.yaml (bench seed 1, shape $SHAPE)"
+    (cd "$OREPO" && "$OLD" snapshot staging --from "$A" >/dev/null) || die "OLD snapshot failed"
+fi
+old_diff() { $T run --cwd "$OREPO" --ok 0,1 -- "$OLD" diff staging "$@"; }
 
 mutation() { # seed -> path of a fresh mutation of A
     local out=$DATA/B$1.yaml
@@ -86,6 +100,21 @@ B_INFO=$(sed -n 's/^gen_fleet: mutated [^:]*: //p' "$TMP/gen.log")
 cp "$B" "$REPO/fleet.yaml"
 say "[$SHAPE] cold diff"
 COLD=$(fleet_diff) || die "\`git-fleet diff staging\` failed"
+if [ -n "${OLD:-}" ]; then
+    cp "$B" "$OREPO/fleet.yaml"
+    OCOLD=$(old_diff) || die "OLD diff failed"
+    (cd "$OREPO" && "$OLD" diff staging --json >"$TMP/old.json" 2>/dev/null) || true
+    (cd "$REPO" && "$BIN" diff staging --json >"$TMP/new.json" 2>/dev/null) || true
+    # the same JSON but for the snapshot commit (each repo recorded its own)
+    SAME=$(python3 - "$TMP/old.json" "$TMP/new.json" <<'EOF3'
+import json, sys
+a, b = (json.load(open(p, encoding="utf-8")) for p in sys.argv[1:3])
+for d in (a, b):
+    d.pop("snapshot", None)
+print("same JSON (but the snapshot id)" if a == b else "WARNING: the JSON differs")
+EOF3
+)
+fi
 
 # sanity (untimed): one JSON object on stdout, reporting as many changes as
 # the generator made (exit 0 or 1: 1 only means "diffs" with --exit-code)
@@ -117,7 +146,7 @@ print("exit %d, %d bytes of JSON, version=%s, %s" % (code, len(open(path, "rb").
 EOF2
 )
 
-HUMAN=() JSON=() GIT=() FULL_=() RH=() RJ=()
+HUMAN=() JSON=() GIT=() FULL_=() RH=() RJ=() OH=() OJ=() ROH=() ROJ=() NOH=() NOJ=()
 for i in $(seq 1 "$ITER"); do
     say "[$SHAPE] iteration $i/$ITER"
     B=$(mutation "$i") || exit 2
@@ -127,6 +156,14 @@ for i in $(seq 1 "$ITER"); do
     j=$(fleet_diff --json) || die "\`git-fleet diff staging --json\` failed"
     HUMAN+=("$h") GIT+=("$g") JSON+=("$j")
     RH+=("$($T ratio "$h" "$g")") RJ+=("$($T ratio "$j" "$g")")
+    if [ -n "${OLD:-}" ]; then
+        cp "$B" "$OREPO/fleet.yaml"
+        oh=$(old_diff) || die "OLD diff failed"
+        oj=$(old_diff --json) || die "OLD diff --json failed"
+        OH+=("$oh") OJ+=("$oj")
+        ROH+=("$($T ratio "$oh" "$g")") ROJ+=("$($T ratio "$oj" "$g")")
+        NOH+=("$($T ratio "$h" "$oh")") NOJ+=("$($T ratio "$j" "$oj")")
+    fi
     if [ -n "${FULL:-}" ]; then
         ms=$(fleet_diff --env GIT_FLEET_NO_CACHE=1 --json) || die "git-fleet diff (GIT_FLEET_NO_CACHE=1) failed"
         FULL_+=("$ms")
@@ -145,6 +182,11 @@ echo "git diff --no-index A B (median of $ITER): $GIT_MED ms"
 echo "ratio human/git ($SHAPE): median $($T rmedian "${RH[@]}") min $($T min "${RH[@]}") (pair by pair)"
 echo "ratio json/git ($SHAPE): median $($T rmedian "${RJ[@]}") min $($T min "${RJ[@]}") (pair by pair)"
 echo "git fleet diff, cold (first diff after snapshot, human, 1 run): $(printf '%.1f' "$COLD") ms; ratio cold/git ($SHAPE): $($T ratio "$COLD" "$GIT_MED")"
+if [ -n "${OLD:-}" ]; then
+    echo "OLD $OLD: diff staging (human) $($T median "${OH[@]}") ms, --json $($T median "${OJ[@]}") ms (medians of $ITER); cold $(printf '%.1f' "$OCOLD") ms; first diff: $SAME"
+    echo "ratio OLD human/git ($SHAPE): median $($T rmedian "${ROH[@]}") min $($T min "${ROH[@]}"); OLD json/git: median $($T rmedian "${ROJ[@]}") min $($T min "${ROJ[@]}") (pair by pair)"
+    echo "ratio new/OLD ($SHAPE): human median $($T rmedian "${NOH[@]}"), json median $($T rmedian "${NOJ[@]}") (pair by pair); cold new/OLD $($T ratio "$COLD" "$OCOLD")"
+fi
 if [ -n "${FULL:-}" ]; then
     FULL_MED=$($T median "${FULL_[@]}")
     echo "git fleet diff, GIT_FLEET_NO_CACHE=1 full parse (median of $ITER): $FULL_MED ms; ratio full-parse/git: $($T ratio "$FULL_MED" "$GIT_MED")"

@@ -80,7 +80,14 @@ pub fn require_content(input: &Desired, role: Role, allow_empty: bool) -> Result
 const READ_CAP: u64 = crate::fleet::parse::MAX_BYTES as u64 + 1;
 
 fn read_capped(mut reader: impl Read, what: &std::path::Path) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+    read_capped_sized(&mut reader, what, 0)
+}
+
+/// [`read_capped`] into a buffer of `size` bytes (a file's length) to begin
+/// with: one allocation instead of a doubling series for a 1 MiB file.
+fn read_capped_sized(reader: impl Read, what: &std::path::Path, size: u64) -> Result<Vec<u8>> {
+    let mut reader = reader;
+    let mut bytes = Vec::with_capacity(size.min(READ_CAP) as usize + 1);
     reader
         .by_ref()
         .take(READ_CAP)
@@ -119,7 +126,10 @@ pub fn read(store: &Store, source: &Source, rel_path: &str) -> Result<Desired> {
             match std::fs::File::open(&path) {
                 Ok(file) => Ok(Desired {
                     label: rel_path.to_string(),
-                    bytes: read_capped(file, &path)?,
+                    bytes: {
+                        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                        read_capped_sized(file, &path, size)?
+                    },
                     exists: true,
                 }),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Desired {
@@ -236,4 +246,24 @@ pub fn parse_cached_lazy<'a>(
         cache.save(&path);
     }
     Ok(parsed)
+}
+
+/// Live and desired cut down to what `diff` of them can see, from the parse
+/// cache alone, when the cache holds live's fleet (`live_blob`, its
+/// fleet.json blob id) and the desired file changed little since; None
+/// otherwise (then parse and load the snapshot as usual). See
+/// [`crate::fleet::incremental::diff_view`].
+pub fn diff_view(
+    store: &Store,
+    desired: &Desired,
+    live_blob: &str,
+) -> Option<(crate::fleet::Fleet, crate::fleet::Fleet)> {
+    if !desired.exists
+        || desired.is_blank()
+        || std::env::var_os("GIT_FLEET_NO_CACHE").is_some_and(|v| v != "0")
+    {
+        return None;
+    }
+    let cache = crate::fleet::incremental::ChunkCache::load(&cache_path(store));
+    crate::fleet::incremental::diff_view(&desired.label, &desired.bytes, &cache, live_blob)
 }

@@ -204,8 +204,16 @@ pub fn fetched_refs(store: &Store, target: &str) -> Result<Vec<String>> {
 /// fresh clone after `init` and `git fetch`). Remotes that disagree are an
 /// error: which one is right is not for us to guess.
 pub fn latest_recorded(store: &Store, target: &str) -> Result<Option<(Snapshot, String)>> {
-    if let Some(s) = latest(store, target)? {
-        return Ok(Some((s, live_ref(target))));
+    match latest_recorded_commit(store, target)? {
+        Some((commit, name)) => Ok(Some((snapshot_at(store, commit)?, name))),
+        None => Ok(None),
+    }
+}
+
+/// The snapshot commit [`latest_recorded`] reads and its ref, not decoded.
+pub fn latest_recorded_commit(store: &Store, target: &str) -> Result<Option<(ObjectId, String)>> {
+    if let Some(commit) = store.resolve(&live_ref(target))? {
+        return Ok(Some((commit, live_ref(target))));
     }
     let mut found: Vec<(String, ObjectId)> = Vec::new();
     for name in fetched_refs(store, target)? {
@@ -216,7 +224,7 @@ pub fn latest_recorded(store: &Store, target: &str) -> Result<Option<(Snapshot, 
     match found.as_slice() {
         [] => Ok(None),
         [(name, id), rest @ ..] if rest.iter().all(|(_, other)| other == id) => {
-            Ok(Some((snapshot_at(store, *id)?, name.clone())))
+            Ok(Some((*id, name.clone())))
         }
         _ => Err(Error::usage_hint(
             format!(
@@ -249,15 +257,7 @@ pub fn no_snapshot(store: &Store, target: &str) -> Error {
 
 /// The snapshot recorded by commit `commit`.
 fn snapshot_at(store: &Store, commit: ObjectId) -> Result<Snapshot> {
-    let json_blob = store
-        .list_tree(store.commit_tree(commit)?)?
-        .into_iter()
-        .find(|e| e.name == JSON_PATH)
-        .map(|e| e.id)
-        .ok_or_else(|| StoreError::MissingFile {
-            commit: commit.to_string(),
-            file: JSON_PATH.into(),
-        })?;
+    let json_blob = json_blob_at(store, commit)?;
     let json = store.read_blob(json_blob)?;
     let fleet = serde_json::from_slice(&json)
         .git(|| format!("snapshot {commit} holds an unreadable {JSON_PATH}"))?;
@@ -266,6 +266,20 @@ fn snapshot_at(store: &Store, commit: ObjectId) -> Result<Snapshot> {
         fleet,
         json_blob,
     })
+}
+
+/// The blob id of snapshot commit `commit`'s `fleet.json` (equal ids, equal
+/// fleets), without reading the blob.
+pub fn json_blob_at(store: &Store, commit: ObjectId) -> Result<ObjectId> {
+    Ok(store
+        .list_tree(store.commit_tree(commit)?)?
+        .into_iter()
+        .find(|e| e.name == JSON_PATH)
+        .map(|e| e.id)
+        .ok_or_else(|| StoreError::MissingFile {
+            commit: commit.to_string(),
+            file: JSON_PATH.into(),
+        })?)
 }
 
 /// The git blob id `fleet` has as a snapshot's `fleet.json`.

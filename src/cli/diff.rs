@@ -101,6 +101,15 @@ pub fn run(ui: &Ui, ws: &Workspace, args: DiffArgs) -> Result<Outcome> {
             return Err(e);
         }
     };
+    // Most diffs: the parse cache holds live's fleet and the file changed
+    // little, so only what the changes reach is decoded (no snapshot decode).
+    // (Not for stdin: the usual path could not read it again.)
+    let stdin = matches!(&source, Source::File(p) if p.as_os_str() == "-");
+    if args.rendered.is_none() && config.ignore.is_empty() && !stdin {
+        if let Some(outcome) = quick(ui, ws, &args, &source, &target)? {
+            return Ok(outcome);
+        }
+    }
     // The live snapshot loads on another core while the desired file is read,
     // split and hashed; the parse cache then borrows its fleet when equal.
     let git_dir = ws.store().git_dir().to_path_buf();
@@ -160,19 +169,13 @@ pub fn run(ui: &Ui, ws: &Workspace, args: DiffArgs) -> Result<Outcome> {
         (Some(goal), ignored)
     };
     let desired_fleet = neutral.as_ref().unwrap_or(&parsed.fleet);
-    let against = match (&snapshot, &snapshot_ref) {
-        (Some(s), Some(r)) if *r == live::live_ref(&target) => {
-            format!("{r} ({})", &s.commit.to_string()[..12])
-        }
-        (Some(s), Some(r)) => format!(
-            "{r} ({}; fetched, not recorded here yet)",
-            &s.commit.to_string()[..12]
-        ),
-        _ => format!(
-            "an empty fleet ({} has no snapshot; --allow-empty-live)",
-            live::live_ref(&target)
-        ),
-    };
+    let against = against(
+        &target,
+        snapshot
+            .as_ref()
+            .map(|s| s.commit)
+            .zip(snapshot_ref.as_deref()),
+    );
     let shown = Shown {
         target: &target,
         desired: &input.label,
@@ -187,6 +190,68 @@ pub fn run(ui: &Ui, ws: &Workspace, args: DiffArgs) -> Result<Outcome> {
     // diff itself; the process ends right after, so let the OS reclaim them.
     std::mem::forget((parsed, snapshot));
     Ok(outcome)
+}
+
+/// The live side in words: the snapshot commit and the ref it was read from.
+fn against(target: &str, snapshot: Option<(gix::ObjectId, &str)>) -> String {
+    match snapshot {
+        Some((commit, r)) if r == live::live_ref(target) => {
+            format!("{r} ({})", &commit.to_string()[..12])
+        }
+        Some((commit, r)) => format!(
+            "{r} ({}; fetched, not recorded here yet)",
+            &commit.to_string()[..12]
+        ),
+        None => format!(
+            "an empty fleet ({} has no snapshot; --allow-empty-live)",
+            live::live_ref(target)
+        ),
+    }
+}
+
+/// The diff from the parse cache's view ([`desired::diff_view`]): the same
+/// output, without decoding the snapshot. None (nothing printed) when that
+/// view cannot be had; every refusal is then the usual path's to give.
+fn quick(
+    ui: &Ui,
+    ws: &Workspace,
+    args: &DiffArgs,
+    source: &Source,
+    target: &str,
+) -> Result<Option<Outcome>> {
+    let Ok(Some((commit, snapshot_ref))) = live::latest_recorded_commit(ws.store(), target) else {
+        return Ok(None);
+    };
+    let Ok(blob) = live::json_blob_at(ws.store(), commit) else {
+        return Ok(None);
+    };
+    let Ok(path) = ws.desired_path(target) else {
+        return Ok(None);
+    };
+    let Ok(input) = desired::read(ws.store(), source, &path) else {
+        return Ok(None);
+    };
+    if desired::require_content(&input, desired::Role::Desired, args.allow_empty).is_err() {
+        return Ok(None);
+    }
+    let Some((live_fleet, desired_fleet)) =
+        desired::diff_view(ws.store(), &input, &blob.to_string())
+    else {
+        return Ok(None);
+    };
+    let shown = Shown {
+        target,
+        desired: &input.label,
+        snapshot: Some(commit.to_string()),
+        against: against(target, Some((commit, &snapshot_ref))),
+        snapshot_ref: Some(snapshot_ref),
+        at: None,
+        ignored: args.show_ignored.then(Vec::new),
+    };
+    let outcome = present(ui, args, &shown, &live_fleet, &desired_fleet)?;
+    // As in `run`: the process ends right after; let the OS reclaim the fleets.
+    std::mem::forget((live_fleet, desired_fleet));
+    Ok(Some(outcome))
 }
 
 /// What a diff compared, for its header and JSON.

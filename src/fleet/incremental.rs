@@ -17,19 +17,33 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
 /// First line of the cache file; bumped whenever its form or the parsing rules change.
-const CACHE_HEADER: &str = "git-fleet parse cache v5";
+const CACHE_HEADER: &str = "git-fleet parse cache v6";
 
 /// The last fully parsed file: its fleet, and which resource each chunk holds.
-/// Stored as one file (atomic rename): the header, `blob <id> <table bytes>`,
-/// one `hash kind key` line per chunk, a blank line, then the fleet as JSON.
+/// Stored as one file (atomic rename): the header, `blob <id> <table bytes>
+/// <resources> <table sha256> <json sha256>`, one `hash kind start len key`
+/// line per chunk (start and len: the resource's `"key":value` in the JSON),
+/// a newline, then the fleet as JSON. Both checksums are checked before use:
+/// a damaged cache is no cache.
 #[derive(Debug, Default)]
 pub struct ChunkCache {
     /// The git blob id the cached fleet has as a snapshot's fleet.json, so a
     /// caller holding a snapshot with that id can lend its fleet instead.
     fleet_blob: Option<String>,
+    /// Resources in the cached fleet: the table covers them all when equal.
+    resources: usize,
     /// The cached fleet as JSON, decoded only when no equal fleet is lent.
     json: Json,
-    chunks: HashMap<u128, (Kind, String), BuildHasherDefault<TakeBits>>,
+    chunks: HashMap<u128, Entry, BuildHasherDefault<TakeBits>>,
+}
+
+/// One cached chunk: the resource it holds and where that resource is in
+/// the cached fleet's JSON (`"key":value`).
+#[derive(Debug, Clone)]
+struct Entry {
+    kind: Kind,
+    key: String,
+    span: (usize, usize),
 }
 
 /// Where the cached fleet's JSON is.
@@ -39,28 +53,61 @@ enum Json {
     None,
     /// Just built (a full parse), to be saved.
     Bytes(Vec<u8>),
-    /// After the table in the cache file: read only if needed, and only if
-    /// the file still starts with the table that was read (`head`).
-    File {
-        path: std::path::PathBuf,
-        head: Vec<u8>,
+    /// The cache file as read, the JSON from `from` on: decoded only if
+    /// needed, and only if it has the checksum the header gives (`sum`).
+    Read {
+        all: Vec<u8>,
+        from: usize,
+        sum: [u8; 32],
     },
 }
 
 impl Json {
-    fn bytes(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+    fn bytes(&self) -> Option<&[u8]> {
         match self {
             Json::None => None,
-            Json::Bytes(b) => Some(std::borrow::Cow::Borrowed(b)),
-            Json::File { path, head } => {
-                let mut all = std::fs::read(path).ok()?;
-                if !all.starts_with(head) {
-                    return None; // replaced meanwhile
-                }
-                Some(std::borrow::Cow::Owned(all.split_off(head.len())))
+            Json::Bytes(b) => Some(b),
+            Json::Read { all, from, sum } => {
+                let json = all.get(*from..)?;
+                // Damaged: never trusted, not even in part.
+                (Sha256::digest(json).as_slice() == sum).then_some(json)
             }
         }
     }
+}
+
+/// 32 lowercase hex digits (as `encode` writes them) as a number.
+fn hex128(s: &str) -> Option<u128> {
+    if s.len() != 32 {
+        return None;
+    }
+    s.bytes().try_fold(0u128, |n, b| {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        Some(n << 4 | u128::from(d))
+    })
+}
+
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// The table's keys are already SHA-256 bits: hashing them again is waste.
@@ -127,62 +174,60 @@ impl ChunkCache {
         ChunkCache::read_table(path).unwrap_or_default()
     }
 
-    /// Read the header and the chunk table only: the second line gives the
-    /// table's length, so the fleet JSON after it (most of the file) is not
-    /// read unless it is needed.
+    /// Read the cache file whole, in one read (a second read would fault in
+    /// and copy the same pages again); the table is checked and parsed here,
+    /// the fleet JSON after it only checked when it is used.
     fn read_table(path: &Path) -> Option<ChunkCache> {
-        use std::io::Read;
-        let mut file = std::fs::File::open(path).ok()?;
-        let mut raw = Vec::with_capacity(512);
-        (&mut file).take(512).read_to_end(&mut raw).ok()?;
+        let raw = std::fs::read(path).ok()?;
         let eol = |raw: &[u8], from: usize| raw.get(from..)?.iter().position(|b| *b == b'\n');
         let first = eol(&raw, 0)?;
         if raw.get(..first)? != CACHE_HEADER.as_bytes() {
             return None;
         }
         let second = first + 1 + eol(&raw, first + 1)?;
-        let (blob, len) = std::str::from_utf8(&raw[first + 1..second])
+        let mut words = std::str::from_utf8(&raw[first + 1..second])
             .ok()?
             .strip_prefix("blob ")?
-            .split_once(' ')?;
-        let blob = blob.to_string();
+            .split(' ');
+        let mut word = || words.next();
+        let (blob, len, resources) = (word()?.to_string(), word()?, word()?.parse().ok()?);
+        let (table_sum, json_sum) = (hex32(word()?)?, hex32(word()?)?);
         let start = second + 1;
         let end = start.checked_add(len.parse().ok()?)?;
-        // A damaged length must not make us allocate past the file.
-        if end >= usize::try_from(file.metadata().ok()?.len()).ok()? {
+        if raw.get(end) != Some(&b'\n') {
             return None;
         }
-        if raw.len() > end + 1 {
-            raw.truncate(end + 1);
-        } else {
-            let have = raw.len();
-            raw.resize(end + 1, 0);
-            file.read_exact(&mut raw[have..]).ok()?;
-        }
-        if raw[end] != b'\n' {
+        if Sha256::digest(&raw[start..end]).as_slice() != table_sum {
             return None;
         }
         let table = std::str::from_utf8(&raw[start..end]).ok()?;
         let mut chunks = HashMap::with_capacity_and_hasher(
-            table.len() / 48,
+            table.len() / 56,
             BuildHasherDefault::<TakeBits>::default(),
         );
         for line in table.lines() {
-            let (hash, rest) = line.split_once(' ')?;
-            let (kind, key) = rest.split_once(' ')?;
+            let mut parts = line.splitn(5, ' ');
+            let mut part = || parts.next();
+            let (hash, kind, from, len, key) = (part()?, part()?, part()?, part()?, part()?);
             let kind = Kind::ALL
                 .into_iter()
                 .find(|k| kind.starts_with(kind_letter(*k)))?;
-            chunks.insert(
-                u128::from_str_radix(hash, 16).ok()?,
-                (kind, key.to_string()),
-            );
+            let from: usize = from.parse().ok()?;
+            let span = (from, from.checked_add(len.parse().ok()?)?);
+            let entry = Entry {
+                kind,
+                key: key.to_string(),
+                span,
+            };
+            chunks.insert(hex128(hash)?, entry);
         }
         Some(ChunkCache {
             fleet_blob: Some(blob),
-            json: Json::File {
-                path: path.to_path_buf(),
-                head: raw,
+            resources,
+            json: Json::Read {
+                from: end + 1,
+                all: raw,
+                sum: json_sum,
             },
             chunks,
         })
@@ -190,22 +235,33 @@ impl ChunkCache {
 
     fn encode(&self) -> Option<Vec<u8>> {
         use std::fmt::Write;
-        let mut table = String::with_capacity(self.chunks.len() * 64);
-        for (hash, (kind, key)) in &self.chunks {
-            if key.contains(['\n', '\r']) {
+        let mut table = String::with_capacity(self.chunks.len() * 72);
+        for (hash, e) in &self.chunks {
+            if e.key.contains(['\n', '\r']) {
                 continue; // never cache what the line format cannot hold
             }
-            let _ = writeln!(table, "{hash:032x} {} {key}", kind_letter(*kind));
+            let _ = writeln!(
+                table,
+                "{hash:032x} {} {} {} {}",
+                kind_letter(e.kind),
+                e.span.0,
+                e.span.1 - e.span.0,
+                e.key
+            );
         }
+        let json = self.json.bytes()?;
         let mut out = format!(
-            "{CACHE_HEADER}\nblob {} {}\n",
+            "{CACHE_HEADER}\nblob {} {} {} {} {}\n",
             self.fleet_blob.as_deref()?,
-            table.len()
+            table.len(),
+            self.resources,
+            to_hex(&Sha256::digest(table.as_bytes())),
+            to_hex(&Sha256::digest(json)),
         )
         .into_bytes();
         out.extend_from_slice(table.as_bytes());
         out.push(b'\n');
-        out.extend_from_slice(&self.json.bytes()?);
+        out.extend_from_slice(json);
         Some(out)
     }
 
@@ -402,7 +458,7 @@ pub fn parse_with_cache_lazy<'a>(
         _ => match cache
             .json
             .bytes()
-            .and_then(|b| serde_json::from_slice::<Fleet>(&b).ok())
+            .and_then(|b| serde_json::from_slice::<Fleet>(b).ok())
         {
             Some(f) => Base::Owned(f),
             None => return full(chunks.len()),
@@ -501,9 +557,9 @@ fn assemble(
     for (chunk, hash) in chunks.iter().zip(hashes) {
         let before = all.len();
         match cache.chunks.get(hash) {
-            Some((kind, key)) => match lent {
-                Some(from) => cursors.take(from, *kind, key, &mut all)?,
-                None => take_into(base, *kind, key, &mut all)?,
+            Some(e) => match lent {
+                Some(from) => cursors.take(from, e.kind, &e.key, &mut all)?,
+                None => take_into(base, e.kind, &e.key, &mut all)?,
             },
             None => {
                 missed.push(chunk);
@@ -627,8 +683,8 @@ fn cached_modules(cache: &ChunkCache, base: &Base<'_>) -> Vec<String> {
     let mut names: Vec<String> = cache
         .chunks
         .values()
-        .filter(|(k, _)| *k == Kind::Modules)
-        .map(|(_, n)| n.clone())
+        .filter(|e| e.kind == Kind::Modules)
+        .map(|e| e.key.clone())
         .collect();
     names.extend(base.fleet().modules.keys().cloned());
     names
@@ -641,24 +697,261 @@ fn fill_cache(chunks: &[Chunk<'_>], hashes: &[u128], parsed: &Parsed) -> ChunkCa
         .resources()
         .map(|(kind, name, (line, _))| ((kind, line), name))
         .collect();
+    let (fleet_json, spans) = encode_fleet(&parsed.fleet);
     let mut map = HashMap::with_capacity_and_hasher(chunks.len(), Default::default());
     for (chunk, hash) in chunks.iter().zip(hashes) {
         // The resource whose key sits on the chunk's first line.
         if let Some(name) = by_line.get(&(chunk.kind, chunk.line)) {
-            map.insert(*hash, (chunk.kind, name.to_string()));
+            if let Some(span) = spans.get(&(chunk.kind, *name)) {
+                let entry = Entry {
+                    kind: chunk.kind,
+                    key: name.to_string(),
+                    span: *span,
+                };
+                map.insert(*hash, entry);
+            }
         }
     }
-    let fleet_json = serde_json::to_string(&parsed.fleet).unwrap_or_default();
-    let fleet_blob = gix::objs::compute_hash(
-        gix::hash::Kind::Sha1,
-        gix::objs::Kind::Blob,
-        fleet_json.as_bytes(),
-    )
-    .ok()
-    .map(|id| id.to_string());
+    let fleet_blob =
+        gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &fleet_json)
+            .ok()
+            .map(|id| id.to_string());
     ChunkCache {
         fleet_blob,
-        json: Json::Bytes(fleet_json.into_bytes()),
+        resources: count(&parsed.fleet),
+        json: Json::Bytes(fleet_json),
         chunks: map,
     }
+}
+
+/// Where each resource's `"key":value` is in a fleet's JSON (byte range).
+pub type Spans<'a> = HashMap<(Kind, &'a str), (usize, usize)>;
+
+/// `fleet` as compact JSON, byte for byte what `serde_json::to_vec` gives (a
+/// snapshot's fleet.json), and where each resource's `"key":value` is in it.
+pub fn encode_fleet(fleet: &Fleet) -> (Vec<u8>, Spans<'_>) {
+    fn members<'a, V: serde::Serialize>(
+        kind: Kind,
+        map: &'a BTreeMap<String, V>,
+        out: &mut Vec<u8>,
+        spans: &mut Spans<'a>,
+    ) {
+        if map.is_empty() {
+            return; // skip_serializing_if = "BTreeMap::is_empty"
+        }
+        out.push(if out.is_empty() { b'{' } else { b',' });
+        let _ = serde_json::to_writer(&mut *out, kind.as_str());
+        out.extend_from_slice(b":{");
+        for (i, (key, value)) in map.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let start = out.len();
+            let _ = serde_json::to_writer(&mut *out, key);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut *out, value);
+            spans.insert((kind, key.as_str()), (start, out.len()));
+        }
+        out.push(b'}');
+    }
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut spans = HashMap::with_capacity(count(fleet));
+    members(Kind::Templates, &fleet.templates, &mut out, &mut spans);
+    members(Kind::Modules, &fleet.modules, &mut out, &mut spans);
+    members(Kind::Assignments, &fleet.assignments, &mut out, &mut spans);
+    members(
+        Kind::ProviderConfigs,
+        &fleet.provider_configs,
+        &mut out,
+        &mut spans,
+    );
+    if out.is_empty() {
+        out.push(b'{');
+    }
+    out.push(b'}');
+    (out, spans)
+}
+
+/// What `diff` needs of live and desired when desired is the cached fleet
+/// with a few chunks changed and the cached fleet is live's (the same
+/// fleet.json blob): every template and module, and only the assignments of
+/// the nodes a change can reach, on both sides. Unchanged resources are
+/// decoded once from the cached JSON and shared, the rest of live is never
+/// decoded. `diff` of these gives exactly what `diff` of the whole fleets
+/// gives: unchanged resources are no change, and every node a change reaches
+/// has all its assignments (and every module) on both sides to render.
+/// None whenever that cannot be shown cheaply (then parse as usual).
+pub fn diff_view(
+    file: &str,
+    bytes: &[u8],
+    cache: &ChunkCache,
+    live_blob: &str,
+) -> Option<(Fleet, Fleet)> {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+    // The table must name every resource of live, each at its place in the JSON.
+    if cache.fleet_blob.as_deref() != Some(live_blob) || cache.chunks.len() != cache.resources {
+        return None;
+    }
+    let text = check_text(file, bytes).ok()?;
+    let chunks = split(text)?;
+    let mut hit: HashSet<u128, BuildHasherDefault<TakeBits>> =
+        HashSet::with_capacity_and_hasher(chunks.len(), Default::default());
+    let mut missed: Vec<&Chunk<'_>> = Vec::new();
+    for chunk in &chunks {
+        let hash = chunk_hash(chunk.kind, chunk.text);
+        if cache.chunks.contains_key(&hash) {
+            if !hit.insert(hash) {
+                return None; // the same text twice: the full parser refuses it
+            }
+        } else {
+            missed.push(chunk);
+        }
+    }
+    if missed.len() * 4 > chunks.len() {
+        return None;
+    }
+    let fresh = parse_chunks(file, &missed)?;
+    if count(&fresh) != missed.len() {
+        return None;
+    }
+    // Checked before anything is decoded: what is new, with every module of
+    // desired (as `assemble` does); a module gone means the whole fleet.
+    let mut desired = Fleet::default();
+    let mut kept_providers: Vec<&str> = Vec::new();
+    for (hash, e) in &cache.chunks {
+        if e.kind == Kind::Modules && !hit.contains(hash) && !fresh.modules.contains_key(&e.key) {
+            return None;
+        }
+        if e.kind == Kind::ProviderConfigs && hit.contains(hash) {
+            kept_providers.push(&e.key);
+        }
+    }
+    let json = cache.json.bytes()?;
+    let mut live = Fleet::default();
+    // Nodes a change can reach: those of changed assignments, and every node
+    // with an assignment (in live or desired) of a changed module.
+    let changed_modules: Vec<&str> = fresh.modules.keys().map(String::as_str).collect();
+    let mut fresh_nodes: HashSet<&str, BuildHasherDefault<Fnv>> = HashSet::default();
+    for key in fresh.assignments.keys() {
+        fresh_nodes.insert(split_key(key)?.0);
+    }
+    let mut touched = fresh_nodes.clone();
+    // One pass over the table: templates and modules decoded, assignments
+    // sorted out by node (only the touched nodes' ones are decoded below).
+    let mut live_assignments: Vec<(&str, bool, &Entry)> = Vec::with_capacity(cache.chunks.len());
+    for (hash, e) in &cache.chunks {
+        let kept = hit.contains(hash);
+        match e.kind {
+            Kind::Templates => {
+                let v: Arc<super::model::Template> = member(json, e)?;
+                if kept {
+                    desired.templates.insert(e.key.clone(), v.clone());
+                }
+                live.templates.insert(e.key.clone(), v);
+            }
+            Kind::Modules => {
+                let v: Arc<super::model::Module> = member(json, e)?;
+                if kept {
+                    desired.modules.insert(e.key.clone(), v.clone());
+                }
+                live.modules.insert(e.key.clone(), v);
+            }
+            Kind::Assignments => {
+                let (node, module) = split_key(&e.key)?;
+                if kept {
+                    // Unchanged and declared again: the full parser refuses it.
+                    if fresh_nodes.contains(node) && fresh.assignments.contains_key(&e.key) {
+                        return None;
+                    }
+                } else {
+                    touched.insert(node); // changed or removed
+                }
+                if changed_modules.contains(&module) {
+                    touched.insert(node);
+                }
+                live_assignments.push((node, kept, e));
+            }
+            Kind::ProviderConfigs => {} // never diffed
+        }
+    }
+    let declared_twice = fresh
+        .templates
+        .keys()
+        .any(|k| desired.templates.contains_key(k))
+        || fresh
+            .modules
+            .keys()
+            .any(|k| desired.modules.contains_key(k))
+        || fresh
+            .provider_configs
+            .keys()
+            .any(|k| kept_providers.contains(&k.as_str()));
+    if declared_twice {
+        return None;
+    }
+    desired
+        .templates
+        .extend(fresh.templates.iter().map(|(k, v)| (k.clone(), v.clone())));
+    desired
+        .modules
+        .extend(fresh.modules.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let to_check = Fleet {
+        modules: desired.modules.clone(),
+        ..fresh.clone()
+    };
+    if validate::validate(&to_check, &SourceMap::new(file)).is_err() {
+        return None;
+    }
+    for (node, kept, e) in live_assignments {
+        if !touched.contains(node) {
+            continue;
+        }
+        let v: Arc<super::model::Assignment> = member(json, e)?;
+        if kept {
+            desired.assignments.insert(e.key.clone(), v.clone());
+        }
+        live.assignments.insert(e.key.clone(), v);
+    }
+    desired.assignments.extend(fresh.assignments);
+    Some((live, desired))
+}
+
+/// `node:module` split as [`super::model::split_assignment_key`] does, with byte searches
+/// (this runs for every assignment in the table).
+fn split_key(key: &str) -> Option<(&str, &str)> {
+    let first = key.bytes().position(|b| b == b':')?;
+    if first == 0 || first + 1 == key.len() || key.bytes().skip(first + 1).any(|b| b == b':') {
+        return None;
+    }
+    Some((&key[..first], &key[first + 1..]))
+}
+
+/// FNV-1a: node names are short, SipHash's set-up costs more than they do.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// The resource `e` names, decoded from its place in the cached JSON; None
+/// unless that place holds exactly that key.
+fn member<T: serde::de::DeserializeOwned>(json: &[u8], e: &Entry) -> Option<std::sync::Arc<T>> {
+    let text = json.get(e.span.0..e.span.1)?;
+    let mut key = serde_json::to_vec(&e.key).ok()?;
+    key.push(b':');
+    serde_json::from_slice(text.strip_prefix(key.as_slice())?).ok()
 }
