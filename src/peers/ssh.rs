@@ -2,10 +2,12 @@
 //!
 //! Two implementations of [`PeerShell`], chosen per peer by `transport`:
 //!
-//! * **libssh2** (default, [`libssh2`]): one `ssh2::Session` per `user@host:port`, opened
-//!   once per process and reused for every peer and command on that host. Host keys are
+//! * **libssh2** (default, [`libssh2`]): one `ssh2::Session` per host alias, opened
+//!   once per process and reused for every peer and command on that host, argv
+//!   commands running in one long-lived remote `sh`. Host keys are
 //!   checked against `~/.ssh/known_hosts` (libssh2 does not do it by itself); `HostName`,
-//!   `User`, `Port` and `IdentityFile` come from `~/.ssh/config` through `ssh2-config`.
+//!   `User`, `Port`, `IdentityFile` and `HostKeyAlias` come from `~/.ssh/config`
+//!   through `ssh2-config`.
 //! * **openssh** ([`openssh`]): the system `ssh` in batch mode with `ControlMaster`
 //!   multiplexing, for what libssh2 cannot do (ProxyJump, certificates, FIDO keys, `Match`).
 //!
@@ -160,6 +162,9 @@ struct Target {
     /// Identity files to try, in order: the peer's `identity`, then `IdentityFile`s;
     /// when both are absent, the default `~/.ssh/id_{ed25519,rsa,ecdsa}`.
     identities: Vec<PathBuf>,
+    /// `HostKeyAlias`: the name the host key is recorded under in known_hosts, instead
+    /// of `host` / `[host]:port` (OpenSSH appends no port to it either).
+    host_key_alias: Option<String>,
 }
 
 impl Target {
@@ -203,18 +208,38 @@ impl Target {
             }
         }
         let identities = unique;
+        // ssh2-config keeps options it does not model under their lowercase names.
+        let host_key_alias = params
+            .and_then(|p| p.unsupported_fields.get("hostkeyalias"))
+            .and_then(|args| args.first())
+            .filter(|a| !a.is_empty())
+            .cloned();
         Ok(Target {
             alias: peer.host.clone(),
             host,
             port,
             user,
             identities,
+            host_key_alias,
         })
     }
 
-    /// `user@host:port`: one session per distinct value.
+    /// `user@host:port`, as shown in messages.
     fn key(&self) -> String {
         format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+
+    /// One session (and one remembered failure) per distinct value: per alias as
+    /// written, like OpenSSH, since two aliases of one address may differ in identity
+    /// or `HostKeyAlias` (and a session checked for one must not serve the other).
+    fn session_key(&self) -> String {
+        format!(
+            "{} {} {:?} {:?}",
+            self.alias,
+            self.key(),
+            self.host_key_alias,
+            self.identities
+        )
     }
 
     /// The name used in messages: `alias (user@host:port)`, or just `user@host:port`.

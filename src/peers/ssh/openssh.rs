@@ -89,7 +89,11 @@ pub(super) fn connect(
     match control_dir(home) {
         Some(dir) => {
             opt("ControlMaster=auto".into());
-            opt(format!("ControlPath={}/%C", dir.display()));
+            opt(format!(
+                "ControlPath={}/{}",
+                dir.display(),
+                control_name(peer, home)
+            ));
             opt("ControlPersist=60".into());
         }
         None => opt("ControlMaster=no".into()),
@@ -256,6 +260,25 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::io::Result<Op
     }
 }
 
+/// The control socket's name: one master per alias as written (with its user, port and
+/// identity), not per resolved address as `%C` would give. Two aliases of one address
+/// may differ in `HostKeyAlias` or identity; a master checked and authenticated for one
+/// must not serve the other. (A `HostName` changed in ~/.ssh/config takes effect when
+/// the master times out, after `ControlPersist`.)
+fn control_name(peer: &PeerSsh, home: &SshHome) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        &peer.host,
+        &peer.user,
+        peer.port,
+        &peer.identity,
+        home.config(),
+    )
+        .hash(&mut h);
+    format!("fleet-{:016x}", h.finish())
+}
+
 /// A private directory for control sockets: `$XDG_RUNTIME_DIR/git-fleet-ssh`, else
 /// `~/.ssh/git-fleet-cm`. `None` (no multiplexing) when neither can be made or the
 /// socket path would be too long.
@@ -267,8 +290,8 @@ fn control_dir(home: &SshHome) -> Option<PathBuf> {
         .into_iter()
         .chain(std::iter::once(home.dir.join("git-fleet-cm")));
     for dir in candidates {
-        // `%C` expands to 40 hex digits.
-        if dir.as_os_str().len() + 1 + 40 > MAX_CONTROL_PATH {
+        // The socket name is `fleet-` and 16 hex digits.
+        if dir.as_os_str().len() + 1 + 22 > MAX_CONTROL_PATH {
             continue;
         }
         if make_private_dir(&dir).is_ok() {
