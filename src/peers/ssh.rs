@@ -32,7 +32,7 @@ use std::time::Duration;
 use ssh2_config::{ParseRule, SshConfig};
 
 use super::config::{PeerSsh, Transport};
-use super::shell::{PeerShell, ShellError, SshOptions};
+use super::shell::{CmdOutput, PeerShell, ShellError, SshOptions};
 
 /// Environment set for remote `git` commands, like the local shell does: a peer command
 /// must never stop to ask for a password or open an editor.
@@ -122,6 +122,97 @@ fn quote(word: &str) -> Result<String, ShellError> {
 fn quote_all(words: &[&str]) -> Result<String, ShellError> {
     let quoted: Vec<String> = words.iter().map(|w| quote(w)).collect::<Result<_, _>>()?;
     Ok(quoted.join(" "))
+}
+
+/// How commands are framed in a long-lived remote `sh` that reads them from its stdin
+/// (one login shell per host, not per command: the login shell may read rc files that
+/// cost more than the git command itself).
+///
+/// Each command runs in a subshell with stdin from /dev/null; after it the shell prints
+/// `\n<token> <status>\n` on stdout and `\n<token>\n` on stderr. The token is random per
+/// shell, so no command output can forge the end of a command.
+struct ShFraming {
+    token: String,
+}
+
+impl ShFraming {
+    fn new() -> ShFraming {
+        ShFraming {
+            token: random_token(),
+        }
+    }
+
+    /// What to write to the shell's stdin to run `command` (a line from
+    /// [`remote_command`]). The newline before `)` ends a line that might end in a comment.
+    fn line(&self, command: &str) -> String {
+        let t = &self.token;
+        format!(
+            "( {command}\n) </dev/null; printf '\\n%s %s\\n' {t} \"$?\"; printf '\\n%s\\n' {t} >&2\n"
+        )
+    }
+
+    /// Whether `buf`, stream 0 (stdout) or 1 (stderr) so far, holds the whole command.
+    fn complete(&self, stream: i32, buf: &[u8]) -> bool {
+        if stream == 0 {
+            self.status_at(buf).is_some()
+        } else {
+            buf.ends_with(format!("\n{}\n", self.token).as_bytes())
+        }
+    }
+
+    /// The command's output without the framing; `None` when it is incomplete.
+    fn finish(&self, mut stdout: Vec<u8>, mut stderr: Vec<u8>) -> Option<CmdOutput> {
+        let at = self.status_at(&stdout)?;
+        if !self.complete(1, &stderr) {
+            return None;
+        }
+        let marker = format!("\n{} ", self.token);
+        let code = String::from_utf8_lossy(&stdout[at + marker.len()..])
+            .trim()
+            .parse::<i32>()
+            .ok();
+        stdout.truncate(at);
+        stderr.truncate(stderr.len() - (self.token.len() + 2));
+        Some(CmdOutput {
+            code,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        })
+    }
+
+    /// Where `\n<token> <digits>\n` ends `buf`: the index of its first newline.
+    fn status_at(&self, buf: &[u8]) -> Option<usize> {
+        let marker = format!("\n{} ", self.token);
+        let end = buf.strip_suffix(b"\n")?;
+        let digits = end.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        end[..end.len() - digits]
+            .ends_with(marker.as_bytes())
+            .then(|| end.len() - digits - marker.len())
+    }
+}
+
+/// 128 bits from the kernel as hex; a clock-and-pid mix if /dev/urandom is unreadable.
+fn random_token() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let read = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        h.write_u32(std::process::id());
+        bytes[..8].copy_from_slice(&h.finish().to_le_bytes());
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("git-fleet-end-{hex}")
 }
 
 /// Where the ssh client files are: `$HOME/.ssh`.

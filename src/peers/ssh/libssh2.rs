@@ -36,7 +36,7 @@ use ssh2::{
     MethodType, Session,
 };
 
-use super::{remote_command, remote_script, timeout_ms, SshHome, Target};
+use super::{remote_command, remote_script, timeout_ms, ShFraming, SshHome, Target};
 use crate::peers::shell::{CmdOutput, PeerShell, ShellError, SshOptions};
 
 /// Host-key algorithms in OpenSSH's default order (SHA-1 `ssh-rsa` and DSA left out, as
@@ -86,7 +86,7 @@ struct Live {
 /// random per shell, so no command output can forge the end of a command.
 struct RemoteSh {
     channel: ssh2::Channel,
-    token: String,
+    framing: ShFraming,
 }
 
 #[derive(Default)]
@@ -734,7 +734,7 @@ impl RemoteSh {
         channel.exec("sh")?;
         Ok(RemoteSh {
             channel,
-            token: random_token(),
+            framing: ShFraming::new(),
         })
     }
 }
@@ -766,26 +766,6 @@ impl Live {
     }
 }
 
-/// 128 bits from the kernel as hex; a clock-and-pid mix if /dev/urandom is unreadable.
-fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if read.is_err() {
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default(),
-        );
-        h.write_u32(std::process::id());
-        bytes[..8].copy_from_slice(&h.finish().to_le_bytes());
-    }
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("git-fleet-end-{hex}")
-}
-
 /// Writes `command` to the remote `sh` and reads its framed output (see [`RemoteSh`]).
 fn run_in_sh(
     live: &mut Live,
@@ -802,11 +782,7 @@ fn run_in_sh(
     let sh = shell
         .as_mut()
         .ok_or_else(|| ShellError::Other(format!("{label}: no remote sh")))?;
-    let token = sh.token.clone();
-    // The newline before `)` ends a command line that might end in a comment.
-    let line = format!(
-        "( {command}\n) </dev/null; printf '\\n%s %s\\n' {token} \"$?\"; printf '\\n%s\\n' {token} >&2\n"
-    );
+    let line = sh.framing.line(command);
     let timed_out = || {
         ShellError::Timeout(format!(
             "{label}: no result after {}s",
@@ -826,8 +802,7 @@ fn run_in_sh(
     sh.channel
         .flush()
         .map_err(|e| ShellError::Other(format!("{label}: cannot send the command: {e}")))?;
-    let out_end = format!("\n{token} ");
-    let err_end = format!("\n{token}\n");
+    let framing = &sh.framing;
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     session.set_blocking(false);
@@ -837,13 +812,7 @@ fn run_in_sh(
         &mut sh.channel,
         [&mut stdout, &mut stderr],
         deadline,
-        &|which, buf| {
-            if which == 0 {
-                out_status_at(buf, &out_end).is_some()
-            } else {
-                buf.ends_with(err_end.as_bytes())
-            }
-        },
+        &|which, buf| framing.complete(which, buf),
     );
     // On failure the session stays non-blocking: it is dropped, and dropping a blocking
     // session would wait for the remote command to close its channel.
@@ -859,30 +828,9 @@ fn run_in_sh(
             )))
         }
     }
-    let at = out_status_at(&stdout, &out_end).ok_or_else(|| {
+    framing.finish(stdout, stderr).ok_or_else(|| {
         ShellError::Other(format!(
             "{label}: the remote sh ended before the command finished"
         ))
-    })?;
-    let status = String::from_utf8_lossy(&stdout[at + out_end.len()..]);
-    let code = status.trim().parse::<i32>().ok();
-    stdout.truncate(at);
-    stderr.truncate(stderr.len().saturating_sub(err_end.len()));
-    Ok(CmdOutput {
-        code,
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
     })
-}
-
-/// Where `\n<token> <digits>\n` ends `buf`: the index of its newline.
-fn out_status_at(buf: &[u8], out_end: &str) -> Option<usize> {
-    let end = buf.strip_suffix(b"\n")?;
-    let digits = end.iter().rev().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 {
-        return None;
-    }
-    end[..end.len() - digits]
-        .ends_with(out_end.as_bytes())
-        .then(|| end.len() - digits - out_end.len())
 }
