@@ -188,6 +188,7 @@ for round in $(seq 1 "$ROUNDS"); do
             *) die "unknown method $m" ;;
         esac
         times[$m]="${times[$m]} $(ms "$t0" "$t1")"
+        say "round $round: $m: $(ms "$t0" "$t1") ms"
         for p in "$R/$m"/peer-*; do
             [ "$(git -C "$p" rev-parse HEAD)" = "$C" ] || die "$m: $p is not at $C"
             [ -z "$(git -C "$p" status --porcelain)" ] || die "$m: $p is not clean"
