@@ -500,6 +500,44 @@ mod tests {
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 
+    /// A framed command run by a real `sh` comes back byte for byte: output without a
+    /// final newline, a fake end marker, stderr, the exit status, stdin not consumed.
+    #[test]
+    fn framed_commands_survive_a_real_sh() {
+        use std::io::Write;
+        let framing = ShFraming::new();
+        let fake = format!("\n{} 0\n", "git-fleet-end-0000");
+        let command = remote_command(
+            "/",
+            &[
+                "sh",
+                "-c",
+                &format!("printf 'a\\nb{fake}x'; printf e >&2; exit 3"),
+            ],
+        )
+        .unwrap();
+        let mut child = std::process::Command::new("sh")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(framing.line(&command).as_bytes()).unwrap();
+        stdin.write_all(b"echo after\n").unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let mut stdout = out.stdout;
+        assert!(stdout.ends_with(b"after\n"), "{stdout:?}");
+        stdout.truncate(stdout.len() - b"after\n".len());
+        assert!(framing.complete(0, &stdout) && framing.complete(1, &out.stderr));
+        let got = framing.finish(stdout, out.stderr).unwrap();
+        assert_eq!(got.code, Some(3));
+        assert_eq!(got.stdout, format!("a\nb{fake}x"));
+        assert_eq!(got.stderr, "e");
+        assert!(framing.finish(b"partial".to_vec(), Vec::new()).is_none());
+    }
+
     #[test]
     fn host_name_tokens() {
         assert_eq!(
