@@ -16,7 +16,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 LOGS=${LOGS:-$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-all.XXXXXX")}
-ONLY=${ONLY:-diff notes sync reconcile fanout verify proof_reports}
+ONLY=${ONLY:-diff notes sync reconcile fanout fanout_ssh verify proof_reports}
 
 say() { echo "all.sh: $*" >&2; }
 
@@ -35,6 +35,7 @@ sizes() {
         notes) echo "NOTES=20000 APPENDS=10" ;;
         sync) echo "RECEIPTS=2000" ;;
         fanout) echo "PEERS=20 FILES=500" ;;
+        fanout_ssh) echo "PEERS=10 FILES=200" ;;
         verify) echo "N=1000" ;;
     esac
 }
@@ -61,7 +62,7 @@ printf '%-10s-+-%s\n' "----------" "--------------------------------------"
 for name in $ONLY; do
     out=$LOGS/$name.out
     [ -f "$out" ] || continue
-    { grep -iE '\bratio\b|/ xargs|/ sequential' "$out" || true; } | sed 's/^ *//' |
+    { grep -iE '\bratio\b|/ xargs|/ sequential|/ ssh loop' "$out" || true; } | sed 's/^ *//' |
         while IFS= read -r line; do printf '%-10s | %s\n' "$name" "$line"; done
 done
 for name in "${FAILED[@]}"; do printf '%-10s | FAILED (see %s)\n' "$name" "$LOGS/$name.err"; done

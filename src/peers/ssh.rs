@@ -2,10 +2,12 @@
 //!
 //! Two implementations of [`PeerShell`], chosen per peer by `transport`:
 //!
-//! * **libssh2** (default, [`libssh2`]): one `ssh2::Session` per `user@host:port`, opened
-//!   once per process and reused for every peer and command on that host. Host keys are
+//! * **libssh2** (default, [`libssh2`]): one `ssh2::Session` per host alias, opened
+//!   once per process and reused for every peer and command on that host, argv
+//!   commands running in one long-lived remote `sh`. Host keys are
 //!   checked against `~/.ssh/known_hosts` (libssh2 does not do it by itself); `HostName`,
-//!   `User`, `Port` and `IdentityFile` come from `~/.ssh/config` through `ssh2-config`.
+//!   `User`, `Port`, `IdentityFile` and `HostKeyAlias` come from `~/.ssh/config`
+//!   through `ssh2-config`.
 //! * **openssh** ([`openssh`]): the system `ssh` in batch mode with `ControlMaster`
 //!   multiplexing, for what libssh2 cannot do (ProxyJump, certificates, FIDO keys, `Match`).
 //!
@@ -30,7 +32,7 @@ use std::time::Duration;
 use ssh2_config::{ParseRule, SshConfig};
 
 use super::config::{PeerSsh, Transport};
-use super::shell::{PeerShell, ShellError, SshOptions};
+use super::shell::{CmdOutput, PeerShell, ShellError, SshOptions};
 
 /// Environment set for remote `git` commands, like the local shell does: a peer command
 /// must never stop to ask for a password or open an editor.
@@ -122,6 +124,97 @@ fn quote_all(words: &[&str]) -> Result<String, ShellError> {
     Ok(quoted.join(" "))
 }
 
+/// How commands are framed in a long-lived remote `sh` that reads them from its stdin
+/// (one login shell per host, not per command: the login shell may read rc files that
+/// cost more than the git command itself).
+///
+/// Each command runs in a subshell with stdin from /dev/null; after it the shell prints
+/// `\n<token> <status>\n` on stdout and `\n<token>\n` on stderr. The token is random per
+/// shell, so no command output can forge the end of a command.
+struct ShFraming {
+    token: String,
+}
+
+impl ShFraming {
+    fn new() -> ShFraming {
+        ShFraming {
+            token: random_token(),
+        }
+    }
+
+    /// What to write to the shell's stdin to run `command` (a line from
+    /// [`remote_command`]). The newline before `)` ends a line that might end in a comment.
+    fn line(&self, command: &str) -> String {
+        let t = &self.token;
+        format!(
+            "( {command}\n) </dev/null; printf '\\n%s %s\\n' {t} \"$?\"; printf '\\n%s\\n' {t} >&2\n"
+        )
+    }
+
+    /// Whether `buf`, stream 0 (stdout) or 1 (stderr) so far, holds the whole command.
+    fn complete(&self, stream: i32, buf: &[u8]) -> bool {
+        if stream == 0 {
+            self.status_at(buf).is_some()
+        } else {
+            buf.ends_with(format!("\n{}\n", self.token).as_bytes())
+        }
+    }
+
+    /// The command's output without the framing; `None` when it is incomplete.
+    fn finish(&self, mut stdout: Vec<u8>, mut stderr: Vec<u8>) -> Option<CmdOutput> {
+        let at = self.status_at(&stdout)?;
+        if !self.complete(1, &stderr) {
+            return None;
+        }
+        let marker = format!("\n{} ", self.token);
+        let code = String::from_utf8_lossy(&stdout[at + marker.len()..])
+            .trim()
+            .parse::<i32>()
+            .ok();
+        stdout.truncate(at);
+        stderr.truncate(stderr.len() - (self.token.len() + 2));
+        Some(CmdOutput {
+            code,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        })
+    }
+
+    /// Where `\n<token> <digits>\n` ends `buf`: the index of its first newline.
+    fn status_at(&self, buf: &[u8]) -> Option<usize> {
+        let marker = format!("\n{} ", self.token);
+        let end = buf.strip_suffix(b"\n")?;
+        let digits = end.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        end[..end.len() - digits]
+            .ends_with(marker.as_bytes())
+            .then(|| end.len() - digits - marker.len())
+    }
+}
+
+/// 128 bits from the kernel as hex; a clock-and-pid mix if /dev/urandom is unreadable.
+fn random_token() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let read = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        h.write_u32(std::process::id());
+        bytes[..8].copy_from_slice(&h.finish().to_le_bytes());
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("git-fleet-end-{hex}")
+}
+
 /// Where the ssh client files are: `$HOME/.ssh`.
 #[derive(Debug, Clone)]
 struct SshHome {
@@ -160,6 +253,9 @@ struct Target {
     /// Identity files to try, in order: the peer's `identity`, then `IdentityFile`s;
     /// when both are absent, the default `~/.ssh/id_{ed25519,rsa,ecdsa}`.
     identities: Vec<PathBuf>,
+    /// `HostKeyAlias`: the name the host key is recorded under in known_hosts, instead
+    /// of `host` / `[host]:port` (OpenSSH appends no port to it either).
+    host_key_alias: Option<String>,
 }
 
 impl Target {
@@ -203,18 +299,38 @@ impl Target {
             }
         }
         let identities = unique;
+        // ssh2-config keeps options it does not model under their lowercase names.
+        let host_key_alias = params
+            .and_then(|p| p.unsupported_fields.get("hostkeyalias"))
+            .and_then(|args| args.first())
+            .filter(|a| !a.is_empty())
+            .cloned();
         Ok(Target {
             alias: peer.host.clone(),
             host,
             port,
             user,
             identities,
+            host_key_alias,
         })
     }
 
-    /// `user@host:port`: one session per distinct value.
+    /// `user@host:port`, as shown in messages.
     fn key(&self) -> String {
         format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+
+    /// One session (and one remembered failure) per distinct value: per alias as
+    /// written, like OpenSSH, since two aliases of one address may differ in identity
+    /// or `HostKeyAlias` (and a session checked for one must not serve the other).
+    fn session_key(&self) -> String {
+        format!(
+            "{} {} {:?} {:?}",
+            self.alias,
+            self.key(),
+            self.host_key_alias,
+            self.identities
+        )
     }
 
     /// The name used in messages: `alias (user@host:port)`, or just `user@host:port`.
@@ -382,6 +498,44 @@ mod tests {
             assert!(!dir.join(format!("pwned{n}")).exists());
         }
         std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    /// A framed command run by a real `sh` comes back byte for byte: output without a
+    /// final newline, a fake end marker, stderr, the exit status, stdin not consumed.
+    #[test]
+    fn framed_commands_survive_a_real_sh() {
+        use std::io::Write;
+        let framing = ShFraming::new();
+        let fake = format!("\n{} 0\n", "git-fleet-end-0000");
+        let command = remote_command(
+            "/",
+            &[
+                "sh",
+                "-c",
+                &format!("printf 'a\\nb{fake}x'; printf e >&2; exit 3"),
+            ],
+        )
+        .unwrap();
+        let mut child = std::process::Command::new("sh")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(framing.line(&command).as_bytes()).unwrap();
+        stdin.write_all(b"echo after\n").unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let mut stdout = out.stdout;
+        assert!(stdout.ends_with(b"after\n"), "{stdout:?}");
+        stdout.truncate(stdout.len() - b"after\n".len());
+        assert!(framing.complete(0, &stdout) && framing.complete(1, &out.stderr));
+        let got = framing.finish(stdout, out.stderr).unwrap();
+        assert_eq!(got.code, Some(3));
+        assert_eq!(got.stdout, format!("a\nb{fake}x"));
+        assert_eq!(got.stderr, "e");
+        assert!(framing.finish(b"partial".to_vec(), Vec::new()).is_none());
     }
 
     #[test]

@@ -201,3 +201,103 @@ fn ssh_peers_never_pretend_either() {
     );
     assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 2);
 }
+
+/// `~/.ssh/config` as OpenSSH reads it: several aliases of one sshd are separate
+/// hosts. One whose key the server refuses does not make the others unreachable (the
+/// failure is remembered per alias), `HostKeyAlias` names the known_hosts entry, and
+/// an alias whose recorded key is another is refused even though the address's entry
+/// holds the right one.
+#[test]
+fn ssh_config_aliases_are_hosts_of_their_own() {
+    let env = TestEnv::new();
+    let server = ssh_world(&env);
+    let ssh = env.home().join(".ssh");
+    let stranger = ssh.join("stranger_key");
+    sshd::keygen(&stranger, "ed25519");
+    let forged_host_key = env.root().join("forged_host_key");
+    sshd::keygen(&forged_host_key, "ed25519");
+    let mut config = std::fs::read_to_string(ssh.join("config")).unwrap();
+    let host = |alias: &str, extra: &str| {
+        format!(
+            "\nHost {alias}\n    HostName 127.0.0.1\n    Port {}\n    User {}\n{extra}",
+            server.port,
+            sshd::current_user()
+        )
+    };
+    config.push_str(&host(
+        "fleet-refused",
+        "    IdentityFile ~/.ssh/stranger_key\n",
+    ));
+    config.push_str(&host(
+        "fleet-named",
+        "    IdentityFile ~/.ssh/fleet_test_key\n    HostKeyAlias web-1.fleet.test\n",
+    ));
+    config.push_str(&host(
+        "fleet-forged",
+        "    IdentityFile ~/.ssh/fleet_test_key\n    HostKeyAlias db-1.fleet.test\n",
+    ));
+    std::fs::write(ssh.join("config"), config).unwrap();
+    let real = server.known_hosts_line(0);
+    let real_key = real.split_once(' ').unwrap().1;
+    let forged = std::fs::read_to_string(forged_host_key.with_extension("pub")).unwrap();
+    let forged_key: Vec<&str> = forged.split_whitespace().take(2).collect();
+    std::fs::write(
+        ssh.join("known_hosts"),
+        format!(
+            "{real}web-1.fleet.test {real_key}db-1.fleet.test {}\n",
+            forged_key.join(" ")
+        ),
+    )
+    .unwrap();
+
+    let f = fleet(&env);
+    let mut toml = String::new();
+    let mut paths = Vec::new();
+    for (name, alias) in [
+        ("a-refused", "fleet-refused"),
+        ("b-plain", "fleet-peer"),
+        ("c-named", "fleet-named"),
+        ("d-forged", "fleet-forged"),
+    ] {
+        let path = f.peer(&env, name);
+        toml.push_str(&format!(
+            "[peers.{name}]\nlocation = \"ssh://{alias}{}\"\n\n",
+            path.display()
+        ));
+        paths.push((name, path));
+    }
+    std::fs::write(f.dev.join("fleet.toml"), toml).unwrap();
+    let commit = f.push_change(&env, "src/f1.txt", "v2\n");
+    let out = env.fleet(&f.dev, &["fanout", "--json", "--jobs", "1"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v = json(&out.stdout);
+    let peer = |n: &str| {
+        v["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let a = peer("a-refused");
+    assert_eq!(a["outcome"], "unreachable", "{v}");
+    assert!(
+        a["reason"]
+            .as_str()
+            .unwrap()
+            .contains("authentication failed"),
+        "{v}"
+    );
+    for n in ["b-plain", "c-named"] {
+        assert_eq!(peer(n)["outcome"], "fast-forwarded", "{n}: {v}");
+    }
+    let d = peer("d-forged");
+    assert_eq!(d["outcome"], "unreachable", "{v}");
+    assert!(d["reason"].as_str().unwrap().contains("CHANGED"), "{v}");
+    for (name, path) in &paths {
+        let head = env.git(path, &["rev-parse", "HEAD"]);
+        let moved = head.trim() == commit;
+        assert_eq!(moved, ["b-plain", "c-named"].contains(name), "{name}");
+    }
+}

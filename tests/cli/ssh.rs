@@ -474,3 +474,89 @@ fn unreachable_hosts_and_refused_keys_say_why() {
     let reason = unreachable_reason(connect(&w.peer("jumped", Transport::Libssh2), false));
     assert!(reason.contains("openssh"), "{reason}");
 }
+
+/// `HostKeyAlias` in ~/.ssh/config names the known_hosts entry, as OpenSSH does: the
+/// key is looked up (and, opted in, recorded) under the alias, not `[address]:port`,
+/// and a key recorded for the address does not vouch for a host whose alias says
+/// otherwise. Each alias is its own session, so one alias's check never covers another.
+#[test]
+fn host_key_alias_names_the_known_hosts_entry() {
+    let w = World::new();
+    let server = w.sshd("sshd");
+    let other = Sshd::start(&w.root().join("sshd2"), &[&w.key.with_extension("pub")]);
+    let with_alias = |alias: &str, key_alias: &str| {
+        w.alias_for_openssh(alias, &server);
+        let config = fs::read_to_string(w.home.join(".ssh/config")).unwrap();
+        let config = config.replace(
+            &format!("Host {alias}\n"),
+            &format!("Host {alias}\n    HostKeyAlias {key_alias}\n"),
+        );
+        fs::write(w.home.join(".ssh/config"), config).unwrap();
+    };
+    let key_line = |s: &Sshd, name: &str| {
+        s.known_hosts_line(0)
+            .replace(&format!("[127.0.0.1]:{}", s.port), name)
+    };
+    let dir = w.root().to_str().unwrap().to_string();
+
+    // Recorded only under the alias: known.
+    with_alias("fleet-hka", "web-1.fleet.test");
+    w.add_known_host(&key_line(&server, "web-1.fleet.test"));
+    for transport in both_transports() {
+        let shell = connect(&w.peer("fleet-hka", transport), false)
+            .unwrap_or_else(|e| panic!("{transport:?}: {e}"));
+        assert!(shell.run(&dir, &["true"], T).unwrap().success());
+    }
+
+    // The address's entry holds the right key, the alias's entry another one: changed.
+    with_alias("fleet-hkb", "db-1.fleet.test");
+    w.add_known_host(&server.known_hosts_line(0));
+    w.add_known_host(&key_line(&other, "db-1.fleet.test"));
+    for transport in both_transports() {
+        let reason = unreachable_reason(connect(&w.peer("fleet-hkb", transport), true));
+        assert!(
+            reason.contains("CHANGED") || reason.contains("verification failed"),
+            "{transport:?}: {reason}"
+        );
+    }
+
+    // Opted in, a new key is recorded under the alias.
+    with_alias("fleet-hkc", "new-1.fleet.test");
+    let shell = connect(&w.peer("fleet-hkc", Transport::Libssh2), true).unwrap();
+    assert!(shell.run(&dir, &["true"], T).unwrap().success());
+    let found = sshd::run_ok(
+        "ssh-keygen",
+        &[
+            "-F",
+            "new-1.fleet.test",
+            "-f",
+            w.home.join(".ssh/known_hosts").to_str().unwrap(),
+        ],
+    );
+    assert!(found.contains("ssh-ed25519"), "{found}");
+}
+
+/// A failed connect is remembered per `~/.ssh/config` alias, not per address: an alias
+/// whose key the server refuses does not make another alias of the same
+/// `user@address:port`, with a key it accepts, unreachable.
+#[test]
+fn a_failure_is_remembered_per_alias_not_per_address() {
+    let w = World::new();
+    let server = w.sshd("sshd");
+    w.add_known_host(&server.known_hosts_line(0));
+    let stranger = w.root().join("stranger_key");
+    sshd::keygen(&stranger, "ed25519");
+    w.alias_with_key("fleet-refused", &server, stranger.to_str().unwrap());
+    w.alias("fleet-accepted", &server);
+    let reason = unreachable_reason(connect(&w.peer("fleet-refused", Transport::Libssh2), false));
+    assert!(reason.contains("authentication failed"), "{reason}");
+    let shell = connect(&w.peer("fleet-accepted", Transport::Libssh2), false)
+        .unwrap_or_else(|e| panic!("another alias of the same address: {e}"));
+    assert!(shell
+        .run(w.root().to_str().unwrap(), &["true"], T)
+        .unwrap()
+        .success());
+    // And the refused alias is still refused (its own failure, remembered).
+    let again = unreachable_reason(connect(&w.peer("fleet-refused", Transport::Libssh2), false));
+    assert_eq!(again, reason);
+}

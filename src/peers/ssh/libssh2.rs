@@ -1,12 +1,18 @@
 //! The libssh2 transport: one `ssh2::Session` per host, shared by every peer on it.
 //!
-//! Sessions live in a process-wide cache keyed by `user@host:port` (plus the
-//! known_hosts file they were checked against). A session is not safe to drive from
+//! Sessions live in a process-wide cache keyed by the host alias as written, with its
+//! `user@host:port`, identities and `HostKeyAlias` (plus the known_hosts file they were
+//! checked against): aliases of one address are separate hosts, as for OpenSSH, each
+//! with its own session and its own remembered failure. A session is not safe to drive from
 //! two threads at once, so each sits behind its own mutex: commands on one host run
 //! one after another, commands on different hosts in parallel. A session found dead
 //! when a command opens its channel is reopened once, with the full host-key check.
 //! A failed connect is remembered for a short while, so the other peers on a host that
 //! timed out do not each wait out the connect timeout again.
+//!
+//! Argv commands (git, ls) are written to one long-lived remote `sh` per session
+//! ([`RemoteSh`]); user scripts get a channel each. Reads are non-blocking and wait in
+//! poll(2) on the socket, so output is taken the moment it arrives.
 //!
 //! Host keys: libssh2 neither reads known_hosts nor checks anything by itself. We load
 //! `~/.ssh/known_hosts` line by line into `session.known_hosts()` and `check_port`
@@ -26,10 +32,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use ssh2::{
-    CheckResult, HashType, HostKeyType, KnownHostFileKind, KnownHostKeyFormat, MethodType, Session,
+    BlockDirections, CheckResult, HashType, HostKeyType, KnownHostFileKind, KnownHostKeyFormat,
+    MethodType, Session,
 };
 
-use super::{remote_command, remote_script, timeout_ms, SshHome, Target};
+use super::{remote_command, remote_script, timeout_ms, ShFraming, SshHome, Target};
 use crate::peers::shell::{CmdOutput, PeerShell, ShellError, SshOptions};
 
 /// Host-key algorithms in OpenSSH's default order (SHA-1 `ssh-rsa` and DSA left out, as
@@ -43,7 +50,8 @@ const HOSTKEY_ALGORITHMS: [&str; 6] = [
     "rsa-sha2-256",
 ];
 
-/// How long one blocking read waits before looking at the other stream.
+/// The longest the read loop sleeps in poll(2) before looking at the channel again
+/// (a safety net: it is woken as soon as the socket is ready).
 const POLL: Duration = Duration::from_millis(50);
 
 /// How long a failed connection is remembered: the other peers on a host that just
@@ -59,9 +67,31 @@ struct HostConn {
     slot: Mutex<Slot>,
 }
 
+/// An authenticated session and a second handle on its socket, which the read loop
+/// polls for readiness (the session owns the first; `Session` offers no safe `AsFd`).
+struct Live {
+    session: Session,
+    socket: TcpStream,
+    /// The session's long-lived remote `sh` for argv commands, once started.
+    shell: Option<RemoteSh>,
+}
+
+/// One remote `sh` reading command lines from its stdin, so a command costs a line
+/// written and its framed output read, not a channel and a login shell of its own (the
+/// remote login shell may read rc files that take far longer than a git command: bash
+/// sources ~/.bashrc for every command sshd starts).
+///
+/// Each command runs in a subshell with stdin from /dev/null; after it the shell
+/// prints `\n<token> <status>\n` on stdout and `\n<token>\n` on stderr. The token is
+/// random per shell, so no command output can forge the end of a command.
+struct RemoteSh {
+    channel: ssh2::Channel,
+    framing: ShFraming,
+}
+
 #[derive(Default)]
 struct Slot {
-    session: Option<Session>,
+    session: Option<Live>,
     /// The last failed connect: when, with which `accept_new`, and why.
     failed: Option<(Instant, bool, ShellError)>,
 }
@@ -88,7 +118,7 @@ pub(super) fn connect(
     opts: &SshOptions,
 ) -> Result<Libssh2Shell, ShellError> {
     let known_hosts = home.known_hosts();
-    let key = format!("{} {}", target.key(), known_hosts.display());
+    let key = format!("{} {}", target.session_key(), known_hosts.display());
     let conn = {
         let mut cache = lock(cache());
         Arc::clone(cache.entry(key).or_insert_with(|| {
@@ -129,8 +159,11 @@ pub(super) fn connect(
 }
 
 impl PeerShell for Libssh2Shell {
+    /// Through the session's long-lived remote `sh` (see [`RemoteSh`]); user scripts
+    /// (`run_shell`) keep a channel of their own, as they may leave background
+    /// processes holding their output open.
     fn run(&self, dir: &str, argv: &[&str], timeout: Duration) -> Result<CmdOutput, ShellError> {
-        self.conn.exec(&remote_command(dir, argv)?, timeout)
+        self.conn.exec_in_sh(&remote_command(dir, argv)?, timeout)
     }
 
     fn run_shell(
@@ -151,18 +184,18 @@ impl HostConn {
     /// Runs one command line on the host's session, reopening a dead session once.
     fn exec(&self, command: &str, timeout: Duration) -> Result<CmdOutput, ShellError> {
         let mut slot = lock(&self.slot);
-        let reopen = || -> Result<(Session, ssh2::Channel), ShellError> {
-            let session = self.open(self.accept_new)?;
-            let channel = session.channel_session().map_err(|e| {
+        let reopen = || -> Result<(Live, ssh2::Channel), ShellError> {
+            let live = self.open(self.accept_new)?;
+            let channel = live.session.channel_session().map_err(|e| {
                 ShellError::Unreachable(format!("{}: cannot open a channel: {e}", self.label()))
             })?;
-            Ok((session, channel))
+            Ok((live, channel))
         };
-        let (session, channel) = match slot.session.take() {
-            Some(session) => {
-                session.set_timeout(timeout_ms(self.connect_timeout));
-                match session.channel_session() {
-                    Ok(channel) => (session, channel),
+        let (live, channel) = match slot.session.take() {
+            Some(live) => {
+                live.session.set_timeout(timeout_ms(self.connect_timeout));
+                match live.session.channel_session() {
+                    Ok(channel) => (live, channel),
                     // The session died since (server restarted, network dropped): nothing
                     // has run yet, so a new session and a second try are safe.
                     Err(_) => reopen()?,
@@ -170,17 +203,56 @@ impl HostConn {
             }
             None => reopen()?,
         };
-        let result = run_channel(&session, channel, command, timeout, &self.label());
+        let result = run_channel(&live, channel, command, timeout, &self.label());
         // After a timeout or an I/O error the session is in an unknown state: it is
         // dropped, and the next command starts afresh.
         if result.is_ok() {
-            slot.session = Some(session);
+            slot.session = Some(live);
+        }
+        result
+    }
+
+    /// Runs one command line in the session's remote `sh`, starting it (and reopening
+    /// a dead session) first when needed: nothing has run yet then, so that is safe.
+    fn exec_in_sh(&self, command: &str, timeout: Duration) -> Result<CmdOutput, ShellError> {
+        let mut slot = lock(&self.slot);
+        let label = self.label();
+        let start = |live: &mut Live| -> Result<(), ShellError> {
+            live.session.set_timeout(timeout_ms(self.connect_timeout));
+            let sh = RemoteSh::start(&live.session).map_err(|e| {
+                ShellError::Unreachable(format!("{label}: cannot start a remote sh: {e}"))
+            })?;
+            live.shell = Some(sh);
+            Ok(())
+        };
+        let reusable = slot.session.take().and_then(|mut live| {
+            let ready = if live.shell.is_some() {
+                live.shell_alive()
+            } else {
+                start(&mut live).is_ok()
+            };
+            ready.then_some(live)
+        });
+        let mut live = match reusable {
+            Some(live) => live,
+            // None yet, or the session died since (server restarted, network dropped).
+            None => {
+                let mut live = self.open(self.accept_new)?;
+                start(&mut live)?;
+                live
+            }
+        };
+        let result = run_in_sh(&mut live, command, timeout, &label);
+        // After a timeout or an I/O error the session is in an unknown state: it is
+        // dropped, and the next command starts afresh.
+        if result.is_ok() {
+            slot.session = Some(live);
         }
         result
     }
 
     /// TCP connect, handshake, host-key check, authentication.
-    fn open(&self, accept_new: bool) -> Result<Session, ShellError> {
+    fn open(&self, accept_new: bool) -> Result<Live, ShellError> {
         let t = &self.target;
         let supported = Session::new()
             .and_then(|s| s.supported_algs(MethodType::HostKey))
@@ -192,7 +264,7 @@ impl HostConn {
             .collect();
         let mut changed: Option<String> = None;
         loop {
-            let session = match self.handshake(&algorithms) {
+            let (session, socket) = match self.handshake(&algorithms) {
                 Ok(s) => s,
                 // A retry after a mismatch failing means the server has no key of the
                 // remaining types: the key we saw first is the changed one.
@@ -202,7 +274,11 @@ impl HostConn {
                 HostKeyVerdict::Known => {
                     authenticate(&session, t)?;
                     session.set_timeout(0);
-                    return Ok(session);
+                    return Ok(Live {
+                        session,
+                        socket,
+                        shell: None,
+                    });
                 }
                 HostKeyVerdict::Mismatch { message, kind } => {
                     changed.get_or_insert(message);
@@ -215,7 +291,7 @@ impl HostConn {
         }
     }
 
-    fn handshake(&self, algorithms: &[&str]) -> Result<Session, ShellError> {
+    fn handshake(&self, algorithms: &[&str]) -> Result<(Session, TcpStream), ShellError> {
         let t = &self.target;
         let label = self.label();
         let addrs: Vec<_> = (t.host.as_str(), t.port)
@@ -240,6 +316,9 @@ impl HostConn {
             ShellError::Unreachable(format!("{label}: cannot connect: {why}"))
         })?;
         let _ = tcp.set_nodelay(true);
+        let socket = tcp
+            .try_clone()
+            .map_err(|e| ShellError::Other(format!("{label}: cannot duplicate the socket: {e}")))?;
         let mut session = Session::new().map_err(|e| ShellError::Other(format!("libssh2: {e}")))?;
         session.set_tcp_stream(tcp);
         session.set_timeout(timeout_ms(self.connect_timeout));
@@ -249,7 +328,7 @@ impl HostConn {
         session
             .handshake()
             .map_err(|e| ShellError::Unreachable(format!("{label}: SSH handshake failed: {e}")))?;
-        Ok(session)
+        Ok((session, socket))
     }
 
     fn check_host_key(
@@ -287,8 +366,15 @@ impl HostConn {
             }
             let _ = known.read_str(line, KnownHostFileKind::OpenSSH);
         }
-        let host = known_hosts_name(&t.host, t.port);
-        match known.check_port(&t.host, t.port, key) {
+        // `HostKeyAlias`: looked up (and recorded) under that name alone, as OpenSSH does.
+        let (host, verdict) = match &t.host_key_alias {
+            Some(alias) => (alias.clone(), known.check(alias, key)),
+            None => (
+                known_hosts_name(&t.host, t.port),
+                known.check_port(&t.host, t.port, key),
+            ),
+        };
+        match verdict {
             CheckResult::Match => Ok(HostKeyVerdict::Known),
             CheckResult::NotFound if accept_new => {
                 append_known_host(session, path, &host, key, kind).map_err(|e| {
@@ -489,13 +575,18 @@ fn authenticate(session: &Session, t: &Target) -> Result<(), ShellError> {
 /// Executes `command` on a fresh channel and collects its output until it exits or
 /// `timeout` passes. Both streams are drained in turn so a chatty stderr can never fill
 /// the channel window while we wait on stdout.
+///
+/// The reads are non-blocking and the loop sleeps in poll(2) on the socket until
+/// libssh2 can make progress: a command's output and exit are taken as soon as they
+/// arrive, never after a fixed wait per idle stream.
 fn run_channel(
-    session: &Session,
+    live: &Live,
     mut channel: ssh2::Channel,
     command: &str,
     timeout: Duration,
     label: &str,
 ) -> Result<CmdOutput, ShellError> {
+    let session = &live.session;
     let deadline = Instant::now() + timeout;
     let remaining = || deadline.saturating_duration_since(Instant::now());
     let timed_out = || {
@@ -517,28 +608,20 @@ fn run_channel(
     })?;
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
-    let (mut out_done, mut err_done) = (false, false);
-    let mut buf = vec![0u8; 32 * 1024];
-    while !(out_done && err_done) {
-        for (done, sink, stream_id) in [
-            (&mut out_done, &mut stdout, 0),
-            (&mut err_done, &mut stderr, 1),
-        ] {
-            if *done {
-                continue;
-            }
-            let left = remaining();
-            if left.is_zero() {
-                return Err(timed_out());
-            }
-            session.set_timeout(timeout_ms(left.min(POLL)));
-            match channel.stream(stream_id).read(&mut buf) {
-                Ok(0) => *done = true,
-                Ok(n) => sink.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {}
-                Err(e) => return Err(io_err("reading the command output", &e)),
-            }
-        }
+    session.set_blocking(false);
+    let read = read_streams(
+        session,
+        &live.socket,
+        &mut channel,
+        [&mut stdout, &mut stderr],
+        deadline,
+        &|_, _| false,
+    );
+    session.set_blocking(true);
+    match read {
+        Ok(()) => {}
+        Err(None) => return Err(timed_out()),
+        Err(Some(e)) => return Err(io_err("reading the command output", &e)),
     }
     session.set_timeout(timeout_ms(remaining().max(Duration::from_millis(500))));
     channel
@@ -562,5 +645,192 @@ fn run_channel(
         code,
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    })
+}
+
+/// Reads both streams of `channel` (the session non-blocking) until each is at its
+/// end of file or `done(stream, bytes so far)` says it is complete. `Err(None)`: the
+/// deadline passed.
+fn read_streams(
+    session: &Session,
+    socket: &TcpStream,
+    channel: &mut ssh2::Channel,
+    sinks: [&mut Vec<u8>; 2],
+    deadline: Instant,
+    done: &dyn Fn(i32, &[u8]) -> bool,
+) -> Result<(), Option<std::io::Error>> {
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut finished = [false, false];
+    let mut rechecked = false;
+    let [out, err] = sinks;
+    let mut sinks = [out, err];
+    loop {
+        let mut progressed = false;
+        for (stream_id, sink) in sinks.iter_mut().enumerate() {
+            let id = stream_id as i32;
+            while !finished[stream_id] {
+                match channel.stream(id).read(&mut buf) {
+                    Ok(0) => finished[stream_id] = true,
+                    Ok(n) => {
+                        sink.extend_from_slice(&buf[..n]);
+                        progressed = true;
+                        finished[stream_id] = done(id, sink);
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(Some(e)),
+                }
+            }
+        }
+        if finished == [true, true] {
+            return Ok(());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(None);
+        }
+        // Reading one stream may have queued packets for the other (or the EOF): read
+        // once more before sleeping when libssh2 holds something (data queued for a
+        // stream already complete stays there: then sleep all the same, never spin).
+        let pending = channel.eof() || channel.read_window().available > 0;
+        if progressed || (pending && !rechecked) {
+            rechecked = !progressed;
+            continue;
+        }
+        rechecked = false;
+        wait_for_socket(session, socket, left.min(POLL)).map_err(Some)?;
+    }
+}
+
+/// Sleeps until the session's socket is ready in the direction libssh2 is blocked on
+/// (readable when it does not say), or `max` passed. True when it is ready.
+fn wait_for_socket(session: &Session, socket: &TcpStream, max: Duration) -> std::io::Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let dirs = session.block_directions();
+    let mut flags = PollFlags::empty();
+    if matches!(
+        dirs,
+        BlockDirections::Inbound | BlockDirections::Both | BlockDirections::None
+    ) {
+        flags |= PollFlags::IN;
+    }
+    if matches!(dirs, BlockDirections::Outbound | BlockDirections::Both) {
+        flags |= PollFlags::OUT;
+    }
+    let timeout = Timespec {
+        tv_sec: max.as_secs() as i64,
+        tv_nsec: i64::from(max.subsec_nanos()),
+    };
+    let mut fds = [PollFd::new(socket, flags)];
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(n) => Ok(n > 0),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl RemoteSh {
+    fn start(session: &Session) -> Result<RemoteSh, ssh2::Error> {
+        let mut channel = session.channel_session()?;
+        channel.exec("sh")?;
+        Ok(RemoteSh {
+            channel,
+            framing: ShFraming::new(),
+        })
+    }
+}
+
+impl Live {
+    /// Whether the remote `sh` is there and idle: an idle shell prints nothing, so a
+    /// readable socket with an end of file or an error on the channel means it is gone.
+    fn shell_alive(&mut self) -> bool {
+        let Some(sh) = self.shell.as_mut() else {
+            return false;
+        };
+        if sh.channel.eof() {
+            return false;
+        }
+        if !matches!(
+            wait_for_socket(&self.session, &self.socket, Duration::ZERO),
+            Ok(true)
+        ) {
+            return true; // nothing arrived since the last command
+        }
+        self.session.set_blocking(false);
+        let mut byte = [0u8; 1];
+        let alive = matches!(
+            sh.channel.read(&mut byte),
+            Err(ref e) if e.kind() == ErrorKind::WouldBlock
+        ) && !sh.channel.eof();
+        self.session.set_blocking(true);
+        alive
+    }
+}
+
+/// Writes `command` to the remote `sh` and reads its framed output (see [`RemoteSh`]).
+fn run_in_sh(
+    live: &mut Live,
+    command: &str,
+    timeout: Duration,
+    label: &str,
+) -> Result<CmdOutput, ShellError> {
+    let deadline = Instant::now() + timeout;
+    let Live {
+        session,
+        socket,
+        shell,
+    } = live;
+    let sh = shell
+        .as_mut()
+        .ok_or_else(|| ShellError::Other(format!("{label}: no remote sh")))?;
+    let line = sh.framing.line(command);
+    let timed_out = || {
+        ShellError::Timeout(format!(
+            "{label}: no result after {}s",
+            timeout.as_secs_f64()
+        ))
+    };
+    session.set_timeout(timeout_ms(
+        deadline.saturating_duration_since(Instant::now()),
+    ));
+    sh.channel.write_all(line.as_bytes()).map_err(|e| {
+        if e.kind() == ErrorKind::TimedOut {
+            timed_out()
+        } else {
+            ShellError::Other(format!("{label}: cannot send the command: {e}"))
+        }
+    })?;
+    sh.channel
+        .flush()
+        .map_err(|e| ShellError::Other(format!("{label}: cannot send the command: {e}")))?;
+    let framing = &sh.framing;
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    session.set_blocking(false);
+    let read = read_streams(
+        session,
+        socket,
+        &mut sh.channel,
+        [&mut stdout, &mut stderr],
+        deadline,
+        &|which, buf| framing.complete(which, buf),
+    );
+    // On failure the session stays non-blocking: it is dropped, and dropping a blocking
+    // session would wait for the remote command to close its channel.
+    match read {
+        Ok(()) => {
+            session.set_blocking(true);
+            session.set_timeout(0);
+        }
+        Err(None) => return Err(timed_out()),
+        Err(Some(e)) => {
+            return Err(ShellError::Other(format!(
+                "{label}: reading the command output: {e}"
+            )))
+        }
+    }
+    framing.finish(stdout, stderr).ok_or_else(|| {
+        ShellError::Other(format!(
+            "{label}: the remote sh ended before the command finished"
+        ))
     })
 }

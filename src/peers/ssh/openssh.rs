@@ -14,13 +14,13 @@
 //! then also skips `/etc/ssh/ssh_config`; with the normal `$HOME` nothing is overridden.)
 
 use std::ffi::OsString;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{remote_command, remote_script, SshHome};
+use super::{remote_command, remote_script, ShFraming, SshHome};
 use crate::peers::config::PeerSsh;
 use crate::peers::shell::{CmdOutput, PeerShell, ShellError, SshOptions};
 
@@ -46,6 +46,18 @@ pub(super) struct OpensshShell {
     program: OsString,
     args: Vec<OsString>,
     destination: String,
+    /// `ssh host sh`, the long-lived remote shell for argv commands, once started.
+    sh: Mutex<Option<SshSh>>,
+}
+
+/// A running `ssh host sh`: its stdin, and both output streams as `(stream, bytes)`
+/// chunks from reader threads (an empty chunk: that stream ended). Commands are
+/// framed as [`ShFraming`] says: one remote login shell per host, not per command.
+struct SshSh {
+    child: Child,
+    stdin: ChildStdin,
+    chunks: mpsc::Receiver<(usize, Vec<u8>)>,
+    framing: ShFraming,
 }
 
 pub(super) fn connect(
@@ -89,7 +101,11 @@ pub(super) fn connect(
     match control_dir(home) {
         Some(dir) => {
             opt("ControlMaster=auto".into());
-            opt(format!("ControlPath={}/%C", dir.display()));
+            opt(format!(
+                "ControlPath={}/{}",
+                dir.display(),
+                control_name(peer, home)
+            ));
             opt("ControlPersist=60".into());
         }
         None => opt("ControlMaster=no".into()),
@@ -124,9 +140,16 @@ pub(super) fn connect(
         program: "ssh".into(),
         args,
         destination: peer.host.clone(),
+        sh: Mutex::new(None),
     };
-    // Reachable, host key accepted, authenticated: and the master is up for what follows.
-    let probe = shell.exec("exit 0", opts.connect_timeout + Duration::from_secs(5))?;
+    // Reachable, host key accepted, authenticated: the master and the remote sh are up
+    // for what follows.
+    let probe = shell
+        .run_in_sh("true", opts.connect_timeout + Duration::from_secs(5))
+        .map_err(|e| match e {
+            ShellError::Other(m) | ShellError::Timeout(m) => ShellError::Unreachable(m),
+            unreachable => unreachable,
+        })?;
     if !probe.success() {
         return Err(ShellError::Unreachable(format!(
             "{}: ssh exited with {:?}: {}",
@@ -139,8 +162,10 @@ pub(super) fn connect(
 }
 
 impl PeerShell for OpensshShell {
+    /// Through the long-lived `ssh host sh`; user scripts (`run_shell`) get an `ssh` of
+    /// their own, as they may leave background processes holding their output open.
     fn run(&self, dir: &str, argv: &[&str], timeout: Duration) -> Result<CmdOutput, ShellError> {
-        self.exec(&remote_command(dir, argv)?, timeout)
+        self.run_in_sh(&remote_command(dir, argv)?, timeout)
     }
 
     fn run_shell(
@@ -154,6 +179,146 @@ impl PeerShell for OpensshShell {
 }
 
 impl OpensshShell {
+    fn start_sh(&self) -> Result<SshSh, ShellError> {
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .arg("--")
+            .arg(&self.destination)
+            .arg("sh")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| ShellError::Other(format!("cannot run {:?}: {e}", self.program)))?;
+        let (tx, chunks) = mpsc::channel();
+        let pipes: [(usize, Option<Box<dyn Read + Send>>); 2] = [
+            (
+                0,
+                child
+                    .stdout
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            ),
+            (
+                1,
+                child
+                    .stderr
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            ),
+        ];
+        for (id, pipe) in pipes {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 32 * 1024];
+                if let Some(mut pipe) = pipe {
+                    while let Ok(n) = pipe.read(&mut buf) {
+                        if n == 0 || tx.send((id, buf[..n].to_vec())).is_err() {
+                            break;
+                        }
+                    }
+                }
+                let _ = tx.send((id, Vec::new()));
+            });
+        }
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| ShellError::Other("ssh: no stdin".to_string()))?;
+        Ok(SshSh {
+            child,
+            stdin,
+            chunks,
+            framing: ShFraming::new(),
+        })
+    }
+
+    /// Runs one command line in the remote `sh`, starting it first when there is none
+    /// or it exited (nothing was sent to that one, so starting afresh is safe).
+    fn run_in_sh(&self, command: &str, timeout: Duration) -> Result<CmdOutput, ShellError> {
+        let deadline = Instant::now() + timeout;
+        let mut slot = self.sh.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sh) = slot.as_mut() {
+            if !matches!(sh.child.try_wait(), Ok(None)) {
+                *slot = None;
+            }
+        }
+        let mut sh = match slot.take() {
+            Some(sh) => sh,
+            None => self.start_sh()?,
+        };
+        let result = self.run_framed(&mut sh, command, deadline, timeout);
+        match &result {
+            Ok(_) => *slot = Some(sh),
+            // Timed out, or ssh / the shell is gone: it is stopped, the next command
+            // starts a new one.
+            Err(_) => {
+                let _ = sh.child.kill();
+                let _ = sh.child.wait();
+            }
+        }
+        result
+    }
+
+    fn run_framed(
+        &self,
+        sh: &mut SshSh,
+        command: &str,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<CmdOutput, ShellError> {
+        let line = sh.framing.line(command);
+        // A failed write means ssh is gone: its streams end, and what it said is read.
+        let _ = sh
+            .stdin
+            .write_all(line.as_bytes())
+            .and_then(|_| sh.stdin.flush());
+        let mut bufs = [Vec::new(), Vec::new()];
+        let mut done = [false, false];
+        while done != [true, true] {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match sh.chunks.recv_timeout(left) {
+                Ok((id, chunk)) if chunk.is_empty() => done[id] = true,
+                Ok((id, chunk)) => {
+                    bufs[id].extend_from_slice(&chunk);
+                    done[id] = sh.framing.complete(id as i32, &bufs[id]);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(ShellError::Timeout(format!(
+                        "{}: no result after {}s",
+                        self.destination,
+                        timeout.as_secs_f64()
+                    )))
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let [stdout, stderr] = bufs;
+        if let Some(out) = sh.framing.finish(stdout, stderr.clone()) {
+            return Ok(out);
+        }
+        // ssh ended before the command did: its own error (connect, host key,
+        // authentication), or the remote shell died.
+        let stderr = String::from_utf8_lossy(&stderr).into_owned();
+        let status = sh.child.wait().ok().and_then(|s| s.code());
+        if status == Some(255)
+            && stderr
+                .lines()
+                .any(|l| SSH_ERROR_MARKERS.iter().any(|m| l.starts_with(m)))
+        {
+            return Err(ShellError::Unreachable(format!(
+                "{}: {}",
+                self.destination,
+                summarize(&stderr)
+            )));
+        }
+        Err(ShellError::Other(format!(
+            "{}: the remote sh ended before the command finished (ssh exited with {status:?}): {}",
+            self.destination,
+            summarize(&stderr)
+        )))
+    }
+
     fn exec(&self, command: &str, timeout: Duration) -> Result<CmdOutput, ShellError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
@@ -256,6 +421,25 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::io::Result<Op
     }
 }
 
+/// The control socket's name: one master per alias as written (with its user, port and
+/// identity), not per resolved address as `%C` would give. Two aliases of one address
+/// may differ in `HostKeyAlias` or identity; a master checked and authenticated for one
+/// must not serve the other. (A `HostName` changed in ~/.ssh/config takes effect when
+/// the master times out, after `ControlPersist`.)
+fn control_name(peer: &PeerSsh, home: &SshHome) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        &peer.host,
+        &peer.user,
+        peer.port,
+        &peer.identity,
+        home.config(),
+    )
+        .hash(&mut h);
+    format!("fleet-{:016x}", h.finish())
+}
+
 /// A private directory for control sockets: `$XDG_RUNTIME_DIR/git-fleet-ssh`, else
 /// `~/.ssh/git-fleet-cm`. `None` (no multiplexing) when neither can be made or the
 /// socket path would be too long.
@@ -267,8 +451,8 @@ fn control_dir(home: &SshHome) -> Option<PathBuf> {
         .into_iter()
         .chain(std::iter::once(home.dir.join("git-fleet-cm")));
     for dir in candidates {
-        // `%C` expands to 40 hex digits.
-        if dir.as_os_str().len() + 1 + 40 > MAX_CONTROL_PATH {
+        // The socket name is `fleet-` and 16 hex digits.
+        if dir.as_os_str().len() + 1 + 22 > MAX_CONTROL_PATH {
             continue;
         }
         if make_private_dir(&dir).is_ok() {
