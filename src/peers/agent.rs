@@ -550,17 +550,18 @@ fn read_reports_with(store: &Store, cache: &ReportCache) -> Result<Vec<PullRepor
     // In ref order whatever the cache holds, so ties resolve the same way.
     let mut slots: Vec<Option<PullReport>> = Vec::with_capacity(found.len());
     let mut hits = Vec::with_capacity(found.len());
-    let mut missed: Vec<(usize, &(String, ObjectId))> = Vec::new();
-    for (i, entry) in found.iter().enumerate() {
-        let (name, id) = entry;
-        let peer = peer_of_ref(name).unwrap_or_default();
-        slots.push(match cache.get(id, peer) {
+    let live = found.len();
+    let mut missed: Vec<(usize, (String, ObjectId))> = Vec::new();
+    for (i, (name, id)) in found.into_iter().enumerate() {
+        let peer = peer_of_ref(&name).unwrap_or_default();
+        slots.push(match cache.get(&id, peer) {
             Some((fields, payload)) => {
                 hits.push(payload);
-                fields.map(|f| pull_report(peer, name, id, f))
+                let peer = peer.to_string();
+                fields.map(|f| pull_report(peer, name, &id, f))
             }
             None => {
-                missed.push((i, entry));
+                missed.push((i, (name, id)));
                 None
             }
         });
@@ -573,7 +574,7 @@ fn read_reports_with(store: &Store, cache: &ReportCache) -> Result<Vec<PullRepor
     let chunk = missed.len().div_ceil(threads.max(1)).max(1);
     // Per miss: None when its commit could not be read (not cached: it may
     // be fetched later), else what it says.
-    let read_part = |repo: &gix::Repository, part: &[(usize, &(String, ObjectId))]| {
+    let read_part = |repo: &gix::Repository, part: &[(usize, (String, ObjectId))]| {
         part.iter()
             .map(|(_, (name, id))| {
                 let peer = peer_of_ref(name).unwrap_or_default();
@@ -616,35 +617,35 @@ fn read_reports_with(store: &Store, cache: &ReportCache) -> Result<Vec<PullRepor
             Some((*id, peer_of_ref(name).unwrap_or_default(), f.as_ref()))
         })
         .collect();
-    cache.save(&hits, &misses, found.len());
+    cache.save(&hits, &misses, live);
     drop(misses);
     for ((i, (name, id)), f) in missed.into_iter().zip(fresh) {
         if let Some(Some(f)) = f {
-            let peer = peer_of_ref(name).unwrap_or_default();
-            slots[i] = Some(pull_report(peer, name, id, f));
+            let peer = peer_of_ref(&name).unwrap_or_default().to_string();
+            slots[i] = Some(pull_report(peer, name, &id, f));
         }
     }
     // The latest per peer, in peer order (a stable sort: on equal times the
     // one read last wins, as before).
-    let mut parsed: Vec<PullReport> = slots.into_iter().flatten().collect();
-    parsed.sort_by(|a, b| a.peer.cmp(&b.peer).then(a.record.time.cmp(&b.record.time)));
-    let mut latest: Vec<PullReport> = Vec::with_capacity(parsed.len());
-    for r in parsed {
-        match latest.last_mut() {
-            Some(last) if last.peer == r.peer => {
-                // Sorted by time: a later one replaces it, a tie keeps the last read.
-                *last = r;
-            }
-            _ => latest.push(r),
+    // In place: no copy of thousands of reports.
+    slots.retain(Option::is_some);
+    let mut latest: Vec<PullReport> = slots.into_iter().map(Option::unwrap).collect();
+    latest.sort_by(|a, b| a.peer.cmp(&b.peer).then(a.record.time.cmp(&b.record.time)));
+    // Sorted by time within a peer: the later one stays (a tie: the last read).
+    latest.dedup_by(|later, kept| {
+        let same = later.peer == kept.peer;
+        if same {
+            std::mem::swap(later, kept);
         }
-    }
+        same
+    });
     Ok(latest)
 }
 
-fn pull_report(peer: &str, name: &str, id: &ObjectId, f: Fields) -> PullReport {
+fn pull_report(peer: String, name: String, id: &ObjectId, f: Fields) -> PullReport {
     PullReport {
-        peer: peer.to_string(),
-        reference: name.to_string(),
+        peer,
+        reference: name,
         id: id.to_string(),
         record: f.record,
         head: f.head,
