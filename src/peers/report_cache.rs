@@ -24,6 +24,7 @@
 use super::fanout::{Owed, StepStatus};
 use super::record::{PeerRecord, Record};
 use gix::ObjectId;
+use std::cell::{Cell, OnceCell};
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -44,8 +45,14 @@ pub struct Fields {
 pub struct ReportCache {
     path: Option<PathBuf>,
     bytes: Vec<u8>,
-    /// Report commit id to the payload of its record in `bytes`.
-    index: gix::hashtable::HashMap<ObjectId, Range<usize>>,
+    /// Every record's id and payload in `bytes`, in file order.
+    order: Vec<(ObjectId, Range<usize>)>,
+    /// Records are written in ref order, and refs are read in that order:
+    /// the next look-up is most likely the record after the last hit.
+    next: Cell<usize>,
+    /// Id to position in `order` (the last record of an id), built on the
+    /// first look-up the order does not answer.
+    by_id: OnceCell<gix::hashtable::HashMap<ObjectId, usize>>,
     /// Records in the file (duplicates and stale ones included).
     records: usize,
     /// The file is missing or unusable: rewrite it whole.
@@ -58,7 +65,9 @@ impl ReportCache {
         ReportCache {
             path: None,
             bytes: Vec::new(),
-            index: Default::default(),
+            order: Vec::new(),
+            next: Cell::new(0),
+            by_id: OnceCell::new(),
             records: 0,
             rewrite: false,
         }
@@ -80,10 +89,10 @@ impl ReportCache {
         let Ok(bytes) = std::fs::read(&path) else {
             return cache;
         };
-        if let Some((index, records)) = index(&bytes) {
+        if let Some(order) = index(&bytes) {
             cache.bytes = bytes;
-            cache.index = index;
-            cache.records = records;
+            cache.records = order.len();
+            cache.order = order;
             cache.rewrite = false;
         }
         cache
@@ -92,9 +101,22 @@ impl ReportCache {
     /// The cached parse of report commit `id` for `peer`: `Some(None)` when
     /// it is known not to be a report, `None` on a miss.
     pub fn get(&self, id: &ObjectId, peer: &str) -> Option<(Option<Fields>, Range<usize>)> {
-        let range = self.index.get(id)?;
+        let at = match self.order.get(self.next.get()) {
+            Some((next, _)) if next == id => self.next.get(),
+            _ => *self
+                .by_id
+                .get_or_init(|| {
+                    let mut map: gix::hashtable::HashMap<ObjectId, usize> = Default::default();
+                    map.reserve(self.order.len());
+                    map.extend(self.order.iter().enumerate().map(|(i, (id, _))| (*id, i)));
+                    map
+                })
+                .get(id)?,
+        };
+        self.next.set(at + 1);
+        let range = self.order[at].1.clone();
         let fields = decode(&self.bytes[range.clone()], peer)?;
-        Some((fields, range.clone()))
+        Some((fields, range))
     }
 
     /// Record the misses of this run. `hits` are the payloads found here
@@ -129,15 +151,13 @@ impl ReportCache {
     }
 }
 
-/// Every record's payload by id, or None when any record is damaged.
-fn index(bytes: &[u8]) -> Option<(gix::hashtable::HashMap<ObjectId, Range<usize>>, usize)> {
+/// Every record's id and payload, or None when any record is damaged.
+fn index(bytes: &[u8]) -> Option<Vec<(ObjectId, Range<usize>)>> {
     let mut at = MAGIC.len();
     if bytes.get(..at)? != MAGIC {
         return None;
     }
-    let mut map: gix::hashtable::HashMap<ObjectId, Range<usize>> = Default::default();
-    map.reserve(bytes.len() / 200);
-    let mut records = 0;
+    let mut order = Vec::with_capacity(bytes.len() / 200);
     while at < bytes.len() {
         let len = u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize;
         let payload = at + 4..at + 4 + len;
@@ -148,11 +168,10 @@ fn index(bytes: &[u8]) -> Option<(gix::hashtable::HashMap<ObjectId, Range<usize>
         let p = &bytes[payload.clone()];
         let idlen = *p.first()? as usize;
         let id = ObjectId::try_from(p.get(1..1 + idlen)?).ok()?;
-        map.insert(id, payload.clone());
-        records += 1;
+        order.push((id, payload.clone()));
         at = payload.end + 8;
     }
-    Some((map, records))
+    Some(order)
 }
 
 /// A word-wise multiply-rotate mix: each step is a bijection of the state,
@@ -384,9 +403,10 @@ mod tests {
         let id = ObjectId::from_hex(b"0123456789012345678901234567890123456789").unwrap();
         let mut out = MAGIC.to_vec();
         encode_record(&mut out, &id, "web-1", Some(&fields()));
-        let (map, n) = index(&out).unwrap();
-        assert_eq!(n, 1);
-        let payload = &out[map[&id].clone()];
+        let order = index(&out).unwrap();
+        assert_eq!(order.len(), 1);
+        assert_eq!(order[0].0, id);
+        let payload = &out[order[0].1.clone()];
         let back = decode(payload, "web-1").unwrap().unwrap();
         assert_eq!(
             format!("{:?}", back.record),
