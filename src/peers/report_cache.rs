@@ -138,13 +138,13 @@ impl ReportCache {
         }
         // Errors are ignored: without a cache proof is only slower.
         if self.rewrite || compact {
-            let mut all = Vec::with_capacity(MAGIC.len() + out.len() + hits.len() * 256);
-            all.extend_from_slice(MAGIC);
+            // The kept records, then the new ones (written as they are, not copied).
+            let mut kept = Vec::with_capacity(MAGIC.len() + hits.len() * 256);
+            kept.extend_from_slice(MAGIC);
             for r in hits {
-                frame(&mut all, &self.bytes[r.clone()]);
+                frame(&mut kept, &self.bytes[r.clone()]);
             }
-            all.extend_from_slice(&out);
-            let _ = replace(path, &all);
+            let _ = replace(path, &[&kept, &out]);
         } else {
             let _ = append(path, &out);
         }
@@ -357,11 +357,13 @@ fn append(path: &Path, records: &[u8]) -> std::io::Result<()> {
     f.write_all(records)
 }
 
-fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn replace(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
+    for part in parts {
+        tmp.write_all(part)?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
