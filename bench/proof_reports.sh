@@ -8,6 +8,7 @@
 #   COUNTS="100 1000 10000" bench/proof_reports.sh
 #   RUNS=20 bench/proof_reports.sh           more timed runs per case (default 10)
 #   SKIP_BUILD=1 / BIN=... / KEEP=1          as in bench/diff.sh
+#   OLD_BIN=/path/to/git-fleet               also time another build, pair by pair
 #
 # The reports are generated with one `git fast-import` stream (one commit per
 # peer, each on its own refs/fleet/reports/<peer>/log, with the trailers the
@@ -49,7 +50,7 @@ median() { # CMD...: the median wall time of RUNS runs, in ms
     $T median "${times[@]}"
 }
 
-echo "# $(git --version); binary $BIN; median of $RUNS runs per case"
+echo "# $(git --version); binary $BIN; median of $RUNS runs per case; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $COUNTS; do
     REPO=$TMP/repo-$n
     git init -q -b main "$REPO"
@@ -91,12 +92,41 @@ EOF
     # (exit 1: this repository has no origin to check; the peers are what counts)
     reports=$({ "$BIN" -C "$REPO" proof "$C" --json || true; } | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["reports"], sum(1 for p in v["peers"] if p["ok"] and p["mode"] == "pull"))')
     [ "$reports" = "$n $n" ] || die "proof read '$reports', expected '$n $n'"
+    # The report cache (<git dir>/fleet/cache/reports-v2) must not change
+    # what proof says: a warm run's JSON equals an uncached one's.
+    rm -rf "$REPO/.git/fleet/cache"
+    "$BIN" -C "$REPO" proof "$C" --json >"$TMP/cold.json" || true
+    "$BIN" -C "$REPO" proof "$C" --json >"$TMP/warm.json" || true
+    GIT_FLEET_NO_CACHE=1 "$BIN" -C "$REPO" proof "$C" --json >"$TMP/none.json" || true
+    cmp -s "$TMP/warm.json" "$TMP/none.json" && cmp -s "$TMP/cold.json" "$TMP/none.json" ||
+        die "proof --json differs with the report cache"
     for layout in loose packed; do
         if [ "$layout" = packed ]; then git -C "$REPO" pack-refs --all; fi
-        g=$(median --cwd "$REPO" -- git for-each-ref refs/fleet/reports)
-        gc=$(median --cwd "$REPO" -- git for-each-ref --format='%(objectname) %(contents)' refs/fleet/reports)
-        p=$(median --cwd "$REPO" -- "$BIN" proof "$C")
-        echo "$n reports, $layout refs: git for-each-ref refs/fleet/reports $g ms; git fleet proof $p ms; ratio $($T ratio "$p" "$g") (for-each-ref reading every report's message: $gc ms, ratio $($T ratio "$p" "$gc"))"
+        # Pair by pair (for-each-ref, then each proof variant, RUNS times), so
+        # load changes hit every variant alike; ratios are medians of the
+        # per-round ratios. cold: the cache removed before each run (untimed).
+        G=() GC=() W=() CO=() N=() O=() RW=() RC=() RN=() RO=()
+        "$BIN" -C "$REPO" proof "$C" >/dev/null 2>&1 || true # warm the cache
+        for _ in $(seq "$RUNS"); do
+            g=$($T run --cwd "$REPO" -- git for-each-ref refs/fleet/reports)
+            w=$($T run --ok 0,1 --cwd "$REPO" -- "$BIN" proof "$C")
+            rm -rf "$REPO/.git/fleet/cache"
+            c=$($T run --ok 0,1 --cwd "$REPO" -- "$BIN" proof "$C")
+            nc=$($T run --ok 0,1 --cwd "$REPO" --env GIT_FLEET_NO_CACHE=1 -- "$BIN" proof "$C")
+            G+=("$g") W+=("$w") CO+=("$c") N+=("$nc")
+            RW+=("$($T ratio "$w" "$g")") RC+=("$($T ratio "$c" "$g")") RN+=("$($T ratio "$nc" "$g")")
+            if [ -n "${OLD_BIN:-}" ]; then
+                o=$($T run --ok 0,1 --cwd "$REPO" -- "$OLD_BIN" proof "$C")
+                O+=("$o") RO+=("$($T ratio "$o" "$g")")
+            fi
+            GC+=("$($T run --cwd "$REPO" -- git for-each-ref --format='%(objectname) %(contents)' refs/fleet/reports)")
+        done
+        old=""
+        if [ -n "${OLD_BIN:-}" ]; then
+            old="; old binary $($T median "${O[@]}") ms, ratio $($T rmedian "${RO[@]}")"
+        fi
+        echo "$n reports, $layout refs: git for-each-ref refs/fleet/reports $($T median "${G[@]}") ms; git fleet proof: warm cache $($T median "${W[@]}") ms, ratio $($T rmedian "${RW[@]}"); cold cache $($T median "${CO[@]}") ms, ratio $($T rmedian "${RC[@]}"); no cache (GIT_FLEET_NO_CACHE=1) $($T median "${N[@]}") ms, ratio $($T rmedian "${RN[@]}")$old (for-each-ref reading every report's message: $($T median "${GC[@]}") ms)"
     done
+    echo "# load average after $n: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 echo "rerun: (cd $ROOT && bench/proof_reports.sh)"

@@ -71,21 +71,15 @@ pub fn run(ui: &Ui, ws: &Workspace, args: ProofArgs) -> Result<Outcome> {
         }
         let width = proof.peers.iter().map(|p| p.name.len()).max().unwrap_or(0);
         // One write for all peer lines: thousands of agents, one syscall.
-        let mut lines = String::new();
+        // Each line written in place: thousands of peers, few allocations.
+        use std::fmt::Write as _;
+        let mut lines = String::with_capacity(proof.peers.len() * 128);
+        let mut when = String::new();
         for p in &proof.peers {
-            let line = match &p.record {
-                Some(rec) if p.ok => format!(
-                    "peer {:<width$}  {}; {}",
-                    p.name,
-                    rec.outcome,
-                    runtime_text(rec)
-                ),
-                _ => format!("peer {:<width$}  {}", p.name, p.detail),
-            };
-            let when = match (&p.recorded_at, &p.recorded_by) {
-                (Some(t), Some(a)) => format!("  ({t}, {a})"),
-                _ => String::new(),
-            };
+            when.clear();
+            if let (Some(t), Some(a)) = (&p.recorded_at, &p.recorded_by) {
+                let _ = write!(when, "  ({t}, {a})");
+            }
             // Agents report themselves: they count without being declared.
             let head = if p.configured || p.mode == "pull" {
                 mark(p.ok)
@@ -97,12 +91,19 @@ pub fn run(ui: &Ui, ws: &Workspace, args: ProofArgs) -> Result<Outcome> {
             } else {
                 "  [no longer declared]"
             };
-            let mode = format!("  [{}]", p.mode);
-            lines.push_str(&format!(
-                "{head} {line}{}{}{note}\n",
-                ui.dim().apply_to(when),
-                ui.dim().apply_to(mode)
-            ));
+            let _ = write!(lines, "{head} peer {:<width$}  ", p.name);
+            match &p.record {
+                Some(rec) if p.ok => {
+                    let _ = write!(lines, "{}; {}", rec.outcome, runtime_text(rec));
+                }
+                _ => lines.push_str(&p.detail),
+            }
+            let _ = writeln!(
+                lines,
+                "{}{}{note}",
+                ui.dim().apply_to(&when),
+                ui.dim().apply_to(format_args!("  [{}]", p.mode))
+            );
         }
         if !lines.is_empty() {
             lines.pop();
@@ -126,9 +127,13 @@ pub fn run(ui: &Ui, ws: &Workspace, args: ProofArgs) -> Result<Outcome> {
             ));
         }
     }
-    Ok(if proof.complete {
+    let outcome = if proof.complete {
         Outcome::Done
     } else {
         Outcome::Found
-    })
+    };
+    // The process exits next: freeing thousands of peers one by one would
+    // only cost time (measured: several ms at 10,000 reports).
+    std::mem::forget(proof);
+    Ok(outcome)
 }

@@ -23,6 +23,7 @@
 use super::config::{Location, Origin, Peer, DEFAULT_TIMEOUT_SECS};
 use super::fanout::{self, Outcome, PeerReport, Report, Request, NOTES_REF};
 use super::record::{self, Record};
+use super::report_cache::{Fields, ReportCache};
 use super::shell::SshOptions;
 use crate::error::{Error, FanoutError, Result, StoreError};
 use crate::gitcmd::git;
@@ -513,7 +514,18 @@ pub struct PullReport {
 /// Every peer's latest report: one pass over `refs/fleet/reports/` and
 /// `refs/fleet-remote/*/fleet/reports/`, reading each tip in-process. When
 /// a peer's chain is found twice (here and fetched), the later report wins.
+/// Parsed reports are cached by commit id ([`super::report_cache`]), so only
+/// tips not seen before are inflated; `GIT_FLEET_NO_CACHE=1` reads them all.
 pub fn read_reports(store: &Store) -> Result<Vec<PullReport>> {
+    let cache = if std::env::var_os("GIT_FLEET_NO_CACHE").is_some_and(|v| v == "1") {
+        ReportCache::disabled()
+    } else {
+        ReportCache::load(store.repo().common_dir())
+    };
+    read_reports_with(store, &cache)
+}
+
+fn read_reports_with(store: &Store, cache: &ReportCache) -> Result<Vec<PullReport>> {
     let repo = store.repo();
     let platform = repo
         .references()
@@ -526,48 +538,69 @@ pub fn read_reports(store: &Store) -> Result<Vec<PullReport>> {
             .map_err(|e| StoreError::repo(format!("cannot list {prefix}"), e))?;
         for r in iter {
             let Ok(r) = r else { continue };
-            let name = r.name().as_bstr().to_string();
+            let name = r.name().as_bstr();
             // Reports are commits, never tags: the ref's own id, no peeling.
-            if let (Some(id), Some(_)) = (r.target().try_id(), peer_of_ref(&name)) {
-                found.push((name, id.to_owned()));
+            if let (Some(id), Some(_)) = (r.target().try_id(), peer_of_ref_bytes(name)) {
+                found.push((name.to_string(), id.to_owned()));
             }
         }
     }
-    // ...then the report commits, read in-process by a few threads (each
-    // object is one small inflate; there can be thousands).
+    // ...then each tip from the cache, or (a miss) its commit read
+    // in-process, by a few threads when there are many.
+    // In ref order whatever the cache holds, so ties resolve the same way.
+    let mut slots: Vec<Option<PullReport>> = Vec::with_capacity(found.len());
+    let mut hits = Vec::with_capacity(found.len());
+    let live = found.len();
+    let mut missed: Vec<(usize, (String, ObjectId))> = Vec::new();
+    for (i, (name, id)) in found.into_iter().enumerate() {
+        let peer = peer_of_ref(&name).unwrap_or_default();
+        slots.push(match cache.get(&id, peer) {
+            Some((fields, payload)) => {
+                hits.push(payload);
+                let peer = peer.to_string();
+                fields.map(|f| pull_report(peer, name, &id, f))
+            }
+            None => {
+                missed.push((i, (name, id)));
+                None
+            }
+        });
+    }
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 4)
-        .min(found.len() / 512 + 1);
-    let chunk = found.len().div_ceil(threads.max(1)).max(1);
-    let parsed: Vec<PullReport> = if threads <= 1 {
-        found
-            .iter()
-            .filter_map(|(name, id)| parse_report(repo, name, *id))
-            .collect()
+        .min(missed.len() / 512 + 1);
+    let chunk = missed.len().div_ceil(threads.max(1)).max(1);
+    // Per miss: None when its commit could not be read (not cached: it may
+    // be fetched later), else what it says.
+    let read_part = |repo: &gix::Repository, part: &[(usize, (String, ObjectId))]| {
+        part.iter()
+            .map(|(_, (name, id))| {
+                let peer = peer_of_ref(name).unwrap_or_default();
+                report_message(repo, *id).map(|m| parse_fields(peer, &m))
+            })
+            .collect::<Vec<_>>()
+    };
+    let fresh: Vec<Option<Option<Fields>>> = if threads <= 1 {
+        read_part(repo, &missed)
     } else {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = found
+            let handles: Vec<_> = missed
                 .chunks(chunk)
                 .map(|part| {
                     let git_dir = store.git_dir();
                     // gix handles are not Send here: each thread opens its own.
                     scope.spawn(move || {
-                        let Ok(repo) = gix::open(git_dir) else {
-                            return None;
-                        };
-                        part.iter()
-                            .filter_map(|(name, id)| parse_report(&repo, name, *id))
-                            .collect::<Vec<_>>()
-                            .into()
+                        let repo = gix::open(git_dir).ok()?;
+                        Some(read_part(&repo, part))
                     })
                 })
                 .collect();
             handles
                 .into_iter()
                 .map(|h| h.join().ok().flatten())
-                .collect::<Option<Vec<Vec<PullReport>>>>()
+                .collect::<Option<Vec<_>>>()
         })
         .ok_or_else(|| FanoutError::ReadReports {
             git_dir: store.git_dir().to_path_buf(),
@@ -576,16 +609,52 @@ pub fn read_reports(store: &Store) -> Result<Vec<PullReport>> {
         .flatten()
         .collect()
     };
-    let mut latest: std::collections::BTreeMap<String, PullReport> = Default::default();
-    for r in parsed {
-        match latest.get(&r.peer) {
-            Some(old) if old.record.time > r.record.time => {}
-            _ => {
-                latest.insert(r.peer.clone(), r);
-            }
+    let misses: Vec<(ObjectId, &str, Option<&Fields>)> = missed
+        .iter()
+        .zip(&fresh)
+        .filter_map(|((_, (name, id)), f)| {
+            let f = f.as_ref()?;
+            Some((*id, peer_of_ref(name).unwrap_or_default(), f.as_ref()))
+        })
+        .collect();
+    cache.save(&hits, &misses, live);
+    drop(misses);
+    for ((i, (name, id)), f) in missed.into_iter().zip(fresh) {
+        if let Some(Some(f)) = f {
+            let peer = peer_of_ref(&name).unwrap_or_default().to_string();
+            slots[i] = Some(pull_report(peer, name, &id, f));
         }
     }
-    Ok(latest.into_values().collect())
+    // The latest per peer, in peer order (a stable sort: on equal times the
+    // one read last wins, as before).
+    // In place: no copy of thousands of reports.
+    slots.retain(Option::is_some);
+    let mut latest: Vec<PullReport> = slots.into_iter().map(Option::unwrap).collect();
+    latest.sort_by(|a, b| a.peer.cmp(&b.peer).then(a.record.time.cmp(&b.record.time)));
+    // Sorted by time within a peer: the later one stays (a tie: the last read).
+    latest.dedup_by(|later, kept| {
+        let same = later.peer == kept.peer;
+        if same {
+            std::mem::swap(later, kept);
+        }
+        same
+    });
+    Ok(latest)
+}
+
+fn pull_report(peer: String, name: String, id: &ObjectId, f: Fields) -> PullReport {
+    PullReport {
+        peer,
+        reference: name,
+        id: id.to_string(),
+        record: f.record,
+        head: f.head,
+        agent: f.agent,
+    }
+}
+
+fn peer_of_ref_bytes(name: &gix::bstr::BStr) -> Option<&str> {
+    peer_of_ref(std::str::from_utf8(name.as_ref()).ok()?)
 }
 
 /// `refs/fleet/reports/<peer>/log` or `refs/fleet-remote/<r>/fleet/reports/<peer>/log`.
@@ -601,14 +670,20 @@ fn peer_of_ref(name: &str) -> Option<&str> {
     rest.strip_suffix("/log").filter(|p| !p.contains('/'))
 }
 
-/// One report commit, parsed in one pass over its message: the fanout
-/// block's trailers (as [`record::parse_note`] reads them) and the pull-mode ones.
-fn parse_report(repo: &gix::Repository, name: &str, id: ObjectId) -> Option<PullReport> {
-    let peer = peer_of_ref(name)?;
+/// The message of report commit `id`, or None when it cannot be read.
+fn report_message(repo: &gix::Repository, id: ObjectId) -> Option<Vec<u8>> {
     let object = repo.find_object(id).ok()?;
     let commit = gix::objs::CommitRefIter::from_bytes(&object.data, repo.object_hash());
-    let message = commit.message().ok()?;
-    let message = std::str::from_utf8(message.as_ref()).ok()?;
+    // Not a commit (or damaged): read, and not a report.
+    Some(commit.message().map(|m| m.to_vec()).unwrap_or_default())
+}
+
+/// One report message, parsed in one pass: the fanout block's trailers (as
+/// [`record::parse_note`] reads them) and the pull-mode ones. None: not a
+/// report of `peer`. It depends on the message and the peer only, which is
+/// what makes it cacheable by commit id.
+fn parse_fields(peer: &str, message: &[u8]) -> Option<Fields> {
+    let message = std::str::from_utf8(message).ok()?;
     let mut record = Record {
         commit: String::new(),
         run: String::new(),
@@ -623,6 +698,10 @@ fn parse_report(repo: &gix::Repository, name: &str, id: ObjectId) -> Option<Pull
     // Lines about another peer are not this peer's (one writer per ref).
     let mine = |v: &str| v.split(' ').next() == Some(peer);
     for line in message.lines() {
+        // Only `Fleet-*: ` lines matter; a byte search, not a substring one.
+        if !line.starts_with("Fleet-") {
+            continue;
+        }
         let Some((key, value)) = line.split_once(": ") else {
             continue;
         };
@@ -676,10 +755,7 @@ fn parse_report(repo: &gix::Repository, name: &str, id: ObjectId) -> Option<Pull
         return None;
     }
     record.peers.push(peer_rec?);
-    Some(PullReport {
-        peer: peer.to_string(),
-        reference: name.to_string(),
-        id: id.to_string(),
+    Some(Fields {
         record,
         head,
         agent,

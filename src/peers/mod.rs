@@ -16,5 +16,6 @@ pub mod local;
 pub mod lock;
 pub mod proof;
 pub mod record;
+pub mod report_cache;
 pub mod shell;
 pub mod ssh;

@@ -72,6 +72,10 @@ pub struct Proof {
     pub missing: Vec<String>,
 }
 
+/// One peer to judge: its name (None: the report's), whether declared, and
+/// where its push record (in `latest`) and pull report (in the reports) are.
+type Judged<'a> = (Option<&'a str>, bool, Option<usize>, Option<usize>);
+
 /// Build the closeout of `commit`. `exists_locally` is false when the caller
 /// was given an id this repository does not have.
 pub fn prove(
@@ -95,35 +99,71 @@ pub fn prove(
     };
     let latest = latest_by_peer(&records);
     let reports = read_reports(store)?;
-    let pulled: std::collections::HashMap<&str, &PullReport> =
-        reports.iter().map(|r| (r.peer.as_str(), r)).collect();
-    let mut out = Vec::new();
-    let mut judge = |name: &str, configured: bool| {
-        let pushed = latest.iter().find(|(p, _)| p.name == name);
-        let proof = match (pushed, pulled.get(name)) {
+    let report_count = reports.len();
+    // Both lists are sorted by peer name: look-ups are binary searches and
+    // the undeclared peers one merge (thousands of agents report).
+    let pull_at = |name: &str| reports.binary_search_by(|r| r.peer.as_str().cmp(name)).ok();
+    let push_at = |name: &str| {
+        latest
+            .binary_search_by(|(p, _)| p.name.as_str().cmp(name))
+            .ok()
+    };
+    // Who is judged, in output order: declared peers, then the others by name.
+    // `None` as a name: the report's own (moved out of it, not copied).
+    let mut plan: Vec<Judged> = Vec::new();
+    for peer in peers {
+        let name = peer.name.as_str();
+        plan.push((Some(name), true, push_at(name), pull_at(name)));
+    }
+    let declared: std::collections::HashSet<&str> = peers.iter().map(|p| p.name.as_str()).collect();
+    let (mut i, mut j) = (0, 0);
+    loop {
+        let a = latest.get(i).map(|(p, _)| p.name.as_str());
+        let b = reports.get(j).map(|r| r.peer.as_str());
+        let (name, push, pull) = match (a, b) {
+            (None, None) => break,
+            (Some(a), Some(b)) if a == b => {
+                (i, j) = (i + 1, j + 1);
+                (Some(a), Some(i - 1), Some(j - 1))
+            }
+            (Some(a), b) if b.is_none_or(|b| a < b) => {
+                i += 1;
+                (Some(a), Some(i - 1), None)
+            }
+            _ => {
+                j += 1;
+                (None, None, Some(j - 1))
+            }
+        };
+        if !declared.contains(name.unwrap_or_else(|| reports[j - 1].peer.as_str())) {
+            plan.push((name, false, push, pull));
+        }
+    }
+    let mut pulled: Vec<Option<PullReport>> = reports.into_iter().map(Some).collect();
+    // Many peers report the same commit: one ancestry walk per commit.
+    let mut contains: std::collections::HashMap<ObjectId, bool> = Default::default();
+    let mut out = Vec::with_capacity(plan.len());
+    for (name, configured, push, pull) in plan {
+        let pushed = push.map(|k| &latest[k]);
+        let pull = pull.and_then(|k| pulled[k].take());
+        let proof = match (pushed, pull) {
             // The later evidence wins; on a tie, the push record.
             (Some(push), Some(pull)) if pull.record.time > push.1.time => {
-                pull_proof(store, commit, name, configured, pull)
+                pull_proof(store, commit, configured, pull, &mut contains)
             }
-            (None, Some(pull)) => pull_proof(store, commit, name, configured, pull),
-            (push, _) => peer_proof(name, configured, push),
+            (None, Some(pull)) => pull_proof(store, commit, configured, pull, &mut contains),
+            (push, pull) => {
+                let name = name
+                    .or(pull.as_ref().map(|p| p.peer.as_str()))
+                    .unwrap_or_default();
+                peer_proof(name, configured, push)
+            }
         };
         // Undeclared peers count when they report themselves (pull mode).
         if !proof.ok && (configured || proof.mode == "pull") {
-            missing.push(format!("peer {name}: {}", proof.detail));
+            missing.push(format!("peer {}: {}", proof.name, proof.detail));
         }
         out.push(proof);
-    };
-    for peer in peers {
-        judge(&peer.name, true);
-    }
-    let mut others: std::collections::BTreeSet<&str> =
-        latest.iter().map(|(p, _)| p.name.as_str()).collect();
-    others.extend(pulled.keys().copied());
-    for name in others {
-        if !peers.iter().any(|peer| peer.name == name) {
-            judge(name, false);
-        }
     }
     Ok(Proof {
         commit: commit.to_string(),
@@ -131,7 +171,7 @@ pub fn prove(
         remote: remote_check,
         peers: out,
         runs: records.len(),
-        reports: reports.len(),
+        reports: report_count,
         complete: missing.is_empty(),
         missing,
     })
@@ -207,18 +247,29 @@ fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>
     }
 }
 
-/// A peer's standing from its own latest report (pull mode).
+/// A peer's standing from its own latest report (pull mode). `contains`
+/// remembers, per reported commit, whether it contains `commit`.
 fn pull_proof(
     store: &Store,
     commit: ObjectId,
-    name: &str,
     configured: bool,
-    pull: &PullReport,
+    pull: PullReport,
+    contains: &mut std::collections::HashMap<ObjectId, bool>,
 ) -> PeerProof {
-    let rec = &pull.record.peers[0];
-    let reported = ObjectId::from_hex(pull.record.commit.as_bytes()).ok();
-    let head = pull
-        .head
+    let PullReport {
+        peer: name,
+        id,
+        record,
+        head,
+        agent,
+        ..
+    } = pull;
+    let Some(rec) = record.peers.into_iter().next() else {
+        // Never built without its peer line; judged as no evidence.
+        return peer_proof(&name, configured, None);
+    };
+    let reported = ObjectId::from_hex(record.commit.as_bytes()).ok();
+    let head = head
         .as_deref()
         .and_then(|h| ObjectId::from_hex(h.as_bytes()).ok());
     let delivered = matches!(
@@ -231,14 +282,19 @@ fn pull_proof(
     let owed = rec.owed();
     // The report is about the tip its agent fetched: it proves `commit`
     // when that tip (or the HEAD it reported) contains it.
-    let contains = |c: Option<ObjectId>| {
-        c.is_some_and(|c| c == commit || store.is_ancestor(commit, c).unwrap_or(false))
+    let mut contains = |c: Option<ObjectId>| {
+        c.is_some_and(|c| {
+            c == commit
+                || *contains
+                    .entry(c)
+                    .or_insert_with(|| store.is_ancestor(commit, c).unwrap_or(false))
+        })
     };
     let covers = contains(reported) || (delivered && contains(head));
     let ok = delivered && runtime_ok && owed.is_empty() && covers;
-    let at = short_hex(&pull.record.commit);
+    let at = short_hex(&record.commit);
     let detail = if ok {
-        format!("{} at {at}; {}", rec.outcome, runtime_text(rec))
+        format!("{} at {at}; {}", rec.outcome, runtime_text(&rec))
     } else if !covers && delivered {
         format!(
             "its agent last reported {} at {at}, which does not contain {}: not delivered yet (the agent's next run fetches it)",
@@ -257,16 +313,16 @@ fn pull_proof(
         format!("{} at {at}: {}", rec.outcome, rec.reason)
     };
     PeerProof {
-        name: name.to_string(),
+        name,
         configured,
-        record: Some(rec.clone()),
-        recorded_at: Some(pull.record.time.clone()),
-        recorded_by: Some(pull.record.actor.clone()),
+        record: Some(rec),
+        recorded_at: Some(record.time),
+        recorded_by: Some(record.actor),
         ok,
         detail,
         mode: "pull",
-        report: Some(pull.id.clone()),
-        agent: pull.agent.clone(),
+        report: Some(id),
+        agent,
     }
 }
 
@@ -276,18 +332,34 @@ fn short_hex(s: &str) -> &str {
 
 /// `reloaded, healthy, read back` or `reload out of scope, ...`.
 pub fn runtime_text(rec: &PeerRecord) -> String {
-    let word = |step: &str, done: &str, s: Option<StepStatus>| match s {
-        Some(StepStatus::Ok) => done.to_string(),
-        Some(StepStatus::OutOfScope) | None => format!("{step} out of scope"),
-        Some(StepStatus::Skipped) => format!("{step} not run"),
-        Some(StepStatus::Failed) => format!("{step} failed"),
-    };
-    [
-        word("reload", "reloaded", rec.reload),
-        word("health", "healthy", rec.health),
-        word("readback", "read back", rec.readback),
-    ]
-    .join(", ")
+    // One string per peer, built in place (thousands of peers).
+    let mut text = String::with_capacity(48);
+    let steps = [
+        ("reload", "reloaded", rec.reload),
+        ("health", "healthy", rec.health),
+        ("readback", "read back", rec.readback),
+    ];
+    for (i, (step, done, s)) in steps.into_iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        match s {
+            Some(StepStatus::Ok) => text.push_str(done),
+            Some(StepStatus::OutOfScope) | None => {
+                text.push_str(step);
+                text.push_str(" out of scope");
+            }
+            Some(StepStatus::Skipped) => {
+                text.push_str(step);
+                text.push_str(" not run");
+            }
+            Some(StepStatus::Failed) => {
+                text.push_str(step);
+                text.push_str(" failed");
+            }
+        }
+    }
+    text
 }
 
 fn remote_check(

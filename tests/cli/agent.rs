@@ -550,3 +550,109 @@ fn a_bad_peer_name_is_exit_2_and_nothing_is_fetched_moved_or_pushed() {
     assert_eq!(head(&env, &peer), head_before);
     assert!(!peer.join("x").exists());
 }
+
+/// `proof C --json` in `dev` after a fetch, with the report cache and
+/// without it (`GIT_FLEET_NO_CACHE=1`): both outputs, which must agree.
+fn proof_both(env: &TestEnv, f: &Fleet, commit: &str) -> (String, String) {
+    env.git(&f.dev, &["fetch", "-q", "origin"]);
+    let cached = env.fleet(&f.dev, &["proof", commit, "--json"]);
+    assert!(cached.code == 0 || cached.code == 1, "{}", cached.stderr);
+    let out = env
+        .command(common::bin(), &f.dev)
+        .args(["proof", commit, "--json"])
+        .env("GIT_FLEET_NO_CACHE", "1")
+        .output()
+        .unwrap();
+    let plain = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        cached.stdout, plain,
+        "the report cache changed what proof says"
+    );
+    (cached.stdout, plain)
+}
+
+#[test]
+fn the_report_cache_never_changes_what_proof_says() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let c1 = f.push_commit(&env, "app.conf", "v2\n");
+    let peers: Vec<PathBuf> = ["web-1", "web-2", "web-3"]
+        .iter()
+        .map(|name| {
+            let peer = f.clone_peer(&env, name);
+            let out = env.fleet(&peer, &["agent", "--name", name]);
+            assert_eq!(out.code, 0, "{}", out.stderr);
+            peer
+        })
+        .collect();
+    let cache = f.dev.join(".git/fleet/cache/reports-v2");
+    let (out, _) = proof_both(&env, &f, &c1);
+    assert_eq!(json(&out)["reports"], 3, "{out}");
+    // The first proof wrote the parsed reports; the next one reads them back.
+    let written = std::fs::read(&cache).expect("proof wrote no report cache");
+    assert!(written.len() > 100, "{}", written.len());
+    proof_both(&env, &f, &c1);
+
+    // A new report after the cache was written: its new commit is read.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let c2 = f.push_commit(&env, "app.conf", "v3\n");
+    let first_report = env.git(&f.origin, &["rev-parse", "refs/fleet/reports/web-1/log"]);
+    let out = env.fleet(&peers[0], &["agent", "--name", "web-1"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (out, _) = proof_both(&env, &f, &c2);
+    let v = json(&out);
+    assert_eq!(peer_json(&v, "web-1")["ok"], true, "{v}");
+    assert_eq!(peer_json(&v, "web-2")["ok"], false, "{v}");
+
+    // A rewritten report ref (rewound on the server; the fetch refspec is
+    // forced): proof follows the ref, not what the cache saw last.
+    env.git(
+        &f.origin,
+        &[
+            "update-ref",
+            "refs/fleet/reports/web-1/log",
+            first_report.trim(),
+        ],
+    );
+    let (out, _) = proof_both(&env, &f, &c2);
+    let v = json(&out);
+    assert_eq!(peer_json(&v, "web-1")["report"], first_report.trim(), "{v}");
+    assert_eq!(peer_json(&v, "web-1")["ok"], false, "{v}");
+
+    // A corrupted cache (one byte changed inside a record), then a truncated
+    // one (as a killed append leaves it): ignored whole, then rebuilt.
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x20;
+    std::fs::write(&cache, &bytes).unwrap();
+    proof_both(&env, &f, &c2);
+    let bytes = std::fs::read(&cache).unwrap();
+    std::fs::write(&cache, &bytes[..bytes.len() - 7]).unwrap();
+    proof_both(&env, &f, &c2);
+    // Garbage in place of the file, and an empty file.
+    std::fs::write(&cache, b"not a cache\n").unwrap();
+    proof_both(&env, &f, &c2);
+    std::fs::write(&cache, b"").unwrap();
+    proof_both(&env, &f, &c2);
+
+    // A git dir proof cannot write to: the cache directory's place is taken
+    // by a file (fails even for root), and .git itself is read-only.
+    let dir = f.dev.join(".git/fleet/cache");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::write(&dir, b"in the way\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let git_dir = f.dev.join(".git");
+    let mode = std::fs::metadata(&git_dir).unwrap().permissions().mode();
+    env.git(&f.dev, &["fetch", "-q", "origin"]);
+    std::fs::set_permissions(&git_dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let cached = env.fleet(&f.dev, &["proof", &c2, "--json"]);
+    let plain = env
+        .command(common::bin(), &f.dev)
+        .args(["proof", &c2, "--json"])
+        .env("GIT_FLEET_NO_CACHE", "1")
+        .output()
+        .unwrap();
+    std::fs::set_permissions(&git_dir, std::fs::Permissions::from_mode(mode)).unwrap();
+    assert_eq!(cached.code, 1, "{}", cached.stderr);
+    assert_eq!(cached.stdout, String::from_utf8_lossy(&plain.stdout));
+}

@@ -1,0 +1,427 @@
+//! A cache of parsed pull-mode reports, keyed by report commit id (issue 11).
+//!
+//! A commit never changes, so what [`super::agent::read_reports`] parsed
+//! out of one (for one peer) is right forever: a hit needs no inflate. The
+//! file `<git common dir>/fleet/cache/reports-v2` holds the parsed FIELDS
+//! only, one self-checked record each:
+//!
+//! ```text
+//! header  "git-fleet report cache 2\n"
+//! record  u32 LE payload length | payload | u64 LE checksum of the payload
+//! payload u8 id length, id, str peer, u8 kind (0: not a report, 1: a report),
+//!         for a report: str commit, run, time, actor, branch, u8 pending,
+//!         str outcome, reason, u8 reload, health, readback (0 none, 1-4),
+//!         u8 owed (0xff none, else bits reload 1, health 2, readback 4),
+//!         opt head, opt agent (u8 0/1, then str); str = u16 LE length, bytes
+//! ```
+//!
+//! Misses are appended in one write (O_APPEND); the file is rewritten whole
+//! (temp file and rename) only when it is missing, unusable, or mostly
+//! records no report ref points to any more. Any record that fails its
+//! checksum or length makes the whole file ignored (never trusted in part)
+//! and rewritten; a cache that cannot be read or written only costs time.
+
+use super::fanout::{Owed, StepStatus};
+use super::record::{PeerRecord, Record};
+use gix::ObjectId;
+use std::cell::{Cell, OnceCell};
+use std::io::Write;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8] = b"git-fleet report cache 2\n";
+const FILE: &str = "reports-v2";
+/// A cache larger than this is not read (something else wrote it).
+const MAX_BYTES: u64 = 1 << 30;
+
+/// What one report commit says for one peer.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    pub record: Record,
+    pub head: Option<String>,
+    pub agent: Option<String>,
+}
+
+pub struct ReportCache {
+    path: Option<PathBuf>,
+    bytes: Vec<u8>,
+    /// Every record's id and payload in `bytes`, in file order.
+    order: Vec<(ObjectId, Range<usize>)>,
+    /// Records are written in ref order, and refs are read in that order:
+    /// the next look-up is most likely the record after the last hit.
+    next: Cell<usize>,
+    /// Id to position in `order` (the last record of an id), built on the
+    /// first look-up the order does not answer.
+    by_id: OnceCell<gix::hashtable::HashMap<ObjectId, usize>>,
+    /// Records in the file (duplicates and stale ones included).
+    records: usize,
+    /// The file is missing or unusable: rewrite it whole.
+    rewrite: bool,
+}
+
+impl ReportCache {
+    /// No cache: every look-up misses and nothing is written.
+    pub fn disabled() -> ReportCache {
+        ReportCache {
+            path: None,
+            bytes: Vec::new(),
+            order: Vec::new(),
+            next: Cell::new(0),
+            by_id: OnceCell::new(),
+            records: 0,
+            rewrite: false,
+        }
+    }
+
+    /// The cache of the repository whose common dir is `common_dir`; an
+    /// unreadable or damaged one loads empty (and is rewritten on save).
+    pub fn load(common_dir: &Path) -> ReportCache {
+        let path = common_dir.join("fleet").join("cache").join(FILE);
+        let mut cache = ReportCache {
+            path: Some(path.clone()),
+            rewrite: true,
+            ..ReportCache::disabled()
+        };
+        let too_big = std::fs::metadata(&path).map_or(true, |m| m.len() > MAX_BYTES);
+        if too_big {
+            return cache;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            return cache;
+        };
+        if let Some(order) = index(&bytes) {
+            cache.bytes = bytes;
+            cache.records = order.len();
+            cache.order = order;
+            cache.rewrite = false;
+        }
+        cache
+    }
+
+    /// The cached parse of report commit `id` for `peer`: `Some(None)` when
+    /// it is known not to be a report, `None` on a miss.
+    pub fn get(&self, id: &ObjectId, peer: &str) -> Option<(Option<Fields>, Range<usize>)> {
+        let at = match self.order.get(self.next.get()) {
+            Some((next, _)) if next == id => self.next.get(),
+            _ => *self
+                .by_id
+                .get_or_init(|| {
+                    let mut map: gix::hashtable::HashMap<ObjectId, usize> = Default::default();
+                    map.reserve(self.order.len());
+                    map.extend(self.order.iter().enumerate().map(|(i, (id, _))| (*id, i)));
+                    map
+                })
+                .get(id)?,
+        };
+        self.next.set(at + 1);
+        let range = self.order[at].1.clone();
+        let fields = decode(&self.bytes[range.clone()], peer)?;
+        Some((fields, range))
+    }
+
+    /// Record the misses of this run. `hits` are the payloads found here
+    /// (kept when the file is rewritten), `live` the number of report refs.
+    pub fn save(
+        &self,
+        hits: &[Range<usize>],
+        misses: &[(ObjectId, &str, Option<&Fields>)],
+        live: usize,
+    ) {
+        let Some(path) = &self.path else { return };
+        let compact = self.records + misses.len() > 2 * live + 256;
+        if !self.rewrite && !compact && misses.is_empty() {
+            return;
+        }
+        let mut out = Vec::with_capacity(misses.len() * 256);
+        for (id, peer, fields) in misses {
+            encode_record(&mut out, id, peer, *fields);
+        }
+        // Errors are ignored: without a cache proof is only slower.
+        if self.rewrite || compact {
+            // The kept records, then the new ones (written as they are, not copied).
+            let mut kept = Vec::with_capacity(MAGIC.len() + hits.len() * 256);
+            kept.extend_from_slice(MAGIC);
+            for r in hits {
+                frame(&mut kept, &self.bytes[r.clone()]);
+            }
+            let _ = replace(path, &[&kept, &out]);
+        } else {
+            let _ = append(path, &out);
+        }
+    }
+}
+
+/// Every record's id and payload, or None when any record is damaged.
+fn index(bytes: &[u8]) -> Option<Vec<(ObjectId, Range<usize>)>> {
+    let mut at = MAGIC.len();
+    if bytes.get(..at)? != MAGIC {
+        return None;
+    }
+    let mut order = Vec::with_capacity(bytes.len() / 200);
+    while at < bytes.len() {
+        let len = u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize;
+        let payload = at + 4..at + 4 + len;
+        let sum = bytes.get(payload.end..payload.end + 8)?;
+        if checksum(&bytes[payload.clone()]) != u64::from_le_bytes(sum.try_into().ok()?) {
+            return None;
+        }
+        let p = &bytes[payload.clone()];
+        let idlen = *p.first()? as usize;
+        let id = ObjectId::try_from(p.get(1..1 + idlen)?).ok()?;
+        order.push((id, payload.clone()));
+        at = payload.end + 8;
+    }
+    Some(order)
+}
+
+/// A word-wise multiply-rotate mix: each step is a bijection of the state,
+/// so any single changed word changes the sum. Detects damage, not attacks
+/// (whoever can write the git dir can write its refs too).
+fn checksum(data: &[u8]) -> u64 {
+    let mut h: u64 = 0x243f_6a88_85a3_08d3 ^ data.len() as u64;
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    }
+    for &b in words.remainder() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^ (h >> 32)
+}
+
+fn frame(out: &mut Vec<u8>, payload: &[u8]) {
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&checksum(payload).to_le_bytes());
+}
+
+fn encode_record(out: &mut Vec<u8>, id: &ObjectId, peer: &str, fields: Option<&Fields>) {
+    let mut p = Vec::with_capacity(256);
+    if encode(&mut p, id, peer, fields).is_some() {
+        frame(out, &p);
+    }
+}
+
+/// None when a field does not fit (over 64 KiB): that report stays uncached.
+fn encode(p: &mut Vec<u8>, id: &ObjectId, peer: &str, fields: Option<&Fields>) -> Option<()> {
+    let id = id.as_bytes();
+    p.push(u8::try_from(id.len()).ok()?);
+    p.extend_from_slice(id);
+    put(p, peer)?;
+    let Some(f) = fields else {
+        p.push(0);
+        return Some(());
+    };
+    p.push(1);
+    let r = &f.record;
+    let peer_rec = r.peers.first()?;
+    for s in [&r.commit, &r.run, &r.time, &r.actor, &r.branch] {
+        put(p, s)?;
+    }
+    p.push(u8::from(r.pending));
+    put(p, &peer_rec.outcome)?;
+    put(p, &peer_rec.reason)?;
+    for s in [peer_rec.reload, peer_rec.health, peer_rec.readback] {
+        p.push(match s {
+            None => 0,
+            Some(StepStatus::OutOfScope) => 1,
+            Some(StepStatus::Skipped) => 2,
+            Some(StepStatus::Ok) => 3,
+            Some(StepStatus::Failed) => 4,
+        });
+    }
+    p.push(match peer_rec.owed {
+        None => 0xff,
+        Some(o) => u8::from(o.reload) | u8::from(o.health) << 1 | u8::from(o.readback) << 2,
+    });
+    for s in [&f.head, &f.agent] {
+        match s {
+            None => p.push(0),
+            Some(s) => {
+                p.push(1);
+                put(p, s)?;
+            }
+        }
+    }
+    Some(())
+}
+
+fn put(p: &mut Vec<u8>, s: &str) -> Option<()> {
+    p.extend_from_slice(&u16::try_from(s.len()).ok()?.to_le_bytes());
+    p.extend_from_slice(s.as_bytes());
+    Some(())
+}
+
+/// The fields of one payload, when it is about `peer`.
+fn decode(p: &[u8], peer: &str) -> Option<Option<Fields>> {
+    let mut r = Reader { p, at: 0 };
+    let idlen = r.byte()? as usize;
+    r.take(idlen)?;
+    if r.str()? != peer {
+        return None;
+    }
+    if r.byte()? == 0 {
+        return Some(None);
+    }
+    let commit = r.string()?;
+    let run = r.string()?;
+    let time = r.string()?;
+    let actor = r.string()?;
+    let branch = r.string()?;
+    let pending = r.byte()? != 0;
+    let outcome = r.string()?;
+    let reason = r.string()?;
+    let mut step = || -> Option<Option<StepStatus>> {
+        Some(match r.byte()? {
+            0 => None,
+            1 => Some(StepStatus::OutOfScope),
+            2 => Some(StepStatus::Skipped),
+            3 => Some(StepStatus::Ok),
+            4 => Some(StepStatus::Failed),
+            _ => return None,
+        })
+    };
+    let (reload, health, readback) = (step()?, step()?, step()?);
+    let owed = match r.byte()? {
+        0xff => None,
+        b => Some(Owed {
+            reload: b & 1 != 0,
+            health: b & 2 != 0,
+            readback: b & 4 != 0,
+        }),
+    };
+    let head = r.opt()?;
+    let agent = r.opt()?;
+    if r.at != p.len() {
+        return None;
+    }
+    Some(Some(Fields {
+        record: Record {
+            commit,
+            run,
+            time,
+            actor,
+            branch,
+            pending,
+            peers: vec![PeerRecord {
+                name: peer.to_string(),
+                outcome,
+                reason,
+                reload,
+                health,
+                readback,
+                owed,
+            }],
+        },
+        head,
+        agent,
+    }))
+}
+
+struct Reader<'a> {
+    p: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.p.get(self.at..self.at + n)?;
+        self.at += n;
+        Some(s)
+    }
+    fn byte(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn str(&mut self) -> Option<&'a str> {
+        let len = self.take(2)?;
+        let len = u16::from_le_bytes([len[0], len[1]]) as usize;
+        std::str::from_utf8(self.take(len)?).ok()
+    }
+    fn string(&mut self) -> Option<String> {
+        self.str().map(str::to_string)
+    }
+    fn opt(&mut self) -> Option<Option<String>> {
+        match self.byte()? {
+            0 => Some(None),
+            1 => Some(Some(self.string()?)),
+            _ => None,
+        }
+    }
+}
+
+fn append(path: &Path, records: &[u8]) -> std::io::Result<()> {
+    // One write: a concurrent proof's records never interleave with these,
+    // and a torn write fails its checksum (the file is then rebuilt).
+    let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
+    f.write_all(records)
+}
+
+fn replace(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    for part in parts {
+        tmp.write_all(part)?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> Fields {
+        Fields {
+            record: Record {
+                commit: "c".repeat(40),
+                run: "r1".into(),
+                time: "2026-01-02T03:04:05+00:00".into(),
+                actor: "A <a@x>".into(),
+                branch: "main".into(),
+                pending: false,
+                peers: vec![PeerRecord {
+                    name: "web-1".into(),
+                    outcome: "current".into(),
+                    reason: "already at c".into(),
+                    reload: Some(StepStatus::Ok),
+                    health: None,
+                    readback: Some(StepStatus::Failed),
+                    owed: Some(Owed {
+                        reload: false,
+                        health: false,
+                        readback: true,
+                    }),
+                }],
+            },
+            head: Some("h".into()),
+            agent: None,
+        }
+    }
+
+    #[test]
+    fn a_record_round_trips_and_is_only_for_its_peer() {
+        let id = ObjectId::from_hex(b"0123456789012345678901234567890123456789").unwrap();
+        let mut out = MAGIC.to_vec();
+        encode_record(&mut out, &id, "web-1", Some(&fields()));
+        let order = index(&out).unwrap();
+        assert_eq!(order.len(), 1);
+        assert_eq!(order[0].0, id);
+        let payload = &out[order[0].1.clone()];
+        let back = decode(payload, "web-1").unwrap().unwrap();
+        assert_eq!(
+            format!("{:?}", back.record),
+            format!("{:?}", fields().record)
+        );
+        assert_eq!(back.head.as_deref(), Some("h"));
+        assert!(decode(payload, "web-2").is_none());
+        // One flipped bit anywhere makes the whole file unusable.
+        for i in MAGIC.len()..out.len() {
+            let mut bad = out.clone();
+            bad[i] ^= 4;
+            assert!(index(&bad).is_none(), "byte {i}");
+        }
+        assert!(index(&out[..out.len() - 1]).is_none());
+    }
+}
