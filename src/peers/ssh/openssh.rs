@@ -179,6 +179,17 @@ impl PeerShell for OpensshShell {
 }
 
 impl OpensshShell {
+    /// ssh's own failure (exit 255 with one of its error lines: connect, host
+    /// key, authentication) as `Unreachable`; None for anything else.
+    fn ssh_failure(&self, status: Option<i32>, stderr: &str) -> Option<ShellError> {
+        let ssh_said = stderr
+            .lines()
+            .any(|l| SSH_ERROR_MARKERS.iter().any(|m| l.starts_with(m)));
+        (status == Some(255) && ssh_said).then(|| {
+            ShellError::Unreachable(format!("{}: {}", self.destination, summarize(stderr)))
+        })
+    }
+
     fn start_sh(&self) -> Result<SshSh, ShellError> {
         let mut child = Command::new(&self.program)
             .args(&self.args)
@@ -301,16 +312,8 @@ impl OpensshShell {
         // authentication), or the remote shell died.
         let stderr = String::from_utf8_lossy(&stderr).into_owned();
         let status = sh.child.wait().ok().and_then(|s| s.code());
-        if status == Some(255)
-            && stderr
-                .lines()
-                .any(|l| SSH_ERROR_MARKERS.iter().any(|m| l.starts_with(m)))
-        {
-            return Err(ShellError::Unreachable(format!(
-                "{}: {}",
-                self.destination,
-                summarize(&stderr)
-            )));
+        if let Some(e) = self.ssh_failure(status, &stderr) {
+            return Err(e);
         }
         Err(ShellError::Other(format!(
             "{}: the remote sh ended before the command finished (ssh exited with {status:?}): {}",
@@ -346,17 +349,10 @@ impl OpensshShell {
         };
         let stdout = out.join().unwrap_or_default();
         let stderr = err.join().unwrap_or_default();
-        if status.code() == Some(255)
-            && stdout.is_empty()
-            && stderr
-                .lines()
-                .any(|l| SSH_ERROR_MARKERS.iter().any(|m| l.starts_with(m)))
-        {
-            return Err(ShellError::Unreachable(format!(
-                "{}: {}",
-                self.destination,
-                summarize(&stderr)
-            )));
+        if stdout.is_empty() {
+            if let Some(e) = self.ssh_failure(status.code(), &stderr) {
+                return Err(e);
+            }
         }
         Ok(CmdOutput {
             code: status.code(),
