@@ -85,6 +85,26 @@ pub fn prove(
     remote: Option<&str>,
     peers: &[Peer],
 ) -> Result<Proof> {
+    let mut out = Vec::new();
+    let mut proof = prove_each(store, commit, exists_locally, remote, peers, &mut |_, p| {
+        out.push(p)
+    })?;
+    proof.peers = out;
+    Ok(proof)
+}
+
+/// [`prove`], handing each peer's standing to `each` (with the width of the
+/// longest peer name, for aligned output) in output order instead of keeping
+/// them: the returned proof's `peers` is empty. Thousands of agents report,
+/// and a standing not kept is memory never touched.
+pub fn prove_each(
+    store: &Store,
+    commit: ObjectId,
+    exists_locally: bool,
+    remote: Option<&str>,
+    peers: &[Peer],
+    each: &mut dyn FnMut(usize, PeerProof),
+) -> Result<Proof> {
     let mut missing = Vec::new();
     if !exists_locally {
         missing.push(format!("{commit} does not exist in this repository"));
@@ -139,10 +159,18 @@ pub fn prove(
             plan.push((name, false, push, pull));
         }
     }
+    let width = plan
+        .iter()
+        .map(|(name, _, _, pull)| match (name, pull) {
+            (Some(n), _) => n.len(),
+            (None, Some(k)) => reports[*k].peer.len(),
+            (None, None) => 0,
+        })
+        .max()
+        .unwrap_or(0);
     let mut pulled: Vec<Option<PullReport>> = reports.into_iter().map(Some).collect();
     // Many peers report the same commit: one ancestry walk per commit.
     let mut contains: std::collections::HashMap<ObjectId, bool> = Default::default();
-    let mut out = Vec::with_capacity(plan.len());
     for (name, configured, push, pull) in plan {
         let pushed = push.map(|k| &latest[k]);
         let pull = pull.and_then(|k| pulled[k].take());
@@ -163,13 +191,13 @@ pub fn prove(
         if !proof.ok && (configured || proof.mode == "pull") {
             missing.push(format!("peer {}: {}", proof.name, proof.detail));
         }
-        out.push(proof);
+        each(width, proof);
     }
     Ok(Proof {
         commit: commit.to_string(),
         exists_locally,
         remote: remote_check,
-        peers: out,
+        peers: Vec::new(),
         runs: records.len(),
         reports: report_count,
         complete: missing.is_empty(),
