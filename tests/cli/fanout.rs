@@ -951,3 +951,30 @@ fn a_fanout_run_leaves_a_receipt_and_verify_catches_an_edited_record() {
         env.git(&f.dev, &["rev-parse", "refs/notes/fleet/receipts"])
     );
 }
+
+/// A receipt that cannot be written after the note (signing set up with a
+/// key file that is gone) is said, exit 2; the note with the results stands.
+#[test]
+fn a_fanout_whose_receipt_cannot_be_signed_says_so_and_keeps_its_note() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let web = f.peer(&env, "web");
+    f.declare(&env, "web", &web);
+    let c = f.push_change(&env, "src/f2.txt", "two\n");
+    env.git(&f.dev, &["config", "gpg.format", "ssh"]);
+    let gone = env.root().join("no-such-key");
+    env.git(
+        &f.dev,
+        &["config", "user.signingKey", gone.to_str().unwrap()],
+    );
+
+    let out = env.fleet(&f.dev, &["fanout"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("receipt could not be written"),
+        "{}",
+        out.stderr
+    );
+    let note = env.git(&f.dev, &["notes", "--ref=fleet/fanout", "show", &c]);
+    assert!(note.contains("Fleet-Peer: web fast-forwarded"), "{note}");
+}

@@ -3,12 +3,11 @@
 
 use super::report::{short, ProblemKind, Problems};
 use crate::error::Result;
+use crate::peers::fanout::NOTES_REF as FANOUT_NOTES;
 use crate::peers::record::{digest, RECORD_DIGEST};
 use crate::receipts::Receipt;
 use crate::store::{notes, Store};
 use gix::ObjectId;
-
-const FANOUT_NOTES: &str = "refs/notes/fleet/fanout";
 
 /// Report each fanout receipt whose block is missing from the note on its
 /// commit, or is there with other bytes (an edited record).
