@@ -192,18 +192,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__adopt)
-            opts="-q -h -V --select --dry-run --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --select --dry-run --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --select)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --select)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -214,12 +214,16 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__agent)
-            opts="-q -h -V --name --remote --branch --reload --health --readback --dry-run --no-push --install-timer --interval --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --name --remote --branch --reload --health --readback --dry-run --no-push --install-timer --interval --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -248,10 +252,6 @@ _gitfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -260,18 +260,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__apply)
-            opts="-q -h -V --approved --target --despite-halt --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --approved --target --despite-halt --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --target)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -282,18 +282,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__approve)
-            opts="-q -h -V --reason --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --reason --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --reason)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -304,18 +304,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__demo)
-            opts="-q -h -V --dir --keep --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --dir --keep --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -326,12 +326,16 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__diff)
-            opts="-q -h -V --staged --rev --file --check --stat --exit-code --allow-empty-live --allow-empty --show-ignored --json --at --rendered --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --staged --rev --file --check --stat --exit-code --allow-empty-live --allow-empty --show-ignored --json --at --rendered --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --rev)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -348,10 +352,6 @@ _gitfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -360,12 +360,16 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__fanout)
-            opts="-j -q -h -V --commit --branch --peer --jobs --dry-run --accept-new-host-keys --status --json --color --quiet --help --version"
+            opts="-q -j -h -V --color --quiet --commit --branch --peer --jobs --dry-run --accept-new-host-keys --status --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --commit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -386,10 +390,6 @@ _gitfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -398,7 +398,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__gc)
-            opts="-q -h -V --dry-run --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --dry-run --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -416,18 +416,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__get)
-            opts="-q -h -V --target --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --target --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --target)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -438,18 +438,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__halt)
-            opts="-q -h -V --reason --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --reason --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --reason)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -460,18 +460,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__history)
-            opts="-q -h -V --target --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --target --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --target)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -572,18 +572,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__ignore)
-            opts="-q -h -V --reason --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --reason --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --reason)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -594,7 +594,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__init)
-            opts="-q -h -V --push-refspecs --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --push-refspecs --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -816,18 +816,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__promote)
-            opts="-q -h -V --select --dry-run --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --select --dry-run --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --select)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --select)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -838,7 +838,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__proof)
-            opts="-q -h -V --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -856,12 +856,16 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__proposals)
-            opts="-q -h -V --target --state --at --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --target --state --at --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -874,10 +878,6 @@ _gitfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -886,12 +886,16 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__receipts)
-            opts="-n -q -h -V --max-count --at --json --color --quiet --help --version log show verify append"
+            opts="-q -n -h -V --color --quiet --max-count --at --json --help --version log show verify append"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --max-count)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -902,10 +906,6 @@ _gitfleet() {
                     ;;
                 --at)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1036,12 +1036,16 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__reconcile)
-            opts="-v -q -h -V --all --rev --max-proposals --allow-empty --watch --wait --interval --verbose --json --color --quiet --help --version"
+            opts="-q -v -h -V --color --quiet --all --rev --max-proposals --allow-empty --watch --wait --interval --verbose --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --rev)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1058,10 +1062,6 @@ _gitfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1070,18 +1070,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__reject)
-            opts="-q -h -V --reason --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --reason --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --reason)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1092,12 +1092,16 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__render)
-            opts="-q -h -V --rev --file --live --at --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --rev --file --live --at --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --rev)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1114,10 +1118,6 @@ _gitfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1126,18 +1126,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__resume)
-            opts="-q -h -V --reason --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --reason --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --reason)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1148,18 +1148,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__rollback)
-            opts="-q -h -V --to --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --to --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --to)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1170,7 +1170,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__runs)
-            opts="-q -h -V --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1188,12 +1188,16 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__set)
-            opts="-m -q -h -V --target --live --dry-run --json --color --quiet --help --version"
+            opts="-q -m -h -V --color --quiet --target --live --dry-run --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1206,10 +1210,6 @@ _gitfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1218,7 +1218,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__show)
-            opts="-q -h -V --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1236,12 +1236,16 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__snapshot)
-            opts="-m -q -h -V --from --message --log --allow-empty --json --color --quiet --help --version"
+            opts="-q -m -h -V --color --quiet --from --message --log --allow-empty --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --from)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1254,10 +1258,6 @@ _gitfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1266,7 +1266,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__status)
-            opts="-q -h -V --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1284,7 +1284,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__sync)
-            opts="-q -h -V --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1302,7 +1302,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__variants)
-            opts="-q -h -V --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1320,22 +1320,22 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__why)
-            opts="-q -h -V --target --at --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --target --at --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --at)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -104,7 +104,11 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Each subcommand's arguments are built only when that subcommand runs (or
+/// help, completions and man pages need them): a hook that appends a note
+/// does not pay for the other 35 commands' definitions at every start.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     Status(StatusArgs),
     Init(InitArgs),
@@ -197,7 +201,12 @@ pub fn dispatch(ui: &Ui, command: Command) -> Result<Outcome> {
 /// A line clap refuses exits here (2; help and version 0).
 pub fn parse() -> (Cli, bool) {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    match Cli::command().try_get_matches_from(&args) {
+    let mut command = Cli::command();
+    if !runs_a_subcommand(&command, &args) {
+        // The top-level help lists every subcommand's summary.
+        command.build();
+    }
+    match command.try_get_matches_from(&args) {
         Ok(matches) => {
             let json = json_requested(&matches);
             match Cli::from_arg_matches(&matches) {
@@ -208,6 +217,20 @@ pub fn parse() -> (Cli, bool) {
         // Asked for JSON on a line clap refuses: still one JSON object.
         Err(e) => refuse(e, args.iter().any(|a| a == "--json")),
     }
+}
+
+/// Whether `args` name a subcommand before any `-h`/`--help`, so that only
+/// that subcommand's arguments need building (`defer` on [`Command`]).
+fn runs_a_subcommand(command: &clap::Command, args: &[std::ffi::OsString]) -> bool {
+    for arg in args.iter().skip(1) {
+        if arg == "-h" || arg == "--help" || arg == "--" {
+            return false;
+        }
+        if command.find_subcommand(arg).is_some() {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether the (sub)command that runs was given `--json`.

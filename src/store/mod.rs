@@ -210,13 +210,29 @@ impl Store {
 
     /// Resolve a revision (`HEAD`, `main~2`, a hash) to a commit id.
     pub fn rev_commit(&self, rev: &str) -> Result<ObjectId> {
-        let id = self
-            .repo
-            .rev_parse_single(rev)
-            .map_err(|e| Error::usage(format!("unknown revision '{rev}': {e}")))?;
-        let commit = id
-            .object()
-            .git(|| format!("cannot read {rev}"))?
+        // A full object id is an id, as in git: no prefix search over every
+        // pack index and loose directory (hooks and scripts pass full ids).
+        let full = (rev.len() == self.repo.object_hash().len_in_hex())
+            .then(|| ObjectId::from_hex(rev.as_bytes()).ok())
+            .flatten();
+        let object = match full {
+            Some(id) if !self.repo.has_object(id) => {
+                return Err(Error::usage(format!(
+                    "unknown revision '{rev}': no such object"
+                )))
+            }
+            Some(id) => self
+                .repo
+                .find_object(id)
+                .git(|| format!("cannot read {rev}"))?,
+            None => self
+                .repo
+                .rev_parse_single(rev)
+                .map_err(|e| Error::usage(format!("unknown revision '{rev}': {e}")))?
+                .object()
+                .git(|| format!("cannot read {rev}"))?,
+        };
+        let commit = object
             .peel_to_commit()
             .map_err(|_| Error::usage(format!("revision '{rev}' is not a commit")))?;
         Ok(commit.id)

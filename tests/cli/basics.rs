@@ -386,6 +386,33 @@ fn notes_are_readable_by_git() {
     assert_eq!(ours.stdout, shown);
 }
 
+/// A full object id is taken as an id (no prefix search), and still checked:
+/// a missing object or one that is not a commit is refused, nothing written.
+#[test]
+fn notes_append_checks_a_full_object_id() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    let head = env.git(&repo, &["rev-parse", "HEAD"]);
+    let head = head.trim();
+    let ok = env.fleet(
+        &repo,
+        &["notes", "append", "--ref", "x", head, "-m", "A: 1"],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let tree = env.git(&repo, &["rev-parse", "HEAD^{tree}"]);
+    let missing = "0123456789abcdef0123456789abcdef01234567";
+    for (rev, says) in [
+        (missing, "unknown revision"),
+        (tree.trim(), "is not a commit"),
+    ] {
+        let out = env.fleet(&repo, &["notes", "append", "--ref", "y", rev, "-m", "A: 1"]);
+        assert_eq!(out.code, 2, "{rev}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{rev}: {}", out.stderr);
+    }
+    let refs = env.git(&repo, &["for-each-ref", "refs/notes/fleet/y"]);
+    assert_eq!(refs, "", "a refused append wrote a ref");
+}
+
 #[test]
 fn help_has_examples() {
     let env = TestEnv::new();
