@@ -28,6 +28,7 @@ use super::shell::SshOptions;
 use crate::error::{Error, FanoutError, Result, StoreError};
 use crate::gitcmd::git;
 use crate::store::Store;
+use gix::bstr::ByteSlice;
 use gix::ObjectId;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -648,12 +649,47 @@ fn each_report_ref(
     }
     let mut loose = loose.into_iter().peekable();
     if let Some(packed) = packed {
-        let iter = packed
+        // gix finds the first packed ref under the prefix (a binary search);
+        // the lines from there are read in place, `<hex> <name>` (and `^<hex>`
+        // peeled lines): names as git wrote them, not validated again one
+        // by one (that was a seventh of a warm proof of 10,000 reports).
+        let buf: &[u8] = packed.as_ref();
+        let first = packed
             .iter_prefixed(prefix.into())
-            .map_err(|e| StoreError::repo(cannot(), e))?;
-        for r in iter {
-            let Ok(r) = r else { continue };
-            let Ok(name) = std::str::from_utf8(r.name.as_bstr()) else {
+            .map_err(|e| StoreError::repo(cannot(), e))?
+            .next();
+        let start = match first {
+            None => Some(buf.len()),
+            Some(Ok(r)) => (r.target.as_ptr() as usize).checked_sub(buf.as_ptr() as usize),
+            // A line gix cannot read: scanned from the top instead.
+            Some(Err(_)) => None,
+        };
+        let hex_len = repo.object_hash().len_in_hex();
+        let mut at = start.unwrap_or(0);
+        let mut seen = false;
+        while at < buf.len() {
+            let end = buf[at..].find_byte(b'\n').map_or(buf.len(), |n| at + n);
+            let line = &buf[at..end];
+            at = end + 1;
+            if line.first() == Some(&b'^') {
+                continue;
+            }
+            let (Some(hex), Some(b' '), Some(name)) = (
+                line.get(..hex_len),
+                line.get(hex_len),
+                line.get(hex_len + 1..),
+            ) else {
+                continue;
+            };
+            // Sorted: the refs under the prefix are one run of lines.
+            if !name.starts_with(prefix.as_bytes()) {
+                if seen {
+                    break;
+                }
+                continue;
+            }
+            seen = true;
+            let (Ok(name), Ok(id)) = (std::str::from_utf8(name), ObjectId::from_hex(hex)) else {
                 continue;
             };
             // A loose ref shadows its packed copy; both lists are in name
@@ -664,9 +700,7 @@ fn each_report_ref(
                 each(&l, id);
             }
             if !shadowed {
-                if let Ok(id) = ObjectId::from_hex(r.target) {
-                    each(name, id);
-                }
+                each(name, id);
             }
         }
     }
