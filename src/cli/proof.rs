@@ -2,7 +2,7 @@
 
 use crate::ui::{Outcome, Ui};
 use clap::Args;
-use git_fleet::peers::proof::{prove, prove_each, runtime_text};
+use git_fleet::peers::proof::{gather, prove, write_runtime};
 use git_fleet::workspace::Workspace;
 use git_fleet::Result;
 use gix::ObjectId;
@@ -46,79 +46,78 @@ pub fn run(ui: &Ui, ws: &Workspace, args: ProofArgs) -> Result<Outcome> {
         ui.json(value);
         return Ok(outcome(proof.complete));
     }
-    let mark = |ok: bool| {
-        if ok {
-            ui.green().apply_to("ok  ").to_string()
-        } else {
-            ui.red().apply_to("MISSING").to_string()
-        }
-    };
-    // Each peer's line is written as its standing is decided, and the
-    // standing dropped: thousands of agents, no list of them kept. One write
-    // for all lines (after the commit and remote lines, decided first).
-    use std::fmt::Write as _;
-    let mut lines = String::new();
-    let mut when = String::new();
-    let mut count = 0usize;
-    let proof = prove_each(
-        ws.store(),
-        commit,
-        exists,
-        remote.as_deref(),
-        peers,
-        &mut |width, p| {
-            count += 1;
-            when.clear();
-            if let (Some(t), Some(a)) = (&p.recorded_at, &p.recorded_by) {
-                let _ = write!(when, "  ({t}, {a})");
-            }
-            // Agents report themselves: they count without being declared.
-            let counted = p.configured || p.mode == "pull";
-            let head = if counted {
-                mark(p.ok)
-            } else {
-                ui.dim().apply_to("gone").to_string()
-            };
-            let note = if counted {
-                ""
-            } else {
-                "  [no longer declared]"
-            };
-            let _ = write!(lines, "{head} peer {:<width$}  ", p.name);
-            match &p.record {
-                Some(rec) if p.ok => {
-                    let _ = write!(lines, "{}; {}", rec.outcome, runtime_text(rec));
-                }
-                _ => lines.push_str(&p.detail),
-            }
-            let _ = writeln!(
-                lines,
-                "{}{}{note}",
-                ui.dim().apply_to(&when),
-                ui.dim().apply_to(format_args!("  [{}]", p.mode))
-            );
-        },
-    )?;
+    let evidence = gather(ws.store(), commit, exists, remote.as_deref())?;
+    let (ok_mark, missing_mark) = (
+        ui.green().apply_to("ok  ").to_string(),
+        ui.red().apply_to("MISSING").to_string(),
+    );
+    let mark = |ok: bool| if ok { &ok_mark } else { &missing_mark };
+    let gone = ui.dim().apply_to("gone").to_string();
     ui.out(format!(
         "{} commit {} {}",
-        mark(proof.exists_locally),
-        proof.commit,
-        if proof.exists_locally {
+        mark(evidence.exists_locally()),
+        evidence.commit(),
+        if evidence.exists_locally() {
             "exists here"
         } else {
             "does not exist here"
         }
     ));
-    ui.out(format!("{} {}", mark(proof.remote.ok), proof.remote.detail));
+    let remote_check = evidence.remote();
+    ui.out(format!("{} {}", mark(remote_check.ok), remote_check.detail));
+    // Each peer's line is written as its standing is decided, from the
+    // evidence in place (no copy of it, no list of standings): thousands
+    // of agents. Written in chunks of whole lines.
+    use std::fmt::Write as _;
+    const CHUNK: usize = 64 * 1024;
+    let mut lines = String::with_capacity(CHUNK + 1024);
+    let flush = |lines: &mut String| {
+        if lines.pop().is_some() {
+            ui.out(&*lines);
+        }
+        lines.clear();
+    };
+    let mut when = String::new();
+    let mut count = 0usize;
+    let proof = evidence.judge(peers, &mut |width, p| {
+        count += 1;
+        when.clear();
+        if let Some((t, a)) = p.recorded() {
+            let _ = write!(when, "  ({t}, {a})");
+        }
+        // Agents report themselves: they count without being declared.
+        let counted = p.configured || p.mode == "pull";
+        let head = if counted { mark(p.ok) } else { &gone };
+        let note = if counted {
+            ""
+        } else {
+            "  [no longer declared]"
+        };
+        let _ = write!(lines, "{head} peer {:<width$}  ", p.name);
+        match p.outcome() {
+            Some(outcome) if p.ok => {
+                lines.push_str(outcome);
+                lines.push_str("; ");
+                write_runtime(&mut lines, p.steps());
+            }
+            _ => lines.push_str(&p.detail()),
+        }
+        let _ = writeln!(
+            lines,
+            "{}{}{note}",
+            ui.dim().apply_to(&when),
+            ui.dim().apply_to(format_args!("  [{}]", p.mode))
+        );
+        if lines.len() >= CHUNK {
+            flush(&mut lines);
+        }
+    });
+    flush(&mut lines);
     if count == 0 {
         ui.out(format!(
             "{} no peers declared (nothing to deliver to)",
             mark(true)
         ));
-    }
-    if !lines.is_empty() {
-        lines.pop();
-        ui.out(lines);
     }
     if proof.complete {
         ui.status(format!(

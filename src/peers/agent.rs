@@ -28,6 +28,7 @@ use super::shell::SshOptions;
 use crate::error::{Error, FanoutError, Result, StoreError};
 use crate::gitcmd::git;
 use crate::store::Store;
+use gix::bstr::ByteSlice;
 use gix::ObjectId;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -496,19 +497,111 @@ pub fn user_unit_dir() -> Option<PathBuf> {
         .map(|h| PathBuf::from(h).join(".config/systemd/user"))
 }
 
-/// One peer's latest pull-mode report, as found in this repository.
-#[derive(Debug, Clone, Serialize)]
-pub struct PullReport {
-    pub peer: String,
-    /// The ref it was read from.
-    pub reference: String,
+/// One peer's report, borrowed from where it was read (the report cache's
+/// bytes, or a commit parsed this run): thousands are judged and printed
+/// without a copy of any of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportView<'a> {
+    pub peer: &'a str,
     /// The report commit.
-    pub id: String,
-    /// The fanout block inside (its one peer is `record.peers[0]`).
-    pub record: Record,
+    pub id: ObjectId,
+    /// `Fleet-Fanout`: the tip the agent fetched and delivered.
+    pub commit: &'a str,
+    pub time: &'a str,
+    pub actor: &'a str,
+    /// This peer's `Fleet-Peer` outcome and reason.
+    pub outcome: &'a str,
+    pub reason: &'a str,
+    pub reload: Option<fanout::StepStatus>,
+    pub health: Option<fanout::StepStatus>,
+    pub readback: Option<fanout::StepStatus>,
+    pub owed: Option<fanout::Owed>,
     /// The peer's HEAD when it reported.
-    pub head: Option<String>,
-    pub agent: Option<String>,
+    pub head: Option<&'a str>,
+    pub agent: Option<&'a str>,
+}
+
+impl ReportView<'_> {
+    /// The report's peer line, owned (for JSON).
+    pub fn peer_record(&self) -> record::PeerRecord {
+        record::PeerRecord {
+            name: self.peer.to_string(),
+            outcome: self.outcome.to_string(),
+            reason: self.reason.to_string(),
+            reload: self.reload,
+            health: self.health,
+            readback: self.readback,
+            owed: self.owed,
+        }
+    }
+}
+
+/// Where one report is: a cache payload or a commit read this run.
+#[derive(Debug, Clone, Copy)]
+enum Src {
+    Cached(u32, u32),
+    Fresh(u32),
+}
+
+/// Every peer's latest pull-mode report, in peer order; each is decoded
+/// when asked for ([`Reports::get`]), borrowed from the cache's bytes.
+pub struct Reports {
+    cache: ReportCache,
+    fresh: Vec<(ObjectId, Fields)>,
+    latest: Vec<Src>,
+}
+
+impl Reports {
+    pub fn len(&self) -> usize {
+        self.latest.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.latest.is_empty()
+    }
+
+    /// The `k`th peer's name.
+    pub fn peer(&self, k: usize) -> &str {
+        std::str::from_utf8(self.peer_bytes(self.latest[k])).unwrap_or_default()
+    }
+
+    /// The `k`th peer's report (None: never, every one was decoded once).
+    pub fn get(&self, k: usize) -> Option<ReportView<'_>> {
+        self.view(*self.latest.get(k)?)
+    }
+
+    /// The position of `peer`'s report.
+    pub fn find(&self, peer: &str) -> Option<usize> {
+        self.latest
+            .binary_search_by(|s| self.peer_bytes(*s).cmp(peer.as_bytes()))
+            .ok()
+    }
+
+    fn view(&self, s: Src) -> Option<ReportView<'_>> {
+        match s {
+            Src::Cached(a, b) => self.cache.view(a as usize..b as usize),
+            Src::Fresh(i) => {
+                let (id, f) = self.fresh.get(i as usize)?;
+                f.view(*id)
+            }
+        }
+    }
+
+    fn peer_bytes(&self, s: Src) -> &[u8] {
+        match s {
+            Src::Cached(a, b) => self.cache.peer_bytes(a as usize..b as usize),
+            Src::Fresh(i) => self.fresh[i as usize]
+                .1
+                .record
+                .peers
+                .first()
+                .map_or(&[][..], |p| p.name.as_bytes()),
+        }
+    }
+
+    fn time(&self, s: Src) -> &str {
+        self.view(s).map_or("", |v| v.time)
+    }
 }
 
 /// Every peer's latest report: one pass over `refs/fleet/reports/` and
@@ -516,67 +609,157 @@ pub struct PullReport {
 /// a peer's chain is found twice (here and fetched), the later report wins.
 /// Parsed reports are cached by commit id ([`super::report_cache`]), so only
 /// tips not seen before are inflated; `GIT_FLEET_NO_CACHE=1` reads them all.
-pub fn read_reports(store: &Store) -> Result<Vec<PullReport>> {
+pub fn read_reports(store: &Store) -> Result<Reports> {
     let cache = if std::env::var_os("GIT_FLEET_NO_CACHE").is_some_and(|v| v == "1") {
         ReportCache::disabled()
     } else {
         ReportCache::load(store.repo().common_dir())
     };
-    read_reports_with(store, &cache)
+    read_reports_with(store, cache)
 }
 
-fn read_reports_with(store: &Store, cache: &ReportCache) -> Result<Vec<PullReport>> {
-    let repo = store.repo();
-    let platform = repo
-        .references()
-        .map_err(|e| StoreError::repo("cannot list refs", e))?;
-    // First the refs (one pass over packed-refs and the loose files)...
-    let mut found: Vec<(String, ObjectId)> = Vec::new();
-    for prefix in [REPORTS_PREFIX, crate::live::FETCHED_PREFIX] {
-        let iter = platform
-            .prefixed(prefix)
-            .map_err(|e| StoreError::repo(format!("cannot list {prefix}"), e))?;
-        for r in iter {
-            let Ok(r) = r else { continue };
-            let name = r.name().as_bstr();
-            // Reports are commits, never tags: the ref's own id, no peeling.
-            if let (Some(id), Some(_)) = (r.target().try_id(), peer_of_ref_bytes(name)) {
-                found.push((name.to_string(), id.to_owned()));
+/// Each report ref under `prefix` (loose ones first found win, as git reads
+/// them), its name and id, in name order. Packed refs are read borrowed
+/// from the packed-refs buffer: no name is copied.
+fn each_report_ref(
+    repo: &gix::Repository,
+    packed: Option<&gix::refs::packed::Buffer>,
+    prefix: &str,
+    each: &mut dyn FnMut(&str, ObjectId),
+) -> Result<()> {
+    let cannot = || format!("cannot list {prefix}");
+    // With its trailing '/': gix walks only that directory (without it, the
+    // parent's whole tree, e.g. all of refs/ for refs/fleet-remote).
+    let rel: &gix::path::RelativePath = prefix
+        .try_into()
+        .map_err(|e| StoreError::repo(cannot(), e))?;
+    let mut loose: Vec<(String, ObjectId)> = Vec::new();
+    for r in repo
+        .refs
+        .loose_iter_prefixed(rel)
+        .map_err(|e| StoreError::repo(cannot(), e))?
+    {
+        let Ok(r) = r else { continue };
+        // Reports are commits, never tags: the ref's own id, no peeling.
+        if let (Some(id), Ok(name)) = (r.target.try_id(), std::str::from_utf8(r.name.as_bstr())) {
+            if name.starts_with(prefix) {
+                loose.push((name.to_string(), id.to_owned()));
             }
         }
     }
-    // ...then each tip from the cache, or (a miss) its commit read
-    // in-process, by a few threads when there are many.
-    // In ref order whatever the cache holds, so ties resolve the same way.
-    let mut slots: Vec<Option<PullReport>> = Vec::with_capacity(found.len());
-    let mut hits = Vec::with_capacity(found.len());
-    let live = found.len();
-    let mut missed: Vec<(usize, (String, ObjectId))> = Vec::new();
-    for (i, (name, id)) in found.into_iter().enumerate() {
-        let peer = peer_of_ref(&name).unwrap_or_default();
-        slots.push(match cache.get(&id, peer) {
-            Some((fields, payload)) => {
-                hits.push(payload);
-                let peer = peer.to_string();
-                fields.map(|f| pull_report(peer, name, &id, f))
+    let mut loose = loose.into_iter().peekable();
+    if let Some(packed) = packed {
+        // gix finds the first packed ref under the prefix (a binary search);
+        // the lines from there are read in place, `<hex> <name>` (and `^<hex>`
+        // peeled lines): names as git wrote them, not validated again one
+        // by one (that was a seventh of a warm proof of 10,000 reports).
+        let buf: &[u8] = packed.as_ref();
+        let first = packed
+            .iter_prefixed(prefix.into())
+            .map_err(|e| StoreError::repo(cannot(), e))?
+            .next();
+        let start = match first {
+            None => Some(buf.len()),
+            Some(Ok(r)) => (r.target.as_ptr() as usize).checked_sub(buf.as_ptr() as usize),
+            // A line gix cannot read: scanned from the top instead.
+            Some(Err(_)) => None,
+        };
+        let hex_len = repo.object_hash().len_in_hex();
+        let mut at = start.unwrap_or(0);
+        let mut seen = false;
+        while at < buf.len() {
+            let end = buf[at..].find_byte(b'\n').map_or(buf.len(), |n| at + n);
+            let line = &buf[at..end];
+            at = end + 1;
+            if line.first() == Some(&b'^') {
+                continue;
             }
-            None => {
-                missed.push((i, (name, id)));
-                None
+            let (Some(hex), Some(b' '), Some(name)) = (
+                line.get(..hex_len),
+                line.get(hex_len),
+                line.get(hex_len + 1..),
+            ) else {
+                continue;
+            };
+            // Sorted: the refs under the prefix are one run of lines.
+            if !name.starts_with(prefix.as_bytes()) {
+                if seen {
+                    break;
+                }
+                continue;
             }
-        });
+            seen = true;
+            let (Ok(name), Ok(id)) = (std::str::from_utf8(name), ObjectId::from_hex(hex)) else {
+                continue;
+            };
+            // A loose ref shadows its packed copy; both lists are in name
+            // order (gix walks loose refs in git's order).
+            let mut shadowed = false;
+            while let Some((l, id)) = loose.next_if(|(l, _)| l.as_str() <= name) {
+                shadowed |= l == name;
+                each(&l, id);
+            }
+            if !shadowed {
+                each(name, id);
+            }
+        }
     }
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 4)
-        .min(missed.len() / 512 + 1);
+    for (l, id) in loose {
+        each(&l, id);
+    }
+    Ok(())
+}
+
+fn read_reports_with(store: &Store, cache: ReportCache) -> Result<Reports> {
+    let repo = store.repo();
+    let packed = repo
+        .refs
+        .cached_packed_buffer()
+        .map_err(|e| StoreError::repo("cannot read packed-refs", e))?;
+    // One pass over the refs: each tip from the cache (borrowed), or noted
+    // as a miss whose commit is read below, by a few threads when many.
+    let mut srcs: Vec<Option<Src>> = Vec::new();
+    let mut hits = Vec::new();
+    let mut missed: Vec<(usize, String, ObjectId)> = Vec::new();
+    for prefix in [REPORTS_PREFIX, crate::live::FETCHED_PREFIX] {
+        each_report_ref(
+            repo,
+            packed.as_deref().map(|b| &**b),
+            prefix,
+            &mut |name, id| {
+                let Some(peer) = peer_of_ref(name) else {
+                    return;
+                };
+                srcs.push(match cache.get(&id, peer) {
+                    Some((view, payload)) => {
+                        let src = Src::Cached(payload.start as u32, payload.end as u32);
+                        hits.push(payload);
+                        view.map(|_| src)
+                    }
+                    None => {
+                        missed.push((srcs.len(), name.to_string(), id));
+                        None
+                    }
+                });
+            },
+        )?;
+    }
+    let live = srcs.len();
+    let threads = if missed.is_empty() {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4)
+            .min(missed.len() / 512 + 1)
+    };
     let chunk = missed.len().div_ceil(threads.max(1)).max(1);
     // Per miss: None when its commit could not be read (not cached: it may
     // be fetched later), else what it says.
-    let read_part = |repo: &gix::Repository, part: &[(usize, (String, ObjectId))]| {
+    let read_part = |repo: &gix::Repository, part: &[(usize, String, ObjectId)]| {
         part.iter()
-            .map(|(_, (name, id))| {
+            .map(|(_, name, id)| {
                 let peer = peer_of_ref(name).unwrap_or_default();
                 report_message(repo, *id).map(|m| parse_fields(peer, &m))
             })
@@ -612,49 +795,46 @@ fn read_reports_with(store: &Store, cache: &ReportCache) -> Result<Vec<PullRepor
     let misses: Vec<(ObjectId, &str, Option<&Fields>)> = missed
         .iter()
         .zip(&fresh)
-        .filter_map(|((_, (name, id)), f)| {
+        .filter_map(|((_, name, id), f)| {
             let f = f.as_ref()?;
             Some((*id, peer_of_ref(name).unwrap_or_default(), f.as_ref()))
         })
         .collect();
     cache.save(&hits, &misses, live);
     drop(misses);
-    for ((i, (name, id)), f) in missed.into_iter().zip(fresh) {
+    drop(hits);
+    let mut kept = Vec::new();
+    for ((i, _, id), f) in missed.into_iter().zip(fresh) {
         if let Some(Some(f)) = f {
-            let peer = peer_of_ref(&name).unwrap_or_default().to_string();
-            slots[i] = Some(pull_report(peer, name, &id, f));
+            srcs[i] = Some(Src::Fresh(kept.len() as u32));
+            kept.push((id, f));
         }
     }
-    // The latest per peer, in peer order (a stable sort: on equal times the
-    // one read last wins, as before).
-    // In place: no copy of thousands of reports.
-    slots.retain(Option::is_some);
-    let mut latest: Vec<PullReport> = slots.into_iter().map(Option::unwrap).collect();
-    latest.sort_by(|a, b| a.peer.cmp(&b.peer).then(a.record.time.cmp(&b.record.time)));
-    // Sorted by time within a peer: the later one stays (a tie: the last read).
-    latest.dedup_by(|later, kept| {
-        let same = later.peer == kept.peer;
-        if same {
-            std::mem::swap(later, kept);
-        }
-        same
-    });
-    Ok(latest)
-}
-
-fn pull_report(peer: String, name: String, id: &ObjectId, f: Fields) -> PullReport {
-    PullReport {
-        peer,
-        reference: name,
-        id: id.to_string(),
-        record: f.record,
-        head: f.head,
-        agent: f.agent,
+    let mut reports = Reports {
+        cache,
+        fresh: kept,
+        latest: Vec::new(),
+    };
+    // The latest per peer, in peer order (stable: on equal times the one
+    // read last wins). Refs mostly come in peer order already: then
+    // nothing is sorted.
+    let mut order: Vec<Src> = srcs.into_iter().flatten().collect();
+    if !order.is_sorted_by(|a, b| reports.peer_bytes(*a) <= reports.peer_bytes(*b)) {
+        order.sort_by(|a, b| reports.peer_bytes(*a).cmp(reports.peer_bytes(*b)));
     }
-}
-
-fn peer_of_ref_bytes(name: &gix::bstr::BStr) -> Option<&str> {
-    peer_of_ref(std::str::from_utf8(name.as_ref()).ok()?)
+    let mut latest: Vec<Src> = Vec::with_capacity(order.len());
+    for s in order {
+        match latest.last_mut() {
+            Some(last) if reports.peer_bytes(*last) == reports.peer_bytes(s) => {
+                if reports.time(s) >= reports.time(*last) {
+                    *last = s;
+                }
+            }
+            _ => latest.push(s),
+        }
+    }
+    reports.latest = latest;
+    Ok(reports)
 }
 
 /// `refs/fleet/reports/<peer>/log` or `refs/fleet-remote/<r>/fleet/reports/<peer>/log`.

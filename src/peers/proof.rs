@@ -14,11 +14,11 @@
 //! fleet.toml); a report is about the tip its agent fetched, so it proves a
 //! commit that tip (or the peer's HEAD) contains.
 
-use super::agent::{read_reports, PullReport};
+use super::agent::{read_reports, ReportView, Reports};
 use super::config::Peer;
 use super::fanout::quoted;
 use super::fanout::{Outcome, StepStatus, NOTES_REF};
-use super::record::{latest_by_peer, parse_note, PeerRecord, Record, PENDING};
+use super::record::{latest_by_peer, owed_of, parse_note, PeerRecord, Record, PENDING};
 use crate::error::Result;
 use crate::store::Store;
 use gix::ObjectId;
@@ -72,9 +72,72 @@ pub struct Proof {
     pub missing: Vec<String>,
 }
 
-/// One peer to judge: its name (None: the report's), whether declared, and
-/// where its push record (in `latest`) and pull report (in the reports) are.
-type Judged<'a> = (Option<&'a str>, bool, Option<usize>, Option<usize>);
+/// Everything a proof of one commit reads, gathered once: the remote check,
+/// the fanout notes on the commit (push mode) and every agent's latest
+/// report (pull mode). [`Evidence::judge`] then decides peer by peer.
+pub struct Evidence<'s> {
+    store: &'s Store,
+    commit: ObjectId,
+    exists_locally: bool,
+    remote: RemoteCheck,
+    /// Runs recorded for this commit.
+    runs: usize,
+    latest: Vec<(PeerRecord, Record)>,
+    reports: Reports,
+}
+
+/// One peer's standing, borrowed from its evidence: text output writes it
+/// without a copy ([`Standing::to_proof`] makes the owned [`PeerProof`]).
+pub struct Standing<'a> {
+    pub name: &'a str,
+    /// Still declared in fleet.toml or the local file.
+    pub configured: bool,
+    pub ok: bool,
+    /// `push`, `pull` or `none`, as [`PeerProof::mode`].
+    pub mode: &'static str,
+    evidence: Seen<'a>,
+}
+
+enum Seen<'a> {
+    Nothing,
+    Push {
+        rec: &'a PeerRecord,
+        run: &'a Record,
+        delivered: bool,
+    },
+    Pull {
+        report: ReportView<'a>,
+        commit: ObjectId,
+        covers: bool,
+        delivered: bool,
+    },
+}
+
+/// Gather what a proof of `commit` reads. `exists_locally` is false when the
+/// caller was given an id this repository does not have.
+pub fn gather<'s>(
+    store: &'s Store,
+    commit: ObjectId,
+    exists_locally: bool,
+    remote: Option<&str>,
+) -> Result<Evidence<'s>> {
+    let remote = remote_check(store, commit, exists_locally, remote)?;
+    let records: Vec<Record> = match store.note_read(NOTES_REF, commit)? {
+        Some(note) => parse_note(&note),
+        None => Vec::new(),
+    };
+    let latest = latest_by_peer(&records);
+    let reports = read_reports(store)?;
+    Ok(Evidence {
+        store,
+        commit,
+        exists_locally,
+        remote,
+        runs: records.len(),
+        latest,
+        reports,
+    })
+}
 
 /// Build the closeout of `commit`. `exists_locally` is false when the caller
 /// was given an id this repository does not have.
@@ -85,139 +148,172 @@ pub fn prove(
     remote: Option<&str>,
     peers: &[Peer],
 ) -> Result<Proof> {
+    let evidence = gather(store, commit, exists_locally, remote)?;
     let mut out = Vec::new();
-    let mut proof = prove_each(store, commit, exists_locally, remote, peers, &mut |_, p| {
-        out.push(p)
-    })?;
+    let mut proof = evidence.judge(peers, &mut |_, s| out.push(s.to_proof()));
     proof.peers = out;
     Ok(proof)
 }
 
-/// [`prove`], handing each peer's standing to `each` (with the width of the
-/// longest peer name, for aligned output) in output order instead of keeping
-/// them: the returned proof's `peers` is empty. Thousands of agents report,
-/// and a standing not kept is memory never touched.
-pub fn prove_each(
-    store: &Store,
-    commit: ObjectId,
-    exists_locally: bool,
-    remote: Option<&str>,
-    peers: &[Peer],
-    each: &mut dyn FnMut(usize, PeerProof),
-) -> Result<Proof> {
-    let mut missing = Vec::new();
-    if !exists_locally {
-        missing.push(format!("{commit} does not exist in this repository"));
+impl Evidence<'_> {
+    pub fn commit(&self) -> ObjectId {
+        self.commit
     }
-    let remote_check = remote_check(store, commit, exists_locally, remote)?;
-    if !remote_check.ok {
-        missing.push(remote_check.detail.clone());
+
+    pub fn exists_locally(&self) -> bool {
+        self.exists_locally
     }
-    let records: Vec<Record> = match store.note_read(NOTES_REF, commit)? {
-        Some(note) => parse_note(&note),
-        None => Vec::new(),
-    };
-    let latest = latest_by_peer(&records);
-    let reports = read_reports(store)?;
-    let report_count = reports.len();
-    // Both lists are sorted by peer name: look-ups are binary searches and
-    // the undeclared peers one merge (thousands of agents report).
-    let pull_at = |name: &str| reports.binary_search_by(|r| r.peer.as_str().cmp(name)).ok();
-    let push_at = |name: &str| {
-        latest
-            .binary_search_by(|(p, _)| p.name.as_str().cmp(name))
-            .ok()
-    };
-    // Who is judged, in output order: declared peers, then the others by name.
-    // `None` as a name: the report's own (moved out of it, not copied).
-    let mut plan: Vec<Judged> = Vec::new();
-    for peer in peers {
-        let name = peer.name.as_str();
-        plan.push((Some(name), true, push_at(name), pull_at(name)));
+
+    pub fn remote(&self) -> &RemoteCheck {
+        &self.remote
     }
-    let declared: std::collections::HashSet<&str> = peers.iter().map(|p| p.name.as_str()).collect();
-    let (mut i, mut j) = (0, 0);
-    loop {
-        let a = latest.get(i).map(|(p, _)| p.name.as_str());
-        let b = reports.get(j).map(|r| r.peer.as_str());
-        let (name, push, pull) = match (a, b) {
-            (None, None) => break,
-            (Some(a), Some(b)) if a == b => {
-                (i, j) = (i + 1, j + 1);
-                (Some(a), Some(i - 1), Some(j - 1))
-            }
-            (Some(a), b) if b.is_none_or(|b| a < b) => {
-                i += 1;
-                (Some(a), Some(i - 1), None)
-            }
-            _ => {
-                j += 1;
-                (None, None, Some(j - 1))
-            }
+
+    /// Judge every peer, handing each standing to `each` (with the width of
+    /// the longest peer name, for aligned output) in output order: declared
+    /// peers, then the others by name. The returned proof's `peers` is
+    /// empty: thousands of agents report, and a standing not kept is memory
+    /// never touched.
+    pub fn judge(&self, peers: &[Peer], each: &mut dyn FnMut(usize, &Standing<'_>)) -> Proof {
+        let mut missing = Vec::new();
+        if !self.exists_locally {
+            missing.push(format!("{} does not exist in this repository", self.commit));
+        }
+        if !self.remote.ok {
+            missing.push(self.remote.detail.clone());
+        }
+        let (latest, reports) = (&self.latest, &self.reports);
+        // Both lists are sorted by peer name: look-ups are binary searches
+        // and the undeclared peers one merge.
+        let push_at = |name: &str| {
+            latest
+                .binary_search_by(|(p, _)| p.name.as_str().cmp(name))
+                .ok()
         };
-        if !declared.contains(name.unwrap_or_else(|| reports[j - 1].peer.as_str())) {
-            plan.push((name, false, push, pull));
+        let width = peers
+            .iter()
+            .map(|p| p.name.len())
+            .chain(latest.iter().map(|(p, _)| p.name.len()))
+            .chain((0..reports.len()).map(|k| reports.peer(k).len()))
+            .max()
+            .unwrap_or(0);
+        // Many peers report the same commit: one ancestry walk per commit.
+        let mut contains: std::collections::HashMap<ObjectId, bool> = Default::default();
+        let mut one = |name: &str, configured: bool, push: Option<usize>, pull: Option<usize>| {
+            let pushed = push.map(|k| &latest[k]);
+            let pull = pull.and_then(|k| reports.get(k));
+            let standing = match (pushed, pull) {
+                // The later evidence wins; on a tie, the push record.
+                (Some(push), Some(pull)) if pull.time > push.1.time.as_str() => {
+                    self.pull_standing(configured, pull, &mut contains)
+                }
+                (None, Some(pull)) => self.pull_standing(configured, pull, &mut contains),
+                (push, _) => push_standing(name, configured, push),
+            };
+            // Undeclared peers count when they report themselves (pull mode).
+            if !standing.ok && (configured || standing.mode == "pull") {
+                missing.push(format!("peer {}: {}", standing.name, standing.detail()));
+            }
+            each(width, &standing);
+        };
+        for peer in peers {
+            let name = peer.name.as_str();
+            one(name, true, push_at(name), reports.find(name));
+        }
+        let declared: std::collections::HashSet<&str> =
+            peers.iter().map(|p| p.name.as_str()).collect();
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let a = latest.get(i).map(|(p, _)| p.name.as_str());
+            let b = (j < reports.len()).then(|| reports.peer(j));
+            let (name, push, pull) = match (a, b) {
+                (None, None) => break,
+                (Some(a), Some(b)) if a == b => {
+                    (i, j) = (i + 1, j + 1);
+                    (a, Some(i - 1), Some(j - 1))
+                }
+                (Some(a), b) if b.is_none_or(|b| a < b) => {
+                    i += 1;
+                    (a, Some(i - 1), None)
+                }
+                (_, b) => {
+                    j += 1;
+                    (b.unwrap_or_default(), None, Some(j - 1))
+                }
+            };
+            if !declared.contains(name) {
+                one(name, false, push, pull);
+            }
+        }
+        Proof {
+            commit: self.commit.to_string(),
+            exists_locally: self.exists_locally,
+            remote: self.remote.clone(),
+            peers: Vec::new(),
+            runs: self.runs,
+            reports: reports.len(),
+            complete: missing.is_empty(),
+            missing,
         }
     }
-    let width = plan
-        .iter()
-        .map(|(name, _, _, pull)| match (name, pull) {
-            (Some(n), _) => n.len(),
-            (None, Some(k)) => reports[*k].peer.len(),
-            (None, None) => 0,
-        })
-        .max()
-        .unwrap_or(0);
-    let mut pulled: Vec<Option<PullReport>> = reports.into_iter().map(Some).collect();
-    // Many peers report the same commit: one ancestry walk per commit.
-    let mut contains: std::collections::HashMap<ObjectId, bool> = Default::default();
-    for (name, configured, push, pull) in plan {
-        let pushed = push.map(|k| &latest[k]);
-        let pull = pull.and_then(|k| pulled[k].take());
-        let proof = match (pushed, pull) {
-            // The later evidence wins; on a tie, the push record.
-            (Some(push), Some(pull)) if pull.record.time > push.1.time => {
-                pull_proof(store, commit, configured, pull, &mut contains)
-            }
-            (None, Some(pull)) => pull_proof(store, commit, configured, pull, &mut contains),
-            (push, pull) => {
-                let name = name
-                    .or(pull.as_ref().map(|p| p.peer.as_str()))
-                    .unwrap_or_default();
-                peer_proof(name, configured, push)
-            }
+
+    /// A peer's standing from its own latest report (pull mode). `contains`
+    /// remembers, per reported commit, whether it contains the commit.
+    fn pull_standing<'a>(
+        &self,
+        configured: bool,
+        report: ReportView<'a>,
+        contains: &mut std::collections::HashMap<ObjectId, bool>,
+    ) -> Standing<'a> {
+        let commit = self.commit;
+        let reported = ObjectId::from_hex(report.commit.as_bytes()).ok();
+        let head = report
+            .head
+            .and_then(|h| ObjectId::from_hex(h.as_bytes()).ok());
+        let delivered = matches!(
+            Outcome::parse(report.outcome),
+            Some(Outcome::Current) | Some(Outcome::FastForwarded)
+        );
+        let steps = [report.reload, report.health, report.readback];
+        let runtime_ok = steps.iter().all(|s| !matches!(s, Some(StepStatus::Failed)));
+        let owed = owed_of(report.outcome, report.owed, steps);
+        // The report is about the tip its agent fetched: it proves `commit`
+        // when that tip (or the HEAD it reported) contains it.
+        let mut contains = |c: Option<ObjectId>| {
+            c.is_some_and(|c| {
+                c == commit
+                    || *contains
+                        .entry(c)
+                        .or_insert_with(|| self.store.is_ancestor(commit, c).unwrap_or(false))
+            })
         };
-        // Undeclared peers count when they report themselves (pull mode).
-        if !proof.ok && (configured || proof.mode == "pull") {
-            missing.push(format!("peer {}: {}", proof.name, proof.detail));
+        let covers = contains(reported) || (delivered && contains(head));
+        Standing {
+            name: report.peer,
+            configured,
+            ok: delivered && runtime_ok && owed.is_empty() && covers,
+            mode: "pull",
+            evidence: Seen::Pull {
+                report,
+                commit,
+                covers,
+                delivered,
+            },
         }
-        each(width, proof);
     }
-    Ok(Proof {
-        commit: commit.to_string(),
-        exists_locally,
-        remote: remote_check,
-        peers: Vec::new(),
-        runs: records.len(),
-        reports: report_count,
-        complete: missing.is_empty(),
-        missing,
-    })
 }
 
-fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>) -> PeerProof {
+fn push_standing<'a>(
+    name: &'a str,
+    configured: bool,
+    found: Option<&'a (PeerRecord, Record)>,
+) -> Standing<'a> {
     let Some((rec, run)) = found else {
-        return PeerProof {
-            name: name.to_string(),
+        return Standing {
+            name,
             configured,
-            record: None,
-            recorded_at: None,
-            recorded_by: None,
             ok: false,
-            detail: "no fanout recorded for this commit (and no agent report)".into(),
             mode: "none",
-            report: None,
-            agent: None,
+            evidence: Seen::Nothing,
         };
     };
     let delivered = matches!(
@@ -227,15 +323,101 @@ fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>
     let runtime_ok = [rec.reload, rec.health, rec.readback]
         .iter()
         .all(|s| !matches!(s, Some(StepStatus::Failed)));
+    Standing {
+        name,
+        configured,
+        ok: delivered && runtime_ok && rec.owed().is_empty(),
+        mode: "push",
+        evidence: Seen::Push {
+            rec,
+            run,
+            delivered,
+        },
+    }
+}
+
+impl Standing<'_> {
+    /// The recorded outcome (`current`, `fast-forwarded`, a blocker), if any.
+    pub fn outcome(&self) -> Option<&str> {
+        match &self.evidence {
+            Seen::Nothing => None,
+            Seen::Push { rec, .. } => Some(&rec.outcome),
+            Seen::Pull { report, .. } => Some(report.outcome),
+        }
+    }
+
+    /// The reload, health and readback steps as recorded.
+    pub fn steps(&self) -> [Option<StepStatus>; 3] {
+        match &self.evidence {
+            Seen::Nothing => [None; 3],
+            Seen::Push { rec, .. } => [rec.reload, rec.health, rec.readback],
+            Seen::Pull { report, .. } => [report.reload, report.health, report.readback],
+        }
+    }
+
+    /// When and by whom the evidence was written.
+    pub fn recorded(&self) -> Option<(&str, &str)> {
+        match &self.evidence {
+            Seen::Nothing => None,
+            Seen::Push { run, .. } => Some((&run.time, &run.actor)),
+            Seen::Pull { report, .. } => Some((report.time, report.actor)),
+        }
+    }
+
+    /// One line for people.
+    pub fn detail(&self) -> String {
+        match &self.evidence {
+            Seen::Nothing => "no fanout recorded for this commit (and no agent report)".into(),
+            Seen::Push {
+                rec,
+                run,
+                delivered,
+            } => push_detail(self.name, self.ok, rec, run, *delivered),
+            Seen::Pull {
+                report,
+                commit,
+                covers,
+                delivered,
+            } => pull_detail(self.ok, report, *commit, *covers, *delivered),
+        }
+    }
+
+    /// The owned standing, as `--json` prints it.
+    pub fn to_proof(&self) -> PeerProof {
+        let (record, report, agent) = match &self.evidence {
+            Seen::Nothing => (None, None, None),
+            Seen::Push { rec, .. } => (Some((*rec).clone()), None, None),
+            Seen::Pull { report, .. } => (
+                Some(report.peer_record()),
+                Some(report.id.to_string()),
+                report.agent.map(str::to_string),
+            ),
+        };
+        let recorded = self.recorded();
+        PeerProof {
+            name: self.name.to_string(),
+            configured: self.configured,
+            record,
+            recorded_at: recorded.map(|(t, _)| t.to_string()),
+            recorded_by: recorded.map(|(_, a)| a.to_string()),
+            ok: self.ok,
+            detail: self.detail(),
+            mode: self.mode,
+            report,
+            agent,
+        }
+    }
+}
+
+fn push_detail(name: &str, ok: bool, rec: &PeerRecord, run: &Record, delivered: bool) -> String {
     let owed = rec.owed();
-    let ok = delivered && runtime_ok && owed.is_empty();
     // A pasteable command: every value from the record is shell-quoted.
     let again = format!(
         "git fleet fanout --commit {} --peer {}",
         quoted(&run.commit),
         quoted(name)
     );
-    let detail = if ok {
+    if ok {
         format!("{}; {}", rec.outcome, runtime_text(rec))
     } else if rec.outcome == PENDING {
         format!(
@@ -260,97 +442,39 @@ fn peer_proof(name: &str, configured: bool, found: Option<&(PeerRecord, Record)>
         )
     } else {
         format!("{}: {}", rec.outcome, rec.reason)
-    };
-    PeerProof {
-        name: name.to_string(),
-        configured,
-        record: Some(rec.clone()),
-        recorded_at: Some(run.time.clone()),
-        recorded_by: Some(run.actor.clone()),
-        ok,
-        detail,
-        mode: "push",
-        report: None,
-        agent: None,
     }
 }
 
-/// A peer's standing from its own latest report (pull mode). `contains`
-/// remembers, per reported commit, whether it contains `commit`.
-fn pull_proof(
-    store: &Store,
+fn pull_detail(
+    ok: bool,
+    r: &ReportView<'_>,
     commit: ObjectId,
-    configured: bool,
-    pull: PullReport,
-    contains: &mut std::collections::HashMap<ObjectId, bool>,
-) -> PeerProof {
-    let PullReport {
-        peer: name,
-        id,
-        record,
-        head,
-        agent,
-        ..
-    } = pull;
-    let Some(rec) = record.peers.into_iter().next() else {
-        // Never built without its peer line; judged as no evidence.
-        return peer_proof(&name, configured, None);
-    };
-    let reported = ObjectId::from_hex(record.commit.as_bytes()).ok();
-    let head = head
-        .as_deref()
-        .and_then(|h| ObjectId::from_hex(h.as_bytes()).ok());
-    let delivered = matches!(
-        rec.outcome(),
-        Some(Outcome::Current) | Some(Outcome::FastForwarded)
-    );
-    let runtime_ok = [rec.reload, rec.health, rec.readback]
-        .iter()
-        .all(|s| !matches!(s, Some(StepStatus::Failed)));
-    let owed = rec.owed();
-    // The report is about the tip its agent fetched: it proves `commit`
-    // when that tip (or the HEAD it reported) contains it.
-    let mut contains = |c: Option<ObjectId>| {
-        c.is_some_and(|c| {
-            c == commit
-                || *contains
-                    .entry(c)
-                    .or_insert_with(|| store.is_ancestor(commit, c).unwrap_or(false))
-        })
-    };
-    let covers = contains(reported) || (delivered && contains(head));
-    let ok = delivered && runtime_ok && owed.is_empty() && covers;
-    let at = short_hex(&record.commit);
-    let detail = if ok {
-        format!("{} at {at}; {}", rec.outcome, runtime_text(&rec))
+    covers: bool,
+    delivered: bool,
+) -> String {
+    let steps = [r.reload, r.health, r.readback];
+    let owed = owed_of(r.outcome, r.owed, steps);
+    let at = short_hex(r.commit);
+    if ok {
+        let mut text = format!("{} at {at}; ", r.outcome);
+        write_runtime(&mut text, steps);
+        text
     } else if !covers && delivered {
         format!(
             "its agent last reported {} at {at}, which does not contain {}: not delivered yet (the agent's next run fetches it)",
-            rec.outcome,
+            r.outcome,
             short_hex(&commit.to_string())
         )
     } else if !owed.is_empty() {
         format!(
             "{} at {at}: {}; still owed: {} (the agent's next run runs {} again)",
-            rec.outcome,
-            rec.reason,
+            r.outcome,
+            r.reason,
             owed.names().join(", "),
             it_or_them(owed.names().len())
         )
     } else {
-        format!("{} at {at}: {}", rec.outcome, rec.reason)
-    };
-    PeerProof {
-        name,
-        configured,
-        record: Some(rec),
-        recorded_at: Some(record.time),
-        recorded_by: Some(record.actor),
-        ok,
-        detail,
-        mode: "pull",
-        report: Some(id),
-        agent,
+        format!("{} at {at}: {}", r.outcome, r.reason)
     }
 }
 
@@ -360,14 +484,20 @@ fn short_hex(s: &str) -> &str {
 
 /// `reloaded, healthy, read back` or `reload out of scope, ...`.
 pub fn runtime_text(rec: &PeerRecord) -> String {
-    // One string per peer, built in place (thousands of peers).
     let mut text = String::with_capacity(48);
-    let steps = [
-        ("reload", "reloaded", rec.reload),
-        ("health", "healthy", rec.health),
-        ("readback", "read back", rec.readback),
+    write_runtime(&mut text, [rec.reload, rec.health, rec.readback]);
+    text
+}
+
+/// [`runtime_text`] of reload, health and readback, written in place
+/// (thousands of peers, no string each).
+pub fn write_runtime(text: &mut String, steps: [Option<StepStatus>; 3]) {
+    let names = [
+        ("reload", "reloaded"),
+        ("health", "healthy"),
+        ("readback", "read back"),
     ];
-    for (i, (step, done, s)) in steps.into_iter().enumerate() {
+    for (i, ((step, done), s)) in names.into_iter().zip(steps).enumerate() {
         if i > 0 {
             text.push_str(", ");
         }
@@ -387,7 +517,6 @@ pub fn runtime_text(rec: &PeerRecord) -> String {
             }
         }
     }
-    text
 }
 
 fn remote_check(

@@ -62,28 +62,37 @@ impl PeerRecord {
     /// `Fleet-Owed` existed, the failed steps and those skipped because an
     /// earlier step failed. A pending block owes everything.
     pub fn owed(&self) -> Owed {
-        if self.outcome == PENDING {
-            return Owed::all();
-        }
-        if let Some(owed) = self.owed {
-            return owed;
-        }
-        let runtime_failed = matches!(
-            self.outcome(),
-            Some(Outcome::Blocked(
-                Blocker::ReloadFailed | Blocker::HealthFailed | Blocker::ReadbackMismatch
-            ))
-        );
-        let open = |s: Option<StepStatus>| match s {
-            Some(StepStatus::Failed) => true,
-            Some(StepStatus::Skipped) => runtime_failed,
-            _ => false,
-        };
-        Owed {
-            reload: open(self.reload),
-            health: open(self.health),
-            readback: open(self.readback),
-        }
+        owed_of(
+            &self.outcome,
+            self.owed,
+            [self.reload, self.health, self.readback],
+        )
+    }
+}
+
+/// [`PeerRecord::owed`] from borrowed fields (a report read in place).
+pub fn owed_of(outcome: &str, recorded: Option<Owed>, steps: [Option<StepStatus>; 3]) -> Owed {
+    if outcome == PENDING {
+        return Owed::all();
+    }
+    if let Some(owed) = recorded {
+        return owed;
+    }
+    let runtime_failed = matches!(
+        Outcome::parse(outcome),
+        Some(Outcome::Blocked(
+            Blocker::ReloadFailed | Blocker::HealthFailed | Blocker::ReadbackMismatch
+        ))
+    );
+    let open = |s: Option<StepStatus>| match s {
+        Some(StepStatus::Failed) => true,
+        Some(StepStatus::Skipped) => runtime_failed,
+        _ => false,
+    };
+    Owed {
+        reload: open(steps[0]),
+        health: open(steps[1]),
+        readback: open(steps[2]),
     }
 }
 

@@ -21,8 +21,9 @@
 //! checksum or length makes the whole file ignored (never trusted in part)
 //! and rewritten; a cache that cannot be read or written only costs time.
 
+use super::agent::ReportView;
 use super::fanout::{Owed, StepStatus};
-use super::record::{PeerRecord, Record};
+use super::record::Record;
 use gix::ObjectId;
 use std::cell::{Cell, OnceCell};
 use std::io::Write;
@@ -42,16 +43,39 @@ pub struct Fields {
     pub agent: Option<String>,
 }
 
+impl Fields {
+    /// These fields seen as report `id` (None: no peer line, never built).
+    pub fn view(&self, id: ObjectId) -> Option<ReportView<'_>> {
+        let r = &self.record;
+        let p = r.peers.first()?;
+        Some(ReportView {
+            peer: &p.name,
+            id,
+            commit: &r.commit,
+            time: &r.time,
+            actor: &r.actor,
+            outcome: &p.outcome,
+            reason: &p.reason,
+            reload: p.reload,
+            health: p.health,
+            readback: p.readback,
+            owed: p.owed,
+            head: self.head.as_deref(),
+            agent: self.agent.as_deref(),
+        })
+    }
+}
+
 pub struct ReportCache {
     path: Option<PathBuf>,
+    /// The whole file, every record checked at load.
     bytes: Vec<u8>,
-    /// Every record's id and payload in `bytes`, in file order.
-    order: Vec<(ObjectId, Range<usize>)>,
     /// Records are written in ref order, and refs are read in that order:
-    /// the next look-up is most likely the record after the last hit.
+    /// the next look-up is most likely the record at this offset (after the
+    /// last hit). No list of records is built: 10,000 of them are pages.
     next: Cell<usize>,
-    /// Id to position in `order` (the last record of an id), built on the
-    /// first look-up the order does not answer.
+    /// Id to the offset of its (last) record, built on the first look-up
+    /// the order does not answer.
     by_id: OnceCell<gix::hashtable::HashMap<ObjectId, usize>>,
     /// Records in the file (duplicates and stale ones included).
     records: usize,
@@ -65,8 +89,7 @@ impl ReportCache {
         ReportCache {
             path: None,
             bytes: Vec::new(),
-            order: Vec::new(),
-            next: Cell::new(0),
+            next: Cell::new(MAGIC.len()),
             by_id: OnceCell::new(),
             records: 0,
             rewrite: false,
@@ -89,34 +112,66 @@ impl ReportCache {
         let Ok(bytes) = std::fs::read(&path) else {
             return cache;
         };
-        if let Some(order) = index(&bytes) {
+        if let Some(records) = check(&bytes) {
             cache.bytes = bytes;
-            cache.records = order.len();
-            cache.order = order;
+            cache.records = records;
             cache.rewrite = false;
         }
         cache
     }
 
-    /// The cached parse of report commit `id` for `peer`: `Some(None)` when
-    /// it is known not to be a report, `None` on a miss.
-    pub fn get(&self, id: &ObjectId, peer: &str) -> Option<(Option<Fields>, Range<usize>)> {
-        let at = match self.order.get(self.next.get()) {
-            Some((next, _)) if next == id => self.next.get(),
-            _ => *self
-                .by_id
-                .get_or_init(|| {
-                    let mut map: gix::hashtable::HashMap<ObjectId, usize> = Default::default();
-                    map.reserve(self.order.len());
-                    map.extend(self.order.iter().enumerate().map(|(i, (id, _))| (*id, i)));
-                    map
-                })
-                .get(id)?,
+    /// The cached parse of report commit `id` for `peer`, borrowed from the
+    /// file's bytes: `Some(None)` when it is known not to be a report,
+    /// `None` on a miss. The range is the record's payload (for [`save`]).
+    pub fn get(&self, id: &ObjectId, peer: &str) -> Option<(Option<ReportView<'_>>, Range<usize>)> {
+        let range = match self.payload_at(self.next.get()) {
+            Some(r) if id_of(&self.bytes[r.clone()]) == Some(id.as_bytes()) => r,
+            _ => {
+                let at = *self
+                    .by_id
+                    .get_or_init(|| {
+                        let mut map: gix::hashtable::HashMap<ObjectId, usize> = Default::default();
+                        map.reserve(self.records);
+                        let mut at = MAGIC.len();
+                        while let Some(r) = self.payload_at(at) {
+                            if let Some(id) = id_of(&self.bytes[r.clone()]) {
+                                if let Ok(id) = ObjectId::try_from(id) {
+                                    map.insert(id, at);
+                                }
+                            }
+                            at = r.end + 8;
+                        }
+                        map
+                    })
+                    .get(id)?;
+                self.payload_at(at)?
+            }
         };
-        self.next.set(at + 1);
-        let range = self.order[at].1.clone();
-        let fields = decode(&self.bytes[range.clone()], peer)?;
-        Some((fields, range))
+        self.next.set(range.end + 8);
+        let view = decode(&self.bytes[range.clone()])?;
+        match view {
+            Some(v) if v.peer != peer => None,
+            None if peer_of(&self.bytes[range.clone()]) != Some(peer.as_bytes()) => None,
+            _ => Some((view, range)),
+        }
+    }
+
+    /// The report in payload `range` (as [`get`] returned it).
+    pub fn view(&self, range: Range<usize>) -> Option<ReportView<'_>> {
+        decode(self.bytes.get(range)?)?
+    }
+
+    /// The peer of the payload in `range`, as bytes (cheap: for sorting).
+    pub fn peer_bytes(&self, range: Range<usize>) -> &[u8] {
+        self.bytes.get(range).and_then(peer_of).unwrap_or_default()
+    }
+
+    /// The payload of the record at byte `at` (records were checked at load).
+    fn payload_at(&self, at: usize) -> Option<Range<usize>> {
+        let len = u32::from_le_bytes(self.bytes.get(at..at + 4)?.try_into().ok()?) as usize;
+        let payload = at + 4..at + 4 + len;
+        self.bytes.get(payload.end..payload.end + 8)?;
+        Some(payload)
     }
 
     /// Record the misses of this run. `hits` are the payloads found here
@@ -151,27 +206,39 @@ impl ReportCache {
     }
 }
 
-/// Every record's id and payload, or None when any record is damaged.
-fn index(bytes: &[u8]) -> Option<Vec<(ObjectId, Range<usize>)>> {
+/// The number of records, or None when any record is damaged.
+fn check(bytes: &[u8]) -> Option<usize> {
     let mut at = MAGIC.len();
     if bytes.get(..at)? != MAGIC {
         return None;
     }
-    let mut order = Vec::with_capacity(bytes.len() / 200);
+    let mut records = 0;
     while at < bytes.len() {
         let len = u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize;
         let payload = at + 4..at + 4 + len;
         let sum = bytes.get(payload.end..payload.end + 8)?;
-        if checksum(&bytes[payload.clone()]) != u64::from_le_bytes(sum.try_into().ok()?) {
+        let p = &bytes[payload.clone()];
+        if checksum(p) != u64::from_le_bytes(sum.try_into().ok()?) {
             return None;
         }
-        let p = &bytes[payload.clone()];
-        let idlen = *p.first()? as usize;
-        let id = ObjectId::try_from(p.get(1..1 + idlen)?).ok()?;
-        order.push((id, payload.clone()));
+        ObjectId::try_from(id_of(p)?).ok()?;
+        records += 1;
         at = payload.end + 8;
     }
-    Some(order)
+    Some(records)
+}
+
+/// The id bytes at the start of a payload.
+fn id_of(p: &[u8]) -> Option<&[u8]> {
+    let idlen = *p.first()? as usize;
+    p.get(1..1 + idlen)
+}
+
+/// The peer after the id, as bytes.
+fn peer_of(p: &[u8]) -> Option<&[u8]> {
+    let at = 1 + *p.first()? as usize;
+    let len = u16::from_le_bytes(p.get(at..at + 2)?.try_into().ok()?) as usize;
+    p.get(at + 2..at + 2 + len)
 }
 
 /// A word-wise multiply-rotate mix: each step is a bijection of the state,
@@ -253,25 +320,25 @@ fn put(p: &mut Vec<u8>, s: &str) -> Option<()> {
     Some(())
 }
 
-/// The fields of one payload, when it is about `peer`.
-fn decode(p: &[u8], peer: &str) -> Option<Option<Fields>> {
+/// The report in one payload, borrowed from it (`Some(None)`: known not to
+/// be a report). Only what proof reads is decoded; run, branch and state
+/// are skipped.
+fn decode(p: &[u8]) -> Option<Option<ReportView<'_>>> {
     let mut r = Reader { p, at: 0 };
     let idlen = r.byte()? as usize;
-    r.take(idlen)?;
-    if r.str()? != peer {
-        return None;
-    }
+    let id = ObjectId::try_from(r.take(idlen)?).ok()?;
+    let peer = r.str()?;
     if r.byte()? == 0 {
         return Some(None);
     }
-    let commit = r.string()?;
-    let run = r.string()?;
-    let time = r.string()?;
-    let actor = r.string()?;
-    let branch = r.string()?;
-    let pending = r.byte()? != 0;
-    let outcome = r.string()?;
-    let reason = r.string()?;
+    let commit = r.str()?;
+    r.skip_str()?; // run
+    let time = r.str()?;
+    let actor = r.str()?;
+    r.skip_str()?; // branch
+    r.byte()?; // pending
+    let outcome = r.str()?;
+    let reason = r.str()?;
     let mut step = || -> Option<Option<StepStatus>> {
         Some(match r.byte()? {
             0 => None,
@@ -296,24 +363,18 @@ fn decode(p: &[u8], peer: &str) -> Option<Option<Fields>> {
     if r.at != p.len() {
         return None;
     }
-    Some(Some(Fields {
-        record: Record {
-            commit,
-            run,
-            time,
-            actor,
-            branch,
-            pending,
-            peers: vec![PeerRecord {
-                name: peer.to_string(),
-                outcome,
-                reason,
-                reload,
-                health,
-                readback,
-                owed,
-            }],
-        },
+    Some(Some(ReportView {
+        peer,
+        id,
+        commit,
+        time,
+        actor,
+        outcome,
+        reason,
+        reload,
+        health,
+        readback,
+        owed,
         head,
         agent,
     }))
@@ -338,13 +399,15 @@ impl<'a> Reader<'a> {
         let len = u16::from_le_bytes([len[0], len[1]]) as usize;
         std::str::from_utf8(self.take(len)?).ok()
     }
-    fn string(&mut self) -> Option<String> {
-        self.str().map(str::to_string)
+    fn skip_str(&mut self) -> Option<()> {
+        let len = self.take(2)?;
+        self.take(u16::from_le_bytes([len[0], len[1]]) as usize)?;
+        Some(())
     }
-    fn opt(&mut self) -> Option<Option<String>> {
+    fn opt(&mut self) -> Option<Option<&'a str>> {
         match self.byte()? {
             0 => Some(None),
-            1 => Some(Some(self.string()?)),
+            1 => Some(Some(self.str()?)),
             _ => None,
         }
     }
@@ -371,6 +434,7 @@ fn replace(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::peers::record::PeerRecord;
 
     fn fields() -> Fields {
         Fields {
@@ -405,23 +469,25 @@ mod tests {
         let id = ObjectId::from_hex(b"0123456789012345678901234567890123456789").unwrap();
         let mut out = MAGIC.to_vec();
         encode_record(&mut out, &id, "web-1", Some(&fields()));
-        let order = index(&out).unwrap();
-        assert_eq!(order.len(), 1);
-        assert_eq!(order[0].0, id);
-        let payload = &out[order[0].1.clone()];
-        let back = decode(payload, "web-1").unwrap().unwrap();
-        assert_eq!(
-            format!("{:?}", back.record),
-            format!("{:?}", fields().record)
-        );
-        assert_eq!(back.head.as_deref(), Some("h"));
-        assert!(decode(payload, "web-2").is_none());
+        assert_eq!(check(&out), Some(1));
+        let cache = ReportCache {
+            bytes: out.clone(),
+            records: 1,
+            ..ReportCache::disabled()
+        };
+        let (back, payload) = cache.get(&id, "web-1").unwrap();
+        let f = fields();
+        assert_eq!(back, f.view(id));
+        assert_eq!(back.unwrap().head, Some("h"));
+        assert_eq!(cache.view(payload.clone()), f.view(id));
+        assert_eq!(cache.peer_bytes(payload), b"web-1");
+        assert!(cache.get(&id, "web-2").is_none());
         // One flipped bit anywhere makes the whole file unusable.
         for i in MAGIC.len()..out.len() {
             let mut bad = out.clone();
             bad[i] ^= 4;
-            assert!(index(&bad).is_none(), "byte {i}");
+            assert!(check(&bad).is_none(), "byte {i}");
         }
-        assert!(index(&out[..out.len() - 1]).is_none());
+        assert!(check(&out[..out.len() - 1]).is_none());
     }
 }

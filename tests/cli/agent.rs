@@ -656,3 +656,70 @@ fn the_report_cache_never_changes_what_proof_says() {
     assert_eq!(cached.code, 1, "{}", cached.stderr);
     assert_eq!(cached.stdout, String::from_utf8_lossy(&plain.stdout));
 }
+
+#[test]
+fn proof_reads_packed_reports_and_a_loose_ref_shadows_its_packed_copy() {
+    let env = TestEnv::new();
+    let f = fleet(&env);
+    let c1 = f.push_commit(&env, "app.conf", "v2\n");
+    // `web-1-b/log` sorts before `web-1/log` as a ref, after `web-1` as a
+    // peer: refs do not come in peer order.
+    let peers: Vec<PathBuf> = ["web-1", "web-1-b", "web-2"]
+        .iter()
+        .map(|name| {
+            let peer = f.clone_peer(&env, name);
+            let out = env.fleet(&peer, &["agent", "--name", name]);
+            assert_eq!(out.code, 0, "{}", out.stderr);
+            peer
+        })
+        .collect();
+    let first_report = env.git(&f.origin, &["rev-parse", "refs/fleet/reports/web-1/log"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let c2 = f.push_commit(&env, "app.conf", "v3\n");
+    for (peer, name) in peers.iter().zip(["web-1", "web-1-b", "web-2"]) {
+        let out = env.fleet(peer, &["agent", "--name", name]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    // Every report ref packed, as after gc: the reports are read from
+    // packed-refs, and text lists them in peer order.
+    env.git(&f.dev, &["fetch", "-q", "origin"]);
+    env.git(&f.dev, &["pack-refs", "--all"]);
+    let loose = f
+        .dev
+        .join(".git/refs/fleet-remote/origin/fleet/reports/web-1/log");
+    assert!(!loose.exists(), "pack-refs left {}", loose.display());
+    let (out, _) = proof_both(&env, &f, &c2);
+    let v = json(&out);
+    assert_eq!(v["reports"], 3, "{v}");
+    assert_eq!(v["complete"], true, "{v}");
+    let text = env.fleet(&f.dev, &["proof", &c2]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    let names: Vec<&str> = text
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).filter(|_| l.contains(" peer ")))
+        .collect();
+    assert_eq!(names, ["web-1", "web-1-b", "web-2"], "{}", text.stdout);
+
+    // web-1's chain rewound on the server to its first report: the fetch
+    // writes a loose ref, which must shadow the packed (later) report.
+    env.git(
+        &f.origin,
+        &[
+            "update-ref",
+            "refs/fleet/reports/web-1/log",
+            first_report.trim(),
+        ],
+    );
+    let (out, _) = proof_both(&env, &f, &c2);
+    assert!(loose.exists(), "the fetch wrote no loose ref");
+    let v = json(&out);
+    assert_eq!(v["reports"], 3, "{v}");
+    let web1 = peer_json(&v, "web-1");
+    assert_eq!(web1["report"], first_report.trim(), "{v}");
+    assert_eq!(web1["ok"], false, "{v}");
+    assert_eq!(peer_json(&v, "web-1-b")["ok"], true, "{v}");
+    // And the cache written from packed refs serves a proof of c1 too.
+    let (out, _) = proof_both(&env, &f, &c1);
+    assert_eq!(json(&out)["complete"], true, "{out}");
+}
