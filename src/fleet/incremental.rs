@@ -49,8 +49,53 @@ pub struct ChunkCache {
 struct Entry {
     kind: Kind,
     /// The key's bytes in the cache file (a table line's end).
-    key: (usize, usize),
-    span: (usize, usize),
+    key: (u32, u32),
+    span: (u32, u32),
+}
+
+impl Entry {
+    fn span(&self) -> std::ops::Range<usize> {
+        self.span.0 as usize..self.span.1 as usize
+    }
+}
+
+/// The table line at `at` in `raw` (which ends where the table ends):
+/// `hash kind start len key` and a newline, parsed by hand, since every diff
+/// reads one line per resource. None unless it is exactly that.
+fn table_line(raw: &[u8], at: usize) -> Option<(u128, Entry)> {
+    fn decimal(b: &[u8]) -> Option<(u32, &[u8])> {
+        let mut n: u32 = 0;
+        for (i, c) in b.iter().enumerate() {
+            match c {
+                b'0'..=b'9' => n = n.checked_mul(10)?.checked_add(u32::from(c - b'0'))?,
+                b' ' if i > 0 => return Some((n, &b[i + 1..])),
+                _ => return None,
+            }
+        }
+        None
+    }
+    let line = raw.get(at..)?;
+    let hash = hex128(line.get(..32)?)?;
+    let [b' ', k, b' ', rest @ ..] = line.get(32..)? else {
+        return None;
+    };
+    let kind = match k {
+        b't' => Kind::Templates,
+        b'm' => Kind::Modules,
+        b'a' => Kind::Assignments,
+        b'p' => Kind::ProviderConfigs,
+        _ => return None,
+    };
+    let (from, rest) = decimal(rest)?;
+    let (len, rest) = decimal(rest)?;
+    let key_at = raw.len() - rest.len();
+    let key_end = key_at + rest.iter().position(|b| *b == b'\n')?;
+    let entry = Entry {
+        kind,
+        key: (u32::try_from(key_at).ok()?, u32::try_from(key_end).ok()?),
+        span: (from, from.checked_add(len)?),
+    };
+    Some((hash, entry))
 }
 
 /// A checksum against damage (a torn or cut write, a changed byte), not
@@ -95,12 +140,12 @@ fn checksum(bytes: &[u8]) -> u64 {
 }
 
 /// 32 lowercase hex digits (as `encode` writes them) as a number.
-fn hex128(s: &str) -> Option<u128> {
+fn hex128(s: &[u8]) -> Option<u128> {
     if s.len() != 32 {
         return None;
     }
-    s.bytes().try_fold(0u128, |n, b| {
-        let d = match b {
+    s.iter().try_fold(0u128, |n, b| {
+        let d = match *b {
             b'0'..=b'9' => b - b'0',
             b'a'..=b'f' => b - b'a' + 10,
             _ => return None,
@@ -202,31 +247,18 @@ impl ChunkCache {
         if raw.get(end) != Some(&b'\n') {
             return None;
         }
-        let table = std::str::from_utf8(&raw[start..end]).ok()?;
-        let mut entries = Vec::with_capacity(table.len() / 56);
+        std::str::from_utf8(&raw[start..end]).ok()?; // keys are read as text
+        let mut entries = Vec::with_capacity((end - start) / 56);
         let mut index = HashMap::with_capacity_and_hasher(
-            table.len() / 56,
+            (end - start) / 56,
             BuildHasherDefault::<TakeBits>::default(),
         );
         let mut at = start;
-        for line in table.split_terminator('\n') {
-            let mut parts = line.splitn(5, ' ');
-            let mut part = || parts.next();
-            let (hash, kind, from, len, key) = (part()?, part()?, part()?, part()?, part()?);
-            let kind = Kind::ALL
-                .into_iter()
-                .find(|k| kind.starts_with(kind_letter(*k)))?;
-            let from: usize = from.parse().ok()?;
-            let span = (from, from.checked_add(len.parse().ok()?)?);
-            let key_end = at + line.len();
-            let entry = Entry {
-                kind,
-                key: (key_end - key.len(), key_end),
-                span,
-            };
-            at = key_end + 1;
+        while at < end {
+            let (hash, entry) = table_line(&raw[..end], at)?;
+            at = entry.key.1 as usize + 1;
             if index
-                .insert(hex128(hash)?, u32::try_from(entries.len()).ok()?)
+                .insert(hash, u32::try_from(entries.len()).ok()?)
                 .is_some()
             {
                 return None; // a chunk listed twice: not a table `encode` wrote
@@ -262,7 +294,7 @@ impl ChunkCache {
     /// The key an entry names (the table was checked as UTF-8 and a key is
     /// a whole line's end, so this never fails).
     fn key(&self, e: &Entry) -> &str {
-        std::str::from_utf8(&self.raw[e.key.0..e.key.1]).unwrap_or_default()
+        std::str::from_utf8(&self.raw[e.key.0 as usize..e.key.1 as usize]).unwrap_or_default()
     }
 
     fn get(&self, hash: &u128) -> Option<&Entry> {
@@ -867,8 +899,8 @@ pub fn diff_view(
     // sorted run): templates and modules decoded, assignments sorted out by
     // node (only the touched nodes' ones are decoded below).
     let (mut live, mut desired) = (Collected::default(), Collected::default());
-    let mut live_assignments: Vec<(&str, bool, &Entry)> = Vec::with_capacity(cache.entries.len());
-    for (e, kept) in cache.entries.iter().zip(&hit) {
+    let mut live_assignments: Vec<u32> = Vec::with_capacity(cache.entries.len());
+    for (i, (e, kept)) in (0u32..).zip(cache.entries.iter().zip(&hit)) {
         let (key, kept) = (cache.key(e), *kept);
         match e.kind {
             Kind::Templates => {
@@ -898,7 +930,7 @@ pub fn diff_view(
                 if changed_modules.contains(&module) {
                     touched.insert(node);
                 }
-                live_assignments.push((key, kept, e));
+                live_assignments.push(i);
             }
             Kind::ProviderConfigs => {} // never diffed
         }
@@ -934,7 +966,9 @@ pub fn diff_view(
     }
     std::mem::forget(to_check); // freed with the process
     let (mut live_kept, mut desired_kept) = (Vec::new(), Vec::new());
-    for (key, kept, e) in live_assignments {
+    for i in live_assignments {
+        let (e, kept) = (&cache.entries[i as usize], hit[i as usize]);
+        let key = cache.key(e);
         if !touched.contains(split_key(key)?.0) {
             continue;
         }
@@ -987,7 +1021,7 @@ fn member<T: serde::de::DeserializeOwned>(
     key: &str,
     e: &Entry,
 ) -> Option<std::sync::Arc<T>> {
-    let text = json.get(e.span.0..e.span.1)?;
+    let text = json.get(e.span())?;
     let mut quoted = serde_json::to_vec(key).ok()?;
     quoted.push(b':');
     serde_json::from_slice(text.strip_prefix(quoted.as_slice())?).ok()
