@@ -889,7 +889,9 @@ pub fn diff_view(
     let json = cache.json()?;
     // Nodes a change can reach: those of changed assignments, and every node
     // with an assignment (in live or desired) of a changed module.
-    let changed_modules: Vec<&str> = fresh.modules.keys().map(String::as_str).collect();
+    // A set: every assignment of the table is looked up in it.
+    let changed_modules: HashSet<&str, BuildHasherDefault<Fnv>> =
+        fresh.modules.keys().map(String::as_str).collect();
     let mut fresh_nodes: HashSet<&str, BuildHasherDefault<Fnv>> = HashSet::default();
     for key in fresh.assignments.keys() {
         fresh_nodes.insert(split_key(key)?.0);
@@ -927,7 +929,7 @@ pub fn diff_view(
                 } else {
                     touched.insert(node); // changed or removed
                 }
-                if changed_modules.contains(&module) {
+                if !changed_modules.is_empty() && changed_modules.contains(module) {
                     touched.insert(node);
                 }
                 live_assignments.push(i);
