@@ -483,17 +483,19 @@ pub fn print_human(ui: &Ui, d: &Diff, stat: bool) {
         ui.out("no differences");
         return;
     }
+    // One write for the whole listing, not one per line.
+    let mut out = Lines(String::with_capacity(128 * d.changes.len() + 256));
     let mut last_kind = None;
     for c in &d.changes {
         if last_kind != Some(c.kind) {
             last_kind = Some(c.kind);
             let n = d.changes.iter().filter(|x| x.kind == c.kind).count();
-            ui.out(format!("{} ({n})", ui.bold().apply_to(c.kind.as_str())));
+            out.line(format!("{} ({n})", ui.bold().apply_to(c.kind.as_str())));
         }
-        print_change(ui, c, stat);
+        print_change(ui, &mut out, c, stat);
     }
     let count = |t: ChangeType| d.changes.iter().filter(|c| c.change == t).count();
-    ui.out(format!(
+    out.line(format!(
         "{} {} change{} ({} create, {} update, {} destroy); blast radius: {} node{} reached, estimate {} (fan-out x density), measured {} rendered value{}",
         ui.bold().apply_to("total:"),
         d.changes.len(),
@@ -507,15 +509,26 @@ pub fn print_human(ui: &Ui, d: &Diff, stat: bool) {
         d.total.measured,
         if d.total.measured == 1 { "" } else { "s" },
     ));
+    ui.out(out.0.strip_suffix('\n').unwrap_or(&out.0));
 }
 
-fn print_change(ui: &Ui, c: &Change, stat: bool) {
+/// Lines of output gathered for one write.
+struct Lines(String);
+
+impl Lines {
+    fn line(&mut self, line: impl std::fmt::Display) {
+        use std::fmt::Write;
+        let _ = writeln!(self.0, "{line}");
+    }
+}
+
+fn print_change(ui: &Ui, out: &mut Lines, c: &Change, stat: bool) {
     let (mark, style) = match c.change {
         ChangeType::Create => ("+", ui.green()),
         ChangeType::Update => ("~", ui.yellow()),
         ChangeType::Destroy => ("-", ui.red()),
     };
-    ui.out(format!(
+    out.line(format_args!(
         "  {} {} {:<40} {}",
         style.apply_to(mark),
         style.apply_to(c.change.as_str()),
@@ -526,7 +539,7 @@ fn print_change(ui: &Ui, c: &Change, stat: bool) {
         return;
     }
     for f in &c.fields {
-        ui.out(format!(
+        out.line(format_args!(
             "      {}: {} -> {}",
             f.field,
             ui.red().apply_to(show_value(&f.before)),

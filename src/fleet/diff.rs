@@ -238,9 +238,9 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
 
     let mut reached: BTreeSet<String> = BTreeSet::new();
     let mut total = BlastRadius::default();
-    // A node's live rendering is the same for every change that reaches it.
-    let mut live_renders: std::collections::HashMap<String, RenderedRefs<'_>> =
-        std::collections::HashMap::new();
+    // Per node: its live rendering (the same for every change that reaches
+    // it), how many changes reach it, and the last one's measured count.
+    let mut seen: std::collections::HashMap<String, Seen<'_>> = std::collections::HashMap::new();
     let mut on_module = None;
     let changed_modules: Vec<String> = changes
         .iter()
@@ -253,11 +253,16 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
         let measured = nodes
             .iter()
             .map(|node| {
-                let before = live_renders
-                    .entry(node.clone())
-                    .or_insert_with(|| render_node_refs(live, node));
+                let node_seen = seen.entry(node.clone()).or_insert_with(|| Seen {
+                    before: render_node_refs(live, node),
+                    changes: 0,
+                    measured: 0,
+                });
                 let after = render_one_change(live, node, change, desired);
-                changed_values(before, &after)
+                let n = changed_values(&node_seen.before, &after);
+                node_seen.changes += 1;
+                node_seen.measured = n;
+                n
             })
             .sum();
         change.blast_radius = BlastRadius {
@@ -273,15 +278,27 @@ pub fn diff(live: &Fleet, desired: &Fleet) -> Diff {
     total.fan_out = reached.len();
     total.measured = reached
         .iter()
-        .map(|node| {
-            let after = render_node_refs(desired, node);
-            match live_renders.get(node) {
-                Some(before) => changed_values(before, &after),
-                None => changed_values(&render_node_refs(live, node), &after),
-            }
+        .map(|node| match seen.get(node) {
+            // Every change that can alter a node's rendering reaches it (an
+            // enabled assignment of its, or a module of one): reached by one
+            // change, desired renders it as that change alone did.
+            Some(s) if s.changes == 1 => s.measured,
+            Some(s) => changed_values(&s.before, &render_node_refs(desired, node)),
+            None => changed_values(
+                &render_node_refs(live, node),
+                &render_node_refs(desired, node),
+            ),
         })
         .sum();
     Diff { changes, total }
+}
+
+/// A reached node: its live rendering, how many changes reach it, and the
+/// measured count of the last one.
+struct Seen<'a> {
+    before: RenderedRefs<'a>,
+    changes: usize,
+    measured: usize,
 }
 
 /// Nodes with an enabled assignment of each changed module, in live or
@@ -397,10 +414,30 @@ fn render_one_change<'a>(
 
 /// Keys whose effective value differs (added, removed or changed).
 fn changed_values(before: &RenderedRefs<'_>, after: &RenderedRefs<'_>) -> usize {
-    let changed_or_removed = before
-        .iter()
-        .filter(|(k, (v, _))| after.get(*k).map(|(w, _)| *w) != Some(*v))
-        .count();
-    let added = after.keys().filter(|k| !before.contains_key(*k)).count();
-    changed_or_removed + added
+    use std::cmp::Ordering;
+    // Both are sorted by key: one walk over the two instead of a search per key.
+    let (mut b, mut a) = (before.iter().peekable(), after.iter().peekable());
+    let mut n = 0;
+    loop {
+        match (b.peek(), a.peek()) {
+            (None, None) => return n,
+            (Some(_), None) => return n + b.count(),
+            (None, Some(_)) => return n + a.count(),
+            (Some((bk, (bv, _))), Some((ak, (av, _)))) => match bk.cmp(ak) {
+                Ordering::Equal => {
+                    n += usize::from(bv != av);
+                    b.next();
+                    a.next();
+                }
+                Ordering::Less => {
+                    n += 1;
+                    b.next();
+                }
+                Ordering::Greater => {
+                    n += 1;
+                    a.next();
+                }
+            },
+        }
+    }
 }

@@ -17,96 +17,140 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
 /// First line of the cache file; bumped whenever its form or the parsing rules change.
-const CACHE_HEADER: &str = "git-fleet parse cache v6";
+const CACHE_HEADER: &str = "git-fleet parse cache v7";
 
 /// The last fully parsed file: its fleet, and which resource each chunk holds.
 /// Stored as one file (atomic rename): the header, `blob <id> <table bytes>
-/// <resources> <table sha256> <json sha256>`, one `hash kind start len key`
-/// line per chunk (start and len: the resource's `"key":value` in the JSON),
-/// a newline, then the fleet as JSON. Both checksums are checked before use:
-/// a damaged cache is no cache.
+/// <resources> <checksum>`, one `hash kind start len key` line per chunk in
+/// the JSON's order (start and len: the resource's `"key":value` in the JSON),
+/// a newline, then the fleet as JSON. The checksum ([`checksum`]) covers all
+/// after its line and is checked before any use: a damaged cache is no cache.
 #[derive(Debug, Default)]
 pub struct ChunkCache {
+    /// The cache file as read (or as it is written): keys and the fleet's
+    /// JSON are read from it in place, none copied out.
+    raw: Vec<u8>,
     /// The git blob id the cached fleet has as a snapshot's fleet.json, so a
     /// caller holding a snapshot with that id can lend its fleet instead.
     fleet_blob: Option<String>,
     /// Resources in the cached fleet: the table covers them all when equal.
     resources: usize,
-    /// The cached fleet as JSON, decoded only when no equal fleet is lent.
-    json: Json,
-    chunks: HashMap<u128, Entry, BuildHasherDefault<TakeBits>>,
+    /// Where the fleet's JSON begins in `raw`.
+    json_from: usize,
+    /// The table in its order (the JSON's: by kind, then key).
+    entries: Vec<Entry>,
+    /// Chunk hash -> its entry.
+    index: HashMap<u128, u32, BuildHasherDefault<TakeBits>>,
 }
 
 /// One cached chunk: the resource it holds and where that resource is in
 /// the cached fleet's JSON (`"key":value`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Entry {
     kind: Kind,
-    key: String,
-    span: (usize, usize),
+    /// The key's bytes in the cache file (a table line's end).
+    key: (u32, u32),
+    span: (u32, u32),
 }
 
-/// Where the cached fleet's JSON is.
-#[derive(Debug, Default)]
-enum Json {
-    #[default]
-    None,
-    /// Just built (a full parse), to be saved.
-    Bytes(Vec<u8>),
-    /// The cache file as read, the JSON from `from` on: decoded only if
-    /// needed, and only if it has the checksum the header gives (`sum`).
-    Read {
-        all: Vec<u8>,
-        from: usize,
-        sum: [u8; 32],
-    },
+impl Entry {
+    fn span(&self) -> std::ops::Range<usize> {
+        self.span.0 as usize..self.span.1 as usize
+    }
 }
 
-impl Json {
-    fn bytes(&self) -> Option<&[u8]> {
-        match self {
-            Json::None => None,
-            Json::Bytes(b) => Some(b),
-            Json::Read { all, from, sum } => {
-                let json = all.get(*from..)?;
-                // Damaged: never trusted, not even in part.
-                (Sha256::digest(json).as_slice() == sum).then_some(json)
+/// The table line at `at` in `raw` (which ends where the table ends):
+/// `hash kind start len key` and a newline, parsed by hand, since every diff
+/// reads one line per resource. None unless it is exactly that.
+fn table_line(raw: &[u8], at: usize) -> Option<(u128, Entry)> {
+    fn decimal(b: &[u8]) -> Option<(u32, &[u8])> {
+        let mut n: u32 = 0;
+        for (i, c) in b.iter().enumerate() {
+            match c {
+                b'0'..=b'9' => n = n.checked_mul(10)?.checked_add(u32::from(c - b'0'))?,
+                b' ' if i > 0 => return Some((n, &b[i + 1..])),
+                _ => return None,
             }
         }
+        None
     }
+    let line = raw.get(at..)?;
+    let hash = hex128(line.get(..32)?)?;
+    let [b' ', k, b' ', rest @ ..] = line.get(32..)? else {
+        return None;
+    };
+    let kind = match k {
+        b't' => Kind::Templates,
+        b'm' => Kind::Modules,
+        b'a' => Kind::Assignments,
+        b'p' => Kind::ProviderConfigs,
+        _ => return None,
+    };
+    let (from, rest) = decimal(rest)?;
+    let (len, rest) = decimal(rest)?;
+    let key_at = raw.len() - rest.len();
+    let key_end = key_at + rest.iter().position(|b| *b == b'\n')?;
+    let entry = Entry {
+        kind,
+        key: (u32::try_from(key_at).ok()?, u32::try_from(key_end).ok()?),
+        span: (from, from.checked_add(len)?),
+    };
+    Some((hash, entry))
+}
+
+/// A checksum against damage (a torn or cut write, a changed byte), not
+/// against forgery (whoever can write .git can write anything): four
+/// independent multiply-rotate lanes over 8-byte words, many times faster
+/// than SHA-256 on the ~2 MB every diff reads. Each step is a bijection of a
+/// lane for a fixed word and of the word for a fixed lane, so a change within
+/// one 32-byte block always shows; the length is mixed in at the end.
+fn checksum(bytes: &[u8]) -> u64 {
+    const K: [u64; 4] = [
+        0x9e37_79b9_7f4a_7c15,
+        0xc2b2_ae3d_27d4_eb4f,
+        0x1656_67b1_9e37_79f9,
+        0xd6e8_feb8_6659_fd93,
+    ];
+    fn step(lanes: &mut [u64; 4], block: &[u8]) {
+        for (i, lane) in lanes.iter_mut().enumerate() {
+            let word = u64::from_le_bytes(block[8 * i..8 * i + 8].try_into().unwrap_or_default());
+            *lane = (*lane ^ word).wrapping_mul(K[i]).rotate_left(31);
+        }
+    }
+    let mut lanes = [K[1], K[2], K[3], K[0]];
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        step(&mut lanes, block);
+    }
+    let mut last = [0u8; 32];
+    let rest = blocks.remainder();
+    last[..rest.len()].copy_from_slice(rest);
+    step(&mut lanes, &last);
+    let mut h = (bytes.len() as u64)
+        ^ lanes[0]
+        ^ lanes[1].rotate_left(16)
+        ^ lanes[2].rotate_left(32)
+        ^ lanes[3].rotate_left(48);
+    // fmix64 (MurmurHash3): every input bit reaches every output bit.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// 32 lowercase hex digits (as `encode` writes them) as a number.
-fn hex128(s: &str) -> Option<u128> {
+fn hex128(s: &[u8]) -> Option<u128> {
     if s.len() != 32 {
         return None;
     }
-    s.bytes().try_fold(0u128, |n, b| {
-        let d = match b {
+    s.iter().try_fold(0u128, |n, b| {
+        let d = match *b {
             b'0'..=b'9' => b - b'0',
             b'a'..=b'f' => b - b'a' + 10,
             _ => return None,
         };
         Some(n << 4 | u128::from(d))
-    })
-}
-
-fn hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
     })
 }
 
@@ -169,16 +213,19 @@ fn kind_letter(k: Kind) -> char {
 }
 
 impl ChunkCache {
-    /// Load the cache at `path`; a missing, unreadable or old cache is an empty one.
+    /// Load the cache at `path`; a missing, unreadable, old or damaged cache
+    /// is an empty one.
     pub fn load(path: &Path) -> ChunkCache {
-        ChunkCache::read_table(path).unwrap_or_default()
+        std::fs::read(path)
+            .ok()
+            .and_then(ChunkCache::from_bytes)
+            .unwrap_or_default()
     }
 
-    /// Read the cache file whole, in one read (a second read would fault in
-    /// and copy the same pages again); the table is checked and parsed here,
-    /// the fleet JSON after it only checked when it is used.
-    fn read_table(path: &Path) -> Option<ChunkCache> {
-        let raw = std::fs::read(path).ok()?;
+    /// The cache file, read whole in one read (a second read would fault in
+    /// and copy the same pages again): checked, and its table indexed; the
+    /// keys and the JSON stay where they are.
+    fn from_bytes(raw: Vec<u8>) -> Option<ChunkCache> {
         let eol = |raw: &[u8], from: usize| raw.get(from..)?.iter().position(|b| *b == b'\n');
         let first = eol(&raw, 0)?;
         if raw.get(..first)? != CACHE_HEADER.as_bytes() {
@@ -191,91 +238,91 @@ impl ChunkCache {
             .split(' ');
         let mut word = || words.next();
         let (blob, len, resources) = (word()?.to_string(), word()?, word()?.parse().ok()?);
-        let (table_sum, json_sum) = (hex32(word()?)?, hex32(word()?)?);
+        let sum = word()?;
+        if sum.len() != 16 || u64::from_str_radix(sum, 16).ok()? != checksum(&raw[second + 1..]) {
+            return None;
+        }
         let start = second + 1;
         let end = start.checked_add(len.parse().ok()?)?;
         if raw.get(end) != Some(&b'\n') {
             return None;
         }
-        if Sha256::digest(&raw[start..end]).as_slice() != table_sum {
-            return None;
-        }
-        let table = std::str::from_utf8(&raw[start..end]).ok()?;
-        let mut chunks = HashMap::with_capacity_and_hasher(
-            table.len() / 56,
+        std::str::from_utf8(&raw[start..end]).ok()?; // keys are read as text
+        let mut entries = Vec::with_capacity((end - start) / 56);
+        let mut index = HashMap::with_capacity_and_hasher(
+            (end - start) / 56,
             BuildHasherDefault::<TakeBits>::default(),
         );
-        for line in table.lines() {
-            let mut parts = line.splitn(5, ' ');
-            let mut part = || parts.next();
-            let (hash, kind, from, len, key) = (part()?, part()?, part()?, part()?, part()?);
-            let kind = Kind::ALL
-                .into_iter()
-                .find(|k| kind.starts_with(kind_letter(*k)))?;
-            let from: usize = from.parse().ok()?;
-            let span = (from, from.checked_add(len.parse().ok()?)?);
-            let entry = Entry {
-                kind,
-                key: key.to_string(),
-                span,
-            };
-            chunks.insert(hex128(hash)?, entry);
+        let mut at = start;
+        while at < end {
+            let (hash, entry) = table_line(&raw[..end], at)?;
+            at = entry.key.1 as usize + 1;
+            if index
+                .insert(hash, u32::try_from(entries.len()).ok()?)
+                .is_some()
+            {
+                return None; // a chunk listed twice: not a table `encode` wrote
+            }
+            entries.push(entry);
         }
         Some(ChunkCache {
             fleet_blob: Some(blob),
             resources,
-            json: Json::Read {
-                from: end + 1,
-                all: raw,
-                sum: json_sum,
-            },
-            chunks,
+            json_from: end + 1,
+            raw,
+            entries,
+            index,
         })
     }
 
-    fn encode(&self) -> Option<Vec<u8>> {
-        use std::fmt::Write;
-        let mut table = String::with_capacity(self.chunks.len() * 72);
-        for (hash, e) in &self.chunks {
-            if e.key.contains(['\n', '\r']) {
-                continue; // never cache what the line format cannot hold
-            }
-            let _ = writeln!(
-                table,
-                "{hash:032x} {} {} {} {}",
-                kind_letter(e.kind),
-                e.span.0,
-                e.span.1 - e.span.0,
-                e.key
-            );
-        }
-        let json = self.json.bytes()?;
+    /// The cache file's bytes for `table` (its lines) and `json`.
+    fn encode(fleet_blob: &str, resources: usize, table: &str, json: &[u8]) -> Vec<u8> {
+        let mut body = Vec::with_capacity(table.len() + 1 + json.len());
+        body.extend_from_slice(table.as_bytes());
+        body.push(b'\n');
+        body.extend_from_slice(json);
         let mut out = format!(
-            "{CACHE_HEADER}\nblob {} {} {} {} {}\n",
-            self.fleet_blob.as_deref()?,
+            "{CACHE_HEADER}\nblob {fleet_blob} {} {resources} {:016x}\n",
             table.len(),
-            self.resources,
-            to_hex(&Sha256::digest(table.as_bytes())),
-            to_hex(&Sha256::digest(json)),
+            checksum(&body),
         )
         .into_bytes();
-        out.extend_from_slice(table.as_bytes());
-        out.push(b'\n');
-        out.extend_from_slice(json);
-        Some(out)
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// The key an entry names (the table was checked as UTF-8 and a key is
+    /// a whole line's end, so this never fails).
+    fn key(&self, e: &Entry) -> &str {
+        std::str::from_utf8(&self.raw[e.key.0 as usize..e.key.1 as usize]).unwrap_or_default()
+    }
+
+    fn get(&self, hash: &u128) -> Option<&Entry> {
+        self.index.get(hash).map(|i| &self.entries[*i as usize])
+    }
+
+    fn contains(&self, hash: &u128) -> bool {
+        self.index.contains_key(hash)
+    }
+
+    /// The cached fleet's JSON (checked with the rest when read).
+    fn json(&self) -> Option<&[u8]> {
+        self.raw
+            .get(self.json_from..)
+            .filter(|_| !self.raw.is_empty())
     }
 
     /// Write atomically (temp file + rename); a failure only costs speed later.
     pub fn save(&self, path: &Path) {
+        if self.raw.is_empty() {
+            return;
+        }
         let Some(dir) = path.parent() else { return };
         if std::fs::create_dir_all(dir).is_err() {
             return;
         }
         let tmp = dir.join(format!(".parse-cache.{}.tmp", std::process::id()));
-        let written = self
-            .encode()
-            .is_some_and(|bytes| std::fs::write(&tmp, bytes).is_ok());
-        if written {
+        if std::fs::write(&tmp, &self.raw).is_ok() {
             let _ = std::fs::rename(&tmp, path);
         } else {
             let _ = std::fs::remove_file(&tmp);
@@ -434,12 +481,9 @@ pub fn parse_with_cache_lazy<'a>(
         return full(0);
     };
     let hashes: Vec<u128> = chunks.iter().map(|c| chunk_hash(c.kind, c.text)).collect();
-    let misses = hashes
-        .iter()
-        .filter(|h| !cache.chunks.contains_key(*h))
-        .count();
+    let misses = hashes.iter().filter(|h| !cache.contains(h)).count();
     // Many misses: one full parse is cheaper than many small ones; keep its result.
-    if misses * 4 > chunks.len() || cache.chunks.is_empty() {
+    if misses * 4 > chunks.len() || cache.entries.is_empty() {
         let parsed = parse::parse(file, bytes)?;
         *cache = fill_cache(&chunks, &hashes, &parsed);
         let stats = Stats {
@@ -456,8 +500,7 @@ pub fn parse_with_cache_lazy<'a>(
             Base::Borrowed(l.fleet)
         }
         _ => match cache
-            .json
-            .bytes()
+            .json()
             .and_then(|b| serde_json::from_slice::<Fleet>(b).ok())
         {
             Some(f) => Base::Owned(f),
@@ -556,10 +599,10 @@ fn assemble(
     let mut cursors = Cursors::default();
     for (chunk, hash) in chunks.iter().zip(hashes) {
         let before = all.len();
-        match cache.chunks.get(hash) {
+        match cache.get(hash) {
             Some(e) => match lent {
-                Some(from) => cursors.take(from, e.kind, &e.key, &mut all)?,
-                None => take_into(base, e.kind, &e.key, &mut all)?,
+                Some(from) => cursors.take(from, e.kind, cache.key(e), &mut all)?,
+                None => take_into(base, e.kind, cache.key(e), &mut all)?,
             },
             None => {
                 missed.push(chunk);
@@ -681,10 +724,10 @@ fn count(f: &Fleet) -> usize {
 /// Module names the cached chunks refer to.
 fn cached_modules(cache: &ChunkCache, base: &Base<'_>) -> Vec<String> {
     let mut names: Vec<String> = cache
-        .chunks
-        .values()
+        .entries
+        .iter()
         .filter(|e| e.kind == Kind::Modules)
-        .map(|e| e.key.clone())
+        .map(|e| cache.key(e).to_string())
         .collect();
     names.extend(base.fleet().modules.keys().cloned());
     names
@@ -698,30 +741,46 @@ fn fill_cache(chunks: &[Chunk<'_>], hashes: &[u128], parsed: &Parsed) -> ChunkCa
         .map(|(kind, name, (line, _))| ((kind, line), name))
         .collect();
     let (fleet_json, spans) = encode_fleet(&parsed.fleet);
-    let mut map = HashMap::with_capacity_and_hasher(chunks.len(), Default::default());
+    // Chunk hash -> resource (the same text twice is one chunk).
+    let mut found: HashMap<u128, (Kind, &str, (usize, usize))> =
+        HashMap::with_capacity(chunks.len());
     for (chunk, hash) in chunks.iter().zip(hashes) {
         // The resource whose key sits on the chunk's first line.
         if let Some(name) = by_line.get(&(chunk.kind, chunk.line)) {
             if let Some(span) = spans.get(&(chunk.kind, *name)) {
-                let entry = Entry {
-                    kind: chunk.kind,
-                    key: name.to_string(),
-                    span: *span,
-                };
-                map.insert(*hash, entry);
+                found.insert(*hash, (chunk.kind, *name, *span));
             }
         }
     }
-    let fleet_blob =
-        gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &fleet_json)
-            .ok()
-            .map(|id| id.to_string());
-    ChunkCache {
-        fleet_blob,
-        resources: count(&parsed.fleet),
-        json: Json::Bytes(fleet_json),
-        chunks: map,
+    // In the JSON's order, so a reader builds its maps from sorted runs.
+    let mut rows: Vec<_> = found
+        .into_iter()
+        .filter(|(_, (_, name, _))| !name.contains(['\n', '\r'])) // one line each
+        .collect();
+    rows.sort_unstable_by_key(|(_, (_, _, span))| span.0);
+    let mut table = String::with_capacity(rows.len() * 72);
+    for (hash, (kind, name, span)) in rows {
+        use std::fmt::Write;
+        let _ = writeln!(
+            table,
+            "{hash:032x} {} {} {} {name}",
+            kind_letter(kind),
+            span.0,
+            span.1 - span.0,
+        );
     }
+    let Ok(fleet_blob) =
+        gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &fleet_json)
+    else {
+        return ChunkCache::default();
+    };
+    let raw = ChunkCache::encode(
+        &fleet_blob.to_string(),
+        count(&parsed.fleet),
+        &table,
+        &fleet_json,
+    );
+    ChunkCache::from_bytes(raw).unwrap_or_default()
 }
 
 /// Where each resource's `"key":value` is in a fleet's JSON (byte range).
@@ -790,22 +849,23 @@ pub fn diff_view(
     use std::collections::HashSet;
     use std::sync::Arc;
     // The table must name every resource of live, each at its place in the JSON.
-    if cache.fleet_blob.as_deref() != Some(live_blob) || cache.chunks.len() != cache.resources {
+    if cache.fleet_blob.as_deref() != Some(live_blob) || cache.entries.len() != cache.resources {
         return None;
     }
     let text = check_text(file, bytes).ok()?;
     let chunks = split(text)?;
-    let mut hit: HashSet<u128, BuildHasherDefault<TakeBits>> =
-        HashSet::with_capacity_and_hasher(chunks.len(), Default::default());
+    // Which table entries the file still holds, by the entry's place.
+    let mut hit = vec![false; cache.entries.len()];
     let mut missed: Vec<&Chunk<'_>> = Vec::new();
     for chunk in &chunks {
         let hash = chunk_hash(chunk.kind, chunk.text);
-        if cache.chunks.contains_key(&hash) {
-            if !hit.insert(hash) {
-                return None; // the same text twice: the full parser refuses it
+        match cache.index.get(&hash) {
+            Some(i) => {
+                if std::mem::replace(&mut hit[*i as usize], true) {
+                    return None; // the same text twice: the full parser refuses it
+                }
             }
-        } else {
-            missed.push(chunk);
+            None => missed.push(chunk),
         }
     }
     if missed.len() * 4 > chunks.len() {
@@ -817,64 +877,67 @@ pub fn diff_view(
     }
     // Checked before anything is decoded: what is new, with every module of
     // desired (as `assemble` does); a module gone means the whole fleet.
-    let mut desired = Fleet::default();
     let mut kept_providers: Vec<&str> = Vec::new();
-    for (hash, e) in &cache.chunks {
-        if e.kind == Kind::Modules && !hit.contains(hash) && !fresh.modules.contains_key(&e.key) {
+    for (e, kept) in cache.entries.iter().zip(&hit) {
+        if e.kind == Kind::Modules && !kept && !fresh.modules.contains_key(cache.key(e)) {
             return None;
         }
-        if e.kind == Kind::ProviderConfigs && hit.contains(hash) {
-            kept_providers.push(&e.key);
+        if e.kind == Kind::ProviderConfigs && *kept {
+            kept_providers.push(cache.key(e));
         }
     }
-    let json = cache.json.bytes()?;
-    let mut live = Fleet::default();
+    let json = cache.json()?;
     // Nodes a change can reach: those of changed assignments, and every node
     // with an assignment (in live or desired) of a changed module.
-    let changed_modules: Vec<&str> = fresh.modules.keys().map(String::as_str).collect();
+    // A set: every assignment of the table is looked up in it.
+    let changed_modules: HashSet<&str, BuildHasherDefault<Fnv>> =
+        fresh.modules.keys().map(String::as_str).collect();
     let mut fresh_nodes: HashSet<&str, BuildHasherDefault<Fnv>> = HashSet::default();
     for key in fresh.assignments.keys() {
         fresh_nodes.insert(split_key(key)?.0);
     }
     let mut touched = fresh_nodes.clone();
-    // One pass over the table: templates and modules decoded, assignments
-    // sorted out by node (only the touched nodes' ones are decoded below).
-    let mut live_assignments: Vec<(&str, bool, &Entry)> = Vec::with_capacity(cache.chunks.len());
-    for (hash, e) in &cache.chunks {
-        let kept = hit.contains(hash);
+    // One pass over the table (in key order, so each map is built from a
+    // sorted run): templates and modules decoded, assignments sorted out by
+    // node (only the touched nodes' ones are decoded below).
+    let (mut live, mut desired) = (Collected::default(), Collected::default());
+    let mut live_assignments: Vec<u32> = Vec::with_capacity(cache.entries.len());
+    for (i, (e, kept)) in (0u32..).zip(cache.entries.iter().zip(&hit)) {
+        let (key, kept) = (cache.key(e), *kept);
         match e.kind {
             Kind::Templates => {
-                let v: Arc<super::model::Template> = member(json, e)?;
+                let v: Arc<super::model::Template> = member(json, key, e)?;
                 if kept {
-                    desired.templates.insert(e.key.clone(), v.clone());
+                    desired.templates.push((key.to_string(), v.clone()));
                 }
-                live.templates.insert(e.key.clone(), v);
+                live.templates.push((key.to_string(), v));
             }
             Kind::Modules => {
-                let v: Arc<super::model::Module> = member(json, e)?;
+                let v: Arc<super::model::Module> = member(json, key, e)?;
                 if kept {
-                    desired.modules.insert(e.key.clone(), v.clone());
+                    desired.modules.push((key.to_string(), v.clone()));
                 }
-                live.modules.insert(e.key.clone(), v);
+                live.modules.push((key.to_string(), v));
             }
             Kind::Assignments => {
-                let (node, module) = split_key(&e.key)?;
+                let (node, module) = split_key(key)?;
                 if kept {
                     // Unchanged and declared again: the full parser refuses it.
-                    if fresh_nodes.contains(node) && fresh.assignments.contains_key(&e.key) {
+                    if fresh_nodes.contains(node) && fresh.assignments.contains_key(key) {
                         return None;
                     }
                 } else {
                     touched.insert(node); // changed or removed
                 }
-                if changed_modules.contains(&module) {
+                if !changed_modules.is_empty() && changed_modules.contains(module) {
                     touched.insert(node);
                 }
-                live_assignments.push((node, kept, e));
+                live_assignments.push(i);
             }
             Kind::ProviderConfigs => {} // never diffed
         }
     }
+    let (mut live, mut desired) = (live.into_fleet(), desired.into_fleet());
     let declared_twice = fresh
         .templates
         .keys()
@@ -903,16 +966,22 @@ pub fn diff_view(
     if validate::validate(&to_check, &SourceMap::new(file)).is_err() {
         return None;
     }
-    for (node, kept, e) in live_assignments {
-        if !touched.contains(node) {
+    std::mem::forget(to_check); // freed with the process
+    let (mut live_kept, mut desired_kept) = (Vec::new(), Vec::new());
+    for i in live_assignments {
+        let (e, kept) = (&cache.entries[i as usize], hit[i as usize]);
+        let key = cache.key(e);
+        if !touched.contains(split_key(key)?.0) {
             continue;
         }
-        let v: Arc<super::model::Assignment> = member(json, e)?;
+        let v: Arc<super::model::Assignment> = member(json, key, e)?;
         if kept {
-            desired.assignments.insert(e.key.clone(), v.clone());
+            desired_kept.push((key.to_string(), v.clone()));
         }
-        live.assignments.insert(e.key.clone(), v);
+        live_kept.push((key.to_string(), v));
     }
+    live.assignments = live_kept.into_iter().collect();
+    desired.assignments = desired_kept.into_iter().collect();
     desired.assignments.extend(fresh.assignments);
     Some((live, desired))
 }
@@ -947,11 +1016,15 @@ impl Hasher for Fnv {
     }
 }
 
-/// The resource `e` names, decoded from its place in the cached JSON; None
-/// unless that place holds exactly that key.
-fn member<T: serde::de::DeserializeOwned>(json: &[u8], e: &Entry) -> Option<std::sync::Arc<T>> {
-    let text = json.get(e.span.0..e.span.1)?;
-    let mut key = serde_json::to_vec(&e.key).ok()?;
-    key.push(b':');
-    serde_json::from_slice(text.strip_prefix(key.as_slice())?).ok()
+/// The resource `key` (entry `e`), decoded from its place in the cached
+/// JSON; None unless that place holds exactly that key.
+fn member<T: serde::de::DeserializeOwned>(
+    json: &[u8],
+    key: &str,
+    e: &Entry,
+) -> Option<std::sync::Arc<T>> {
+    let text = json.get(e.span())?;
+    let mut quoted = serde_json::to_vec(key).ok()?;
+    quoted.push(b':');
+    serde_json::from_slice(text.strip_prefix(quoted.as_slice())?).ok()
 }
