@@ -347,7 +347,7 @@ fn a_damaged_or_unusable_parse_cache_never_shows_in_a_diff() {
             text.replacen(" m ", " m 1", 1).into_bytes(),
         ),
         ("cut short", good[..good.len() * 2 / 3].to_vec()),
-        ("garbage", b"git-fleet parse cache v7\nblob x\n\n{".to_vec()),
+        ("garbage", b"git-fleet parse cache v8\nblob x\n\n{".to_vec()),
         ("empty", Vec::new()),
     ];
     for (what, bytes) in damaged {
