@@ -31,6 +31,15 @@ if [ "$(uname -s)" = Linux ] && [ -z "${OPENSSL_DIR:-}" ]; then
     fi
 fi
 
+# .cargo/config.toml links OpenSSL's static libraries from the Debian/Ubuntu
+# multiarch directory (a faster start for every `git fleet`); a system that
+# keeps none there (Fedora: openssl-devel has no libcrypto.a) links the shared ones.
+multiarch="/usr/lib/$(uname -m)-linux-gnu"
+if [ "$(uname -s)" = Linux ] && [ ! -e "$multiarch/libcrypto.a" ]; then
+    export X86_64_UNKNOWN_LINUX_GNU_OPENSSL_STATIC="${X86_64_UNKNOWN_LINUX_GNU_OPENSSL_STATIC:-0}"
+    export AARCH64_UNKNOWN_LINUX_GNU_OPENSSL_STATIC="${AARCH64_UNKNOWN_LINUX_GNU_OPENSSL_STATIC:-0}"
+fi
+
 # Where cargo puts the binary: CARGO_TARGET_DIR, build.target-dir, or ./target.
 target_dir="$(cargo metadata --format-version 1 --no-deps --locked 2>/dev/null |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
