@@ -571,20 +571,33 @@ fn proof_both(env: &TestEnv, f: &Fleet, commit: &str) -> (String, String) {
     (cached.stdout, plain)
 }
 
+/// Point web-1's report ref on origin back at `report` (the next fetch is forced).
+fn rewind_web1_report(env: &TestEnv, f: &Fleet, report: &str) {
+    env.git(
+        &f.origin,
+        &["update-ref", "refs/fleet/reports/web-1/log", report],
+    );
+}
+
+/// A clone of origin per name, each having run `agent --name NAME` once.
+fn agent_peers(env: &TestEnv, f: &Fleet, names: &[&str]) -> Vec<PathBuf> {
+    names
+        .iter()
+        .map(|name| {
+            let peer = f.clone_peer(env, name);
+            let out = env.fleet(&peer, &["agent", "--name", name]);
+            assert_eq!(out.code, 0, "{}", out.stderr);
+            peer
+        })
+        .collect()
+}
+
 #[test]
 fn the_report_cache_never_changes_what_proof_says() {
     let env = TestEnv::new();
     let f = fleet(&env);
     let c1 = f.push_commit(&env, "app.conf", "v2\n");
-    let peers: Vec<PathBuf> = ["web-1", "web-2", "web-3"]
-        .iter()
-        .map(|name| {
-            let peer = f.clone_peer(&env, name);
-            let out = env.fleet(&peer, &["agent", "--name", name]);
-            assert_eq!(out.code, 0, "{}", out.stderr);
-            peer
-        })
-        .collect();
+    let peers = agent_peers(&env, &f, &["web-1", "web-2", "web-3"]);
     let cache = f.dev.join(".git/fleet/cache/reports-v2");
     let (out, _) = proof_both(&env, &f, &c1);
     assert_eq!(json(&out)["reports"], 3, "{out}");
@@ -606,14 +619,7 @@ fn the_report_cache_never_changes_what_proof_says() {
 
     // A rewritten report ref (rewound on the server; the fetch refspec is
     // forced): proof follows the ref, not what the cache saw last.
-    env.git(
-        &f.origin,
-        &[
-            "update-ref",
-            "refs/fleet/reports/web-1/log",
-            first_report.trim(),
-        ],
-    );
+    rewind_web1_report(&env, &f, first_report.trim());
     let (out, _) = proof_both(&env, &f, &c2);
     let v = json(&out);
     assert_eq!(peer_json(&v, "web-1")["report"], first_report.trim(), "{v}");
@@ -664,15 +670,7 @@ fn proof_reads_packed_reports_and_a_loose_ref_shadows_its_packed_copy() {
     let c1 = f.push_commit(&env, "app.conf", "v2\n");
     // `web-1-b/log` sorts before `web-1/log` as a ref, after `web-1` as a
     // peer: refs do not come in peer order.
-    let peers: Vec<PathBuf> = ["web-1", "web-1-b", "web-2"]
-        .iter()
-        .map(|name| {
-            let peer = f.clone_peer(&env, name);
-            let out = env.fleet(&peer, &["agent", "--name", name]);
-            assert_eq!(out.code, 0, "{}", out.stderr);
-            peer
-        })
-        .collect();
+    let peers = agent_peers(&env, &f, &["web-1", "web-1-b", "web-2"]);
     let first_report = env.git(&f.origin, &["rev-parse", "refs/fleet/reports/web-1/log"]);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let c2 = f.push_commit(&env, "app.conf", "v3\n");
@@ -703,14 +701,7 @@ fn proof_reads_packed_reports_and_a_loose_ref_shadows_its_packed_copy() {
 
     // web-1's chain rewound on the server to its first report: the fetch
     // writes a loose ref, which must shadow the packed (later) report.
-    env.git(
-        &f.origin,
-        &[
-            "update-ref",
-            "refs/fleet/reports/web-1/log",
-            first_report.trim(),
-        ],
-    );
+    rewind_web1_report(&env, &f, first_report.trim());
     let (out, _) = proof_both(&env, &f, &c2);
     assert!(loose.exists(), "the fetch wrote no loose ref");
     let v = json(&out);
