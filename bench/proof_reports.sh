@@ -92,7 +92,7 @@ EOF
     # (exit 1: this repository has no origin to check; the peers are what counts)
     reports=$({ "$BIN" -C "$REPO" proof "$C" --json || true; } | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["reports"], sum(1 for p in v["peers"] if p["ok"] and p["mode"] == "pull"))')
     [ "$reports" = "$n $n" ] || die "proof read '$reports', expected '$n $n'"
-    # The report cache (<git dir>/fleet/cache/reports-v2) must not change
+    # The report cache (<git dir>/fleet/cache/reports-v3) must not change
     # what proof says: a warm run's JSON equals an uncached one's.
     rm -rf "$REPO/.git/fleet/cache"
     "$BIN" -C "$REPO" proof "$C" --json >"$TMP/cold.json" || true

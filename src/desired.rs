@@ -265,12 +265,5 @@ pub fn diff_view(
         return None;
     }
     let cache = crate::fleet::incremental::ChunkCache::load(&cache_path(store));
-    let view =
-        crate::fleet::incremental::diff_view(&desired.label, &desired.bytes, &cache, live_blob);
-    if view.is_some() {
-        // The diff is all that is left to do: unmapping the ~2 MB read is
-        // the process's exit's work, not a syscall of its own now.
-        std::mem::forget(cache);
-    }
-    view
+    crate::fleet::incremental::diff_view(&desired.label, &desired.bytes, &cache, live_blob)
 }

@@ -660,7 +660,11 @@ fn each_report_ref(
             .next();
         let start = match first {
             None => Some(buf.len()),
-            Some(Ok(r)) => (r.target.as_ptr() as usize).checked_sub(buf.as_ptr() as usize),
+            // Its line starts with its id, borrowed from `buf`; an offset
+            // outside it (never, as gix reads today) means: from the top.
+            Some(Ok(r)) => (r.target.as_ptr() as usize)
+                .checked_sub(buf.as_ptr() as usize)
+                .filter(|at| *at < buf.len()),
             // A line gix cannot read: scanned from the top instead.
             Some(Err(_)) => None,
         };

@@ -2,12 +2,12 @@
 //!
 //! A commit never changes, so what [`super::agent::read_reports`] parsed
 //! out of one (for one peer) is right forever: a hit needs no inflate. The
-//! file `<git common dir>/fleet/cache/reports-v2` holds the parsed FIELDS
+//! file `<git common dir>/fleet/cache/reports-v3` holds the parsed FIELDS
 //! only, one self-checked record each:
 //!
 //! ```text
-//! header  "git-fleet report cache 2\n"
-//! record  u32 LE payload length | payload | u64 LE checksum of the payload
+//! header  "git-fleet report cache 3\n"
+//! record  u32 LE payload length | payload | u64 LE CRC-32 of the payload
 //! payload u8 id length, id, str peer, u8 kind (0: not a report, 1: a report),
 //!         for a report: str commit, run, time, actor, branch, u8 pending,
 //!         str outcome, reason, u8 reload, health, readback (0 none, 1-4),
@@ -30,8 +30,8 @@ use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8] = b"git-fleet report cache 2\n";
-const FILE: &str = "reports-v2";
+const MAGIC: &[u8] = b"git-fleet report cache 3\n";
+const FILE: &str = "reports-v3";
 /// A cache larger than this is not read (something else wrote it).
 const MAX_BYTES: u64 = 1 << 30;
 
@@ -241,20 +241,10 @@ fn peer_of(p: &[u8]) -> Option<&[u8]> {
     p.get(at + 2..at + 2 + len)
 }
 
-/// A word-wise multiply-rotate mix: each step is a bijection of the state,
-/// so any single changed word changes the sum. Detects damage, not attacks
-/// (whoever can write the git dir can write its refs too).
+/// CRC-32 (crc32fast): detects damage, not attacks (whoever can write the
+/// git dir can write its refs too).
 fn checksum(data: &[u8]) -> u64 {
-    let mut h: u64 = 0x243f_6a88_85a3_08d3 ^ data.len() as u64;
-    let mut words = data.chunks_exact(8);
-    for w in &mut words {
-        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
-    }
-    for &b in words.remainder() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h ^ (h >> 32)
+    u64::from(crc32fast::hash(data))
 }
 
 fn frame(out: &mut Vec<u8>, payload: &[u8]) {

@@ -598,7 +598,7 @@ fn the_report_cache_never_changes_what_proof_says() {
     let f = fleet(&env);
     let c1 = f.push_commit(&env, "app.conf", "v2\n");
     let peers = agent_peers(&env, &f, &["web-1", "web-2", "web-3"]);
-    let cache = f.dev.join(".git/fleet/cache/reports-v2");
+    let cache = f.dev.join(".git/fleet/cache/reports-v3");
     let (out, _) = proof_both(&env, &f, &c1);
     assert_eq!(json(&out)["reports"], 3, "{out}");
     // The first proof wrote the parsed reports; the next one reads them back.
