@@ -10,7 +10,9 @@
 #
 # The 100k-note refs are built with `git fast-import` (its `N` command lays out
 # git's 2-level fanout tree itself); every timed append goes to a fresh commit
-# that has no note yet. Results go to stdout, progress to stderr.
+# that has no note yet, with a text no other append wrote (so neither tool
+# finds the note's blob already written). Results go to stdout, progress to
+# stderr.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -96,10 +98,10 @@ one() { # k ours|git ref i -> ms
     local k=$1 who=$2 ref=$3 i=$4 c
     c=${FRESH[$((k * APPENDS + i - 1))]}
     if [ "$who" = ours ]; then
-        $T run --cwd "$REPO" -- "$BIN" notes append --ref "$ref" "$c" -m "Fleet-Bench: $i" \
+        $T run --cwd "$REPO" -- "$BIN" notes append --ref "$ref" "$c" -m "Fleet-Bench: $k.$i" \
             || die "\`git-fleet notes append --ref $ref $c\` failed"
     else
-        $T run --cwd "$REPO" -- git notes --ref="$ref" add -m x "$c" \
+        $T run --cwd "$REPO" -- git notes --ref="$ref" add -m "Git-Bench: $k.$i" "$c" \
             || die "git notes --ref=$ref add failed"
     fi
 }
@@ -126,10 +128,10 @@ check() { # ref expected-count commit expected-line
     git -C "$REPO" notes --ref="$1" show "$3" | grep -qxF "$4" \
         || die "\`git notes --ref=$1 show $3\` has no line '$4'"
 }
-check fleet/bench-empty "$APPENDS" "$(last 0)" "Fleet-Bench: $APPENDS"
-check fleet/bench "$((NOTES + APPENDS))" "$(last 1)" "Fleet-Bench: $APPENDS"
-check fleet/bench2 "$((NOTES + APPENDS))" "$(last 2)" "x"
-check fleet/bench2-empty "$APPENDS" "$(last 3)" "x"
+check fleet/bench-empty "$APPENDS" "$(last 0)" "Fleet-Bench: 0.$APPENDS"
+check fleet/bench "$((NOTES + APPENDS))" "$(last 1)" "Fleet-Bench: 1.$APPENDS"
+check fleet/bench2 "$((NOTES + APPENDS))" "$(last 2)" "Git-Bench: 2.$APPENDS"
+check fleet/bench2-empty "$APPENDS" "$(last 3)" "Git-Bench: 3.$APPENDS"
 
 # where did each tool put its note in the 100k tree? (git keeps the fanout)
 note_path() { git -C "$REPO" ls-tree -r --name-only "refs/notes/$1" | grep -E "${2:4}\$" || echo "?"; }

@@ -648,12 +648,16 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__notes__subcmd__append)
-            opts="-m -q -h -V --ref --message --color --quiet --help --version"
+            opts="-q -m -h -V --color --quiet --ref --message --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --ref)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -666,10 +670,6 @@ _gitfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -678,18 +678,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__notes__subcmd__show)
-            opts="-q -h -V --ref --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --ref --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --ref)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --ref)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -718,18 +718,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__peers__subcmd__add)
-            opts="-q -h -V --branch --local --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --branch --local --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --branch)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -740,7 +740,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__peers__subcmd__list)
-            opts="-q -h -V --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -758,7 +758,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__peers__subcmd__remove)
-            opts="-q -h -V --local --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --local --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -794,18 +794,18 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__policy__subcmd__check)
-            opts="-q -h -V --rev --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --rev --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --rev)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --rev)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -916,12 +916,16 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__receipts__subcmd__append)
-            opts="-q -h -V --action --commit --target --proposal --change --policy --before --after --trailer --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --action --commit --target --proposal --change --policy --before --after --trailer --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --action)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -958,10 +962,6 @@ _gitfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -970,12 +970,16 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__receipts__subcmd__log)
-            opts="-n -q -h -V --max-count --at --json --color --quiet --help --version"
+            opts="-q -n -h -V --color --quiet --max-count --at --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --max-count)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -988,10 +992,6 @@ _gitfleet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1000,7 +1000,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__receipts__subcmd__show)
-            opts="-q -h -V --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1018,7 +1018,7 @@ _gitfleet() {
             return 0
             ;;
         gitfleet__subcmd__receipts__subcmd__verify)
-            opts="-q -h -V --json --color --quiet --help --version"
+            opts="-q -h -V --color --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -130,20 +130,20 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fis
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -f -a "append" -d 'Append a block to the note on a commit, keeping every block already there'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and not __fish_seen_subcommand_from append show" -f -a "show" -d 'Print the note on a commit'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -l ref -d 'Notes ref: NAME means refs/notes/fleet/NAME' -r
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s m -l message -d 'The block to append (\'-\' reads it from stdin)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -l ref -d 'Notes ref: NAME means refs/notes/fleet/NAME' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s m -l message -d 'The block to append (\'-\' reads it from stdin)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from append" -s V -l version -d 'Print version'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -l ref -d 'Notes ref: NAME means refs/notes/fleet/NAME' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -l ref -d 'Notes ref: NAME means refs/notes/fleet/NAME' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand notes; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and not __fish_seen_subcommand_from add remove list" -l color -d 'When to color human output' -r -f -a "auto\t''
@@ -155,26 +155,26 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and not __fis
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and not __fish_seen_subcommand_from add remove list" -f -a "add" -d 'Declare a peer checkout'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and not __fish_seen_subcommand_from add remove list" -f -a "remove" -d 'Remove a peer declaration'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and not __fish_seen_subcommand_from add remove list" -f -a "list" -d 'List the peers fanout would deliver to, and where each is declared'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -l branch -d 'The branch the peer must be on (default: the branch being delivered)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -l local -d 'Write to .git/fleet.local.toml (this machine only) instead of fleet.toml'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -l branch -d 'The branch the peer must be on (default: the branch being delivered)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -l local -d 'Write to .git/fleet.local.toml (this machine only) instead of fleet.toml'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from remove" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from remove" -l local -d 'Only remove it from .git/fleet.local.toml'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from remove" -l local -d 'Only remove it from .git/fleet.local.toml'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from list" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from list" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from list" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand peers; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand fanout" -l color -d 'When to color human output' -r -f -a "auto\t''
@@ -386,29 +386,32 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -f -a "show" -d 'Show the receipts in the note on a commit'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -f -a "verify" -d 'Verify the receipt log: hash chain, signatures, and notes against the log'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and not __fish_seen_subcommand_from log show verify append" -f -a "append" -d 'Append a receipt (plumbing for scripts and tests; apply, halt and resume write their own)'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s n -l max-count -d 'Show at most N receipts (the newest)' -r
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -l at -d 'The log as it was at WHEN: a date or a revision (see `git fleet why`)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s n -l max-count -d 'Show at most N receipts (the newest)' -r
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -l at -d 'The log as it was at WHEN: a date or a revision (see `git fleet why`)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from log" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l color -d 'When to color human output' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l action -d 'What happened (Fleet-Action), e.g. apply, halt, deploy' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l commit -d 'The commit (or other revision) the receipt is about; its note gets the block' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l target -d 'Fleet-Target' -r
@@ -418,11 +421,8 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l before -d 'Fleet-Before' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l after -d 'Fleet-After' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l trailer -d 'Another trailer, KEY=VALUE (KEY gets a Fleet- prefix if it lacks one). Repeatable' -r
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l color -d 'When to color human output' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand receipts; and __fish_seen_subcommand_from append" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -l color -d 'When to color human output' -r -f -a "auto\t''
@@ -432,12 +432,12 @@ complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fi
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and not __fish_seen_subcommand_from check" -f -a "check" -d 'Check commits against the policy, as the pre-receive hook does'
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -l rev -d 'Commits to check (default: @{upstream}..HEAD, or HEAD alone without an upstream)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -l color -d 'When to color human output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON object'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -l rev -d 'Commits to check (default: @{upstream}..HEAD, or HEAD alone without an upstream)' -r
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Quiet, like git: no status lines, and reports of what a command did (init, reconcile) are not printed; errors, data you asked for (listings, --json) and the exit code still tell'
+complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON object'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c git-fleet -n "__fish_git_fleet_using_subcommand sync" -l color -d 'When to color human output' -r -f -a "auto\t''

@@ -10,6 +10,7 @@ use std::io::Read;
 
 /// Read and append git-fleet notes (plumbing for scripts and hooks).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NotesCommand {
     Append(NotesAppendArgs),
     Show(NotesShowArgs),

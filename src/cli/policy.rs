@@ -12,6 +12,7 @@ use serde_json::json;
 
 /// Bounded writes: check changes to desired state against fleet.toml's [[policy]].
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum PolicyCommand {
     Check(PolicyCheckArgs),
 }

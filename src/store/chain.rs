@@ -75,14 +75,7 @@ impl Store {
         tree: ObjectId,
         parent: Option<ObjectId>,
     ) -> Result<ObjectId> {
-        let sig = self.signature();
-        let mut buf = gix::date::parse::TimeBuf::default();
-        let sig_ref = sig.to_ref(&mut buf);
-        let commit = self
-            .repo
-            .new_commit_as(sig_ref, sig_ref, message, tree, parent)
-            .git(|| "cannot write commit".into())?;
-        Ok(commit.id)
+        self.new_commit_with_parents(message, tree, parent.as_slice())
     }
 
     /// The chain's records, newest first (first-parent history of the ref).

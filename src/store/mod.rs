@@ -3,6 +3,7 @@
 //! so concurrent writers never lose a record.
 
 mod chain;
+mod loose;
 pub mod notes;
 mod refs;
 
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 /// A repository opened for reading and writing fleet records.
 pub struct Store {
     repo: gix::Repository,
+    /// Made on the first object written (see `loose`).
+    loose: std::cell::RefCell<Option<loose::LooseWriter>>,
 }
 
 /// Who wrote a record, taken from git's committer identity (env and config).
@@ -56,7 +59,10 @@ impl Store {
     fn with_caches(mut repo: gix::Repository) -> Store {
         repo.objects
             .set_pack_cache(|| Box::<gix::odb::pack::cache::lru::StaticLinkedList<64>>::default());
-        Store { repo }
+        Store {
+            repo,
+            loose: Default::default(),
+        }
     }
 
     pub fn repo(&self) -> &gix::Repository {
@@ -239,11 +245,16 @@ impl Store {
     }
 
     pub fn write_blob(&self, data: &[u8]) -> Result<ObjectId> {
-        Ok(self
-            .repo
-            .write_blob(data)
-            .git(|| "cannot write blob".into())?
-            .detach())
+        self.write_object_data(gix::objs::Kind::Blob, data)
+    }
+
+    /// Write a tree, commit or other object (see `write_object_data`).
+    pub(crate) fn write_object(&self, object: &impl gix::objs::WriteTo) -> Result<ObjectId> {
+        let mut data = Vec::with_capacity(object.size() as usize);
+        object
+            .write_to(&mut data)
+            .git(|| "cannot encode an object".into())?;
+        self.write_object_data(object.kind(), &data)
     }
 
     /// The bytes of the blob at `path` in the tree of `commit`, if any.
@@ -360,11 +371,17 @@ impl Store {
         let sig = self.signature();
         let mut buf = gix::date::parse::TimeBuf::default();
         let sig_ref = sig.to_ref(&mut buf);
-        let commit = self
-            .repo
-            .new_commit_as(sig_ref, sig_ref, message, tree, parents.iter().copied())
-            .git(|| "cannot write commit".into())?;
-        Ok(commit.id)
+        // Not `new_commit_as`, which reads the new commit back from disk.
+        let commit = gix::objs::Commit {
+            message: message.into(),
+            tree,
+            author: sig_ref.into(),
+            committer: sig_ref.into(),
+            encoding: None,
+            parents: parents.iter().copied().collect(),
+            extra_headers: Vec::new(),
+        };
+        self.write_object(&commit)
     }
 
     /// Whether `ancestor` is reachable from `descendant` (or equal).

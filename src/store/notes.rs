@@ -204,23 +204,23 @@ impl Store {
             Some(tip) => self.commit_tree(tip)?,
             None => ObjectId::empty_tree(self.repo.object_hash()),
         };
+        // The plumbing editor: gix's own `Editor::write` looks up every entry
+        // of every tree it writes (256 a fanout level, a stat for each loose
+        // one), work that grows with the notes. Here every path is hex we
+        // made and every id is the blob just written or an entry of the tree.
         let mut editor = self
             .repo
             .edit_tree(base)
-            .git(|| format!("cannot edit notes tree {base}"))?;
+            .git(|| format!("cannot edit notes tree {base}"))?
+            .detach();
         if let Some(old_path) = old_path.filter(|p| *p != target_path) {
             editor
-                .remove(old_path.as_str())
+                .remove(old_path.split('/'))
                 .git(|| format!("cannot move note {old_path}"))?;
         }
         editor
-            .upsert(target_path.as_str(), EntryKind::Blob, blob)
+            .upsert(target_path.split('/'), EntryKind::Blob, blob)
             .git(|| format!("cannot write note {target_path}"))?;
-        Ok(Some(
-            editor
-                .write()
-                .git(|| "cannot write notes tree".into())?
-                .detach(),
-        ))
+        Ok(Some(editor.write(|tree| self.write_object(tree))?))
     }
 }

@@ -17,6 +17,7 @@ use git_fleet::Result;
 /// .git/fleet.local.toml (this machine's; a local peer replaces a shared one
 /// of the same name). Edits keep the file's comments and layout.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum PeersCommand {
     Add(add::PeersAddArgs),
     Remove(remove::PeersRemoveArgs),

@@ -32,6 +32,7 @@ pub struct ReceiptsArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ReceiptsCommand {
     Log(log::ReceiptsLogArgs),
     Show(show::ReceiptsShowArgs),
