@@ -46,7 +46,7 @@ target_dir="$(cargo metadata --format-version 1 --no-deps --locked 2>/dev/null |
 [ -n "$target_dir" ] || target_dir="${CARGO_TARGET_DIR:-$here/target}"
 
 echo "building git-fleet (release) in $target_dir; a first build takes a few minutes"
-cargo build --release --locked
+./build-release.sh --locked
 binary="$target_dir/release/git-fleet"
 [ -x "$binary" ] || { echo "install.sh: the build left no $binary" >&2; exit 2; }
 

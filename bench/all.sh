@@ -21,8 +21,8 @@ ONLY=${ONLY:-diff notes sync reconcile fanout fanout_ssh verify proof_reports}
 say() { echo "all.sh: $*" >&2; }
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-    say "cargo build --release"
-    (cd "$ROOT" && cargo build --release >&2) || { say "cargo build --release failed"; exit 2; }
+    say "build-release.sh (cargo, release)"
+    "$ROOT/build-release.sh" >&2 || { say "build-release.sh failed"; exit 2; }
 fi
 export SKIP_BUILD=1
 

@@ -32,8 +32,8 @@ say() { echo "proof_reports.sh: $*" >&2; }
 die() { say "error: $*"; exit 2; }
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-    say "cargo build --release"
-    (cd "$ROOT" && cargo build --release >&2) || die "cargo build --release failed"
+    say "build-release.sh (cargo, release)"
+    "$ROOT/build-release.sh" >&2 || die "build-release.sh failed"
 fi
 [ -x "$BIN" ] || die "no binary at $BIN"
 

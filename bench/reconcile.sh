@@ -15,7 +15,7 @@ T="python3 $HERE/timeit.py"
 say() { echo "reconcile.sh: $*" >&2; }
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-    (cd "$ROOT" && cargo build --release >&2)
+    "$ROOT/build-release.sh" >&2
 fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-reconcile.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT

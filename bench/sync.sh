@@ -15,7 +15,7 @@ T="python3 $HERE/timeit.py"
 say() { echo "sync.sh: $*" >&2; }
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-    (cd "$ROOT" && cargo build --release >&2)
+    "$ROOT/build-release.sh" >&2
 fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-sync.XXXXXX")
 trap 'rm -rf "$TMP" 2>/dev/null || true' EXIT

@@ -25,7 +25,7 @@ RUNS=${RUNS:-3}
 say() { echo "tick_memory.sh: $*" >&2; }
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-    (cd "$ROOT" && cargo build --release >&2)
+    "$ROOT/build-release.sh" >&2
 fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-tick.XXXXXX")
 if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$TMP"' EXIT; else say "keeping $TMP"; fi

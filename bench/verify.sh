@@ -32,8 +32,8 @@ die() { say "error: $*"; exit 2; }
 python3 -c 'import cryptography' 2>/dev/null \
     || die "python3 cannot import cryptography (apt-get install python3-cryptography)"
 if [ -z "${SKIP_BUILD:-}" ]; then
-    say "cargo build --release"
-    (cd "$ROOT" && cargo build --release >&2) || die "cargo build --release failed"
+    say "build-release.sh (cargo, release)"
+    "$ROOT/build-release.sh" >&2 || die "build-release.sh failed"
 fi
 [ -x "$BIN" ] || die "no binary at $BIN"
 

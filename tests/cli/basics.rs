@@ -413,6 +413,56 @@ fn notes_append_checks_a_full_object_id() {
     assert_eq!(refs, "", "a refused append wrote a ref");
 }
 
+/// The objects an append writes are git's loose objects: `git fsck` finds
+/// nothing wrong, no temporary file is left, and the zlib level is the one
+/// git would use (`core.looseCompression`, else `core.compression`).
+#[test]
+fn notes_append_writes_loose_objects_git_accepts_at_its_compression_level() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    let block = format!("Fleet-Size: {}", "a".repeat(4000));
+    let mut sizes = Vec::new();
+    for (i, (key, level)) in [("core.looseCompression", "0"), ("core.compression", "9")]
+        .into_iter()
+        .enumerate()
+    {
+        env.git(&repo, &["config", key, level]);
+        let line = format!("{block}{i}");
+        let out = env.fleet(
+            &repo,
+            &["notes", "append", "--ref", "z", "HEAD", "-m", &line],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        env.git(&repo, &["config", "--unset", key]);
+        let blob = env.git(&repo, &["rev-parse", "refs/notes/fleet/z:"]);
+        let tree = env.git(&repo, &["ls-tree", "-r", blob.trim()]);
+        let id = tree
+            .split_whitespace()
+            .nth(2)
+            .expect("one note")
+            .to_string();
+        let path = repo.join(".git/objects").join(&id[..2]).join(&id[2..]);
+        sizes.push(std::fs::metadata(&path).expect("a loose blob").len());
+        let shown = env.git(&repo, &["notes", "--ref=fleet/z", "show", "HEAD"]);
+        assert!(shown.contains(&line), "git reads the note back");
+    }
+    // Stored (level 0) keeps the 4,000-odd bytes of the first note; level 9
+    // packs the second (both blocks, 8,000 bytes of one letter) into a few dozen.
+    assert!(
+        sizes[0] > 4000 && sizes[1] < 200,
+        "loose blob sizes {sizes:?}"
+    );
+    env.git(&repo, &["fsck", "--strict", "--no-dangling"]);
+    let leftovers = std::fs::read_dir(repo.join(".git/objects"))
+        .unwrap()
+        .flatten()
+        .filter(|d| d.path().is_dir())
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .filter(|f| f.file_name().to_string_lossy().starts_with("tmp"))
+        .count();
+    assert_eq!(leftovers, 0, "temporary object files left behind");
+}
+
 #[test]
 fn help_has_examples() {
     let env = TestEnv::new();
