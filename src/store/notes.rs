@@ -188,10 +188,21 @@ impl Store {
         object: ObjectId,
         block: &str,
     ) -> Result<Option<ObjectId>> {
+        let hash = self.repo.object_hash();
         let hex = object.to_string();
         let target_path = candidate_paths(&hex)[0].clone();
+        // The lookup below and the tree editor read the same commit and trees.
+        let odb = ReadOnce::new(&self.repo.objects);
+        let mut buf = Vec::new();
+        let base = match tip {
+            Some(tip) => gix::objs::FindExt::find_commit_iter(&odb, &tip, &mut buf)
+                .git(|| format!("cannot read notes commit {tip}"))?
+                .tree_id()
+                .git(|| format!("cannot read the tree of notes commit {tip}"))?,
+            None => ObjectId::empty_tree(hash),
+        };
         let (old_path, old_text) = match tip {
-            Some(tip) => self.note_at(tip, object)?.unzip(),
+            Some(_) => odb.note_in(base, &hex)?.unzip(),
             None => (None, None),
         };
         let text = match old_text {
@@ -200,19 +211,18 @@ impl Store {
             None => format!("{block}\n"),
         };
         let blob = self.write_blob(text.as_bytes())?;
-        let base = match tip {
-            Some(tip) => self.commit_tree(tip)?,
-            None => ObjectId::empty_tree(self.repo.object_hash()),
+        let root = if tip.is_some() {
+            gix::objs::FindExt::find_tree(&odb, &base, &mut buf)
+                .git(|| format!("cannot read notes tree {base}"))?
+                .into()
+        } else {
+            gix::objs::Tree::empty()
         };
         // The plumbing editor: gix's own `Editor::write` looks up every entry
         // of every tree it writes (256 a fanout level, a stat for each loose
         // one), work that grows with the notes. Here every path is hex we
         // made and every id is the blob just written or an entry of the tree.
-        let mut editor = self
-            .repo
-            .edit_tree(base)
-            .git(|| format!("cannot edit notes tree {base}"))?
-            .detach();
+        let mut editor = gix::objs::tree::Editor::new(root, &odb, hash);
         if let Some(old_path) = old_path.filter(|p| *p != target_path) {
             editor
                 .remove(old_path.split('/'))
@@ -222,5 +232,64 @@ impl Store {
             .upsert(target_path.split('/'), EntryKind::Blob, blob)
             .git(|| format!("cannot write note {target_path}"))?;
         Ok(Some(editor.write(|tree| self.write_object(tree))?))
+    }
+}
+
+/// The objects of one note edit, each read (and inflated) once: the lookup
+/// of the note reads the notes commit and up to three trees of the fanout,
+/// and the tree editor reads the same trees again.
+struct ReadOnce<'a> {
+    odb: &'a gix::OdbHandle,
+    seen: std::cell::RefCell<Vec<(ObjectId, gix::objs::Kind, Vec<u8>)>>,
+}
+
+impl<'a> ReadOnce<'a> {
+    fn new(odb: &'a gix::OdbHandle) -> Self {
+        ReadOnce {
+            odb,
+            seen: Default::default(),
+        }
+    }
+
+    /// The path and text of the note on the object named `hex` in the
+    /// notes tree `tree`, whatever fanout holds it.
+    fn note_in(&self, tree: ObjectId, hex: &str) -> Result<Option<(String, String)>> {
+        let mut buf = Vec::new();
+        let mut walk = Vec::new();
+        for path in candidate_paths(hex) {
+            let root = gix::objs::FindExt::find_tree_iter(self, &tree, &mut buf)
+                .git(|| format!("cannot read notes tree {tree}"))?;
+            let entry = root
+                .lookup_entry(self, &mut walk, path.split('/'))
+                .git(|| format!("cannot look up note {path}"))?;
+            if let Some(entry) = entry.filter(|e| e.mode.is_blob()) {
+                let blob = gix::objs::FindExt::find_blob(self.odb, &entry.oid, &mut buf)
+                    .git(|| format!("cannot read note {path}"))?;
+                let text = String::from_utf8_lossy(blob.data).into_owned();
+                return Ok(Some((path, text)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl gix::objs::Find for ReadOnce<'_> {
+    fn try_find<'b>(
+        &self,
+        id: &gix::oid,
+        buffer: &'b mut Vec<u8>,
+    ) -> gix::Result<Option<gix::objs::Data<'b>>> {
+        if let Some((_, kind, data)) = self.seen.borrow().iter().find(|(i, ..)| i.as_ref() == id) {
+            buffer.clear();
+            buffer.extend_from_slice(data);
+            return Ok(Some(gix::objs::Data::new(buffer, *kind, id.kind())));
+        }
+        let Some(found) = self.odb.try_find(id, buffer)? else {
+            return Ok(None);
+        };
+        self.seen
+            .borrow_mut()
+            .push((id.to_owned(), found.kind, found.data.to_vec()));
+        Ok(Some(found))
     }
 }

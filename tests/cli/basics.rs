@@ -386,6 +386,60 @@ fn notes_are_readable_by_git() {
     assert_eq!(ours.stdout, shown);
 }
 
+/// A note git wrote (flat, at the root of a small notes tree) gets the block
+/// appended and moves to the two-level fanout: one note on the commit, git's
+/// text first, and the other notes untouched.
+#[test]
+fn notes_append_extends_a_note_git_wrote_and_keeps_the_others() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    env.git(&repo, &["commit", "-q", "--allow-empty", "-m", "second"]);
+    env.git(
+        &repo,
+        &["notes", "--ref=fleet/g", "add", "-m", "From git", "HEAD"],
+    );
+    env.git(
+        &repo,
+        &["notes", "--ref=fleet/g", "add", "-m", "Other", "HEAD~1"],
+    );
+    let head = env.git(&repo, &["rev-parse", "HEAD"]).trim().to_string();
+    let flat = env.git(&repo, &["ls-tree", "--name-only", "refs/notes/fleet/g"]);
+    assert!(
+        flat.lines().any(|l| l == head),
+        "git keeps a small notes tree flat: {flat}"
+    );
+    for _ in 0..2 {
+        let out = env.fleet(
+            &repo,
+            &["notes", "append", "--ref", "g", "HEAD", "-m", "Fleet: 1"],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let shown = env.git(&repo, &["notes", "--ref=fleet/g", "show", "HEAD"]);
+    assert_eq!(shown, "From git\n\nFleet: 1\n");
+    let other = env.git(&repo, &["notes", "--ref=fleet/g", "show", "HEAD~1"]);
+    assert_eq!(other, "Other\n");
+    let paths = env.git(
+        &repo,
+        &["ls-tree", "-r", "--name-only", "refs/notes/fleet/g"],
+    );
+    let ours = format!("{}/{}/{}", &head[..2], &head[2..4], &head[4..]);
+    assert!(
+        paths.lines().any(|l| l == ours),
+        "moved to the fanout: {paths}"
+    );
+    assert!(
+        !paths.lines().any(|l| l == head),
+        "the flat copy is gone: {paths}"
+    );
+    assert_eq!(
+        env.git(&repo, &["notes", "--ref=fleet/g", "list"])
+            .lines()
+            .count(),
+        2
+    );
+}
+
 /// A full object id is taken as an id (no prefix search), and still checked:
 /// a missing object or one that is not a commit is refused, nothing written.
 #[test]
