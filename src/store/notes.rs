@@ -284,6 +284,15 @@ impl gix::objs::Find for ReadOnce<'_> {
             buffer.extend_from_slice(data);
             return Ok(Some(gix::objs::Data::new(buffer, *kind, id.kind())));
         }
+        // As gix's repository does: the empty tree exists without an object.
+        if id == ObjectId::empty_tree(id.kind()) {
+            buffer.clear();
+            return Ok(Some(gix::objs::Data::new(
+                buffer,
+                gix::objs::Kind::Tree,
+                id.kind(),
+            )));
+        }
         let Some(found) = self.odb.try_find(id, buffer)? else {
             return Ok(None);
         };

@@ -440,6 +440,30 @@ fn notes_append_extends_a_note_git_wrote_and_keeps_the_others() {
     );
 }
 
+/// A notes ref whose tip holds the empty tree (git removed the last note, or
+/// wrote the commit without writing the empty tree object) takes an append.
+#[test]
+fn notes_append_on_a_notes_commit_with_the_empty_tree() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    let empty = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+    let tip = env.git(&repo, &["commit-tree", empty, "-m", "no notes"]);
+    env.git(&repo, &["update-ref", "refs/notes/fleet/e", tip.trim()]);
+    let out = env.fleet(
+        &repo,
+        &["notes", "append", "--ref", "e", "HEAD", "-m", "E: 1"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let shown = env.git(&repo, &["notes", "--ref=fleet/e", "show", "HEAD"]);
+    assert_eq!(shown, "E: 1\n");
+    let parent = env.git(&repo, &["rev-parse", "refs/notes/fleet/e^"]);
+    assert_eq!(
+        parent.trim(),
+        tip.trim(),
+        "appended on top of the empty tip"
+    );
+}
+
 /// A full object id is taken as an id (no prefix search), and still checked:
 /// a missing object or one that is not a commit is refused, nothing written.
 #[test]
