@@ -53,31 +53,8 @@ impl Store {
 
     /// The note's path and text in the notes commit `tip`.
     fn note_at(&self, tip: ObjectId, object: ObjectId) -> Result<Option<(String, String)>> {
-        let hex = object.to_string();
-        let tree = self
-            .repo
-            .find_commit(tip)
-            .git(|| format!("cannot read notes commit {tip}"))?
-            .tree()
-            .git(|| format!("cannot read the tree of notes commit {tip}"))?;
-        for path in candidate_paths(&hex) {
-            if let Some(entry) = tree
-                .lookup_entry_by_path(&path)
-                .git(|| format!("cannot look up note {path}"))?
-            {
-                if entry.mode().is_blob() {
-                    let blob = self
-                        .repo
-                        .find_blob(entry.object_id())
-                        .git(|| format!("cannot read note {path}"))?;
-                    return Ok(Some((
-                        path,
-                        String::from_utf8_lossy(&blob.data).into_owned(),
-                    )));
-                }
-            }
-        }
-        Ok(None)
+        let tree = self.commit_tree(tip)?;
+        ReadOnce::new(&self.repo.objects).note_in(tree, &object.to_string())
     }
 
     /// The note on `object` as of the notes commit `notes_commit` (not the ref's tip).
