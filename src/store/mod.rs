@@ -17,8 +17,10 @@ use std::path::{Path, PathBuf};
 /// A repository opened for reading and writing fleet records.
 pub struct Store {
     repo: gix::Repository,
-    /// Made on the first object written (see `loose`).
-    loose: std::cell::RefCell<Option<loose::LooseWriter>>,
+    /// Made on the first object written (see `loose`); boxed, as its
+    /// compressor holds a 32 KiB buffer that would otherwise be copied with
+    /// every move of the store and touch that much more stack.
+    loose: std::cell::RefCell<Option<Box<loose::LooseWriter>>>,
 }
 
 /// Who wrote a record, taken from git's committer identity (env and config).
