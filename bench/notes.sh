@@ -13,6 +13,13 @@
 # that has no note yet, with a text no other append wrote (so neither tool
 # finds the note's blob already written). Results go to stdout, progress to
 # stderr.
+#
+# Both tools run from a copy made with `install` into the bench's directory,
+# as install.sh installs git-fleet: the linker writes its output through a
+# memory map, page by page, and the kernel then keeps that file in 4 KiB page
+# cache pages, which makes every start-up page fault of the binary map fewer
+# pages (the same bytes run ~20% slower that way; bench/README.md, stop 19).
+# The binary straight from the build is timed too, as a fifth case.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,7 +41,10 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-notes.XXXXXX")
 if [ -n "${KEEP:-}" ]; then say "keeping $TMP"; else trap 'rm -rf "$TMP"' EXIT; fi
 REPO=$TMP/repo
-mkdir -p "$REPO" "$TMP/home"
+mkdir -p "$REPO" "$TMP/home" "$TMP/bin"
+GIT=$(command -v git) || die "git not found"
+install -m 755 "$BIN" "$TMP/bin/git-fleet"
+install -m 755 "$GIT" "$TMP/bin/git"
 export HOME=$TMP/home GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null NO_COLOR=1
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.invalid
 export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.invalid
@@ -50,7 +60,7 @@ git -C "$REPO" config gc.auto 0
 #  - refs/notes/fleet/bench, refs/notes/fleet/bench2: one commit each with a
 #    note on every annotated commit (fast-import picks the fanout)
 say "fast-import: $NOTES annotated commits, 2 notes refs of $NOTES notes"
-python3 - "$NOTES" "$((4 * APPENDS))" >"$TMP/stream" <<'EOF'
+python3 - "$NOTES" "$((5 * APPENDS))" >"$TMP/stream" <<'EOF'
 import sys
 notes, fresh = int(sys.argv[1]), int(sys.argv[2])
 w = sys.stdout.write
@@ -90,18 +100,20 @@ DEPTH=$(printf '%s' "$FIRST" | tr -cd / | wc -c)
 say "notes refs ready: $NOTES notes each, fanout depth $DEPTH (e.g. $FIRST)"
 
 mapfile -t FRESH < <(git -C "$REPO" rev-list --reverse refs/bench/fresh)
-[ "${#FRESH[@]}" -eq $((4 * APPENDS)) ] || die "expected $((4 * APPENDS)) fresh commits"
+[ "${#FRESH[@]}" -eq $((5 * APPENDS)) ] || die "expected $((5 * APPENDS)) fresh commits"
 
 # each case appends to its own slice of fresh commits: case k uses
 # FRESH[k*APPENDS .. (k+1)*APPENDS-1]; prints one ms figure per line
-one() { # k ours|git ref i -> ms
-    local k=$1 who=$2 ref=$3 i=$4 c
+one() { # k ours|built|git ref i -> ms
+    local k=$1 who=$2 ref=$3 i=$4 c bin
     c=${FRESH[$((k * APPENDS + i - 1))]}
-    if [ "$who" = ours ]; then
-        $T run --cwd "$REPO" -- "$BIN" notes append --ref "$ref" "$c" -m "Fleet-Bench: $k.$i" \
+    if [ "$who" != git ]; then
+        bin=$TMP/bin/git-fleet
+        [ "$who" = ours ] || bin=$BIN
+        $T run --cwd "$REPO" -- "$bin" notes append --ref "$ref" "$c" -m "Fleet-Bench: $k.$i" \
             || die "\`git-fleet notes append --ref $ref $c\` failed"
     else
-        $T run --cwd "$REPO" -- git notes --ref="$ref" add -m "Git-Bench: $k.$i" "$c" \
+        $T run --cwd "$REPO" -- "$TMP/bin/git" notes --ref="$ref" add -m "Git-Bench: $k.$i" "$c" \
             || die "git notes --ref=$ref add failed"
     fi
 }
@@ -109,14 +121,15 @@ last() { echo "${FRESH[$(($1 * APPENDS + APPENDS - 1))]}"; }
 
 # Interleaved: each round appends once in every case, so a change in the
 # machine's load hits all four alike; ours/git at $NOTES is taken pair by pair.
-OURS0=() OURS100=() GIT100=() GIT0=() PAIR=()
+OURS0=() OURS100=() GIT100=() GIT0=() BUILT=() PAIR=()
 for i in $(seq 1 "$APPENDS"); do
     say "round $i/$APPENDS"
     o0=$(one 0 ours fleet/bench-empty "$i") || exit 2
     o=$(one 1 ours fleet/bench "$i") || exit 2
     g=$(one 2 git fleet/bench2 "$i") || exit 2
     g0=$(one 3 git fleet/bench2-empty "$i") || exit 2
-    OURS0+=("$o0") OURS100+=("$o") GIT100+=("$g") GIT0+=("$g0")
+    b=$(one 4 built fleet/bench "$i") || exit 2
+    OURS0+=("$o0") OURS100+=("$o") GIT100+=("$g") GIT0+=("$g0") BUILT+=("$b")
     PAIR+=("$($T ratio "$o" "$g")")
 done
 
@@ -129,7 +142,7 @@ check() { # ref expected-count commit expected-line
         || die "\`git notes --ref=$1 show $3\` has no line '$4'"
 }
 check fleet/bench-empty "$APPENDS" "$(last 0)" "Fleet-Bench: 0.$APPENDS"
-check fleet/bench "$((NOTES + APPENDS))" "$(last 1)" "Fleet-Bench: 1.$APPENDS"
+check fleet/bench "$((NOTES + 2 * APPENDS))" "$(last 1)" "Fleet-Bench: 1.$APPENDS"
 check fleet/bench2 "$((NOTES + APPENDS))" "$(last 2)" "Git-Bench: 2.$APPENDS"
 check fleet/bench2-empty "$APPENDS" "$(last 3)" "Git-Bench: 3.$APPENDS"
 
@@ -144,14 +157,17 @@ PAIR_MIN=$($T min "${PAIR[@]}")
 O100=$($T median "${OURS100[@]}")
 G100=$($T median "${GIT100[@]}")
 G0=$($T median "${GIT0[@]}")
-echo "# $(git --version); binary $BIN; $APPENDS appends per case, each to a fresh commit; existing notes in fanout depth $DEPTH; sanity: git notes list/show agree"
+B100=$($T median "${BUILT[@]}")
+echo "# $("$TMP/bin/git" --version) ($GIT); binary $BIN, both installed into $TMP/bin; $APPENDS appends per case, each to a fresh commit; existing notes in fanout depth $DEPTH; sanity: git notes list/show agree"
 echo "# note path after append at $NOTES: ours $OUR_PATH, git $GIT_PATH"
 echo "git fleet notes append, 0 existing notes (median of $APPENDS): $O0 ms"
 echo "git fleet notes append, $NOTES existing notes (median of $APPENDS): $O100 ms"
 echo "git notes add, $NOTES existing notes (median of $APPENDS): $G100 ms"
 echo "git notes add, 0 existing notes (median of $APPENDS, for reference): $G0 ms"
+echo "git fleet notes append, $NOTES existing notes, run from the build's own file (median of $APPENDS, for reference): $B100 ms"
 echo "ratio ours@$NOTES / git@$NOTES: $($T ratio "$O100" "$G100") (of medians); pair by pair: median $PAIR_MED, min $PAIR_MIN; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ratio ours@$NOTES / ours@0: $($T ratio "$O100" "$O0")"
+echo "ratio ours@$NOTES from the build's own file / git@$NOTES: $($T ratio "$B100" "$G100")"
 RERUN=bench/notes.sh
 [ "$APPENDS" = 20 ] || RERUN="APPENDS=$APPENDS $RERUN"
 [ "$NOTES" = 100000 ] || RERUN="NOTES=$NOTES $RERUN"
