@@ -30,6 +30,7 @@ mod policy;
 mod readme;
 mod receipts;
 mod reconcile;
+mod release;
 mod ssh;
 mod sync;
 
