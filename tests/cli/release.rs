@@ -75,7 +75,11 @@ fn link_hot_first_places_the_listed_functions_first() {
         return;
     }
     let list = dir.path().join("hot.txt");
-    std::fs::write(&list, "# a comment line matches nothing\nprog::hot_last\nprog::cold_second\n").unwrap();
+    std::fs::write(
+        &list,
+        "# a comment line matches nothing\nprog::hot_last\nprog::cold_second\n",
+    )
+    .unwrap();
 
     let ordered = text_symbols(&link(dir.path(), &list, "ordered"));
     assert_eq!(
