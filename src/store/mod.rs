@@ -216,6 +216,24 @@ impl Store {
         }
     }
 
+    /// The object `name` points at, following symbolic refs but not peeling
+    /// tags: the value a compare-and-swap of the ref compares against (git's
+    /// old value). Unlike [`Store::resolve`] it reads no object.
+    pub fn ref_target(&self, name: &str) -> Result<Option<ObjectId>> {
+        match self
+            .repo
+            .try_find_reference(name)
+            .git(|| format!("cannot read ref {name}"))?
+        {
+            Some(mut r) => Ok(Some(
+                r.follow_to_object()
+                    .git(|| format!("cannot resolve ref {name}"))?
+                    .detach(),
+            )),
+            None => Ok(None),
+        }
+    }
+
     /// Resolve a revision (`HEAD`, `main~2`, a hash) to a commit id.
     pub fn rev_commit(&self, rev: &str) -> Result<ObjectId> {
         // A full object id is an id, as in git: no prefix search over every

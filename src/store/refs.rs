@@ -45,7 +45,7 @@ impl Store {
         let started = Instant::now();
         let mut rng = Jitter::new();
         for attempt in 0..MAX_ATTEMPTS {
-            let old = self.resolve(name)?;
+            let old = self.ref_target(name)?;
             let Some((new, value)) = build(old)? else {
                 return Ok(None);
             };
@@ -60,7 +60,7 @@ impl Store {
                 Err(e) => {
                     // Retry a lost race (the ref moved) or a held lock; anything
                     // else that persists is a real error, reported at once.
-                    let moved = self.resolve(name)? != old;
+                    let moved = self.ref_target(name)? != old;
                     let locked = self.git_dir().join(format!("{name}.lock")).exists();
                     if !moved && !locked && attempt >= 2 {
                         return Err(e);

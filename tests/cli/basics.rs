@@ -464,6 +464,35 @@ fn notes_append_on_a_notes_commit_with_the_empty_tree() {
     );
 }
 
+/// A record ref is compared and swapped against the object it points at, as
+/// git's ref updates are, not against that object peeled: a notes ref someone
+/// pointed at an annotated tag is refused at once, with what it points at,
+/// and nothing is written (peeled, the append built a commit on the tagged one
+/// that would have dropped the tag, and failed only after retries with "the
+/// reference changed").
+#[test]
+fn notes_append_on_a_ref_that_points_at_a_tag_is_refused_at_once() {
+    let env = TestEnv::new();
+    let repo = setup(&env);
+    env.git(&repo, &["notes", "--ref=fleet/t", "add", "-m", "T: 0", "HEAD"]);
+    env.git(&repo, &["tag", "-a", "-m", "tagged notes", "t1", "refs/notes/fleet/t"]);
+    env.git(&repo, &["update-ref", "refs/notes/fleet/t", "refs/tags/t1"]);
+    let tag = env.git(&repo, &["rev-parse", "refs/tags/t1"]);
+    let objects = || env.git(&repo, &["count-objects"]);
+    let before = objects();
+    let started = std::time::Instant::now();
+    let out = env.fleet(&repo, &["notes", "append", "--ref", "t", "HEAD", "-m", "T: 1"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("got tag"),
+        "names what the ref points at: {}",
+        out.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(env.git(&repo, &["rev-parse", "refs/notes/fleet/t"]), tag);
+    assert_eq!(objects(), before, "a refused append wrote objects");
+}
+
 /// A full object id is taken as an id (no prefix search), and still checked:
 /// a missing object or one that is not a commit is refused, nothing written.
 #[test]
