@@ -202,31 +202,28 @@ impl Store {
 
     /// The object a ref points to, peeled to the first non-tag object.
     pub fn resolve(&self, name: &str) -> Result<Option<ObjectId>> {
-        match self
-            .repo
-            .try_find_reference(name)
-            .git(|| format!("cannot read ref {name}"))?
-        {
-            Some(mut r) => Ok(Some(
-                r.peel_to_id()
-                    .git(|| format!("cannot resolve ref {name}"))?
-                    .detach(),
-            )),
-            None => Ok(None),
-        }
+        self.ref_id(name, gix::Reference::peel_to_id)
     }
 
     /// The object `name` points at, following symbolic refs but not peeling
     /// tags: the value a compare-and-swap of the ref compares against (git's
     /// old value). Unlike [`Store::resolve`] it reads no object.
     pub fn ref_target(&self, name: &str) -> Result<Option<ObjectId>> {
-        match self
+        self.ref_id(name, gix::Reference::follow_to_object)
+    }
+
+    fn ref_id<'r, E: std::error::Error + Send + Sync + 'static>(
+        &'r self,
+        name: &str,
+        to_id: impl FnOnce(&mut gix::Reference<'r>) -> std::result::Result<gix::Id<'r>, E>,
+    ) -> Result<Option<ObjectId>> {
+        let found = self
             .repo
             .try_find_reference(name)
-            .git(|| format!("cannot read ref {name}"))?
-        {
+            .git(|| format!("cannot read ref {name}"))?;
+        match found {
             Some(mut r) => Ok(Some(
-                r.follow_to_object()
+                to_id(&mut r)
                     .git(|| format!("cannot resolve ref {name}"))?
                     .detach(),
             )),

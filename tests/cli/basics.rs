@@ -474,14 +474,30 @@ fn notes_append_on_a_notes_commit_with_the_empty_tree() {
 fn notes_append_on_a_ref_that_points_at_a_tag_is_refused_at_once() {
     let env = TestEnv::new();
     let repo = setup(&env);
-    env.git(&repo, &["notes", "--ref=fleet/t", "add", "-m", "T: 0", "HEAD"]);
-    env.git(&repo, &["tag", "-a", "-m", "tagged notes", "t1", "refs/notes/fleet/t"]);
+    env.git(
+        &repo,
+        &["notes", "--ref=fleet/t", "add", "-m", "T: 0", "HEAD"],
+    );
+    env.git(
+        &repo,
+        &[
+            "tag",
+            "-a",
+            "-m",
+            "tagged notes",
+            "t1",
+            "refs/notes/fleet/t",
+        ],
+    );
     env.git(&repo, &["update-ref", "refs/notes/fleet/t", "refs/tags/t1"]);
     let tag = env.git(&repo, &["rev-parse", "refs/tags/t1"]);
     let objects = || env.git(&repo, &["count-objects"]);
     let before = objects();
     let started = std::time::Instant::now();
-    let out = env.fleet(&repo, &["notes", "append", "--ref", "t", "HEAD", "-m", "T: 1"]);
+    let out = env.fleet(
+        &repo,
+        &["notes", "append", "--ref", "t", "HEAD", "-m", "T: 1"],
+    );
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("got tag"),
