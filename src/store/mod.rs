@@ -239,15 +239,23 @@ impl Store {
             .then(|| ObjectId::from_hex(rev.as_bytes()).ok())
             .flatten();
         let object = match full {
-            Some(id) if !self.repo.has_object(id) => {
-                return Err(Error::usage(format!(
-                    "unknown revision '{rev}': no such object"
-                )))
-            }
-            Some(id) => self
+            Some(id) => match self
                 .repo
-                .find_object(id)
-                .git(|| format!("cannot read {rev}"))?,
+                .try_find_header(id)
+                .git(|| format!("cannot read {rev}"))?
+            {
+                None => {
+                    return Err(Error::usage(format!(
+                        "unknown revision '{rev}': no such object"
+                    )))
+                }
+                // A commit's header is enough; a tag is read and peeled below.
+                Some(header) if header.kind() == gix::objs::Kind::Commit => return Ok(id),
+                Some(_) => self
+                    .repo
+                    .find_object(id)
+                    .git(|| format!("cannot read {rev}"))?,
+            },
             None => self
                 .repo
                 .rev_parse_single(rev)

@@ -510,7 +510,8 @@ fn notes_append_on_a_ref_that_points_at_a_tag_is_refused_at_once() {
 }
 
 /// A full object id is taken as an id (no prefix search), and still checked:
-/// a missing object or one that is not a commit is refused, nothing written.
+/// a missing object or one that is not a commit is refused, nothing written;
+/// an annotated tag's id is peeled to its commit, whose note is appended to.
 #[test]
 fn notes_append_checks_a_full_object_id() {
     let env = TestEnv::new();
@@ -534,6 +535,16 @@ fn notes_append_checks_a_full_object_id() {
     }
     let refs = env.git(&repo, &["for-each-ref", "refs/notes/fleet/y"]);
     assert_eq!(refs, "", "a refused append wrote a ref");
+
+    env.git(&repo, &["tag", "-a", "-m", "release", "v1", head]);
+    let tag = env.git(&repo, &["rev-parse", "refs/tags/v1"]);
+    let out = env.fleet(
+        &repo,
+        &["notes", "append", "--ref", "x", tag.trim(), "-m", "A: 2"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let shown = env.git(&repo, &["notes", "--ref=fleet/x", "show", head]);
+    assert_eq!(shown, "A: 1\n\nA: 2\n", "the tag's commit has the note");
 }
 
 /// The objects an append writes are git's loose objects: `git fsck` finds
