@@ -81,7 +81,7 @@ impl Store {
             let mut writer = self.loose.borrow_mut();
             let level = self.repo.objects.loose_compression;
             writer
-                .get_or_insert_with(|| Box::new(LooseWriter::new(level)))
+                .get_or_insert_with(|| LooseWriter::new(level))
                 .compress(&header, data)
                 .map_err(|source| StoreError::Io {
                     what: "cannot compress an object",

@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 /// A repository opened for reading and writing fleet records.
 pub struct Store {
     repo: gix::Repository,
-    /// Made on the first object written (see `loose`); boxed, as its
-    /// compressor holds a 32 KiB buffer that would otherwise be copied with
-    /// every move of the store and touch that much more stack.
-    loose: std::cell::RefCell<Option<Box<loose::LooseWriter>>>,
+    /// Made on the first object written (see `loose`). Keep it small: the
+    /// store moves by value, and gix's writer, with its 32 KiB buffer inline,
+    /// once gave three functions 64-107 KiB stack frames.
+    loose: std::cell::RefCell<Option<loose::LooseWriter>>,
 }
 
 /// Who wrote a record, taken from git's committer identity (env and config).
