@@ -18,7 +18,8 @@
 # as install.sh installs git-fleet: the linker writes its output through a
 # memory map, page by page, and the kernel then keeps that file in 4 KiB page
 # cache pages, which makes every start-up page fault of the binary map fewer
-# pages (the same bytes run ~20% slower that way; bench/README.md, stop 19).
+# pages (the same bytes ran ~30% slower that way before release/link-hot-first,
+# ~10% since; bench/README.md, stop 19).
 # The binary straight from the build is timed too, as a fifth case.
 set -euo pipefail
 
@@ -120,7 +121,7 @@ one() { # k ours|built|git ref i -> ms
 last() { echo "${FRESH[$(($1 * APPENDS + APPENDS - 1))]}"; }
 
 # Interleaved: each round appends once in every case, so a change in the
-# machine's load hits all four alike; ours/git at $NOTES is taken pair by pair.
+# machine's load hits all five alike; ours/git at $NOTES is taken pair by pair.
 OURS0=() OURS100=() GIT100=() GIT0=() BUILT=() PAIR=()
 for i in $(seq 1 "$APPENDS"); do
     say "round $i/$APPENDS"

@@ -95,3 +95,46 @@ fn link_hot_first_places_the_listed_functions_first() {
     let plain = text_symbols(&link(dir.path(), &dir.path().join("missing.txt"), "plain"));
     assert_ne!(plain.first().map(String::as_str), Some("prog::hot_last"));
 }
+
+/// With a linker other than lld (no `-fuse-ld=lld` among the arguments), the
+/// driver passes its arguments on unchanged: no ordering flag a GNU ld would
+/// refuse. The C compiler driver is a recorder here, since the point is what
+/// it is handed.
+#[test]
+fn link_hot_first_is_a_plain_link_without_lld() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = dir.path().join("cc");
+    let record = dir.path().join("args");
+    std::fs::write(
+        &recorder,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n",
+            record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&recorder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let list = dir.path().join("hot.txt");
+    std::fs::write(&list, "main\n").unwrap();
+    let linker = Path::new(env!("CARGO_MANIFEST_DIR")).join("release/link-hot-first");
+    for (args, ordered) in [
+        (&["-o", "prog", "-fuse-ld=bfd"][..], false),
+        (&["-o", "prog", "-fuse-ld=lld"][..], true),
+    ] {
+        let status = Command::new(&linker)
+            .args(args)
+            .env("GIT_FLEET_LINK_CC", &recorder)
+            .env("GIT_FLEET_HOT_FUNCTIONS", &list)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let handed = std::fs::read_to_string(&record).unwrap();
+        assert!(handed.starts_with("-o\nprog\n"), "{handed}");
+        assert_eq!(
+            handed.contains("--symbol-ordering-file"),
+            ordered,
+            "{args:?}: {handed}"
+        );
+    }
+}
